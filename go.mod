@@ -1,0 +1,8 @@
+module github.com/msgpattern/msgpattern
+
+go 1.26.0
+
+require (
+	go.uber.org/goleak v1.3.0
+	golang.org/x/text v0.44.0
+)

@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+// Drives a server that implements the interop "demo contract" with a REAL
+// NestJS ClientProxy (TCP transport) of the chosen major.
+//
+// usage: node client.mjs --nest 10|11|12 [--host 127.0.0.1] --port N
+//
+// stdout: one JSON line per scenario, in a fixed order,
+//   {"scenario":"<name>","ok":true|false,"result":<value or null>,"error":<value or null>}
+// `error` is the raw value the Nest client surfaced (for a server `err`, the
+// JSON value itself), "TIMEOUT" when the scenario's 10 s timeout fired, or
+// {"jsError":"<class>","message":"<text>"} for a JavaScript Error thrown by the
+// client itself (e.g. ECONNREFUSED, "Connection closed").
+// Exit 0 after all scenarios, whatever their outcome; exit 1 only if the
+// harness itself broke (packages not loadable, an unexpected exception).
+import { parseArgs, isDeepStrictEqual } from 'node:util';
+
+// Plain, uncoloured Nest log lines on stderr unless the caller asks otherwise.
+process.env.NO_COLOR ??= '1';
+
+function usage(msg) {
+  process.stderr.write(
+    `${msg}\nusage: node client.mjs --nest 10|11|12 [--host 127.0.0.1] --port N\n`,
+  );
+  process.exit(2);
+}
+
+let args;
+try {
+  args = parseArgs({
+    options: {
+      nest: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string' },
+    },
+  }).values;
+} catch (e) {
+  usage(e.message);
+}
+if (!['10', '11', '12'].includes(args.nest)) usage('--nest must be 10, 11 or 12');
+const port = Number(args.port);
+if (!Number.isInteger(port) || port < 1 || port > 65535) usage('--port must be 1..65535');
+const host = args.host;
+
+let nest;
+try {
+  nest = await import(`./v${args.nest}/nest.mjs`);
+} catch (e) {
+  process.stderr.write(
+    `cannot load NestJS ${args.nest} from ./v${args.nest} (did you run ./install.sh?): ${e.stack || e}\n`,
+  );
+  process.exit(1);
+}
+const { ClientProxyFactory, Transport } = nest.microservices;
+const { firstValueFrom, lastValueFrom, timeout, toArray, TimeoutError } = nest.rxjs;
+
+const TIMEOUT_MS = 10_000;
+// A Nest ClientProxy rejects null/undefined data locally (InvalidMessageException,
+// nothing goes on the wire), so requests whose data does not matter send {}.
+const NO_DATA = {};
+
+const UNICODE = 'héllo 😀 ✓ \u2028 <&> "q" \\ end';
+
+// ~1 MiB (UTF-16 units) of ASCII, 2- and 3-byte UTF-8 and astral characters;
+// built from whole chunks so no surrogate pair is ever split.
+function largeString() {
+  const chunk = 'ascii 0123456789 abcdefghij é ü ß ñ ✓ € 日本語 😀 🚀 𝄞 <&> "q" \\ \n';
+  let s = '';
+  while (s.length < 1 << 20) s += chunk;
+  return s;
+}
+
+class ScenarioTimeout extends Error {}
+
+const client = ClientProxyFactory.create({
+  transport: Transport.TCP,
+  options: { host, port },
+});
+
+const withTimeout = (obs) =>
+  obs.pipe(
+    timeout({
+      first: TIMEOUT_MS,
+      each: TIMEOUT_MS,
+      with: () => {
+        throw new ScenarioTimeout();
+      },
+    }),
+  );
+const send = (pattern, data) => firstValueFrom(withTimeout(client.send(pattern, data)));
+
+function errorValue(e) {
+  if (e instanceof ScenarioTimeout || (TimeoutError && e instanceof TimeoutError)) return 'TIMEOUT';
+  if (e instanceof Error) return { jsError: e.constructor?.name || 'Error', message: e.message };
+  return e === undefined ? null : e;
+}
+
+function emit(obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+// Each scenario returns {result} or throws; `expect` is either
+// {result: v} or {error: v}; comparison is deep equality on the JSON values.
+const scenarios = [
+  ['string-pattern', { result: 6 }, () => send('sum', [1, 2, 3])],
+  ['number-pattern', { result: 'forty-two' }, () => send(42, NO_DATA)],
+  ['object-pattern', { result: 'sum2:3' }, () => send({ role: 'math', cmd: 'sum2' }, [1, 2])],
+  [
+    'object-pattern-nested',
+    { result: 'nested-ok' },
+    () => send({ cmd: 'nested', opts: { z: 1, a: 'x' } }, 1),
+  ],
+  ['cmd-convenience', { result: 9 }, () => send({ cmd: 'sum' }, [4, 5])],
+  ['unicode', { result: UNICODE }, () => send('echo', UNICODE)],
+  [
+    'large-payload',
+    { result: { length: largeString().length, equal: true } },
+    async () => {
+      const s = largeString();
+      const r = await send('echo', s);
+      return { length: s.length, equal: r === s };
+    },
+  ],
+  [
+    'concurrent-500',
+    { result: { count: 500, allCorrect: true } },
+    async () => {
+      const n = 500;
+      const results = await Promise.all(
+        Array.from({ length: n }, (_, i) => send('sum', [i, i])),
+      );
+      return { count: results.length, allCorrect: results.every((r, i) => r === 2 * i) };
+    },
+  ],
+  [
+    'event',
+    { result: [{ n: 1 }, { n: 2 }] },
+    async () => {
+      // emit() is hot: the packet is written even without a subscriber; waiting
+      // for completion just makes sure both are on the socket, in order.
+      await lastValueFrom(withTimeout(client.emit('evt', { n: 1 })), { defaultValue: undefined });
+      await lastValueFrom(withTimeout(client.emit({ cmd: 'evt' }, { n: 2 })), {
+        defaultValue: undefined,
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      return send('events', NO_DATA);
+    },
+  ],
+  [
+    'stream',
+    { result: [1, 2, 3] },
+    () => lastValueFrom(withTimeout(client.send('stream3', NO_DATA)).pipe(toArray())),
+  ],
+  [
+    'rpc-error-string',
+    { error: { status: 'error', message: 'bad input' } },
+    () => send('fail', NO_DATA),
+  ],
+  ['rpc-error-object', { error: { status: 400, message: 'bad' } }, () => send('failobj', NO_DATA)],
+  [
+    'plain-error',
+    { error: { status: 'error', message: 'Internal server error' } },
+    () => send('boom', NO_DATA),
+  ],
+  [
+    'unknown-pattern',
+    { error: 'There is no matching message handler defined in the remote service.' },
+    () => send('nope', NO_DATA),
+  ],
+  ['after-errors', { result: 1 }, () => send('sum', [1])],
+];
+
+const only = process.env.NEST_CLIENT_ONLY; // debugging aid: comma-separated scenario names
+for (const [name, expect, run] of scenarios) {
+  if (only && !only.split(',').includes(name)) continue;
+  let line;
+  try {
+    const value = await run();
+    const result = value === undefined ? null : value;
+    line = { scenario: name, ok: 'result' in expect && isDeepStrictEqual(result, expect.result), result, error: null };
+  } catch (e) {
+    const error = errorValue(e);
+    line = { scenario: name, ok: 'error' in expect && isDeepStrictEqual(error, expect.error), result: null, error };
+  }
+  emit(line);
+}
+
+try {
+  await client.close();
+} catch (e) {
+  process.stderr.write(`client.close() failed: ${e.stack || e}\n`);
+}
+// Flush stdout, then leave even if some handle lingers.
+process.stdout.write('', () => process.exit(0));

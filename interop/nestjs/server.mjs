@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+// A real NestJS TCP microservice implementing the interop "demo contract".
+//
+// usage: node server.mjs --nest 10|11|12 [--host 127.0.0.1] [--port N]
+//
+// stdout: exactly one line `LISTENING <port>` once the socket is bound (the
+// real port, also when --port 0 asked the OS for a free one). Nothing else is
+// ever written to stdout; Nest's error log (e.g. the stack of the "boom"
+// handler's Error) goes to stderr. SIGTERM/SIGINT close the app and exit 0.
+// Exit 1 (with a message on stderr) if the packages cannot be loaded or the
+// port cannot be bound.
+import { parseArgs } from 'node:util';
+
+// Plain, uncoloured Nest log lines on stderr unless the caller asks otherwise.
+process.env.NO_COLOR ??= '1';
+
+function usage(msg) {
+  process.stderr.write(
+    `${msg}\nusage: node server.mjs --nest 10|11|12 [--host 127.0.0.1] [--port N]\n`,
+  );
+  process.exit(2);
+}
+
+let args;
+try {
+  args = parseArgs({
+    options: {
+      nest: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '0' },
+    },
+  }).values;
+} catch (e) {
+  usage(e.message);
+}
+if (!['10', '11', '12'].includes(args.nest)) usage('--nest must be 10, 11 or 12');
+const port = Number(args.port);
+if (!Number.isInteger(port) || port < 0 || port > 65535) usage('--port must be 0..65535');
+const host = args.host;
+
+let nest;
+try {
+  nest = await import(`./v${args.nest}/nest.mjs`);
+} catch (e) {
+  process.stderr.write(
+    `cannot load NestJS ${args.nest} from ./v${args.nest} (did you run ./install.sh?): ${e.stack || e}\n`,
+  );
+  process.exit(1);
+}
+const { Controller, Module } = nest.common;
+const { NestFactory } = nest.core;
+const { MessagePattern, EventPattern, RpcException, Transport } = nest.microservices;
+const { of } = nest.rxjs;
+
+// ---- the demo contract -----------------------------------------------------
+
+const events = []; // data of every "evt" event, in arrival order
+
+class DemoController {
+  sum(data) {
+    return data.reduce((a, b) => a + b, 0);
+  }
+  cmdSum(data) {
+    return this.sum(data);
+  }
+  fortyTwo() {
+    return 'forty-two';
+  }
+  sum2(data) {
+    return 'sum2:' + data.reduce((a, b) => a + b, 0);
+  }
+  nested() {
+    return 'nested-ok';
+  }
+  echo(data) {
+    return data;
+  }
+  stream3() {
+    return of(1, 2, 3);
+  }
+  fail() {
+    throw new RpcException('bad input');
+  }
+  failobj() {
+    throw new RpcException({ status: 400, message: 'bad' });
+  }
+  boom() {
+    throw new Error('boom');
+  }
+  slow(data) {
+    return new Promise((resolve) => setTimeout(() => resolve('slow:' + data), Number(data) || 0));
+  }
+  // Returns the recorded events and clears the list, so that several client
+  // runs against one server each see only their own events.
+  events() {
+    return events.splice(0, events.length);
+  }
+  onEvt(data) {
+    events.push(data);
+  }
+  onCmdEvt(data) {
+    events.push(data);
+  }
+}
+
+function decorate(decorator, method) {
+  const proto = DemoController.prototype;
+  decorator(proto, method, Object.getOwnPropertyDescriptor(proto, method));
+}
+
+// Nest keeps pattern metadata on the method's function object, so every
+// pattern (including aliases) gets its own method.
+decorate(MessagePattern('sum'), 'sum');
+decorate(MessagePattern({ cmd: 'sum' }), 'cmdSum'); // Nest has no cmd convenience
+decorate(MessagePattern(42), 'fortyTwo');
+decorate(MessagePattern({ cmd: 'sum2', role: 'math' }), 'sum2');
+decorate(MessagePattern({ cmd: 'nested', opts: { a: 'x', z: 1 } }), 'nested');
+decorate(MessagePattern('echo'), 'echo');
+decorate(MessagePattern('stream3'), 'stream3');
+decorate(MessagePattern('fail'), 'fail');
+decorate(MessagePattern('failobj'), 'failobj');
+decorate(MessagePattern('boom'), 'boom');
+decorate(MessagePattern('slow'), 'slow');
+decorate(MessagePattern('events'), 'events');
+decorate(EventPattern('evt'), 'onEvt');
+decorate(EventPattern({ cmd: 'evt' }), 'onCmdEvt');
+Controller()(DemoController);
+
+class DemoModule {}
+Module({ controllers: [DemoController] })(DemoModule);
+
+// ---- start -------------------------------------------------------------------
+
+let app;
+try {
+  app = await NestFactory.createMicroservice(DemoModule, {
+    transport: Transport.TCP,
+    options: { host, port },
+    logger: ['error'],
+  });
+  // The transport strategy: `serverInstance` on v11+, `server` on v10.
+  const strategy = app.serverInstance ?? app.server;
+  // v10's ServerTCP turns port 0 into its default 3000 (`port || 3000`);
+  // put the requested 0 back so the OS picks a free port.
+  if (port === 0 && strategy && strategy.port !== 0) strategy.port = 0;
+  await app.listen();
+  const netServer = typeof strategy.unwrap === 'function' ? strategy.unwrap() : strategy.server;
+  const bound = netServer.address().port;
+  process.stdout.write(`LISTENING ${bound}\n`);
+} catch (e) {
+  process.stderr.write(`server failed to start: ${e.stack || e}\n`);
+  process.exit(1);
+}
+
+let stopping = false;
+async function shutdown(signal) {
+  if (stopping) return;
+  stopping = true;
+  // Nest 10's close() leaves accepted sockets open; do not wait for them.
+  setTimeout(() => process.exit(0), 2000).unref();
+  try {
+    await app.close();
+  } catch (e) {
+    process.stderr.write(`error while closing on ${signal}: ${e.stack || e}\n`);
+  }
+  process.exit(0);
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,0 +1,133 @@
+package interop_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/msgpattern/msgpattern/internal/demo"
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// nestMajors are the NestJS versions the tests run against.
+var nestMajors = []string{"10", "11", "12"}
+
+// scenarioCount is how many scenarios client.mjs runs.
+const scenarioCount = 15
+
+var installOnce sync.Once
+var installErr error
+
+// requireNode returns the node binary, installing the npm packages if they
+// are missing. Without node the test is skipped, or fails under CI.
+func requireNode(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is not installed: the NestJS interop tests cannot run (CI=true makes this a failure)")
+		}
+		t.Skip("node is not installed")
+	}
+	installOnce.Do(func() {
+		for _, v := range nestMajors {
+			if _, err := os.Stat(filepath.Join("nestjs", "v"+v, "node_modules", "@nestjs", "microservices")); err != nil {
+				cmd := exec.Command("sh", "nestjs/install.sh")
+				cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+				installErr = cmd.Run()
+				return
+			}
+		}
+	})
+	if installErr != nil {
+		t.Fatalf("installing the NestJS packages (nestjs/install.sh): %v", installErr)
+	}
+	return node
+}
+
+type scenarioResult struct {
+	Scenario string          `json:"scenario"`
+	OK       bool            `json:"ok"`
+	Result   json.RawMessage `json:"result"`
+	Error    json.RawMessage `json:"error"`
+}
+
+// TestNestClientToGoServer runs a real NestJS ClientProxy of each major
+// against our server: string, number and object patterns, the cmd
+// convenience, unicode, a 1 MiB payload, 500 concurrent sends on one
+// client, events, a 3-value stream, handler errors and an unknown pattern.
+func TestNestClientToGoServer(t *testing.T) {
+	node := requireNode(t)
+	for _, v := range nestMajors {
+		t.Run("nest"+v, func(t *testing.T) {
+			t.Parallel()
+			srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			demo.Register(srv)
+			if err := srv.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := srv.Shutdown(ctx); err != nil {
+					t.Errorf("Shutdown: %v", err)
+				}
+			})
+			port := srv.Addr().String()[strings.LastIndexByte(srv.Addr().String(), ':')+1:]
+			results := runClient(t, node, v, port)
+			if len(results) != scenarioCount {
+				t.Errorf("client.mjs reported %d scenarios, want %d", len(results), scenarioCount)
+			}
+			for _, r := range results {
+				if !r.OK {
+					t.Errorf("scenario %s failed: result=%s error=%s", r.Scenario, r.Result, r.Error)
+				}
+			}
+			m := srv.GetMetrics()
+			if m.Events < 2 {
+				t.Errorf("server counted %d events, want at least 2", m.Events)
+			}
+		})
+	}
+}
+
+func runClient(t *testing.T, node, major, port string) []scenarioResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "client.mjs", "--nest", major, "--host", "127.0.0.1", "--port", port)
+	cmd.Dir = "nestjs"
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var results []scenarioResult
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 8<<20)
+	for sc.Scan() {
+		var r scenarioResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Errorf("client.mjs printed a line that is not a result: %q", sc.Text())
+			continue
+		}
+		results = append(results, r)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("client.mjs (nest %s): %v\nstderr:\n%s", major, err, stderr.String())
+	}
+	return results
+}

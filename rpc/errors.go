@@ -1,0 +1,108 @@
+package rpc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/msgpattern/msgpattern/wire"
+)
+
+// ErrServerClosed is returned by [Server.Start] after [Server.Shutdown].
+var ErrServerClosed = errors.New("rpc: server closed")
+
+// Error is an error a handler returns to choose exactly what the caller
+// sees, like NestJS's RpcException. Any other error returned by a handler,
+// and any panic, reaches the caller as
+// {"status":"error","message":"Internal server error"} and is logged.
+//
+// The message reaches the caller: take care not to leak sensitive details.
+type Error struct {
+	// Message is sent as {"status":"error","message":Message}, the shape
+	// of RpcException("message"), unless Payload is set.
+	Message string
+	// Payload, when not nil, is sent verbatim as the error value, the shape
+	// of RpcException({...}). It must be valid JSON.
+	Payload json.RawMessage
+	// Cause is an underlying error, for errors.Is/As on the server side.
+	// It is never sent.
+	Cause error
+}
+
+// NewError returns an *Error whose caller sees {"status":"error","message":msg}.
+func NewError(msg string) *Error { return &Error{Message: msg} }
+
+// Errorf formats an *Error message; %w wraps a cause as fmt.Errorf does.
+func Errorf(format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	return &Error{Message: err.Error(), Cause: errors.Unwrap(err)}
+}
+
+// NewErrorObject returns an *Error whose caller sees v, encoded as JSON, as
+// the error value, e.g. NewErrorObject(map[string]any{"status": 400, "message": "bad"}).
+func NewErrorObject(v any) (*Error, error) {
+	b, err := wire.AppendJSON(nil, v)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: encoding error payload: %w", err)
+	}
+	msg := string(b)
+	var shape struct {
+		Message any `json:"message"`
+	}
+	if json.Unmarshal(b, &shape) == nil && shape.Message != nil {
+		msg = fmt.Sprint(shape.Message)
+	}
+	return &Error{Message: msg, Payload: b}, nil
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// errorValue returns the JSON error value sent for e.
+func (e *Error) appendValue(dst []byte) []byte {
+	if e.Payload != nil {
+		if out, err := wire.AppendJSON(dst, e.Payload); err == nil {
+			return out
+		}
+		// An invalid payload must not corrupt the stream: fall back to the
+		// message shape.
+	}
+	return appendStatusError(dst, e.Message)
+}
+
+// appendStatusError appends {"status":"error","message":msg}.
+func appendStatusError(dst []byte, msg string) []byte {
+	dst = append(dst, `{"status":"error","message":`...)
+	dst = wire.AppendString(dst, msg)
+	return append(dst, '}')
+}
+
+// internalErrorMessage is what NestJS sends for an unexpected error.
+const internalErrorMessage = "Internal server error"
+
+// errorKind classifies failures for metrics and logs.
+type errorKind uint8
+
+const (
+	kindHandler  errorKind = iota // the handler returned an unexpected error
+	kindRPC                       // the handler returned an *Error
+	kindPanic                     // the handler panicked
+	kindDecode                    // the request data did not decode
+	kindEncode                    // the result did not encode
+	kindCanceled                  // the context ended (timeout, disconnect, shutdown)
+)
+
+// decodeError marks a failure to decode request data in a typed handler, so
+// it is reported to the caller (it is about their input) and counted apart.
+type decodeError struct {
+	pattern string
+	err     error
+}
+
+func (e *decodeError) Error() string {
+	return fmt.Sprintf("rpc: invalid data for pattern %s: %v", e.pattern, e.err)
+}
+
+func (e *decodeError) Unwrap() error { return e.err }

@@ -1,0 +1,67 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// A Handler serves messages routed to one pattern.
+//
+// ServeMessage sends the reply's values through w and returns when the
+// reply is complete. A unary handler sends one value; a streaming handler
+// sends several, which reach a NestJS caller as the values of an
+// Observable. Returning nil completes the reply; returning an error ends it
+// with that error (see [Error] for what the caller sees). For an event,
+// values sent are discarded.
+//
+// ctx is cancelled when the request's timeout passes, when the peer
+// disconnects, and when the server is forced to shut down.
+type Handler interface {
+	ServeMessage(ctx context.Context, w ResponseWriter, r *Request) error
+}
+
+// HandlerFunc is an adapter to allow the use of ordinary functions as
+// handlers.
+type HandlerFunc func(ctx context.Context, w ResponseWriter, r *Request) error
+
+// ServeMessage calls f(ctx, w, r).
+func (f HandlerFunc) ServeMessage(ctx context.Context, w ResponseWriter, r *Request) error {
+	return f(ctx, w, r)
+}
+
+// ResponseWriter sends the values of a reply. It is safe for use by one
+// goroutine at a time, and only until ServeMessage returns.
+type ResponseWriter interface {
+	// Send encodes v as JSON, as JSON.stringify would, and sends it as the
+	// next value of the reply. A json.RawMessage is sent as is.
+	Send(v any) error
+}
+
+// Middleware wraps a handler with behaviour of its own: logging, auth,
+// tracing. It sees every message, its context and request, what it sends
+// (by wrapping w) and the error it returns.
+type Middleware func(Handler) Handler
+
+// Func adapts a function of the original API: it receives the raw data and
+// returns one value to send, or an error.
+func Func(f func(data json.RawMessage) (any, error)) Handler {
+	return HandlerFunc(func(_ context.Context, w ResponseWriter, r *Request) error {
+		v, err := f(r.Data)
+		if err != nil {
+			return err
+		}
+		return sendUnary(w, v)
+	})
+}
+
+// ContextFunc adapts a function that takes the request context and raw data
+// and returns one value to send, or an error.
+func ContextFunc(f func(ctx context.Context, data json.RawMessage) (any, error)) Handler {
+	return HandlerFunc(func(ctx context.Context, w ResponseWriter, r *Request) error {
+		v, err := f(ctx, r.Data)
+		if err != nil {
+			return err
+		}
+		return sendUnary(w, v)
+	})
+}

@@ -1,0 +1,112 @@
+package rpc
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// The hand-off monitor. Each connection's reader runs handlers inline and
+// records in conn.busy which one is running. The monitor looks at every
+// connection once per tick; a handler seen running on two consecutive ticks
+// has run for at least one tick, and the monitor hands the reader role to
+// a new goroutine so the connection's other requests are not held up. The
+// old goroutine finishes its handler, writes its reply and exits. The Go
+// runtime's sysmon does the same for a thread blocked in a system call.
+// Fast handlers cost two atomic operations and no goroutine.
+
+// handoffTick is both the polling period and the least time a handler runs
+// before it is moved off the reader.
+const handoffTick = 500 * time.Microsecond
+
+// parkAfter idle ticks, the monitor sleeps until a handler starts.
+const parkAfter = 20
+
+type monitor struct {
+	srv    *Server
+	parked atomic.Bool
+	wake   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func newMonitor(s *Server) *monitor {
+	return &monitor{srv: s, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// notify wakes a parked monitor. The reader calls it after publishing
+// busy; the monitor re-scans after publishing parked, so one of the two
+// always sees the other.
+func (m *monitor) notify() {
+	if m.parked.Load() && m.parked.CompareAndSwap(true, false) {
+		select {
+		case m.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (m *monitor) run() {
+	defer close(m.done)
+	t := time.NewTicker(handoffTick)
+	defer t.Stop()
+	idle := 0
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+		}
+		if m.scan() {
+			idle = 0
+			continue
+		}
+		if idle++; idle < parkAfter {
+			continue
+		}
+		m.parked.Store(true)
+		if m.scan() {
+			m.parked.Store(false)
+			idle = 0
+			continue
+		}
+		t.Stop()
+		select {
+		case <-m.stop:
+			return
+		case <-m.wake:
+		}
+		idle = 0
+		t.Reset(handoffTick)
+	}
+}
+
+// scan hands off long-running handlers; it reports whether any handler was
+// running.
+func (m *monitor) scan() (busy bool) {
+	s := m.srv
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.connList {
+		b := c.busy.Load()
+		if b == 0 {
+			c.seen = 0
+			continue
+		}
+		busy = true
+		if b != c.seen {
+			c.seen = b
+			continue
+		}
+		c.seen = 0
+		if c.busy.CompareAndSwap(b, 0) {
+			s.stats.handedOff.Add(1)
+			go c.readLoop()
+		}
+	}
+	return busy
+}
+
+func (m *monitor) shutdown() {
+	close(m.stop)
+	<-m.done
+}

@@ -1,0 +1,170 @@
+package rpc
+
+import (
+	"sort"
+	"sync/atomic"
+	"time"
+)
+
+// Metrics is a snapshot of a server's counters, returned by
+// [Server.GetMetrics]. It marshals to JSON with snake_case keys; durations
+// are in milliseconds.
+type Metrics struct {
+	StartedAt     time.Time `json:"started_at"`
+	UptimeSeconds float64   `json:"uptime_seconds"`
+
+	Requests uint64 `json:"requests"` // requests handled (with a handler)
+	Events   uint64 `json:"events"`   // events handled
+	InFlight int64  `json:"in_flight"`
+
+	Errors      uint64      `json:"errors"` // all failures, of every kind below
+	ErrorByKind ErrorCounts `json:"errors_by_kind"`
+
+	ActiveConnections   int64  `json:"active_connections"`
+	TotalConnections    uint64 `json:"total_connections"`
+	RejectedConnections uint64 `json:"rejected_connections"`
+
+	BytesIn  uint64 `json:"bytes_in"`
+	BytesOut uint64 `json:"bytes_out"`
+
+	// HandedOff counts handlers that ran long enough for their
+	// connection's reader to move to a new goroutine.
+	HandedOff uint64 `json:"handed_off"`
+
+	ProcessingTimeMs    float64 `json:"processing_time_ms"`     // total handler time
+	AvgProcessingTimeMs float64 `json:"avg_processing_time_ms"` // per handled message
+
+	Patterns []PatternMetrics `json:"patterns"`
+}
+
+// ErrorCounts counts failures by kind.
+type ErrorCounts struct {
+	NoHandler      uint64 `json:"no_handler"` // requests for an unknown pattern
+	BadFrame       uint64 `json:"bad_frame"`  // frames that are not valid packets: skipped
+	Framing        uint64 `json:"framing"`    // connections closed for a framing error
+	Decode         uint64 `json:"decode"`     // request data that did not decode (typed handlers)
+	Handler        uint64 `json:"handler"`    // unexpected handler errors
+	RPC            uint64 `json:"rpc"`        // *Error replies chosen by handlers
+	Panic          uint64 `json:"panic"`      // handler panics
+	Encode         uint64 `json:"encode"`     // results that did not encode
+	Canceled       uint64 `json:"canceled"`   // handlers ended by their context
+	NoEventHandler uint64 `json:"no_event_handler"`
+}
+
+// PatternMetrics are the counters of one registered pattern.
+type PatternMetrics struct {
+	Pattern        string  `json:"pattern"`
+	Count          uint64  `json:"count"`
+	Errors         uint64  `json:"errors"`
+	AvgLatencyMs   float64 `json:"avg_latency_ms"`
+	TotalLatencyMs float64 `json:"total_latency_ms"`
+	MaxLatencyMs   float64 `json:"max_latency_ms"`
+	Event          bool    `json:"event,omitempty"`
+}
+
+// counters are a server's live metrics: atomics only, so the hot path never
+// takes a lock.
+type counters struct {
+	started time.Time
+
+	requests, events                 atomic.Uint64
+	inFlight                         atomic.Int64
+	active                           atomic.Int64
+	total, rejected                  atomic.Uint64
+	bytesIn, bytesOut                atomic.Uint64
+	handedOff                        atomic.Uint64
+	processingNanos                  atomic.Int64
+	noHandler, badFrame, framing     atomic.Uint64
+	decode, handler, rpc, panics     atomic.Uint64
+	encode, canceled, noEventHandler atomic.Uint64
+}
+
+func (c *counters) countError(k errorKind) {
+	switch k {
+	case kindHandler:
+		c.handler.Add(1)
+	case kindRPC:
+		c.rpc.Add(1)
+	case kindPanic:
+		c.panics.Add(1)
+	case kindDecode:
+		c.decode.Add(1)
+	case kindEncode:
+		c.encode.Add(1)
+	case kindCanceled:
+		c.canceled.Add(1)
+	}
+}
+
+// patternStats are the counters of one route.
+type patternStats struct {
+	count, errors atomic.Uint64
+	nanos, max    atomic.Int64
+}
+
+func (s *patternStats) observe(d time.Duration, failed bool) {
+	s.count.Add(1)
+	if failed {
+		s.errors.Add(1)
+	}
+	s.nanos.Add(int64(d))
+	for {
+		m := s.max.Load()
+		if int64(d) <= m || s.max.CompareAndSwap(m, int64(d)) {
+			return
+		}
+	}
+}
+
+func ms(nanos int64) float64 { return float64(nanos) / 1e6 }
+
+func (c *counters) snapshot(r *Router) Metrics {
+	m := Metrics{
+		StartedAt:           c.started,
+		UptimeSeconds:       time.Since(c.started).Seconds(),
+		Requests:            c.requests.Load(),
+		Events:              c.events.Load(),
+		InFlight:            c.inFlight.Load(),
+		ActiveConnections:   c.active.Load(),
+		TotalConnections:    c.total.Load(),
+		RejectedConnections: c.rejected.Load(),
+		BytesIn:             c.bytesIn.Load(),
+		BytesOut:            c.bytesOut.Load(),
+		HandedOff:           c.handedOff.Load(),
+		ProcessingTimeMs:    ms(c.processingNanos.Load()),
+		ErrorByKind: ErrorCounts{
+			NoHandler:      c.noHandler.Load(),
+			BadFrame:       c.badFrame.Load(),
+			Framing:        c.framing.Load(),
+			Decode:         c.decode.Load(),
+			Handler:        c.handler.Load(),
+			RPC:            c.rpc.Load(),
+			Panic:          c.panics.Load(),
+			Encode:         c.encode.Load(),
+			Canceled:       c.canceled.Load(),
+			NoEventHandler: c.noEventHandler.Load(),
+		},
+	}
+	e := m.ErrorByKind
+	m.Errors = e.NoHandler + e.BadFrame + e.Framing + e.Decode + e.Handler + e.RPC + e.Panic + e.Encode + e.Canceled + e.NoEventHandler
+	if n := m.Requests + m.Events; n > 0 {
+		m.AvgProcessingTimeMs = m.ProcessingTimeMs / float64(n)
+	}
+	for key, rt := range r.table.Load().routes {
+		s := rt.stats
+		pm := PatternMetrics{
+			Pattern:        key,
+			Count:          s.count.Load(),
+			Errors:         s.errors.Load(),
+			TotalLatencyMs: ms(s.nanos.Load()),
+			MaxLatencyMs:   ms(s.max.Load()),
+			Event:          rt.event,
+		}
+		if pm.Count > 0 {
+			pm.AvgLatencyMs = pm.TotalLatencyMs / float64(pm.Count)
+		}
+		m.Patterns = append(m.Patterns, pm)
+	}
+	sort.Slice(m.Patterns, func(i, j int) bool { return m.Patterns[i].Pattern < m.Patterns[j].Pattern })
+	return m
+}

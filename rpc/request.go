@@ -1,0 +1,141 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"sync"
+	"time"
+)
+
+// Request is one message being served: a request (it has an id and gets a
+// reply) or an event (no id, no reply). Its raw members alias the frame they
+// came in; they stay valid for as long as they are referenced.
+type Request struct {
+	// Pattern is the pattern as the caller sent it: a JSON string, number
+	// or object, in the caller's key order.
+	Pattern json.RawMessage
+	// Route is the normalized route key the request was routed by: the
+	// key under which its handler was registered.
+	Route string
+	// Data is the raw JSON payload ("null" when absent).
+	Data json.RawMessage
+	// ID is the raw JSON request id, echoed verbatim in the reply; nil for
+	// an event.
+	ID json.RawMessage
+
+	metadataRaw []byte
+	metaOnce    sync.Once
+	metadata    map[string]string
+	remote      net.Addr
+	transport   string
+	event       bool
+}
+
+// IsEvent reports whether the message is an event: it has no id and gets no
+// reply.
+func (r *Request) IsEvent() bool { return r.event }
+
+// Metadata returns the NestJS 12 request metadata (for example a W3C
+// traceparent), or nil when the message carries none. Values that are not
+// strings are dropped. The map is decoded on first use; do not modify it.
+func (r *Request) Metadata() map[string]string {
+	r.metaOnce.Do(func() {
+		if len(r.metadataRaw) == 0 {
+			return
+		}
+		var all map[string]json.RawMessage
+		if json.Unmarshal(r.metadataRaw, &all) != nil {
+			return
+		}
+		r.metadata = make(map[string]string, len(all))
+		for k, v := range all {
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				r.metadata[k] = s
+			}
+		}
+	})
+	return r.metadata
+}
+
+// RemoteAddr returns the address of the peer that sent the message, or nil
+// when the transport has none.
+func (r *Request) RemoteAddr() net.Addr { return r.remote }
+
+// Transport names the transport the message came by, such as "tcp".
+func (r *Request) Transport() string { return r.transport }
+
+type requestKey struct{}
+
+// RequestFromContext returns the request a handler's context belongs to.
+func RequestFromContext(ctx context.Context) (*Request, bool) {
+	r, ok := ctx.Value(requestKey{}).(*Request)
+	return r, ok
+}
+
+// requestContext is a handler's context: its parent (the connection's
+// context, cancelled on disconnect and forced shutdown), the request's
+// deadline, and the request itself as a value. It allocates the machinery
+// of a real deadline — a timer — only when a handler asks for Done, so the
+// many handlers that never wait on their context pay nothing for it.
+type requestContext struct {
+	parent   context.Context
+	deadline time.Time
+	req      Request
+	w        responder
+	seq      uint64 // the connection's handler sequence number, for hand-off
+
+	mu     sync.Mutex
+	lazy   context.Context
+	cancel context.CancelFunc
+}
+
+func (c *requestContext) Deadline() (time.Time, bool) {
+	return c.deadline, !c.deadline.IsZero()
+}
+
+func (c *requestContext) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lazy == nil {
+		if c.deadline.IsZero() {
+			c.lazy, c.cancel = context.WithCancel(c.parent)
+		} else {
+			c.lazy, c.cancel = context.WithDeadline(c.parent, c.deadline)
+		}
+	}
+	return c.lazy.Done()
+}
+
+func (c *requestContext) Err() error {
+	c.mu.Lock()
+	lazy := c.lazy
+	c.mu.Unlock()
+	if lazy != nil {
+		return lazy.Err()
+	}
+	if err := c.parent.Err(); err != nil {
+		return err
+	}
+	if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+func (c *requestContext) Value(key any) any {
+	if key == (requestKey{}) {
+		return &c.req
+	}
+	return c.parent.Value(key)
+}
+
+// release stops the timer a handler's Done may have started.
+func (c *requestContext) release() {
+	c.mu.Lock()
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.mu.Unlock()
+}

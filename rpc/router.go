@@ -1,0 +1,166 @@
+package rpc
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/msgpattern/msgpattern/pattern"
+)
+
+// Router maps patterns to handlers. It is the dispatch core shared by every
+// transport: it knows nothing of sockets. Registration is safe at any time,
+// concurrently with serving; lookups take no lock.
+//
+// # Patterns
+//
+// A pattern is a string, a number or an object (a map, a struct, or a
+// json.RawMessage holding a JSON object), normalized to a route key exactly
+// as NestJS does (see package pattern): {"role":"math","cmd":"sum"} and
+// {"cmd":"sum","role":"math"} are the same route, and so are 42 and "42".
+//
+// # The cmd convenience
+//
+// A handler registered under the string "x" also answers requests whose
+// pattern is {"cmd":"x"}, the usual NestJS convention, unless a handler is
+// registered for {"cmd":"x"} itself. So a Go service can register plain
+// names and still serve NestJS clients that send {cmd: "x"}.
+//
+// # Conflicts
+//
+// Registering a route twice is a programming error: Handle panics, naming
+// both registration sites, as net/http.ServeMux does.
+type Router struct {
+	mu         sync.Mutex // serializes writers
+	table      atomic.Pointer[routeTable]
+	middleware []Middleware
+}
+
+type routeTable struct {
+	routes map[string]*route
+}
+
+// route is one registered handler.
+type route struct {
+	key     string
+	raw     Handler // as registered
+	handler Handler // with the router's middleware around it
+	event   bool
+	site    string
+	stats   *patternStats // shared by the copies Use makes
+}
+
+// NewRouter returns an empty router.
+func NewRouter() *Router {
+	r := &Router{}
+	r.table.Store(&routeTable{routes: map[string]*route{}})
+	return r
+}
+
+// Handle registers h for requests (and events) matching pattern. It panics
+// if pattern is invalid or already registered.
+func (r *Router) Handle(pattern any, h Handler) {
+	r.register(pattern, h, false)
+}
+
+// HandleEvent registers h for events matching pattern: messages without an
+// id, which never get a reply. It panics if pattern is invalid or already
+// registered.
+func (r *Router) HandleEvent(pattern any, h Handler) {
+	r.register(pattern, h, true)
+}
+
+// Use appends middleware around every handler, registered before or after
+// the call. The first middleware given is the outermost.
+func (r *Router) Use(mw ...Middleware) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.middleware = append(r.middleware, mw...)
+	old := r.table.Load()
+	next := &routeTable{routes: make(map[string]*route, len(old.routes))}
+	for k, rt := range old.routes {
+		c := *rt
+		c.handler = r.wrap(rt.raw)
+		next.routes[k] = &c
+	}
+	r.table.Store(next)
+}
+
+func (r *Router) wrap(h Handler) Handler {
+	for i := len(r.middleware) - 1; i >= 0; i-- {
+		h = r.middleware[i](h)
+	}
+	return h
+}
+
+func (r *Router) register(p any, h Handler, event bool) {
+	if h == nil {
+		panic("rpc: nil handler")
+	}
+	key, err := pattern.Of(p)
+	if err != nil {
+		panic(fmt.Sprintf("rpc: invalid pattern %#v: %v", p, err))
+	}
+	site := callerSite()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.table.Load()
+	if prev, ok := old.routes[key]; ok {
+		panic(fmt.Sprintf("rpc: pattern %s registered at %s conflicts with the registration at %s", key, site, prev.site))
+	}
+	next := &routeTable{routes: make(map[string]*route, len(old.routes)+1)}
+	for k, v := range old.routes {
+		next.routes[k] = v
+	}
+	next.routes[key] = &route{key: key, raw: h, handler: r.wrap(h), event: event, site: site, stats: new(patternStats)}
+	r.table.Store(next)
+}
+
+// callerSite names the user code that registered a handler.
+func callerSite() string {
+	for skip := 2; skip < 10; skip++ {
+		pc, file, line, ok := runtime.Caller(skip)
+		if !ok {
+			break
+		}
+		fn := runtime.FuncForPC(pc)
+		if fn != nil && bytes.HasPrefix([]byte(fn.Name()), []byte("github.com/msgpattern/msgpattern/rpc.")) {
+			continue
+		}
+		return fmt.Sprintf("%s:%d", file, line)
+	}
+	return "unknown"
+}
+
+// cmdPrefix and cmdSuffix frame the route of a {"cmd":"x"} pattern.
+var cmdPrefix, cmdSuffix = []byte(`{"cmd":"`), []byte(`"}`)
+
+// lookup finds the handler for a route key. It does not allocate.
+func (r *Router) lookup(key []byte) *route {
+	routes := r.table.Load().routes
+	if rt, ok := routes[string(key)]; ok {
+		return rt
+	}
+	// {"cmd":"x"} falls back to "x" when x needs no escaping.
+	if bytes.HasPrefix(key, cmdPrefix) && bytes.HasSuffix(key, cmdSuffix) && len(key) > len(cmdPrefix)+len(cmdSuffix) {
+		name := key[len(cmdPrefix) : len(key)-len(cmdSuffix)]
+		if bytes.IndexByte(name, '"') < 0 && bytes.IndexByte(name, '\\') < 0 {
+			if rt, ok := routes[string(name)]; ok {
+				return rt
+			}
+		}
+	}
+	return nil
+}
+
+// Patterns returns the registered route keys, for introspection.
+func (r *Router) Patterns() []string {
+	routes := r.table.Load().routes
+	out := make([]string, 0, len(routes))
+	for k := range routes {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,277 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// Server serves message patterns over TCP, byte-compatible with the NestJS
+// TCP transport: a NestJS ClientProxy can call its handlers unchanged.
+//
+// Register handlers with [Server.Handle] and friends (or through
+// [NewServerWrapper], the original API), then call [Server.Start] or
+// [Server.Serve]. All methods are safe for concurrent use.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	limit  *logLimiter
+	router *Router
+	disp   dispatcher
+	stats  counters
+	mon    *monitor
+
+	baseCtx    context.Context // parent of every connection's context
+	cancelBase context.CancelFunc
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	connList  []*conn
+	started   bool
+	closing   bool
+	serving   sync.WaitGroup // accept loops
+	idle      chan struct{}  // signalled when the last connection closes
+}
+
+// NewServer returns a server configured by config (nil means every
+// default) that logs to logger (nil means slog.Default()).
+func NewServer(config *Config, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Server{
+		cfg:       config.withDefaults(),
+		log:       logger,
+		limit:     newLogLimiter(10),
+		router:    NewRouter(),
+		listeners: map[net.Listener]struct{}{},
+		idle:      make(chan struct{}, 1),
+	}
+	s.stats.started = time.Now()
+	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
+	s.disp = dispatcher{router: s.router, timeout: s.cfg.Timeout, expose: s.cfg.ExposeErrors, log: logger, limit: s.limit, stats: &s.stats}
+	s.mon = newMonitor(s)
+	return s
+}
+
+// Config returns the server's configuration, defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
+// Router returns the server's router, to share its handlers with another
+// transport.
+func (s *Server) Router() *Router { return s.router }
+
+// Handle registers h for pattern; see [Router.Handle].
+func (s *Server) Handle(pattern any, h Handler) { s.router.Handle(pattern, h) }
+
+// HandleEvent registers h for events matching pattern; see [Router.HandleEvent].
+func (s *Server) HandleEvent(pattern any, h Handler) { s.router.HandleEvent(pattern, h) }
+
+// Use adds middleware around every handler; see [Router.Use].
+func (s *Server) Use(mw ...Middleware) { s.router.Use(mw...) }
+
+// Start listens on the configured address and serves in the background. It
+// returns once the listener is bound, with the bind error if there is one.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("rpc: listen on %s: %w", s.cfg.Addr, err)
+	}
+	if err := s.track(ln); err != nil {
+		ln.Close()
+		return err
+	}
+	s.log.Info("msgpattern server listening", "addr", ln.Addr().String())
+	go s.acceptLoop(ln)
+	return nil
+}
+
+// Serve accepts connections on ln until Shutdown or Close; it always
+// returns a non-nil error, ErrServerClosed after a shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.track(ln); err != nil {
+		return err
+	}
+	return s.acceptLoop(ln)
+}
+
+// Addr returns the address of a listener the server serves, or nil.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ln := range s.listeners {
+		return ln.Addr()
+	}
+	return nil
+}
+
+func (s *Server) track(ln net.Listener) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return ErrServerClosed
+	}
+	if !s.started {
+		s.started = true
+		go s.mon.run()
+	}
+	s.listeners[ln] = struct{}{}
+	s.serving.Add(1)
+	return nil
+}
+
+func (s *Server) acceptLoop(ln net.Listener) error {
+	defer s.serving.Done()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				// Out of file descriptors and the like: wait, as net/http does.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.limit.log(s.log, slog.LevelWarn, "accept failed; retrying", "err", err, "delay", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			s.log.Error("accept failed; listener stopped", "err", err)
+			return err
+		}
+		backoff = 0
+		s.admit(nc)
+	}
+}
+
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+// admit starts serving nc, or refuses it when the server is full or closing.
+func (s *Server) admit(nc net.Conn) {
+	s.mu.Lock()
+	if s.closing || len(s.connList) >= s.cfg.MaxConnections {
+		closing := s.closing
+		s.mu.Unlock()
+		nc.Close()
+		if !closing {
+			s.stats.rejected.Add(1)
+			s.limit.log(s.log, slog.LevelWarn, "connection refused: MaxConnections reached", "remote", nc.RemoteAddr(), "max", s.cfg.MaxConnections)
+		}
+		return
+	}
+	c := newConn(s, nc)
+	c.idx = len(s.connList)
+	s.connList = append(s.connList, c)
+	s.mu.Unlock()
+	s.stats.total.Add(1)
+	s.stats.active.Add(1)
+	s.log.Debug("connection accepted", "remote", c.remote)
+	go c.readLoop()
+}
+
+func (s *Server) removeConn(c *conn) {
+	s.mu.Lock()
+	last := len(s.connList) - 1
+	if c.idx <= last && s.connList[c.idx] == c {
+		s.connList[c.idx] = s.connList[last]
+		s.connList[c.idx].idx = c.idx
+		s.connList[last] = nil
+		s.connList = s.connList[:last]
+	}
+	empty := len(s.connList) == 0
+	s.mu.Unlock()
+	s.stats.active.Add(-1)
+	if empty {
+		select {
+		case s.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// Shutdown stops the server gracefully: it stops accepting connections and
+// reading new requests, lets the requests already read finish and their
+// replies go out, then closes every connection. If ctx ends first, the
+// handlers still running have their contexts cancelled, every connection
+// is closed at once, and Shutdown returns ctx.Err().
+func (s *Server) Shutdown(ctx context.Context) error {
+	conns := s.beginClose()
+	for _, c := range conns {
+		c.draining.Store(true)
+		// Wake a reader blocked in Read; it sees draining and finishes.
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+	var err error
+	for _, c := range conns {
+		select {
+		case <-c.done:
+			continue
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		break
+	}
+	if err != nil {
+		s.forceClose()
+	}
+	s.serving.Wait()
+	s.mon.shutdown()
+	return err
+}
+
+// Close closes the server at once: listeners, connections and handler
+// contexts. Replies not yet written are lost; prefer Shutdown.
+func (s *Server) Close() error {
+	s.beginClose()
+	s.forceClose()
+	s.serving.Wait()
+	s.mon.shutdown()
+	return nil
+}
+
+// beginClose marks the server closing and closes its listeners; it returns
+// the connections open at that moment.
+func (s *Server) beginClose() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closing {
+		s.closing = true
+		if !s.started { // nothing runs the monitor's loop: let shutdown() return
+			s.started = true
+			close(s.mon.done)
+		}
+	}
+	for ln := range s.listeners {
+		ln.Close()
+		delete(s.listeners, ln)
+	}
+	return append([]*conn(nil), s.connList...)
+}
+
+func (s *Server) forceClose() {
+	s.cancelBase()
+	s.mu.Lock()
+	conns := append([]*conn(nil), s.connList...)
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.cancel()
+		c.nc.Close()
+	}
+}
+
+// GetMetrics returns a snapshot of the server's counters.
+func (s *Server) GetMetrics() Metrics { return s.stats.snapshot(s.router) }

@@ -1,0 +1,79 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"iter"
+)
+
+// decode unmarshals a request's data into a T. Absent data decodes as the
+// zero T. A failure is reported to the caller as an *Error naming the
+// pattern, since it concerns their input.
+func decode[T any](r *Request) (T, error) {
+	var in T
+	if len(r.Data) == 0 {
+		return in, nil
+	}
+	if p, ok := any(&in).(*json.RawMessage); ok {
+		*p = r.Data
+		return in, nil
+	}
+	if err := json.Unmarshal(r.Data, &in); err != nil {
+		return in, &decodeError{pattern: r.Route, err: err}
+	}
+	return in, nil
+}
+
+// Typed adapts a function taking a typed input and returning a typed result:
+// the request's data is decoded into T with encoding/json, and the result U
+// is encoded as the reply. Data that does not decode into T gets the caller
+// an error reply {"status":"error","message":"rpc: invalid data for pattern …"}
+// and f is not called.
+func Typed[T, U any](f func(ctx context.Context, in T) (U, error)) Handler {
+	return HandlerFunc(func(ctx context.Context, w ResponseWriter, r *Request) error {
+		in, err := decode[T](r)
+		if err != nil {
+			return err
+		}
+		out, err := f(ctx, in)
+		if err != nil {
+			return err
+		}
+		return sendUnary(w, out)
+	})
+}
+
+// Stream adapts a function returning a sequence of values, sent as the
+// values of a NestJS Observable: each value as it is produced, the reply
+// completing when the sequence ends. A non-nil error in the sequence ends
+// the reply with that error after the values already sent. The sequence
+// should stop when ctx is cancelled.
+func Stream[T, U any](f func(ctx context.Context, in T) iter.Seq2[U, error]) Handler {
+	return HandlerFunc(func(ctx context.Context, w ResponseWriter, r *Request) error {
+		in, err := decode[T](r)
+		if err != nil {
+			return err
+		}
+		for v, err := range f(ctx, in) {
+			if err != nil {
+				return err
+			}
+			if err := w.Send(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Event adapts a function handling an event: data decoded into T, no reply.
+// A returned error is logged and counted.
+func Event[T any](f func(ctx context.Context, in T) error) Handler {
+	return HandlerFunc(func(ctx context.Context, _ ResponseWriter, r *Request) error {
+		in, err := decode[T](r)
+		if err != nil {
+			return err
+		}
+		return f(ctx, in)
+	})
+}

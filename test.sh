@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every test of msgpattern, installing what the tests need first.
+#   ./test.sh            everything: install, vet, staticcheck, tests with -race, short fuzz runs
+#   FUZZTIME=1m ./test.sh   longer fuzz runs
+# Needs: Go 1.26+, node 20+ and npm (for the NestJS interop tests).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+FUZZTIME=${FUZZTIME:-10s}
+STATICCHECK_VERSION=v0.8.2
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "installing the NestJS peers (interop/nestjs, npm ci)"
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  sh interop/nestjs/install.sh
+elif [ "${CI:-}" = "true" ]; then
+  echo "node and npm are required for the NestJS interop tests" >&2
+  exit 1
+else
+  echo "node/npm not found: the interop tests will skip" >&2
+fi
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "not gofmt-formatted:" >&2; echo "$unformatted" >&2; exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck $STATICCHECK_VERSION"
+go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
+
+step "go test -race (all packages)"
+go test -race -count=1 ./...
+
+step "fuzzing each target for $FUZZTIME"
+# Each target is listed as package:name; 'go test -fuzz' takes one target at a time.
+for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' -r --include='*_test.go' . | sort -u | sed 's/func //'); do
+  pkg=$(grep -l "^func $target(" -r --include='*_test.go' . | head -n1 | xargs dirname)
+  go test -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME" "$pkg"
+done
+
+step "all tests passed"

@@ -1,0 +1,111 @@
+package wire_test
+
+import (
+	"testing"
+
+	"github.com/msgpattern/msgpattern/wire"
+)
+
+// A small reply value encoded through encoding/json.
+type sumReply struct {
+	Sum   int    `json:"sum"`
+	Label string `json:"label"`
+}
+
+func BenchmarkScanFrame(b *testing.B) {
+	in := []byte(sumFrame) // 47 bytes
+	var s wire.FrameScanner
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if f, err := s.Scan(in); err != nil || f.Len != len(in) {
+			b.Fatalf("Scan = Len %d, %v", f.Len, err)
+		}
+	}
+}
+
+func BenchmarkScanFrameUnicode(b *testing.B) {
+	in := []byte(uniFrame) // 53 bytes, 50 units
+	var s wire.FrameScanner
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if f, err := s.Scan(in); err != nil || f.Len != len(in) {
+			b.Fatalf("Scan = Len %d, %v", f.Len, err)
+		}
+	}
+}
+
+func BenchmarkParseRequest(b *testing.B) {
+	body := []byte(sumBody)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := wire.ParseRequest(body, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppendValueOf(b *testing.B) {
+	id := []byte(`"id-sum"`)
+	for _, bc := range []struct {
+		name string
+		v    any
+	}{
+		{"int", 3},
+		{"struct", sumReply{Sum: 3, Label: "héllo <&>"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			dst := make([]byte, 0, 256)
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if dst, err = wire.AppendValueOf(dst[:0], wire.NestJS, bc.v, id, true); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestAllocs pins the hot paths at zero allocations: reading a request and
+// writing a reply into a buffer that is already large enough.
+func TestAllocs(t *testing.T) {
+	in := []byte(sumFrame)
+	var s wire.FrameScanner
+	if n := testing.AllocsPerRun(100, func() {
+		f, err := s.Scan(in)
+		if err != nil || f.Len != len(in) {
+			t.Fatalf("Scan = Len %d, %v", f.Len, err)
+		}
+		p, err := wire.ParseRequest(f.Body, 0)
+		if err != nil || p.ID == nil {
+			t.Fatalf("ParseRequest = %v, %v", p, err)
+		}
+	}); n != 0 {
+		t.Errorf("Scan+ParseRequest of %q: %v allocations, want 0", sumFrame, n)
+	}
+
+	dst := make([]byte, 0, 256)
+	value, id := []byte(`{"a":[1,2,3]}`), []byte(`"id-sum"`)
+	if n := testing.AllocsPerRun(100, func() {
+		dst = wire.AppendValue(dst[:0], wire.NestJS, value, id, true)
+	}); n != 0 {
+		t.Errorf("AppendValue into a pre-sized buffer: %v allocations, want 0", n)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		var err error
+		if dst, err = wire.AppendValueOf(dst[:0], wire.NestJS, 3, id, true); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("AppendValueOf(int) into a pre-sized buffer: %v allocations, want 0", n)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		dst = wire.AppendValue(dst[:0], wire.NestJS, value, id, false)
+		dst = wire.MarkDisposed(dst, wire.NestJS, 0, id)
+	}); n != 0 {
+		t.Errorf("AppendValue+MarkDisposed into a pre-sized buffer: %v allocations, want 0", n)
+	}
+}

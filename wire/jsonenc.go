@@ -1,0 +1,185 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+	"sync"
+	"unicode/utf8"
+)
+
+// AppendJSON appends v encoded as JSON.stringify would print the same value:
+// '<', '>' and '&' are not escaped and U+2028/U+2029 are written raw, unlike
+// encoding/json's defaults. Common scalar types and json.RawMessage are
+// encoded directly; everything else goes through encoding/json (so struct
+// tags and json.Marshaler work as usual).
+func AppendJSON(dst []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case json.RawMessage:
+		return appendRaw(dst, x)
+	case string:
+		return AppendString(dst, x), nil
+	case bool:
+		return strconv.AppendBool(dst, x), nil
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, x, 10), nil
+	case int32:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(dst, x, 10), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			break // let encoding/json report the error
+		}
+		return appendFloat(dst, x), nil
+	}
+	return appendMarshal(dst, v)
+}
+
+// appendFloat prints f as ECMAScript's Number::toString does, which is also
+// what encoding/json does for float64, except for -0: encoding/json keeps
+// the sign, JavaScript does not.
+func appendFloat(dst []byte, f float64) []byte {
+	if f == 0 {
+		f = 0 // -0 prints as "0" in JavaScript
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+// appendRaw copies pre-encoded JSON after checking it, so that a handler's
+// mistake becomes an error instead of a frame that breaks the peer.
+func appendRaw(dst []byte, raw json.RawMessage) ([]byte, error) {
+	if len(raw) == 0 {
+		return append(dst, "null"...), nil
+	}
+	if err := Valid(raw, DefaultMaxDepth); err != nil {
+		return dst, err
+	}
+	if !utf8.Valid(raw) {
+		return SanitizeUTF8(dst, raw), nil
+	}
+	return append(dst, raw...), nil
+}
+
+type encodeBuffer struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := new(encodeBuffer)
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
+
+func appendMarshal(dst []byte, v any) ([]byte, error) {
+	e := encoders.Get().(*encodeBuffer)
+	defer func() {
+		if e.buf.Cap() <= 64<<10 { // do not let one huge reply pin memory in the pool
+			e.buf.Reset()
+			encoders.Put(e)
+		}
+	}()
+	if err := e.enc.Encode(v); err != nil {
+		return dst, err
+	}
+	out := bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})
+	return appendUnescapeLineSeparators(dst, out), nil
+}
+
+// appendUnescapeLineSeparators copies encoding/json output, turning its
+// \u2028 and \u2029 escapes back into the raw characters JSON.stringify
+// writes.
+func appendUnescapeLineSeparators(dst, b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u202`)) {
+		return append(dst, b...)
+	}
+	// In encoding/json output a backslash only ever starts an escape, so
+	// walking from escape to escape never mistakes an escaped backslash
+	// followed by "u2028" for the escape of U+2028.
+	for {
+		i := bytes.IndexByte(b, '\\')
+		if i < 0 || i+1 >= len(b) {
+			return append(dst, b...)
+		}
+		dst = append(dst, b[:i]...)
+		if i+5 < len(b) && b[i+1] == 'u' && string(b[i+2:i+5]) == "202" && (b[i+5] == '8' || b[i+5] == '9') {
+			dst = utf8.AppendRune(dst, rune(0x2020)+rune(b[i+5]-'0'))
+			b = b[i+6:]
+			continue
+		}
+		dst = append(dst, b[i], b[i+1]) // any other escape, copied whole
+		b = b[i+2:]
+	}
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string the way JSON.stringify writes it:
+// only '"', '\\' and control characters are escaped; everything else,
+// including U+2028, U+2029 and '<', is written raw. Invalid UTF-8 is written
+// as U+FFFD.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, "\uFFFD"...)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
