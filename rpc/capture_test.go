@@ -265,24 +265,51 @@ func TestNestCaptures(t *testing.T) {
 	}
 }
 
+// captureAttempts bounds the replays of a section whose replies came back
+// equivalent but not identical (see completionSplit).
+const captureAttempts = 3
+
 func runCaptureSection(t *testing.T, srv *rpc.Server, p *probe, sec *captureSection, exp captureExpectation) {
 	if len(sec.steps) == 0 || !sec.steps[0].write {
 		t.Fatalf("section %q (line %d) does not start with a write", sec.title, sec.line)
 	}
-	c := dial(t, srv)
-	defer c.close()
-	want := sec.reads()
 	override := exp.closed || exp.open
-	if override && want != "" {
+	if want := sec.reads(); override && want != "" {
 		// v8–v10 answered the oversized frame: they had no size limit.
 		t.Logf("this capture has replies %q; we send none", want)
-		want = ""
 	}
-	var got strings.Builder
-	for i, st := range sec.steps {
-		if override && !st.write {
+	for attempt := 1; ; attempt++ {
+		c, got, want, err := replayCaptureSection(t, srv, sec, override)
+		if err == nil && got == want {
+			finishCaptureSection(t, c, p, sec, exp)
+			return
+		}
+		c.close()
+		if completionSplit(got) == completionSplit(want) && attempt < captureAttempts {
+			// Same values, same completion, only the completion rode on
+			// the last value in one and came in its own frame in the
+			// other. Which one the server sends depends on whether the
+			// last value had left when the handler finished, i.e. on
+			// scheduling; NestJS sends both forms too. Replay: the server
+			// must match the capture exactly in one of captureAttempts
+			// tries, so a server that never merges (or never splits) fails.
+			t.Logf("attempt %d: equivalent but not identical (completion merged/split differently), replaying\n got: %q\nwant: %q", attempt, got, want)
 			continue
 		}
+		if err != nil {
+			t.Fatalf("reading replies: %v\n got: %q\nwant: %q", err, got, want)
+		}
+		t.Fatalf("reply mismatch\n got: %q\nwant: %q", got, want)
+	}
+}
+
+// replayCaptureSection sends the section's writes on a new connection, as
+// split in the capture, and reads frames until at least as many bytes as
+// the capture's replies up to each point came back.
+func replayCaptureSection(t *testing.T, srv *rpc.Server, sec *captureSection, override bool) (c *client, got, want string, err error) {
+	c = dial(t, srv)
+	var g, w strings.Builder
+	for i, st := range sec.steps {
 		if st.write {
 			if i > 0 {
 				// Keep the capture's split points: separate writes
@@ -292,18 +319,25 @@ func runCaptureSection(t *testing.T, srv *rpc.Server, p *probe, sec *captureSect
 			c.write(string(st.data))
 			continue
 		}
-		b, err := c.readExactly(len(st.data), ioTimeout)
-		got.Write(b)
-		if err != nil {
-			t.Fatalf("reading reply: %v\n got: %q\nwant: %q", err, got.String(), want)
+		if override {
+			continue
 		}
-		if string(b) != string(st.data) {
-			t.Fatalf("reply mismatch\n got: %q\nwant: %q", got.String(), want)
+		w.Write(st.data)
+		for g.Len() < w.Len() {
+			f, err := c.readFrameErr(ioTimeout)
+			g.WriteString(f)
+			if err != nil {
+				return c, g.String(), sec.reads(), err
+			}
 		}
 	}
-	if got.String() != want {
-		t.Fatalf("reply mismatch\n got: %q\nwant: %q", got.String(), want)
-	}
+	return c, g.String(), w.String(), nil
+}
+
+// finishCaptureSection checks what follows the replies: the connection is
+// closed exactly when the Nest server closed it, unless exp says otherwise.
+func finishCaptureSection(t *testing.T, c *client, p *probe, sec *captureSection, exp captureExpectation) {
+	defer c.close()
 	closed := sec.serverFIN
 	switch {
 	case exp.closed:
@@ -318,5 +352,33 @@ func runCaptureSection(t *testing.T, srv *rpc.Server, p *probe, sec *captureSect
 	c.expectQuiet()
 	if exp.after != nil {
 		exp.after(t, c, p)
+	}
+}
+
+// completionSplit rewrites a stream of NestJS reply frames into a canonical
+// form in which a completion never rides on a value: every
+// {"response":v,"isDisposed":true,"id":x} becomes {"response":v,"id":x}
+// followed by {"isDisposed":true,"id":x}. Text that is not a sequence of
+// whole frames is returned as is, prefixed with "!".
+func completionSplit(stream string) string {
+	const disposed = `,"isDisposed":true,"id":`
+	br := bufio.NewReader(strings.NewReader(stream))
+	var out strings.Builder
+	for {
+		if _, err := br.Peek(1); err != nil {
+			return out.String()
+		}
+		f, err := readNestFrame(br)
+		if err != nil {
+			return "!" + stream
+		}
+		body := f[strings.IndexByte(f, '#')+1:]
+		if i := strings.LastIndex(body, disposed); strings.HasPrefix(body, `{"response":`) && i >= 0 {
+			id := body[i+len(disposed) : len(body)-1]
+			out.WriteString(frame(body[:i] + `,"id":` + id + "}"))
+			out.WriteString(frame(`{"isDisposed":true,"id":` + id + "}"))
+			continue
+		}
+		out.WriteString(f)
 	}
 }

@@ -68,7 +68,7 @@ type conn struct {
 
 	// Write side.
 	wmu      sync.Mutex
-	wbuf     []byte
+	wbuf     *writeBuf // nil while nothing waits to be written
 	wgen     uint64 // counts buffer swaps, so a replyMark can tell if its frame left
 	flushing bool
 	werr     error
@@ -215,11 +215,15 @@ func (c *conn) fill() error {
 	return err
 }
 
-// armFrameDeadline bounds how long a frame may take to arrive. The deadline
-// is renewed at most once a second under load, so it costs little.
+// armFrameDeadline bounds how long a frame may take to arrive. Under load
+// a partial frame is pending at almost every read, so the deadline is
+// renewed only when a frame completed since it was set and a quarter of the
+// timeout (at most a second) has passed: cheap, and a frame still gets at
+// least three quarters of FrameTimeout.
 func (c *conn) armFrameDeadline(pending bool) error {
+	renewAfter := min(time.Second, c.srv.cfg.FrameTimeout/4)
 	switch {
-	case pending && (c.deadlineSet.IsZero() || c.frameDoneSinc && time.Since(c.deadlineSet) > time.Second):
+	case pending && (c.deadlineSet.IsZero() || c.frameDoneSinc && time.Since(c.deadlineSet) > renewAfter):
 		now := time.Now()
 		c.deadlineSet, c.frameDoneSinc = now, false
 		return c.nc.SetReadDeadline(now.Add(c.srv.cfg.FrameTimeout))

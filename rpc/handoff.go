@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -22,7 +23,8 @@ const handoffTick = 500 * time.Microsecond
 const parkAfter = 20
 
 type monitor struct {
-	srv    *Server
+	srv      *Server
+	stopOnce sync.Once
 	parked atomic.Bool
 	wake   chan struct{}
 	stop   chan struct{}
@@ -106,7 +108,8 @@ func (m *monitor) scan() (busy bool) {
 	return busy
 }
 
+// shutdown stops the monitor and waits for it; it may be called again.
 func (m *monitor) shutdown() {
-	close(m.stop)
+	m.stopOnce.Do(func() { close(m.stop) })
 	<-m.done
 }

@@ -13,20 +13,27 @@ import (
 // so an idle connection costs one goroutine, and no buffer is kept while
 // nothing is waiting to be written.
 
+// writeBuf is a pooled write buffer; the pointer travels with the slice so
+// that returning it to the pool allocates nothing.
+type writeBuf struct{ b []byte }
+
 // writeBufs recycles write buffers between bursts.
-var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+var writeBufs = sync.Pool{New: func() any { return &writeBuf{b: make([]byte, 0, 4<<10)} }}
 
 // maxPooledWriteBuf keeps one huge reply from pinning its buffer in the pool.
 const maxPooledWriteBuf = 256 << 10
 
-func getWriteBuf() []byte { return (*writeBufs.Get().(*[]byte))[:0] }
+func getWriteBuf() *writeBuf {
+	wb := writeBufs.Get().(*writeBuf)
+	wb.b = wb.b[:0]
+	return wb
+}
 
-func putWriteBuf(b []byte) {
-	if cap(b) > maxPooledWriteBuf {
+func putWriteBuf(wb *writeBuf) {
+	if cap(wb.b) > maxPooledWriteBuf {
 		return
 	}
-	b = b[:0]
-	writeBufs.Put(&b)
+	writeBufs.Put(wb)
 }
 
 // appendLocked runs f on the write buffer under the lock; it returns the
@@ -40,12 +47,12 @@ func (c *conn) appendLocked(f func(dst []byte) ([]byte, error)) (start int, gen 
 	if c.wbuf == nil {
 		c.wbuf = getWriteBuf()
 	}
-	start = len(c.wbuf)
-	out, err := f(c.wbuf)
+	start = len(c.wbuf.b)
+	out, err := f(c.wbuf.b)
 	if err != nil {
 		return 0, 0, false, err
 	}
-	c.wbuf = out
+	c.wbuf.b = out
 	return start, c.wgen, len(out) > flushThreshold, nil
 }
 
@@ -69,7 +76,7 @@ func (c *conn) writeValue(rc *requestContext, v any) (replyMark, error) {
 		return replyMark{}, err
 	}
 	c.wmu.Lock()
-	end := len(c.wbuf)
+	end := len(c.wbuf.b)
 	c.wmu.Unlock()
 	c.afterWrite(rc, big)
 	return replyMark{gen: gen, start: start, end: end}, nil
@@ -107,17 +114,17 @@ func (c *conn) writeError(rc *requestContext, errJSON []byte) {
 // another goroutine is already doing so (it will take ours too).
 func (c *conn) flush() {
 	c.wmu.Lock()
-	if c.flushing || len(c.wbuf) == 0 {
+	if c.flushing || c.wbuf == nil || len(c.wbuf.b) == 0 {
 		c.wmu.Unlock()
 		return
 	}
 	c.flushing = true
-	for len(c.wbuf) > 0 && c.werr == nil {
+	for c.wbuf != nil && len(c.wbuf.b) > 0 && c.werr == nil {
 		buf := c.wbuf
 		c.wbuf = nil
 		c.wgen++
 		c.wmu.Unlock()
-		n, err := c.nc.Write(buf)
+		n, err := c.nc.Write(buf.b)
 		c.srv.stats.bytesOut.Add(uint64(n))
 		putWriteBuf(buf)
 		c.wmu.Lock()
