@@ -278,6 +278,7 @@ func TestBadInputStalledFrame(t *testing.T) {
 			t.Log("whole frame written before the server closed")
 		}
 		c.expectClosed()
+		waitMetric(t, s, "errors_by_kind.framing", 1, func(m rpc.Metrics) uint64 { return m.ErrorByKind.Framing })
 	})
 
 	t.Run("idle between frames is not dropped", func(t *testing.T) {

@@ -69,7 +69,7 @@ type conn struct {
 	// Write side.
 	wmu      sync.Mutex
 	wbuf     *writeBuf // nil while nothing waits to be written
-	wgen     uint64 // counts buffer swaps, so a replyMark can tell if its frame left
+	wgen     uint64    // counts buffer swaps, so a replyMark can tell if its frame left
 	flushing bool
 	werr     error
 

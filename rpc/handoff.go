@@ -25,10 +25,10 @@ const parkAfter = 20
 type monitor struct {
 	srv      *Server
 	stopOnce sync.Once
-	parked atomic.Bool
-	wake   chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
+	parked   atomic.Bool
+	wake     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 func newMonitor(s *Server) *monitor {

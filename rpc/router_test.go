@@ -87,19 +87,19 @@ func TestRouting(t *testing.T) {
 		want    string // raw JSON of the reply value, or "" for no handler
 	}{
 		{`"sum"`, `"plain sum"`},
-		{`{"cmd":"sum"}`, `"plain sum"`},             // the cmd convenience
-		{`"{\"cmd\":\"sum\"}"`, `"plain sum"`},       // object sent as a string (emit does this)
-		{`{"cmd":"both"}`, `"object both"`},          // an object handler wins over the convenience
-		{`"both"`, `"plain both"`},                   //
-		{`42`, `"forty-two"`},                        // number
-		{`"42"`, `"forty-two"`},                      // and its string
-		{`{"cmd":"mul","role":"math"}`, `"mul"`},     // sorted
-		{`{"role":"math","cmd":"mul"}`, `"mul"`},     // any key order
+		{`{"cmd":"sum"}`, `"plain sum"`},         // the cmd convenience
+		{`"{\"cmd\":\"sum\"}"`, `"plain sum"`},   // object sent as a string (emit does this)
+		{`{"cmd":"both"}`, `"object both"`},      // an object handler wins over the convenience
+		{`"both"`, `"plain both"`},               //
+		{`42`, `"forty-two"`},                    // number
+		{`"42"`, `"forty-two"`},                  // and its string
+		{`{"cmd":"mul","role":"math"}`, `"mul"`}, // sorted
+		{`{"role":"math","cmd":"mul"}`, `"mul"`}, // any key order
 		{`" {\"role\" : \"math\", \"cmd\":\"mul\"}"`, `"mul"`},
 		{`{"opts":{"a":[1,"x"],"z":1},"cmd":"deep"}`, `"deep"`},
-		{`"\"sum\""`, `"plain sum"`},                 // JSON-parsed string
-		{`{"cmd":"sum","extra":1}`, ``},              // extra keys: a different pattern
-		{`"Sum"`, ``},                                // case matters
+		{`"\"sum\""`, `"plain sum"`},    // JSON-parsed string
+		{`{"cmd":"sum","extra":1}`, ``}, // extra keys: a different pattern
+		{`"Sum"`, ``},                   // case matters
 		{`"null"`, ``},
 		{`null`, ``},
 		{`true`, ``},
