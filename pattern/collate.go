@@ -120,9 +120,11 @@ func isASCII(b []byte) bool {
 	return true
 }
 
-// compareKeys orders two keys as localeCompare does. Keys are UTF-8, or WTF-8
-// when they hold a lone surrogate; x/text reads those bytes as U+FFFD, so lone
-// surrogates sort near U+FFFD (ICU puts them just below it).
+// compareKeys orders two keys as localeCompare does, within the limits
+// noted above. Two more differences: x/text sorts U+FFFD before the letters
+// (ICU after nearly everything), and it reads a lone surrogate, kept here in
+// its WTF-8 form, as an invalid sequence, so all lone surrogates collate
+// equal to one another (ICU orders them by code point).
 func (st *state) compareKeys(a, b []byte) int {
 	if isASCII(a) && isASCII(b) {
 		return compareASCII(asciiTable(), a, b)

@@ -73,9 +73,12 @@
 // Nest's normalizePattern applies transformPatternToRoute to the pattern of
 // @MessagePattern(p) with no JSON.parse: a string handler pattern is its own
 // route verbatim. @MessagePattern("{\"cmd\":\"x\"}") is therefore reached by
-// a client that sends that exact text, or the object {cmd:"x"} in any
-// form, while @MessagePattern("null") is never reached. [Of] follows these
-// rules for Go values.
+// a client that sends that exact text, or the object {cmd:"x"} in any form.
+// A handler string that a received pattern can never route to is never
+// reached: "null", "4.50", "\"sum\"" or "{\"b\":1,\"a\":2}" (keys not in
+// route order), since whatever a client sends is parsed first and routes to
+// null, 4.5, sum or {"a":2,"b":1}. [Of] follows these rules for Go values and
+// reports none of them as an error.
 //
 // # Differences from Nest
 //
@@ -86,8 +89,10 @@
 //   - Key order comes from golang.org/x/text/collate, which agrees with the
 //     ICU in Node on ASCII and on the Latin, Greek and Cyrillic letters, but
 //     may differ for newer scripts, unassigned code points, some Han
-//     characters, lone surrogates and digits of other scripts (ICU holds
-//     "०" equal to "0").
+//     characters and digits of other scripts (ICU holds "०" equal to "0").
+//     It also sorts U+FFFD before the letters, where ICU sorts it after
+//     nearly everything, and holds all lone surrogates equal, where ICU
+//     orders them by code point.
 //   - Patterns nested deeper than 10000 levels are rejected. Nest parses any
 //     depth, but its JSON.stringify of a non-string pattern fails somewhere
 //     past 4000 levels, depending on its stack, and the route becomes

@@ -20,8 +20,9 @@ var ErrInvalid = errors.New("pattern: invalid pattern")
 // a NestJS server does on receipt: a non-string is stringified, the string is
 // JSON.parse'd if it parses, and the result is normalized. ok is false when no
 // route can ever match: for null, true and false, for a string that
-// JSON-parses to one of those, for a number too large for a double, and for
-// raw that is not valid JSON or nests deeper than 10000 levels.
+// JSON-parses to one of those, for a number too large for a double, for raw
+// that is not valid JSON, and for a pattern, or the JSON text in a string
+// pattern, nested deeper than 10000 levels.
 //
 // The result aliases raw or is appended to scratch[:0]; it is only valid
 // until raw or scratch is reused. Route does not allocate for a plain string
@@ -80,8 +81,11 @@ func (st *state) route(raw, scratch []byte) ([]byte, bool) {
 		p = st.parser(text)
 		p.trusted = true
 		root, parsed := p.parse()
-		if parsed {
+		switch {
+		case parsed:
 			return st.appendTop(scratch[:0], root)
+		case p.tooDeep:
+			return nil, false
 		}
 		r, ok = text, true // not JSON: the string is its own route
 	}

@@ -22,8 +22,6 @@ import (
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
-func errorCounts(m rpc.Metrics) rpc.ErrorCounts { return m.ErrorByKind }
-
 // TestBadInputCorruptLengthAfterSlowRequest: a corrupted length prefix
 // arrives while a slow request of the same connection is running. Framing
 // is lost, so the connection must close, but only after the slow request's

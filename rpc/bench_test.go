@@ -46,9 +46,15 @@ func benchLoad(b *testing.B, conns, inflight int) {
 	}
 	b.Cleanup(func() { ceiling.Close() })
 	srv := startSumServer(b, nil)
+	// The same server with a handler that does no work of its own: what
+	// the framework costs.
+	bare, _ := startServer(b, rpc.Config{}, func(s *rpc.Server) {
+		s.Handle("sum", rpc.Func(func(json.RawMessage) (any, error) { return 3, nil }))
+	})
 	for _, target := range []struct{ name, addr string }{
 		{"ceiling", ceiling.Addr()},
 		{"msgpattern", srv.Addr().String()},
+		{"msgpattern-const-handler", bare.Addr().String()},
 	} {
 		b.Run(target.name, func(b *testing.B) {
 			b.ReportAllocs()

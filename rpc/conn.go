@@ -56,8 +56,8 @@ type conn struct {
 	chunk         int
 	scratch       [128]byte
 	seq           uint64
-	deadlineSet   time.Time // when the frame read deadline was set, zero if none
-	frameDoneSinc bool      // a frame completed since deadlineSet
+	deadlineSet   int64 // monotime when the frame read deadline was set, 0 if none
+	frameDoneSinc bool  // a frame completed since deadlineSet
 
 	busy atomic.Uint64 // seq of the handler running inline, 0 if none
 	seen uint64        // the monitor's last look at busy; the monitor's alone
@@ -205,7 +205,7 @@ func (c *conn) fill() error {
 		if c.draining.Load() {
 			return errDraining
 		}
-		if !c.deadlineSet.IsZero() {
+		if c.deadlineSet != 0 {
 			return errFrameTimeout
 		}
 	}
@@ -223,12 +223,12 @@ func (c *conn) fill() error {
 func (c *conn) armFrameDeadline(pending bool) error {
 	renewAfter := min(time.Second, c.srv.cfg.FrameTimeout/4)
 	switch {
-	case pending && (c.deadlineSet.IsZero() || c.frameDoneSinc && time.Since(c.deadlineSet) > renewAfter):
-		now := time.Now()
+	case pending && (c.deadlineSet == 0 || c.frameDoneSinc && monotime()-c.deadlineSet > int64(renewAfter)):
+		now := monotime()
 		c.deadlineSet, c.frameDoneSinc = now, false
-		return c.nc.SetReadDeadline(now.Add(c.srv.cfg.FrameTimeout))
-	case !pending && !c.deadlineSet.IsZero():
-		c.deadlineSet = time.Time{}
+		return c.nc.SetReadDeadline(monoTime(now + int64(c.srv.cfg.FrameTimeout)))
+	case !pending && c.deadlineSet != 0:
+		c.deadlineSet = 0
 		return c.nc.SetReadDeadline(time.Time{})
 	}
 	return nil

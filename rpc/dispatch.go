@@ -109,9 +109,9 @@ func (e *panicError) Error() string { return fmt.Sprintf("rpc: handler panic: %v
 
 // serve runs rt's handler for rc and completes the reply through t.
 func (d *dispatcher) serve(rc *requestContext, rt *route, t replyTarget) {
-	start := time.Now()
+	start := monotime()
 	if d.timeout > 0 {
-		rc.deadline = start.Add(d.timeout)
+		rc.deadline = start + int64(d.timeout)
 	}
 	rc.w = responder{rc: rc, t: t}
 	err := d.call(rt.handler, rc)
@@ -129,7 +129,7 @@ func (d *dispatcher) serve(rc *requestContext, rt *route, t replyTarget) {
 			t.writeError(rc, errJSON)
 		}
 	}
-	elapsed := time.Since(start)
+	elapsed := time.Duration(monotime() - start)
 	if rc.req.event {
 		d.stats.events.Add(1)
 	} else {

@@ -81,7 +81,7 @@ func RequestFromContext(ctx context.Context) (*Request, bool) {
 // many handlers that never wait on their context pay nothing for it.
 type requestContext struct {
 	parent   context.Context
-	deadline time.Time
+	deadline int64 // monotime; 0 means none
 	req      Request
 	w        responder
 	seq      uint64 // the connection's handler sequence number, for hand-off
@@ -92,17 +92,20 @@ type requestContext struct {
 }
 
 func (c *requestContext) Deadline() (time.Time, bool) {
-	return c.deadline, !c.deadline.IsZero()
+	if c.deadline == 0 {
+		return time.Time{}, false
+	}
+	return monoTime(c.deadline), true
 }
 
 func (c *requestContext) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.lazy == nil {
-		if c.deadline.IsZero() {
+		if c.deadline == 0 {
 			c.lazy, c.cancel = context.WithCancel(c.parent)
 		} else {
-			c.lazy, c.cancel = context.WithDeadline(c.parent, c.deadline)
+			c.lazy, c.cancel = context.WithDeadline(c.parent, monoTime(c.deadline))
 		}
 	}
 	return c.lazy.Done()
@@ -118,7 +121,7 @@ func (c *requestContext) Err() error {
 	if err := c.parent.Err(); err != nil {
 		return err
 	}
-	if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+	if c.deadline != 0 && monotime() >= c.deadline {
 		return context.DeadlineExceeded
 	}
 	return nil

@@ -1,0 +1,14 @@
+package rpc
+
+import "time"
+
+// epoch anchors the server's monotonic clock.
+var epoch = time.Now()
+
+// monotime returns monotonic nanoseconds since epoch. It reads one clock;
+// time.Now reads two (wall and monotonic), and the hot path reads the
+// clock twice per request.
+func monotime() int64 { return int64(time.Since(epoch)) }
+
+// monoTime converts a monotime reading to a time.Time.
+func monoTime(ns int64) time.Time { return epoch.Add(time.Duration(ns)) }
