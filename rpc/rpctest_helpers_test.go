@@ -246,7 +246,6 @@ func valueReply(value, id string) string {
 	return frame(`{"response":` + value + `,"isDisposed":true,"id":` + id + `}`)
 }
 func partReply(value, id string) string { return frame(`{"response":` + value + `,"id":` + id + `}`) }
-func disposedReply(id string) string    { return frame(`{"isDisposed":true,"id":` + id + `}`) }
 func errReply(err, id string) string {
 	return frame(`{"err":` + err + `,"isDisposed":true,"id":` + id + `}`)
 }
@@ -330,14 +329,6 @@ func (c *client) call(pattern, data, id, want string) {
 	c.t.Helper()
 	c.write(reqFrame(pattern, data, id))
 	c.expectFrame(want)
-}
-
-// readExactly reads n bytes.
-func (c *client) readExactly(n int, timeout time.Duration) ([]byte, error) {
-	c.nc.SetReadDeadline(time.Now().Add(timeout))
-	buf := make([]byte, n)
-	m, err := io.ReadFull(c.br, buf)
-	return buf[:m], err
 }
 
 // readLine reads one newline-terminated line (line framing), newline included.
@@ -448,18 +439,6 @@ func readNestFrame(br *bufio.Reader) (string, error) {
 		return string(out), fmt.Errorf("frame %q: length %d splits a surrogate pair", out, want)
 	}
 	return string(out), nil
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // waitMetric waits until get(metrics) == want.
