@@ -6,3 +6,5 @@ require (
 	go.uber.org/goleak v1.3.0
 	golang.org/x/text v0.44.0
 )
+
+require golang.org/x/time v0.16.0 // indirect

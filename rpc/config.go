@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"crypto/tls"
 	"time"
 
 	"github.com/msgpattern/msgpattern/wire"
@@ -18,16 +19,25 @@ type Config struct {
 	Timeout time.Duration
 	// MaxConnections caps concurrent connections. Default 1000.
 	MaxConnections int
-	// RateLimitPerSec and RateLimitBurst limit requests per connection.
-	// Defaults 100 and 200.
+	// RateLimitPerSec and RateLimitBurst limit the messages of one
+	// connection (a token bucket): a request over the limit is answered
+	// at once with {"status":"error","message":"Rate limit exceeded"} and
+	// not run; an event over the limit is dropped. Both are counted.
+	// Defaults 100 and 200. A negative RateLimitPerSec turns the limit off.
 	RateLimitPerSec int
 	RateLimitBurst  int
-	// RetryAttempts and RetryDelay govern retries of failed handlers.
-	// Defaults 3 and 500ms.
+	// RetryAttempts is how many times a handler is run again after an
+	// unexpected error (not an *Error, bad input or a panic), waiting
+	// RetryDelay, then twice as long each time, with ±20% jitter, and never
+	// past the request's deadline. Defaults 3 and 500ms. A negative
+	// RetryAttempts turns retries off; WithoutRetry does so for one pattern.
 	RetryAttempts int
 	RetryDelay    time.Duration
-	// HeartbeatInterval and HeartbeatTimeout govern liveness checks of idle
-	// connections. Defaults 10s and 30s.
+	// HeartbeatInterval and HeartbeatTimeout find dead peers. Every
+	// connection gets TCP keepalive probes after HeartbeatInterval of
+	// silence, every HeartbeatInterval, until HeartbeatTimeout; peers that
+	// speak msgpattern heartbeats (see HeartbeatPattern) are also dropped
+	// when silent for HeartbeatTimeout. Defaults 10s and 30s.
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
 
@@ -48,6 +58,14 @@ type Config struct {
 	// MaxDepth is the deepest JSON nesting accepted in a message. Deeper
 	// messages are skipped as invalid. Default 1000.
 	MaxDepth int
+	// GlobalRateLimitPerSec and GlobalRateLimitBurst limit the messages
+	// of all connections together, like the per-connection limit. Zero
+	// (the default) means no server-wide limit.
+	GlobalRateLimitPerSec int
+	GlobalRateLimitBurst  int
+	// TLSConfig, when set, makes Start serve TLS. Set ClientAuth and
+	// ClientCAs for mutual TLS.
+	TLSConfig *tls.Config
 	// ExposeErrors sends the text of errors that are not *Error to the
 	// caller instead of NestJS's "Internal server error". Leave it off in
 	// production: error text may hold details callers should not see.

@@ -3,6 +3,7 @@ package rpc
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/msgpattern/msgpattern/pattern"
 	"github.com/msgpattern/msgpattern/wire"
@@ -30,9 +33,10 @@ const (
 const flushThreshold = 64 << 10
 
 var (
-	errDraining     = errors.New("rpc: server shutting down")
-	errFrameTimeout = errors.New("rpc: peer stopped in the middle of a frame")
-	errBadFraming   = errors.New("rpc: first byte is neither a digit nor '{'")
+	errDraining         = errors.New("rpc: server shutting down")
+	errFrameTimeout     = errors.New("rpc: peer stopped in the middle of a frame")
+	errBadFraming       = errors.New("rpc: first byte is neither a digit nor '{'")
+	errHeartbeatTimeout = errors.New("rpc: peer sent no heartbeat within HeartbeatTimeout")
 )
 
 // conn is one TCP connection: the transport around the dispatch core.
@@ -55,12 +59,14 @@ type conn struct {
 	r, w          int    // rbuf[r:w] is read but not yet consumed
 	chunk         int
 	scratch       [128]byte
-	seq           uint64
-	deadlineSet   int64 // monotime when the frame read deadline was set, 0 if none
+	deadlineKind  uint8 // which read deadline is set
+	deadlineSet   int64 // monotime when it was set
 	frameDoneSinc bool  // a frame completed since deadlineSet
+	heartbeats    bool  // the peer sends heartbeats: hold it to HeartbeatTimeout
+	limiter       *rate.Limiter
 
-	busy atomic.Uint64 // seq of the handler running inline, 0 if none
-	seen uint64        // the monitor's last look at busy; the monitor's alone
+	busy atomic.Pointer[requestContext] // the request running inline, nil if none
+	seen *requestContext                // the monitor's last look at busy; the monitor's alone
 
 	inflight atomic.Int32
 	slotFree chan struct{} // a handed-off handler finished
@@ -80,7 +86,12 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(s.baseCtx)
+	var lim *rate.Limiter
+	if s.cfg.RateLimitPerSec > 0 {
+		lim = rate.NewLimiter(rate.Limit(s.cfg.RateLimitPerSec), max(s.cfg.RateLimitBurst, 1))
+	}
 	return &conn{
+		limiter:  lim,
 		srv:      s,
 		nc:       nc,
 		remote:   nc.RemoteAddr(),
@@ -90,6 +101,24 @@ func newConn(s *Server, nc net.Conn) *conn {
 		slotFree: make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
+}
+
+// serve is the body of a connection's first goroutine: the TLS handshake,
+// if any, then reading.
+func (c *conn) serve() {
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		// A peer that never completes the handshake is held to FrameTimeout.
+		ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.FrameTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			c.srv.stats.framing.Add(1)
+			c.srv.limit.log(c.srv.log, slog.LevelWarn, "TLS handshake failed", "remote", c.remote, "err", err)
+			c.close()
+			return
+		}
+	}
+	c.readLoop()
 }
 
 // readLoop is the body of the goroutine holding the reader role. It returns
@@ -181,7 +210,7 @@ func (c *conn) fill() error {
 		copy(nb, c.rbuf[c.r:c.w])
 		c.rbuf, c.r, c.w = nb, 0, partial
 	}
-	if err := c.armFrameDeadline(partial > 0); err != nil {
+	if err := c.armReadDeadline(partial > 0); err != nil {
 		return err
 	}
 	// Checked after arming the deadline: Shutdown sets draining and then a
@@ -205,8 +234,11 @@ func (c *conn) fill() error {
 		if c.draining.Load() {
 			return errDraining
 		}
-		if c.deadlineSet != 0 {
+		switch c.deadlineKind {
+		case deadlineFrame:
 			return errFrameTimeout
+		case deadlineIdle:
+			return errHeartbeatTimeout
 		}
 	}
 	if err == nil {
@@ -215,23 +247,43 @@ func (c *conn) fill() error {
 	return err
 }
 
-// armFrameDeadline bounds how long a frame may take to arrive. Under load
-// a partial frame is pending at almost every read, so the deadline is
-// renewed only when a frame completed since it was set and a quarter of the
-// timeout (at most a second) has passed: cheap, and a frame still gets at
-// least three quarters of FrameTimeout.
-func (c *conn) armFrameDeadline(pending bool) error {
-	renewAfter := min(time.Second, c.srv.cfg.FrameTimeout/4)
+// Read deadlines. While part of a frame is buffered, the frame must arrive
+// within FrameTimeout of its start. While nothing is, a connection whose peer
+// sends heartbeats must send something within HeartbeatTimeout. Under load
+// a deadline would be due at almost every read, so it is renewed only when
+// a quarter of its timeout (at most a second) has passed since it was set:
+// cheap, and the peer still gets at least three quarters of the timeout.
+const (
+	deadlineNone uint8 = iota
+	deadlineFrame
+	deadlineIdle
+)
+
+func (c *conn) armReadDeadline(pending bool) error {
+	kind, timeout := deadlineNone, time.Duration(0)
 	switch {
-	case pending && (c.deadlineSet == 0 || c.frameDoneSinc && monotime()-c.deadlineSet > int64(renewAfter)):
-		now := monotime()
-		c.deadlineSet, c.frameDoneSinc = now, false
-		return c.nc.SetReadDeadline(monoTime(now + int64(c.srv.cfg.FrameTimeout)))
-	case !pending && c.deadlineSet != 0:
-		c.deadlineSet = 0
+	case pending:
+		kind, timeout = deadlineFrame, c.srv.cfg.FrameTimeout
+	case c.heartbeats:
+		kind, timeout = deadlineIdle, c.srv.cfg.HeartbeatTimeout
+	}
+	if kind == deadlineNone {
+		if c.deadlineKind == deadlineNone {
+			return nil
+		}
+		c.deadlineKind, c.deadlineSet = deadlineNone, 0
 		return c.nc.SetReadDeadline(time.Time{})
 	}
-	return nil
+	renew := kind != c.deadlineKind
+	if !renew && (kind == deadlineIdle || c.frameDoneSinc) {
+		renew = monotime()-c.deadlineSet > int64(min(time.Second, timeout/4))
+	}
+	if !renew {
+		return nil
+	}
+	now := monotime()
+	c.deadlineKind, c.deadlineSet, c.frameDoneSinc = kind, now, false
+	return c.nc.SetReadDeadline(monoTime(now + int64(timeout)))
 }
 
 // handleFrame turns a frame into a request and serves it. It reports
@@ -260,6 +312,23 @@ func (c *conn) handleFrame(f wire.Frame) (lost bool) {
 				return wire.AppendError(dst, c.framing, appendMissingPattern(buf[:0]), p.ID)
 			})
 		}
+		return false
+	}
+	now := monotime()
+	if bytes.Equal(p.Pattern, heartbeatPatternJSON) && p.ID != nil {
+		c.answerHeartbeat(p.ID)
+		return false
+	}
+	if !c.allow(now) {
+		if p.ID != nil {
+			s.stats.rateLimited.Add(1)
+			c.writeRaw(func(dst []byte) []byte {
+				return wire.AppendError(dst, c.framing, rateLimitedError, p.ID)
+			})
+		} else {
+			s.stats.rateLimEvt.Add(1)
+		}
+		s.limit.log(s.log, slog.LevelWarn, "rate limit exceeded", "remote", c.remote)
 		return false
 	}
 	var rt *route
@@ -297,23 +366,22 @@ func (c *conn) handleFrame(f wire.Frame) (lost bool) {
 		transport:   "tcp",
 		event:       event,
 	}
-	return c.run(rc, rt)
+	return c.run(rc, rt, now)
 }
 
 // run serves rc inline, under the hand-off protocol.
-func (c *conn) run(rc *requestContext, rt *route) (lost bool) {
+func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 	s := c.srv
 	c.inflight.Add(1)
 	s.stats.inFlight.Add(1)
-	c.seq++
-	rc.seq = c.seq
-	c.busy.Store(rc.seq)
+	s.disp.prepare(rc, rt, c, start)
+	c.busy.Store(rc)
 	s.mon.notify()
 
-	s.disp.serve(rc, rt, c)
+	s.disp.serve(rc, rt)
 
 	// If the monitor took the role meanwhile, busy was cleared by it.
-	lost = !c.busy.CompareAndSwap(rc.seq, 0)
+	lost = !c.busy.CompareAndSwap(rc, nil)
 	s.stats.inFlight.Add(-1)
 	c.inflight.Add(-1)
 	if lost {
@@ -340,6 +408,10 @@ func (c *conn) finish(err error) {
 		errors.Is(err, wire.ErrSplitSurrogate), errors.Is(err, errBadFraming):
 		s.stats.framing.Add(1)
 		s.limit.log(s.log, slog.LevelWarn, "closing connection: framing lost", "remote", c.remote, "err", err)
+	case errors.Is(err, errHeartbeatTimeout):
+		c.cancel()
+		s.stats.heartbeatFailed.Add(1)
+		s.limit.log(s.log, slog.LevelWarn, "closing connection: heartbeats stopped", "remote", c.remote, "timeout", s.cfg.HeartbeatTimeout)
 	case errors.Is(err, errFrameTimeout):
 		s.stats.framing.Add(1)
 		s.limit.log(s.log, slog.LevelWarn, "closing connection: incomplete frame timed out", "remote", c.remote, "timeout", s.cfg.FrameTimeout)
@@ -364,3 +436,18 @@ func (c *conn) close() {
 		close(c.done)
 	})
 }
+
+// allow applies the connection's and the server's rate limits.
+func (c *conn) allow(now int64) bool {
+	if c.limiter == nil && c.srv.limiter == nil {
+		return true
+	}
+	t := monoTime(now)
+	if c.limiter != nil && !c.limiter.AllowN(t, 1) {
+		return false
+	}
+	return c.srv.limiter == nil || c.srv.limiter.AllowN(t, 1)
+}
+
+// rateLimitedError is the error value of a request refused by a rate limit.
+var rateLimitedError = []byte(`{"status":"error","message":"Rate limit exceeded"}`)

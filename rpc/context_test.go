@@ -31,29 +31,34 @@ func TestHandlerContextTimeout(t *testing.T) {
 	})
 	c := dial(t, srv)
 	c.call(`"wait"`, "null", "1", errReply(`{"status":"error","message":"Request timed out after 100ms"}`, "1"))
-	if got := srv.GetMetrics().ErrorByKind.Canceled; got != 1 {
-		t.Errorf("errors_by_kind.canceled = %d, want 1", got)
+	if got := srv.GetMetrics().ErrorByKind.Timeout; got != 1 {
+		t.Errorf("errors_by_kind.timeout = %d, want 1", got)
 	}
 }
 
 // TestHandlerContextErrWithoutDone: a handler that polls ctx.Err instead of
-// waiting on Done still sees the deadline pass.
+// waiting on Done still sees the deadline pass; its late result is dropped
+// for the timeout error.
 func TestHandlerContextErrWithoutDone(t *testing.T) {
 	t.Parallel()
+	saw := make(chan error, 1)
 	srv, _ := startServer(t, rpc.Config{Timeout: 50 * time.Millisecond}, func(s *rpc.Server) {
 		s.Handle("poll", rpc.ContextFunc(func(ctx context.Context, _ json.RawMessage) (any, error) {
 			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 				if err := ctx.Err(); err != nil {
-					if !errors.Is(err, context.DeadlineExceeded) {
-						return nil, rpc.Errorf("ctx.Err() = %v, want DeadlineExceeded", err)
-					}
-					return "saw deadline", nil
+					saw <- err
+					return "late result", nil
 				}
 			}
+			saw <- nil
 			return "never saw the deadline", nil
 		}))
 	})
-	dial(t, srv).call(`"poll"`, "null", "1", valueReply(`"saw deadline"`, "1"))
+	dial(t, srv).call(`"poll"`, "null", "1", errReply(`{"status":"error","message":"Request timed out after 50ms"}`, "1"))
+	if err := <-saw; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("ctx.Err() = %v, want DeadlineExceeded", err)
+	}
+	waitMetric(t, srv, "late_results_dropped", 1, func(m rpc.Metrics) uint64 { return m.ErrorByKind.LateResultsDropped })
 }
 
 // TestRequestFromContext: pattern, route, metadata and remote address reach

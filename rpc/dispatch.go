@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime/debug"
 	"time"
 )
 
 // replyTarget is a transport's side of one request's reply: where the
 // dispatch core puts the frames. The TCP connection implements it; so can
-// any other transport.
+// any other transport. The core serialises calls for one request.
 type replyTarget interface {
 	// writeValue sends v as a value of rc's reply that is not (yet) the
 	// last. The returned mark lets writeEnd merge the completion into it.
@@ -31,39 +32,62 @@ type replyMark struct {
 	start, end int    // where in it; end == 0 means no frame
 }
 
+// Request states, guarded by requestContext.mu. A request's reply is
+// completed exactly once: by the handler's result, or by the timeout.
+const (
+	stateRunning uint8 = iota
+	stateDone          // the reply is complete
+	stateExpired       // the timeout reply went out; the handler's result is dropped
+)
+
 // dispatcher runs handlers: the transport-independent core of serving.
 type dispatcher struct {
-	router  *Router
-	timeout time.Duration
-	expose  bool
-	log     *slog.Logger
-	limit   *logLimiter
-	stats   *counters
+	router     *Router
+	timeout    time.Duration
+	retries    int // attempts after the first; 0 disables
+	retryDelay time.Duration
+	expose     bool
+	log        *slog.Logger
+	limit      *logLimiter
+	stats      *counters
+	// shuttingDown reports whether the server is being shut down; nil for
+	// a transport that has no such state.
+	shuttingDown func() bool
 }
 
 // responder is the ResponseWriter handed to handlers.
 type responder struct {
 	rc       *requestContext
-	t        replyTarget
 	last     replyMark
-	complete bool // the reply's last frame is written
+	sent     bool // a value went out: the reply can no longer be retried
+	returned bool // the handler returned
 }
 
-// errSendAfterReturn is returned by Send once the handler has returned.
-var errSendAfterReturn = errors.New("rpc: Send called after the handler returned")
+var (
+	errSendAfterReturn = errors.New("rpc: Send called after the handler returned")
+	// ErrReplyClosed is returned by ResponseWriter.Send when the reply is
+	// already complete, typically because the request timed out.
+	ErrReplyClosed = errors.New("rpc: reply already complete (request timed out)")
+)
 
 func (w *responder) Send(v any) error {
-	if w.t == nil || w.complete {
+	rc := w.rc
+	if w.returned {
 		return errSendAfterReturn
 	}
-	if w.rc.req.event {
+	if rc.req.event {
 		return nil
 	}
-	m, err := w.t.writeValue(w.rc, v)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.state != stateRunning {
+		return ErrReplyClosed
+	}
+	m, err := rc.target.writeValue(rc, v)
 	if err != nil {
 		return &encodeError{err}
 	}
-	w.last = m
+	w.last, w.sent = m, true
 	return nil
 }
 
@@ -71,23 +95,36 @@ func (w *responder) Send(v any) error {
 // The unary adapters use it so that a reply is one frame even when the
 // handler was handed off and its frames are flushed as they come.
 func (w *responder) sendLast(v any) error {
-	if w.t == nil {
+	rc := w.rc
+	if w.returned {
 		return errSendAfterReturn
 	}
-	if w.rc.req.event {
+	if rc.req.event {
 		return nil
 	}
-	if err := w.t.writeLast(w.rc, v); err != nil {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.state != stateRunning {
+		return ErrReplyClosed
+	}
+	rc.end = monotime()
+	if rc.deadline != 0 && rc.end > rc.deadline {
+		rc.expireLocked()
+		rc.d.stats.lateDropped.Add(1)
+		return nil
+	}
+	if err := rc.target.writeLast(rc, v); err != nil {
 		return &encodeError{err}
 	}
-	w.complete = true
+	rc.state = stateDone
+	w.sent = true
 	return nil
 }
 
 // sendUnary sends a unary handler's result, in one frame when w is the
 // server's own writer.
 func sendUnary(w ResponseWriter, v any) error {
-	if r, ok := w.(*responder); ok && !r.complete && r.last.end == 0 {
+	if r, ok := w.(*responder); ok && !r.sent {
 		return r.sendLast(v)
 	}
 	return w.Send(v)
@@ -107,29 +144,73 @@ type panicError struct {
 
 func (e *panicError) Error() string { return fmt.Sprintf("rpc: handler panic: %v", e.value) }
 
-// serve runs rt's handler for rc and completes the reply through t.
-func (d *dispatcher) serve(rc *requestContext, rt *route, t replyTarget) {
-	start := monotime()
-	if d.timeout > 0 {
-		rc.deadline = start + int64(d.timeout)
+// prepare readies rc to be served by rt's handler, replying through t.
+// start is the monotime the request was read. A transport calls it before
+// it publishes rc to other goroutines (the hand-off monitor reads it).
+func (d *dispatcher) prepare(rc *requestContext, rt *route, t replyTarget, start int64) {
+	rc.d, rc.target, rc.start = d, t, start
+	rc.timeout = d.timeout
+	if rt.opts.timeoutSet {
+		rc.timeout = rt.opts.timeout
 	}
-	rc.w = responder{rc: rc, t: t}
-	err := d.call(rt.handler, rc)
-	rc.w.t = nil
+	if rc.timeout > 0 {
+		rc.deadline = start + int64(rc.timeout)
+	}
+	rc.w = responder{rc: rc}
+}
+
+// serve runs rt's handler for rc, retrying as configured, and completes the
+// reply.
+func (d *dispatcher) serve(rc *requestContext, rt *route) {
+	t, start := rc.target, rc.start
+
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = d.call(rt.handler, rc)
+		if !d.retryable(err, rt, rc, attempt) || !rc.sleep(d.backoff(attempt)) {
+			break
+		}
+		d.stats.retries.Add(1)
+	}
+	rc.w.returned = true
 	rc.release()
-	if err == nil && (rc.req.event || rc.w.complete) {
-		// nothing more to send
-	} else if err == nil {
-		t.writeEnd(rc, rc.w.last)
-	} else {
-		var buf [128]byte
-		errJSON, kind := d.errorValue(buf[:0], rc, err)
+	var (
+		errJSON []byte
+		kind    errorKind
+	)
+	if err != nil { // before locking: errorValue consults the context, which locks
+		errJSON, kind = d.errorValue(make([]byte, 0, 128), rc, err)
+	}
+
+	rc.mu.Lock()
+	end := rc.end
+	if end == 0 {
+		end = monotime()
+	}
+	switch {
+	case rc.state == stateExpired:
+		d.stats.lateDropped.Add(1)
+	case rc.state == stateDone:
+	case rc.deadline != 0 && end > rc.deadline && !rc.req.event:
+		rc.expireLocked()
+		if err == nil {
+			d.stats.lateDropped.Add(1)
+		}
+	case err == nil:
+		if !rc.req.event {
+			t.writeEnd(rc, rc.w.last)
+		}
+		rc.state = stateDone
+	default:
 		d.stats.countError(kind)
 		if !rc.req.event {
 			t.writeError(rc, errJSON)
 		}
+		rc.state = stateDone
 	}
-	elapsed := time.Duration(monotime() - start)
+	rc.mu.Unlock()
+
+	elapsed := time.Duration(end - start)
 	if rc.req.event {
 		d.stats.events.Add(1)
 	} else {
@@ -147,6 +228,35 @@ func (d *dispatcher) call(h Handler, rc *requestContext) (err error) {
 		}
 	}()
 	return h.ServeMessage(rc, &rc.w, &rc.req)
+}
+
+// retryable reports whether err, from attempt number attempt, deserves
+// another attempt: only unexpected errors are retried — not a deliberate
+// *Error, bad input, a panic or an encoding failure — and only while
+// nothing was sent, the handler may be retried, and the context lives.
+func (d *dispatcher) retryable(err error, rt *route, rc *requestContext, attempt int) bool {
+	if err == nil || attempt >= d.retries || rt.opts.noRetry || rc.w.sent {
+		return false
+	}
+	var (
+		rpcErr *Error
+		decErr *decodeError
+		encErr *encodeError
+		pe     *panicError
+	)
+	if errors.As(err, &rpcErr) || errors.As(err, &decErr) || errors.As(err, &encErr) || errors.As(err, &pe) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrReplyClosed) {
+		return false
+	}
+	return rc.Err() == nil
+}
+
+// backoff is the delay before retry attempt+1: RetryDelay doubled each
+// time, with ±20% jitter so that failing callers do not retry in step.
+func (d *dispatcher) backoff(attempt int) time.Duration {
+	base := d.retryDelay << min(attempt, 16)
+	jitter := time.Duration(rand.Int64N(int64(base)/5*2+1)) - base/5
+	return base + jitter
 }
 
 // errorValue chooses what the caller sees for err, logs what it must, and
@@ -171,8 +281,11 @@ func (d *dispatcher) errorValue(dst []byte, rc *requestContext, err error) ([]by
 		d.limit.log(d.log, slog.LevelError, "reply does not encode", "pattern", rc.req.Route, "err", err)
 		return appendStatusError(dst, internalErrorMessage), kindEncode
 	case errors.Is(err, context.DeadlineExceeded) && rc.Err() != nil:
-		return appendStatusError(dst, fmt.Sprintf("Request timed out after %v", d.timeout)), kindCanceled
-	case errors.Is(err, context.Canceled) && rc.Err() != nil:
+		return appendTimeoutError(dst, rc.timeout), kindTimeout
+	case (errors.Is(err, context.Canceled) || errors.Is(err, ErrReplyClosed)) && rc.Err() != nil:
+		if d.shuttingDown() {
+			return appendStatusError(dst, "Server shutting down"), kindShuttingDown
+		}
 		return appendStatusError(dst, "Request cancelled"), kindCanceled
 	}
 	level := slog.LevelError
@@ -184,6 +297,10 @@ func (d *dispatcher) errorValue(dst []byte, rc *requestContext, err error) ([]by
 		return appendStatusError(dst, err.Error()), kindHandler
 	}
 	return appendStatusError(dst, internalErrorMessage), kindHandler
+}
+
+func appendTimeoutError(dst []byte, timeout time.Duration) []byte {
+	return appendStatusError(dst, "Request timed out after "+timeout.String())
 }
 
 // appendMissingPattern is the error sent for a request without a pattern.

@@ -86,12 +86,14 @@ const internalErrorMessage = "Internal server error"
 type errorKind uint8
 
 const (
-	kindHandler  errorKind = iota // the handler returned an unexpected error
-	kindRPC                       // the handler returned an *Error
-	kindPanic                     // the handler panicked
-	kindDecode                    // the request data did not decode
-	kindEncode                    // the result did not encode
-	kindCanceled                  // the context ended (timeout, disconnect, shutdown)
+	kindHandler      errorKind = iota // the handler returned an unexpected error
+	kindRPC                           // the handler returned an *Error
+	kindPanic                         // the handler panicked
+	kindDecode                        // the request data did not decode
+	kindEncode                        // the result did not encode
+	kindCanceled                      // the context ended by disconnect or shutdown
+	kindTimeout                       // the request's deadline passed
+	kindShuttingDown                  // refused because the server is shutting down
 )
 
 // decodeError marks a failure to decode request data in a typed handler, so

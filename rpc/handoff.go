@@ -89,20 +89,21 @@ func (m *monitor) scan() (busy bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.connList {
-		b := c.busy.Load()
-		if b == 0 {
-			c.seen = 0
+		rc := c.busy.Load()
+		if rc == nil {
+			c.seen = nil
 			continue
 		}
 		busy = true
-		if b != c.seen {
-			c.seen = b
+		if rc != c.seen {
+			c.seen = rc
 			continue
 		}
-		c.seen = 0
-		if c.busy.CompareAndSwap(b, 0) {
+		c.seen = nil
+		if c.busy.CompareAndSwap(rc, nil) {
 			s.stats.handedOff.Add(1)
 			go c.readLoop()
+			rc.armTimeout()
 		}
 	}
 	return busy

@@ -1,6 +1,8 @@
 package rpc
 
 import (
+	"encoding/json"
+	"net/http"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -8,21 +10,25 @@ import (
 
 // Metrics is a snapshot of a server's counters, returned by
 // [Server.GetMetrics]. It marshals to JSON with snake_case keys; durations
-// are in milliseconds.
+// are in milliseconds. Counters only grow, except the gauges InFlight and
+// ActiveConnections.
 type Metrics struct {
 	StartedAt     time.Time `json:"started_at"`
 	UptimeSeconds float64   `json:"uptime_seconds"`
 
-	Requests uint64 `json:"requests"` // requests handled (with a handler)
-	Events   uint64 `json:"events"`   // events handled
+	Requests uint64 `json:"requests"` // requests that reached a handler
+	Events   uint64 `json:"events"`   // events that reached a handler
 	InFlight int64  `json:"in_flight"`
+	Retries  uint64 `json:"retries"` // handler attempts after the first
 
 	Errors      uint64      `json:"errors"` // all failures, of every kind below
 	ErrorByKind ErrorCounts `json:"errors_by_kind"`
 
 	ActiveConnections   int64  `json:"active_connections"`
 	TotalConnections    uint64 `json:"total_connections"`
-	RejectedConnections uint64 `json:"rejected_connections"`
+	RejectedConnections uint64 `json:"rejected_connections"` // refused at MaxConnections
+
+	Heartbeats HeartbeatCounts `json:"heartbeats"`
 
 	BytesIn  uint64 `json:"bytes_in"`
 	BytesOut uint64 `json:"bytes_out"`
@@ -39,27 +45,44 @@ type Metrics struct {
 
 // ErrorCounts counts failures by kind.
 type ErrorCounts struct {
-	NoHandler      uint64 `json:"no_handler"` // requests for an unknown pattern
-	BadFrame       uint64 `json:"bad_frame"`  // frames that are not valid packets: skipped
-	Framing        uint64 `json:"framing"`    // connections closed for a framing error
-	Decode         uint64 `json:"decode"`     // request data that did not decode (typed handlers)
-	Handler        uint64 `json:"handler"`    // unexpected handler errors
-	RPC            uint64 `json:"rpc"`        // *Error replies chosen by handlers
-	Panic          uint64 `json:"panic"`      // handler panics
-	Encode         uint64 `json:"encode"`     // results that did not encode
-	Canceled       uint64 `json:"canceled"`   // handlers ended by their context
-	NoEventHandler uint64 `json:"no_event_handler"`
+	Timeout            uint64 `json:"timeout"`              // requests past their deadline
+	RateLimited        uint64 `json:"rate_limited"`         // requests refused by a rate limit
+	RateLimitedEvents  uint64 `json:"rate_limited_events"`  // events dropped by a rate limit
+	NoHandler          uint64 `json:"no_handler"`           // requests for an unknown pattern
+	NoEventHandler     uint64 `json:"no_event_handler"`     // events for an unknown pattern
+	BadFrame           uint64 `json:"bad_frame"`            // frames that are not valid packets: skipped
+	Framing            uint64 `json:"framing"`              // connections closed for a framing error
+	Decode             uint64 `json:"decode"`               // request data that did not decode (typed handlers)
+	Handler            uint64 `json:"handler"`              // unexpected handler errors
+	RPC                uint64 `json:"rpc"`                  // *Error replies chosen by handlers
+	Panic              uint64 `json:"panic"`                // handler panics
+	Encode             uint64 `json:"encode"`               // results that did not encode
+	Canceled           uint64 `json:"canceled"`             // handlers ended by disconnect or shutdown
+	ShuttingDown       uint64 `json:"shutting_down"`        // requests refused while shutting down
+	LateResultsDropped uint64 `json:"late_results_dropped"` // results that came after the timeout reply
+}
+
+// HeartbeatCounts are the application-level heartbeats of peers that speak
+// them (see [HeartbeatPattern]).
+type HeartbeatCounts struct {
+	Received uint64 `json:"received"` // pings received
+	Sent     uint64 `json:"sent"`     // pongs sent
+	Failed   uint64 `json:"failed"`   // connections closed because their peer fell silent
 }
 
 // PatternMetrics are the counters of one registered pattern.
 type PatternMetrics struct {
-	Pattern        string  `json:"pattern"`
-	Count          uint64  `json:"count"`
-	Errors         uint64  `json:"errors"`
-	AvgLatencyMs   float64 `json:"avg_latency_ms"`
-	TotalLatencyMs float64 `json:"total_latency_ms"`
-	MaxLatencyMs   float64 `json:"max_latency_ms"`
-	Event          bool    `json:"event,omitempty"`
+	Pattern        string          `json:"pattern"`
+	Event          bool            `json:"event,omitempty"`
+	Count          uint64          `json:"count"`
+	Errors         uint64          `json:"errors"`
+	AvgLatencyMs   float64         `json:"avg_latency_ms"`
+	P50LatencyMs   float64         `json:"p50_latency_ms"`
+	P90LatencyMs   float64         `json:"p90_latency_ms"`
+	P99LatencyMs   float64         `json:"p99_latency_ms"`
+	MaxLatencyMs   float64         `json:"max_latency_ms"`
+	TotalLatencyMs float64         `json:"total_latency_ms"`
+	Latency        []LatencyBucket `json:"latency_histogram,omitempty"`
 }
 
 // counters are a server's live metrics: atomics only, so the hot path never
@@ -67,16 +90,19 @@ type PatternMetrics struct {
 type counters struct {
 	started time.Time
 
-	requests, events                 atomic.Uint64
+	requests, events, retries        atomic.Uint64
 	inFlight                         atomic.Int64
 	active                           atomic.Int64
 	total, rejected                  atomic.Uint64
 	bytesIn, bytesOut                atomic.Uint64
 	handedOff                        atomic.Uint64
 	processingNanos                  atomic.Int64
+	pings, pongs, heartbeatFailed    atomic.Uint64
+	timeout, rateLimited, rateLimEvt atomic.Uint64
 	noHandler, badFrame, framing     atomic.Uint64
 	decode, handler, rpc, panics     atomic.Uint64
 	encode, canceled, noEventHandler atomic.Uint64
+	shuttingDown, lateDropped        atomic.Uint64
 }
 
 func (c *counters) countError(k errorKind) {
@@ -93,6 +119,10 @@ func (c *counters) countError(k errorKind) {
 		c.encode.Add(1)
 	case kindCanceled:
 		c.canceled.Add(1)
+	case kindTimeout:
+		c.timeout.Add(1)
+	case kindShuttingDown:
+		c.shuttingDown.Add(1)
 	}
 }
 
@@ -100,6 +130,7 @@ func (c *counters) countError(k errorKind) {
 type patternStats struct {
 	count, errors atomic.Uint64
 	nanos, max    atomic.Int64
+	latency       histogram
 }
 
 func (s *patternStats) observe(d time.Duration, failed bool) {
@@ -108,6 +139,7 @@ func (s *patternStats) observe(d time.Duration, failed bool) {
 		s.errors.Add(1)
 	}
 	s.nanos.Add(int64(d))
+	s.latency.observe(d)
 	for {
 		m := s.max.Load()
 		if int64(d) <= m || s.max.CompareAndSwap(m, int64(d)) {
@@ -124,29 +156,41 @@ func (c *counters) snapshot(r *Router) Metrics {
 		UptimeSeconds:       time.Since(c.started).Seconds(),
 		Requests:            c.requests.Load(),
 		Events:              c.events.Load(),
+		Retries:             c.retries.Load(),
 		InFlight:            c.inFlight.Load(),
 		ActiveConnections:   c.active.Load(),
 		TotalConnections:    c.total.Load(),
 		RejectedConnections: c.rejected.Load(),
-		BytesIn:             c.bytesIn.Load(),
-		BytesOut:            c.bytesOut.Load(),
-		HandedOff:           c.handedOff.Load(),
-		ProcessingTimeMs:    ms(c.processingNanos.Load()),
+		Heartbeats: HeartbeatCounts{
+			Received: c.pings.Load(),
+			Sent:     c.pongs.Load(),
+			Failed:   c.heartbeatFailed.Load(),
+		},
+		BytesIn:          c.bytesIn.Load(),
+		BytesOut:         c.bytesOut.Load(),
+		HandedOff:        c.handedOff.Load(),
+		ProcessingTimeMs: ms(c.processingNanos.Load()),
 		ErrorByKind: ErrorCounts{
-			NoHandler:      c.noHandler.Load(),
-			BadFrame:       c.badFrame.Load(),
-			Framing:        c.framing.Load(),
-			Decode:         c.decode.Load(),
-			Handler:        c.handler.Load(),
-			RPC:            c.rpc.Load(),
-			Panic:          c.panics.Load(),
-			Encode:         c.encode.Load(),
-			Canceled:       c.canceled.Load(),
-			NoEventHandler: c.noEventHandler.Load(),
+			Timeout:            c.timeout.Load(),
+			RateLimited:        c.rateLimited.Load(),
+			RateLimitedEvents:  c.rateLimEvt.Load(),
+			NoHandler:          c.noHandler.Load(),
+			NoEventHandler:     c.noEventHandler.Load(),
+			BadFrame:           c.badFrame.Load(),
+			Framing:            c.framing.Load(),
+			Decode:             c.decode.Load(),
+			Handler:            c.handler.Load(),
+			RPC:                c.rpc.Load(),
+			Panic:              c.panics.Load(),
+			Encode:             c.encode.Load(),
+			Canceled:           c.canceled.Load(),
+			ShuttingDown:       c.shuttingDown.Load(),
+			LateResultsDropped: c.lateDropped.Load(),
 		},
 	}
 	e := m.ErrorByKind
-	m.Errors = e.NoHandler + e.BadFrame + e.Framing + e.Decode + e.Handler + e.RPC + e.Panic + e.Encode + e.Canceled + e.NoEventHandler
+	m.Errors = e.Timeout + e.RateLimited + e.RateLimitedEvents + e.NoHandler + e.NoEventHandler +
+		e.BadFrame + e.Framing + e.Decode + e.Handler + e.RPC + e.Panic + e.Encode + e.Canceled + e.ShuttingDown
 	if n := m.Requests + m.Events; n > 0 {
 		m.AvgProcessingTimeMs = m.ProcessingTimeMs / float64(n)
 	}
@@ -154,12 +198,13 @@ func (c *counters) snapshot(r *Router) Metrics {
 		s := rt.stats
 		pm := PatternMetrics{
 			Pattern:        key,
+			Event:          rt.event,
 			Count:          s.count.Load(),
 			Errors:         s.errors.Load(),
 			TotalLatencyMs: ms(s.nanos.Load()),
 			MaxLatencyMs:   ms(s.max.Load()),
-			Event:          rt.event,
 		}
+		pm.Latency, pm.P50LatencyMs, pm.P90LatencyMs, pm.P99LatencyMs = s.latency.snapshot()
 		if pm.Count > 0 {
 			pm.AvgLatencyMs = pm.TotalLatencyMs / float64(pm.Count)
 		}
@@ -167,4 +212,15 @@ func (c *counters) snapshot(r *Router) Metrics {
 	}
 	sort.Slice(m.Patterns, func(i, j int) bool { return m.Patterns[i].Pattern < m.Patterns[j].Pattern })
 	return m
+}
+
+// MetricsHandler serves the server's metrics snapshot as JSON, for a
+// /metrics.json endpoint or a health check.
+func MetricsHandler(s *Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(s.GetMetrics())
+	})
 }

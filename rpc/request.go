@@ -82,11 +82,17 @@ func RequestFromContext(ctx context.Context) (*Request, bool) {
 type requestContext struct {
 	parent   context.Context
 	deadline int64 // monotime; 0 means none
+	timeout  time.Duration
+	start    int64 // monotime the request was read
+	end      int64 // monotime the result was produced, 0 until then
 	req      Request
 	w        responder
-	seq      uint64 // the connection's handler sequence number, for hand-off
+	d        *dispatcher
+	target   replyTarget
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards what follows, and orders the reply's frames
+	state  uint8
+	timer  *time.Timer // armed when the request outlives its reader turn
 	lazy   context.Context
 	cancel context.CancelFunc
 }
@@ -134,11 +140,63 @@ func (c *requestContext) Value(key any) any {
 	return c.parent.Value(key)
 }
 
-// release stops the timer a handler's Done may have started.
+// release stops the timers of a request whose handler returned.
 func (c *requestContext) release() {
 	c.mu.Lock()
 	if c.cancel != nil {
 		c.cancel()
 	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 	c.mu.Unlock()
+}
+
+// armTimeout starts the timer that answers the request with a timeout
+// error at its deadline, even while its handler still runs. Only requests
+// that outlive their turn on the reader get one (hand-off calls it): a
+// timer per request would cost every fast request.
+func (c *requestContext) armTimeout() {
+	if c.deadline == 0 || c.req.event {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stateRunning || c.timer != nil {
+		return
+	}
+	c.timer = time.AfterFunc(time.Duration(c.deadline-monotime()), c.expire)
+}
+
+func (c *requestContext) expire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == stateRunning {
+		c.expireLocked()
+	}
+}
+
+// expireLocked completes the reply with a timeout error; the handler's
+// result, when it comes, is dropped.
+func (c *requestContext) expireLocked() {
+	c.state = stateExpired
+	c.d.stats.timeout.Add(1)
+	var buf [64]byte
+	c.target.writeError(c, appendTimeoutError(buf[:0], c.timeout))
+}
+
+// sleep waits d before a retry; it returns false, at once, if the wait
+// would pass the request's deadline, and as soon as the context ends.
+func (c *requestContext) sleep(d time.Duration) bool {
+	if c.deadline != 0 && monotime()+int64(d) >= c.deadline {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.Done():
+		return false
+	}
 }

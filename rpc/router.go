@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/msgpattern/msgpattern/pattern"
 )
@@ -50,6 +51,28 @@ type route struct {
 	event   bool
 	site    string
 	stats   *patternStats // shared by the copies Use makes
+	opts    routeOptions
+}
+
+// A HandleOption adjusts how one pattern is served.
+type HandleOption func(*routeOptions)
+
+type routeOptions struct {
+	timeout    time.Duration
+	timeoutSet bool
+	noRetry    bool
+}
+
+// WithTimeout overrides Config.Timeout for this pattern; zero or a
+// negative duration means no deadline.
+func WithTimeout(d time.Duration) HandleOption {
+	return func(o *routeOptions) { o.timeout, o.timeoutSet = max(d, 0), true }
+}
+
+// WithoutRetry turns retries off for this pattern: use it for handlers that
+// are not idempotent, which must not run twice for one request.
+func WithoutRetry() HandleOption {
+	return func(o *routeOptions) { o.noRetry = true }
 }
 
 // NewRouter returns an empty router.
@@ -61,15 +84,15 @@ func NewRouter() *Router {
 
 // Handle registers h for requests (and events) matching pattern. It panics
 // if pattern is invalid or already registered.
-func (r *Router) Handle(pattern any, h Handler) {
-	r.register(pattern, h, false)
+func (r *Router) Handle(pattern any, h Handler, opts ...HandleOption) {
+	r.register(pattern, h, false, opts)
 }
 
 // HandleEvent registers h for events matching pattern: messages without an
 // id, which never get a reply. It panics if pattern is invalid or already
 // registered.
-func (r *Router) HandleEvent(pattern any, h Handler) {
-	r.register(pattern, h, true)
+func (r *Router) HandleEvent(pattern any, h Handler, opts ...HandleOption) {
+	r.register(pattern, h, true, opts)
 }
 
 // Use appends middleware around every handler, registered before or after
@@ -95,7 +118,7 @@ func (r *Router) wrap(h Handler) Handler {
 	return h
 }
 
-func (r *Router) register(p any, h Handler, event bool) {
+func (r *Router) register(p any, h Handler, event bool, opts []HandleOption) {
 	if h == nil {
 		panic("rpc: nil handler")
 	}
@@ -114,7 +137,11 @@ func (r *Router) register(p any, h Handler, event bool) {
 	for k, v := range old.routes {
 		next.routes[k] = v
 	}
-	next.routes[key] = &route{key: key, raw: h, handler: r.wrap(h), event: event, site: site, stats: new(patternStats)}
+	rt := &route{key: key, raw: h, handler: r.wrap(h), event: event, site: site, stats: new(patternStats)}
+	for _, o := range opts {
+		o(&rt.opts)
+	}
+	next.routes[key] = rt
 	r.table.Store(next)
 }
 

@@ -54,6 +54,15 @@ func startServer(t testing.TB, cfg rpc.Config, register func(s *rpc.Server)) (*r
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
+	// Rate limiting and retries are on by default (the original API's
+	// defaults); tests that are not about them turn them off so that load
+	// and error cases stay simple. Tests about them set the fields.
+	if cfg.RateLimitPerSec == 0 {
+		cfg.RateLimitPerSec = -1
+	}
+	if cfg.RetryAttempts == 0 {
+		cfg.RetryAttempts = -1
+	}
 	s := rpc.NewServer(&cfg, discardLogger())
 	if register != nil {
 		register(s)

@@ -2,12 +2,15 @@ package rpc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Server serves message patterns over TCP, byte-compatible with the NestJS
@@ -17,13 +20,14 @@ import (
 // [NewServerWrapper], the original API), then call [Server.Start] or
 // [Server.Serve]. All methods are safe for concurrent use.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	limit  *logLimiter
-	router *Router
-	disp   dispatcher
-	stats  counters
-	mon    *monitor
+	cfg     Config
+	log     *slog.Logger
+	limit   *logLimiter
+	router  *Router
+	disp    dispatcher
+	limiter *rate.Limiter // server-wide, nil when off
+	stats   counters
+	mon     *monitor
 
 	baseCtx    context.Context // parent of every connection's context
 	cancelBase context.CancelFunc
@@ -53,8 +57,15 @@ func NewServer(config *Config, logger *slog.Logger) *Server {
 	}
 	s.stats.started = time.Now()
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
-	s.disp = dispatcher{router: s.router, timeout: s.cfg.Timeout, expose: s.cfg.ExposeErrors, log: logger, limit: s.limit, stats: &s.stats}
+	s.disp = dispatcher{
+		router: s.router, timeout: s.cfg.Timeout, expose: s.cfg.ExposeErrors,
+		retries: max(s.cfg.RetryAttempts, 0), retryDelay: s.cfg.RetryDelay,
+		log: logger, limit: s.limit, stats: &s.stats, shuttingDown: s.isClosing,
+	}
 	s.mon = newMonitor(s)
+	if s.cfg.GlobalRateLimitPerSec > 0 {
+		s.limiter = rate.NewLimiter(rate.Limit(s.cfg.GlobalRateLimitPerSec), max(s.cfg.GlobalRateLimitBurst, 1))
+	}
 	return s
 }
 
@@ -66,10 +77,14 @@ func (s *Server) Config() Config { return s.cfg }
 func (s *Server) Router() *Router { return s.router }
 
 // Handle registers h for pattern; see [Router.Handle].
-func (s *Server) Handle(pattern any, h Handler) { s.router.Handle(pattern, h) }
+func (s *Server) Handle(pattern any, h Handler, opts ...HandleOption) {
+	s.router.Handle(pattern, h, opts...)
+}
 
 // HandleEvent registers h for events matching pattern; see [Router.HandleEvent].
-func (s *Server) HandleEvent(pattern any, h Handler) { s.router.HandleEvent(pattern, h) }
+func (s *Server) HandleEvent(pattern any, h Handler, opts ...HandleOption) {
+	s.router.HandleEvent(pattern, h, opts...)
+}
 
 // Use adds middleware around every handler; see [Router.Use].
 func (s *Server) Use(mw ...Middleware) { s.router.Use(mw...) }
@@ -81,6 +96,9 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("rpc: listen on %s: %w", s.cfg.Addr, err)
 	}
+	if s.cfg.TLSConfig != nil {
+		ln = tls.NewListener(ln, s.cfg.TLSConfig)
+	}
 	if err := s.track(ln); err != nil {
 		ln.Close()
 		return err
@@ -91,7 +109,8 @@ func (s *Server) Start() error {
 }
 
 // Serve accepts connections on ln until Shutdown or Close; it always
-// returns a non-nil error, ErrServerClosed after a shutdown.
+// returns a non-nil error, ErrServerClosed after a shutdown. Config.Addr and
+// Config.TLSConfig are not used: ln is served as it is.
 func (s *Server) Serve(ln net.Listener) error {
 	if err := s.track(ln); err != nil {
 		return err
@@ -174,7 +193,8 @@ func (s *Server) admit(nc net.Conn) {
 	s.stats.total.Add(1)
 	s.stats.active.Add(1)
 	s.log.Debug("connection accepted", "remote", c.remote)
-	go c.readLoop()
+	setKeepAlive(nc, &s.cfg)
+	go c.serve()
 }
 
 func (s *Server) removeConn(c *conn) {

@@ -59,7 +59,7 @@ func (c *conn) appendLocked(f func(dst []byte) ([]byte, error)) (start int, gen 
 // afterWrite flushes unless the writer is the inline reader, which flushes
 // before it next blocks.
 func (c *conn) afterWrite(rc *requestContext, big bool) {
-	if big || rc == nil || c.busy.Load() != rc.seq {
+	if big || rc == nil || c.busy.Load() != rc {
 		c.flush()
 	}
 }

@@ -17,15 +17,17 @@ import (
 
 // serveCommand runs the demo server until SIGINT or SIGTERM.
 type serveCommand struct {
-	addr    string
-	verbose bool
-	grace   time.Duration
+	addr      string
+	rateLimit int
+	verbose   bool
+	grace     time.Duration
 }
 
 func serve(args []string) int {
 	var c serveCommand
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", envOr("MSGPATTERN_ADDR", ":4061"), "address to listen on (env MSGPATTERN_ADDR)")
+	fs.IntVar(&c.rateLimit, "rate-limit", -1, "requests per second per connection, -1 for none (the library's default is 100)")
 	fs.BoolVar(&c.verbose, "v", false, "log connections (debug level)")
 	fs.DurationVar(&c.grace, "grace", 10*time.Second, "how long shutdown waits for in-flight requests")
 	if err := fs.Parse(args); err != nil {
@@ -37,7 +39,7 @@ func serve(args []string) int {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	srv := rpc.NewServer(&rpc.Config{Addr: c.addr}, log)
+	srv := rpc.NewServer(&rpc.Config{Addr: c.addr, RateLimitPerSec: c.rateLimit, RateLimitBurst: 2 * max(c.rateLimit, 0)}, log)
 	demo.Register(srv)
 	if err := srv.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "msgpattern:", err)

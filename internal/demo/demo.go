@@ -42,7 +42,8 @@ func Register(s *rpc.Server) {
 	s.Handle("failobj", rpc.Func(func(json.RawMessage) (any, error) {
 		return nil, &rpc.Error{Message: "bad", Payload: json.RawMessage(`{"status":400,"message":"bad"}`)}
 	}))
-	s.Handle("boom", rpc.Func(func(json.RawMessage) (any, error) { return nil, errors.New("boom") }))
+	// Without retries, so that callers see the error at once.
+	s.Handle("boom", rpc.Func(func(json.RawMessage) (any, error) { return nil, errors.New("boom") }), rpc.WithoutRetry())
 	s.Handle("slow", rpc.Typed(func(ctx context.Context, ms float64) (string, error) {
 		select {
 		case <-time.After(time.Duration(ms * float64(time.Millisecond))):

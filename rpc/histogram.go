@@ -1,0 +1,81 @@
+package rpc
+
+import (
+	"math/bits"
+	"sync/atomic"
+	"time"
+)
+
+// latencyBuckets is the number of histogram buckets: bucket i counts
+// durations below 2^i microseconds, the last one everything longer (about
+// 2^26 µs ≈ 67 s).
+const latencyBuckets = 28
+
+// histogram counts latencies in power-of-two microsecond buckets. Observing
+// is one atomic add; percentiles are estimated at snapshot time.
+type histogram struct {
+	counts [latencyBuckets]atomic.Uint64
+}
+
+func (h *histogram) observe(d time.Duration) {
+	us := uint64(d / time.Microsecond)
+	i := bits.Len64(us) // 0 for < 1µs, 1 for [1,2) µs, …
+	if i >= latencyBuckets {
+		i = latencyBuckets - 1
+	}
+	h.counts[i].Add(1)
+}
+
+// bucketBound is the upper bound of bucket i.
+func bucketBound(i int) time.Duration {
+	return time.Duration(uint64(1)<<uint(i)) * time.Microsecond
+}
+
+// LatencyBucket is one histogram bucket of a snapshot: Count durations were
+// at most LeMs milliseconds (and more than the previous bucket's bound).
+type LatencyBucket struct {
+	LeMs  float64 `json:"le_ms"`
+	Count uint64  `json:"count"`
+}
+
+// snapshot returns the non-empty prefix of buckets and the estimated
+// percentiles p50, p90, p99 in milliseconds (0 when empty).
+func (h *histogram) snapshot() (buckets []LatencyBucket, p50, p90, p99 float64) {
+	var counts [latencyBuckets]uint64
+	var total uint64
+	last := -1
+	for i := range counts {
+		counts[i] = h.counts[i].Load()
+		total += counts[i]
+		if counts[i] > 0 {
+			last = i
+		}
+	}
+	if total == 0 {
+		return nil, 0, 0, 0
+	}
+	for i := 0; i <= last; i++ {
+		buckets = append(buckets, LatencyBucket{LeMs: ms(int64(bucketBound(i))), Count: counts[i]})
+	}
+	q := func(p float64) float64 {
+		rank := p * float64(total)
+		var seen float64
+		for i, c := range counts {
+			if c == 0 {
+				continue
+			}
+			if seen+float64(c) >= rank {
+				// Interpolate inside the bucket.
+				lo := 0.0
+				if i > 0 {
+					lo = ms(int64(bucketBound(i - 1)))
+				}
+				hi := ms(int64(bucketBound(i)))
+				return lo + (hi-lo)*(rank-seen)/float64(c)
+			}
+			seen += float64(c)
+		}
+		return ms(int64(bucketBound(last)))
+	}
+	return buckets, q(0.50), q(0.90), q(0.99)
+}
