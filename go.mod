@@ -7,4 +7,7 @@ require (
 	golang.org/x/text v0.44.0
 )
 
-require golang.org/x/time v0.16.0 // indirect
+require (
+	github.com/prometheus/client_golang v1.25.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)

@@ -50,6 +50,9 @@ type dispatcher struct {
 	log        *slog.Logger
 	limit      *logLimiter
 	stats      *counters
+	// noMetrics skips the per-request counters and latency histograms;
+	// only the metrics-overhead benchmark sets it.
+	noMetrics bool
 	// shuttingDown reports whether the server is being shut down; nil for
 	// a transport that has no such state.
 	shuttingDown func() bool
@@ -210,6 +213,9 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 	}
 	rc.mu.Unlock()
 
+	if d.noMetrics {
+		return
+	}
 	elapsed := time.Duration(end - start)
 	if rc.req.event {
 		d.stats.events.Add(1)

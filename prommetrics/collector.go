@@ -1,0 +1,246 @@
+package prommetrics
+
+import (
+	"maps"
+	"math"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// DefaultNamespace prefixes every metric name unless [WithNamespace] says
+// otherwise.
+const DefaultNamespace = "msgpattern"
+
+// Option configures [NewCollector] and [Handler].
+type Option func(*options)
+
+type options struct {
+	namespace   string
+	constLabels prometheus.Labels
+}
+
+// WithNamespace sets the prefix of every metric name (default
+// "msgpattern"); "" leaves the names unprefixed ("requests_total").
+func WithNamespace(ns string) Option {
+	return func(o *options) { o.namespace = ns }
+}
+
+// WithConstLabels adds labels with fixed values to every metric, for
+// example to tell apart two servers of one process in one registry.
+func WithConstLabels(l prometheus.Labels) Option {
+	return func(o *options) {
+		o.constLabels = maps.Clone(l)
+	}
+}
+
+// errorKind is one field of rpc.ErrorCounts: its JSON name and index.
+type errorKind struct {
+	name  string
+	index int
+}
+
+// errorKinds lists rpc.ErrorCounts' counters, in field order. It is read
+// from the struct so that a kind rpc adds is exported without a change here.
+var errorKinds = func() []errorKind {
+	t := reflect.TypeFor[rpc.ErrorCounts]()
+	var kinds []errorKind
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() || f.Type.Kind() != reflect.Uint64 {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		kinds = append(kinds, errorKind{name, i})
+	}
+	return kinds
+}()
+
+// maxBucketExp is the largest i whose bound, 2^i µs, is a finite bucket of
+// the latency histograms: rpc's histogram counts everything from 2^26 µs
+// (about 67 s) on in one last bucket, which here is +Inf.
+const maxBucketExp = 26
+
+// latencyBounds are the latency histograms' upper bounds in seconds.
+var latencyBounds = func() []float64 {
+	b := make([]float64, maxBucketExp+1)
+	for i := range b {
+		b[i] = float64(uint64(1)<<i) / 1e6
+	}
+	return b
+}()
+
+// collector is the prometheus.Collector of one server.
+type collector struct {
+	srv *rpc.Server
+
+	requests, events, retries, errors    *prometheus.Desc
+	inFlight, connsActive                *prometheus.Desc
+	connsTotal, connsRejected            *prometheus.Desc
+	hbReceived, hbSent, hbFailed         *prometheus.Desc
+	bytesIn, bytesOut, handedOff         *prometheus.Desc
+	processing, uptime, startTime        *prometheus.Desc
+	patRequests, patErrors, patLatencies *prometheus.Desc
+}
+
+// NewCollector returns a collector of s's metrics: each scrape takes one
+// [rpc.Server.GetMetrics] snapshot and exports it as described in the
+// package documentation. Register it with a [prometheus.Registerer], or
+// serve it with [Handler].
+func NewCollector(s *rpc.Server, opts ...Option) prometheus.Collector {
+	o := options{namespace: DefaultNamespace}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	desc := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(o.namespace, "", name), help, labels, o.constLabels)
+	}
+	return &collector{
+		srv:           s,
+		requests:      desc("requests_total", "Requests that reached a handler."),
+		events:        desc("events_total", "Events that reached a handler."),
+		retries:       desc("retries_total", "Handler attempts after the first."),
+		errors:        desc("errors_total", "Failures by kind (the JSON names of rpc.ErrorCounts).", "kind"),
+		inFlight:      desc("in_flight", "Handlers running now."),
+		connsActive:   desc("connections_active", "Open connections."),
+		connsTotal:    desc("connections_total", "Connections accepted, rejected ones included."),
+		connsRejected: desc("connections_rejected_total", "Connections closed on accept at MaxConnections."),
+		hbReceived:    desc("heartbeats_received_total", "Heartbeat pings received."),
+		hbSent:        desc("heartbeats_sent_total", "Heartbeat pongs sent."),
+		hbFailed:      desc("heartbeats_failed_total", "Connections closed because their peer fell silent."),
+		bytesIn:       desc("bytes_received_total", "Bytes read from connections."),
+		bytesOut:      desc("bytes_sent_total", "Bytes written to connections."),
+		handedOff:     desc("handed_off_total", "Handlers that ran long enough for their connection's reader to move to a new goroutine."),
+		processing:    desc("processing_seconds_total", "Time spent in handlers, all patterns."),
+		uptime:        desc("uptime_seconds", "Time since the server was created."),
+		startTime:     desc("start_time_seconds", "When the server was created, in seconds since the Unix epoch."),
+		patRequests:   desc("pattern_requests_total", "Messages handled, by pattern (events for event patterns).", "pattern"),
+		patErrors:     desc("pattern_errors_total", "Messages whose handler failed, by pattern.", "pattern"),
+		patLatencies:  desc("pattern_latency_seconds", "Handler latency, by pattern.", "pattern"),
+	}
+}
+
+// Describe sends the descriptors of every metric the collector exports.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		c.requests, c.events, c.retries, c.errors,
+		c.inFlight, c.connsActive, c.connsTotal, c.connsRejected,
+		c.hbReceived, c.hbSent, c.hbFailed,
+		c.bytesIn, c.bytesOut, c.handedOff,
+		c.processing, c.uptime, c.startTime,
+		c.patRequests, c.patErrors, c.patLatencies,
+	} {
+		ch <- d
+	}
+}
+
+// Collect takes one snapshot of the server's metrics and sends them.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	m := c.srv.GetMetrics()
+	start := m.StartedAt
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		if start.IsZero() {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+			return
+		}
+		ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(d, prometheus.CounterValue, v, start, labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	}
+
+	counter(c.requests, float64(m.Requests))
+	counter(c.events, float64(m.Events))
+	counter(c.retries, float64(m.Retries))
+	errs := reflect.ValueOf(m.ErrorByKind)
+	for _, k := range errorKinds {
+		counter(c.errors, float64(errs.Field(k.index).Uint()), k.name)
+	}
+	gauge(c.inFlight, float64(m.InFlight))
+	gauge(c.connsActive, float64(m.ActiveConnections))
+	counter(c.connsTotal, float64(m.TotalConnections))
+	counter(c.connsRejected, float64(m.RejectedConnections))
+	counter(c.hbReceived, float64(m.Heartbeats.Received))
+	counter(c.hbSent, float64(m.Heartbeats.Sent))
+	counter(c.hbFailed, float64(m.Heartbeats.Failed))
+	counter(c.bytesIn, float64(m.BytesIn))
+	counter(c.bytesOut, float64(m.BytesOut))
+	counter(c.handedOff, float64(m.HandedOff))
+	counter(c.processing, m.ProcessingTimeMs/1e3)
+	gauge(c.uptime, m.UptimeSeconds)
+	if !start.IsZero() {
+		gauge(c.startTime, float64(start.UnixNano())/1e9)
+	}
+
+	for _, p := range m.Patterns {
+		counter(c.patRequests, float64(p.Count), p.Pattern)
+		counter(c.patErrors, float64(p.Errors), p.Pattern)
+		buckets, count := latencyBuckets(p.Latency, p.Count)
+		sum := p.TotalLatencyMs / 1e3
+		if start.IsZero() {
+			ch <- prometheus.MustNewConstHistogram(c.patLatencies, count, sum, buckets, p.Pattern)
+		} else {
+			ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(c.patLatencies, count, sum, buckets, start, p.Pattern)
+		}
+	}
+}
+
+// latencyBuckets turns a snapshot's histogram, whose buckets each count
+// the latencies above the previous bound, into Prometheus' cumulative
+// buckets over latencyBounds, and returns them with the histogram's count.
+//
+// A snapshot bucket is credited to the first bound at or above its own, so
+// a bucket beyond the last bound counts in +Inf only. The count is the
+// snapshot's count, or the buckets' total if that is larger: the two are
+// read at slightly different moments while requests complete, and a
+// bucket must never exceed the count (+Inf).
+func latencyBuckets(snap []rpc.LatencyBucket, count uint64) (map[float64]uint64, uint64) {
+	var counts [maxBucketExp + 1]uint64
+	var total uint64
+	for _, b := range snap {
+		total += b.Count
+		// The bound in whole microseconds, rounded up past float noise
+		// (LeMs is 2^i µs divided by 1000).
+		us := math.Ceil(b.LeMs*1e3 - 1e-6)
+		for i := range counts {
+			if float64(uint64(1)<<i) >= us {
+				counts[i] += b.Count
+				break
+			}
+		}
+	}
+	buckets := make(map[float64]uint64, len(latencyBounds))
+	var cum uint64
+	for i, n := range counts {
+		cum += n
+		buckets[latencyBounds[i]] = cum
+	}
+	return buckets, max(count, total)
+}
+
+// Handler serves s's metrics in the Prometheus exposition formats (text,
+// OpenMetrics, protobuf, as the scraper asks). Its registry holds the
+// collector made with opts and the Go runtime and process collectors
+// (go_*, process_*). Mount it beside [rpc.MetricsHandler]; see the package
+// documentation.
+func Handler(s *rpc.Server, opts ...Option) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		NewCollector(s, opts...),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
+}

@@ -1,0 +1,85 @@
+// Package prommetrics exports an [rpc.Server]'s metrics to Prometheus.
+//
+// Package rpc keeps its counters in atomics and hands out snapshots
+// ([rpc.Server.GetMetrics]); it does not depend on Prometheus. This package
+// is the bridge: [NewCollector] returns a [prometheus.Collector] that takes
+// one snapshot per scrape and turns it into constant metrics, so nothing is
+// counted twice and the request path pays nothing for Prometheus.
+//
+// # Metrics
+//
+// Names below use the default namespace, msgpattern ([WithNamespace] changes
+// it). Counters count from the server's start ([rpc.NewServer]); their
+// created timestamp is that start, exposed where the format carries it
+// (OpenMetrics, protobuf).
+//
+//	name                                          type       labels   from rpc.Metrics
+//	msgpattern_requests_total                     counter             Requests
+//	msgpattern_events_total                       counter             Events
+//	msgpattern_retries_total                      counter             Retries
+//	msgpattern_errors_total                       counter    kind     ErrorByKind, one kind per field
+//	msgpattern_in_flight                          gauge               InFlight
+//	msgpattern_connections_active                 gauge               ActiveConnections
+//	msgpattern_connections_total                  counter             TotalConnections
+//	msgpattern_connections_rejected_total         counter             RejectedConnections
+//	msgpattern_heartbeats_received_total          counter             Heartbeats.Received
+//	msgpattern_heartbeats_sent_total              counter             Heartbeats.Sent
+//	msgpattern_heartbeats_failed_total            counter             Heartbeats.Failed
+//	msgpattern_bytes_received_total               counter             BytesIn
+//	msgpattern_bytes_sent_total                   counter             BytesOut
+//	msgpattern_handed_off_total                   counter             HandedOff
+//	msgpattern_processing_seconds_total           counter             ProcessingTimeMs / 1000
+//	msgpattern_uptime_seconds                     gauge               UptimeSeconds
+//	msgpattern_start_time_seconds                 gauge               StartedAt, Unix seconds
+//	msgpattern_pattern_requests_total             counter    pattern  Patterns[].Count
+//	msgpattern_pattern_errors_total               counter    pattern  Patterns[].Errors
+//	msgpattern_pattern_latency_seconds            histogram  pattern  Patterns[].Latency, TotalLatencyMs, Count
+//
+// The kind label of msgpattern_errors_total takes the JSON names of
+// [rpc.ErrorCounts]' fields: timeout, rate_limited, rate_limited_events,
+// no_handler, no_event_handler, bad_frame, framing, decode, handler, rpc,
+// panic, encode, canceled, shutting_down, late_results_dropped (and any kind
+// rpc adds later). Every kind is always exported, zeros included. Note that
+// rpc.Metrics.Errors leaves late_results_dropped out, so it is
+// sum without (kind) minus that one kind.
+//
+// The pattern label is the route key, as in the JSON snapshot: "ping", or
+// {"cmd":"sum","role":"math"} for an object pattern. Event patterns are
+// included; for them pattern_requests_total counts events. Every registered
+// pattern is exported from its registration on, with zeros until it is
+// called.
+//
+// # Latency histogram
+//
+// rpc keeps a power-of-two histogram per pattern. msgpattern_pattern_latency_seconds
+// has the same upper bounds, 2^i microseconds for i = 0…26 (1 µs to about
+// 67.1 s), plus +Inf, for every pattern whether or not a bucket has been
+// reached, so series neither appear nor vanish and buckets of different
+// patterns aggregate. Bucket counts are cumulative, as Prometheus expects;
+// latencies beyond 67.1 s count in +Inf only; _sum is the total latency and
+// _count the number of calls. Use histogram_quantile over
+// rate(msgpattern_pattern_latency_seconds_bucket[5m]) for percentiles; the
+// JSON snapshot's p50/p90/p99 are estimates since the start and are not
+// exported.
+//
+// # Serving
+//
+// [Handler] serves the metrics in the Prometheus exposition formats from a
+// registry of its own, which also holds the Go runtime and process
+// collectors (go_*, process_*). Mount it next to [rpc.MetricsHandler], the
+// JSON snapshot:
+//
+//	mux := http.NewServeMux()
+//	mux.Handle("GET /metrics", prommetrics.Handler(srv))
+//	mux.Handle("GET /metrics.json", rpc.MetricsHandler(srv))
+//	go http.ListenAndServe(":9090", mux)
+//
+// An application with a registry of its own registers the collector there
+// instead:
+//
+//	prometheus.MustRegister(prommetrics.NewCollector(srv))
+//	mux.Handle("GET /metrics", promhttp.Handler())
+//
+// Two servers in one registry need different namespaces or const labels
+// ([WithConstLabels]), else their metrics collide and registration fails.
+package prommetrics
