@@ -72,12 +72,7 @@ type conn struct {
 	slotFree chan struct{} // a handed-off handler finished
 	draining atomic.Bool
 
-	// Write side.
-	wmu      sync.Mutex
-	wbuf     *writeBuf // nil while nothing waits to be written
-	wgen     uint64    // counts buffer swaps, so a replyMark can tell if its frame left
-	flushing bool
-	werr     error
+	out batchWriter
 
 	closeOnce sync.Once
 	idx       int // position in the server's connection list, under srv.mu
@@ -90,7 +85,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	if s.cfg.RateLimitPerSec > 0 {
 		lim = rate.NewLimiter(rate.Limit(s.cfg.RateLimitPerSec), max(s.cfg.RateLimitBurst, 1))
 	}
-	return &conn{
+	c := &conn{
 		limiter:  lim,
 		srv:      s,
 		nc:       nc,
@@ -101,6 +96,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 		slotFree: make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
+	c.out = batchWriter{nc: nc, bytes: &s.stats.bytesOut}
+	return c
 }
 
 // serve is the body of a connection's first goroutine: the TLS handshake,

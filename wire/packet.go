@@ -31,49 +31,7 @@ func ParseRequest(body []byte, maxDepth int) (Packet, error) {
 		maxDepth = DefaultMaxDepth
 	}
 	var p Packet
-	i := skipBlanks(body, 0)
-	if i >= len(body) {
-		return p, ErrNotEnded
-	}
-	if body[i] != '{' {
-		if err := Valid(body, maxDepth); err != nil {
-			return p, err
-		}
-		return p, ErrNotObject
-	}
-	i = skipBlanks(body, i+1)
-	if i < len(body) && body[i] == '}' {
-		return p, checkEnd(body, i+1)
-	}
-	for {
-		if i >= len(body) {
-			return p, ErrNotEnded
-		}
-		if body[i] != '"' {
-			return p, ErrSyntax
-		}
-		keyStart := i
-		end, escaped, err := scanString(body, i)
-		if err != nil {
-			return p, err
-		}
-		key := body[keyStart+1 : end-1]
-		if escaped {
-			key = unescapeKey(body[keyStart:end])
-		}
-		i = skipBlanks(body, end)
-		if i >= len(body) {
-			return p, ErrNotEnded
-		}
-		if body[i] != ':' {
-			return p, ErrSyntax
-		}
-		vStart := skipBlanks(body, i+1)
-		vEnd, err := skipValue(body, vStart, 1, maxDepth)
-		if err != nil {
-			return p, err
-		}
-		v := body[vStart:vEnd:vEnd]
+	err := walkObject(body, maxDepth, func(key, v []byte) {
 		switch string(key) {
 		case "pattern":
 			p.Pattern = v
@@ -84,17 +42,72 @@ func ParseRequest(body []byte, maxDepth int) (Packet, error) {
 		case "metadata":
 			p.Metadata = v
 		}
+	})
+	if err != nil {
+		return Packet{}, err
+	}
+	return p, nil
+}
+
+// walkObject validates body as one JSON object and calls member for each of
+// its members, in order, with the decoded key and the raw value (capped so
+// that appending to it cannot overwrite the body). A body that is valid
+// JSON but not an object gives ErrNotObject.
+func walkObject(body []byte, maxDepth int, member func(key, value []byte)) error {
+	i := skipBlanks(body, 0)
+	if i >= len(body) {
+		return ErrNotEnded
+	}
+	if body[i] != '{' {
+		if err := Valid(body, maxDepth); err != nil {
+			return err
+		}
+		return ErrNotObject
+	}
+	i = skipBlanks(body, i+1)
+	if i < len(body) && body[i] == '}' {
+		return checkEnd(body, i+1)
+	}
+	for {
+		if i >= len(body) {
+			return ErrNotEnded
+		}
+		if body[i] != '"' {
+			return ErrSyntax
+		}
+		keyStart := i
+		end, escaped, err := scanString(body, i)
+		if err != nil {
+			return err
+		}
+		key := body[keyStart+1 : end-1]
+		if escaped {
+			key = unescapeKey(body[keyStart:end])
+		}
+		i = skipBlanks(body, end)
+		if i >= len(body) {
+			return ErrNotEnded
+		}
+		if body[i] != ':' {
+			return ErrSyntax
+		}
+		vStart := skipBlanks(body, i+1)
+		vEnd, err := skipValue(body, vStart, 1, maxDepth)
+		if err != nil {
+			return err
+		}
+		member(key, body[vStart:vEnd:vEnd])
 		i = skipBlanks(body, vEnd)
 		if i >= len(body) {
-			return p, ErrNotEnded
+			return ErrNotEnded
 		}
 		switch body[i] {
 		case ',':
 			i = skipBlanks(body, i+1)
 		case '}':
-			return p, checkEnd(body, i+1)
+			return checkEnd(body, i+1)
 		default:
-			return p, ErrSyntax
+			return ErrSyntax
 		}
 	}
 }

@@ -1,0 +1,54 @@
+package wire
+
+// Reply is a reply packet as it arrives at a client: the raw JSON of its
+// members, aliasing the frame body, nil when absent.
+type Reply struct {
+	ID         []byte
+	Response   []byte
+	Err        []byte
+	Status     []byte
+	IsDisposed bool
+}
+
+// IsFinal reports whether the reply completes its call: it is disposed or
+// carries an error (a NestJS client completes on either).
+func (r *Reply) IsFinal() bool { return r.IsDisposed || r.HasError() }
+
+// HasError reports whether the reply carries an error. Like a NestJS
+// client, it ignores a falsy err (null, false, 0, "").
+func (r *Reply) HasError() bool {
+	switch string(r.Err) {
+	case "", "null", "false", "0", `""`:
+		return false
+	}
+	return true
+}
+
+// ParseReply validates body as a JSON object nested no deeper than maxDepth
+// (0 means [DefaultMaxDepth]) and returns its reply members. ok is false
+// when the object has a member outside id, err, response, isDisposed and
+// status: a NestJS 12 client treats such a frame as a foreign message, and
+// so should its callers.
+func ParseReply(body []byte, maxDepth int) (r Reply, ok bool, err error) {
+	if maxDepth <= 0 {
+		maxDepth = DefaultMaxDepth
+	}
+	ok = true
+	err = walkObject(body, maxDepth, func(key, value []byte) {
+		switch string(key) {
+		case "id":
+			r.ID = value
+		case "response":
+			r.Response = value
+		case "err":
+			r.Err = value
+		case "status":
+			r.Status = value
+		case "isDisposed":
+			r.IsDisposed = string(value) == "true"
+		default:
+			ok = false
+		}
+	})
+	return r, ok && err == nil, err
+}
