@@ -1,0 +1,280 @@
+package rpc
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Client calls message patterns on a NestJS-compatible TCP server — a
+// msgpattern server or a real NestJS microservice. Calls are multiplexed
+// over one connection (or a small pool), matched by id, their frames
+// coalesced into few writes. Connections are made lazily on first use,
+// as a NestJS ClientProxy does, unless [WithEagerConnect] is given; a dead
+// connection fails its pending calls at once and the next call reconnects,
+// with capped, jittered backoff after failed dials.
+//
+// A Client is safe for concurrent use. Close it when done.
+type Client struct {
+	addr  string
+	opts  clientOptions
+	slots []*clientSlot
+	rr    atomic.Uint64
+	ids   atomic.Uint64
+
+	closed  atomic.Bool
+	closeMu sync.Mutex
+	stats   clientCounters
+}
+
+// ClientOption configures a Client.
+type ClientOption func(*clientOptions)
+
+type clientOptions struct {
+	poolSize          int
+	leastPending      bool
+	eager             bool
+	tls               *tls.Config
+	dialTimeout       time.Duration
+	heartbeatInterval time.Duration
+	heartbeatTimeout  time.Duration
+	backoffMin        time.Duration
+	backoffMax        time.Duration
+	maxFrame          int
+	log               *slog.Logger
+}
+
+// WithPool spreads calls over n connections (default 1). leastPending
+// picks the connection with the fewest calls waiting; otherwise calls go
+// round-robin.
+func WithPool(n int, leastPending bool) ClientOption {
+	return func(o *clientOptions) { o.poolSize, o.leastPending = max(n, 1), leastPending }
+}
+
+// WithEagerConnect makes NewClient connect at once and fail if it cannot.
+func WithEagerConnect() ClientOption { return func(o *clientOptions) { o.eager = true } }
+
+// WithTLS dials with TLS; put client certificates in cfg.Certificates for
+// mutual TLS.
+func WithTLS(cfg *tls.Config) ClientOption { return func(o *clientOptions) { o.tls = cfg } }
+
+// WithDialTimeout bounds each dial (default 10s).
+func WithDialTimeout(d time.Duration) ClientOption {
+	return func(o *clientOptions) { o.dialTimeout = d }
+}
+
+// WithHeartbeat sets how long a connection may be idle before the client
+// pings (default 10s) and how long it waits for any answer before it
+// declares the connection dead (default 30s), as the server's Config does.
+// Toward a real NestJS server, which has no heartbeats, the client notices
+// the first ping's "no handler" reply and stops pinging; TCP keepalive,
+// derived from the same two durations, still finds dead peers. An interval
+// of zero or less turns pings off.
+func WithHeartbeat(interval, timeout time.Duration) ClientOption {
+	return func(o *clientOptions) { o.heartbeatInterval, o.heartbeatTimeout = interval, timeout }
+}
+
+// WithReconnectBackoff bounds the wait between failed dials (default 50ms
+// doubling up to 5s, with jitter).
+func WithReconnectBackoff(minDelay, maxDelay time.Duration) ClientOption {
+	return func(o *clientOptions) { o.backoffMin, o.backoffMax = minDelay, maxDelay }
+}
+
+// WithClientLogger sets the client's logger (default slog.Default()).
+func WithClientLogger(l *slog.Logger) ClientOption { return func(o *clientOptions) { o.log = l } }
+
+// NewClient returns a client for the server at addr ("host:port").
+func NewClient(addr string, opts ...ClientOption) (*Client, error) {
+	o := clientOptions{
+		poolSize:          1,
+		dialTimeout:       10 * time.Second,
+		heartbeatInterval: DefaultHeartbeatInterval,
+		heartbeatTimeout:  DefaultHeartbeatTimeout,
+		backoffMin:        50 * time.Millisecond,
+		backoffMax:        5 * time.Second,
+		log:               slog.Default(),
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c := &Client{addr: addr, opts: o}
+	c.stats.started = time.Now()
+	c.slots = make([]*clientSlot, o.poolSize)
+	for i := range c.slots {
+		c.slots[i] = &clientSlot{client: c}
+	}
+	if o.eager {
+		ctx, cancel := context.WithTimeout(context.Background(), o.dialTimeout)
+		defer cancel()
+		for _, s := range c.slots {
+			if _, err := s.get(ctx); err != nil {
+				c.Close()
+				return nil, err
+			}
+		}
+	}
+	return c, nil
+}
+
+// Close closes every connection; calls still pending fail with
+// ErrClientClosed. It waits for the client's goroutines to finish.
+func (c *Client) Close() error {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.closed.Swap(true) {
+		return nil
+	}
+	for _, s := range c.slots {
+		s.mu.Lock()
+		cc := s.conn
+		s.mu.Unlock()
+		if cc != nil {
+			cc.fail(ErrClientClosed)
+			<-cc.done
+		}
+	}
+	return nil
+}
+
+// pick chooses the connection slot for a call.
+func (c *Client) pick() *clientSlot {
+	if len(c.slots) == 1 {
+		return c.slots[0]
+	}
+	if !c.opts.leastPending {
+		return c.slots[c.rr.Add(1)%uint64(len(c.slots))]
+	}
+	// Start the scan at a rotating slot so that ties spread out.
+	first := int(c.rr.Add(1) % uint64(len(c.slots)))
+	best, bestN := c.slots[first], c.slots[first].pending()
+	for i := 1; i < len(c.slots) && bestN > 0; i++ {
+		s := c.slots[(first+i)%len(c.slots)]
+		if n := s.pending(); n < bestN {
+			best, bestN = s, n
+		}
+	}
+	return best
+}
+
+// clientSlot is one connection of the pool, redialled when it dies.
+type clientSlot struct {
+	client *Client
+
+	mu       sync.Mutex
+	conn     *clientConn
+	dialing  chan struct{} // closed when the dial in progress ends
+	failures int
+	retryAt  int64 // monotime before which no dial is tried
+	dialled  bool  // a connection existed before: the next one is a reconnect
+}
+
+func (s *clientSlot) pending() int64 {
+	s.mu.Lock()
+	cc := s.conn
+	s.mu.Unlock()
+	if cc == nil {
+		return 0
+	}
+	return cc.inflight.Load()
+}
+
+// get returns the slot's live connection, dialling if there is none.
+func (s *clientSlot) get(ctx context.Context) (*clientConn, error) {
+	c := s.client
+	for {
+		if c.closed.Load() {
+			return nil, ErrClientClosed
+		}
+		s.mu.Lock()
+		if cc := s.conn; cc != nil && !cc.isDead() {
+			s.mu.Unlock()
+			return cc, nil
+		}
+		if ch := s.dialing; ch != nil {
+			s.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		ch := make(chan struct{})
+		s.dialing = ch
+		wait := time.Duration(s.retryAt - monotime())
+		s.mu.Unlock()
+
+		cc, err := s.dial(ctx, wait)
+
+		s.mu.Lock()
+		s.dialing = nil
+		close(ch)
+		if err != nil {
+			if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
+				s.failures++
+				s.retryAt = monotime() + int64(c.backoff(s.failures))
+			}
+			s.mu.Unlock()
+			return nil, err
+		}
+		if c.closed.Load() {
+			s.mu.Unlock()
+			cc.fail(ErrClientClosed)
+			<-cc.done
+			return nil, ErrClientClosed
+		}
+		if s.dialled {
+			c.stats.reconnects.Add(1)
+		}
+		s.conn, s.failures, s.retryAt, s.dialled = cc, 0, 0, true
+		s.mu.Unlock()
+		return cc, nil
+	}
+}
+
+// dial waits out the backoff, then connects.
+func (s *clientSlot) dial(ctx context.Context, wait time.Duration) (*clientConn, error) {
+	c := s.client
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+	cfg := Config{HeartbeatInterval: c.opts.heartbeatInterval, HeartbeatTimeout: c.opts.heartbeatTimeout}
+	cfg.setDefaults()
+	d := &net.Dialer{Timeout: c.opts.dialTimeout, KeepAliveConfig: keepAlive(&cfg)}
+	var (
+		nc  net.Conn
+		err error
+	)
+	if c.opts.tls != nil {
+		nc, err = (&tls.Dialer{NetDialer: d, Config: c.opts.tls}).DialContext(ctx, "tcp", c.addr)
+	} else {
+		nc, err = d.DialContext(ctx, "tcp", c.addr)
+	}
+	if err != nil {
+		c.stats.dialErrors.Add(1)
+		return nil, fmt.Errorf("rpc: dial %s: %w", c.addr, err)
+	}
+	return newClientConn(c, nc), nil
+}
+
+// backoff is the wait after the n-th consecutive failed dial.
+func (c *Client) backoff(n int) time.Duration {
+	d := c.opts.backoffMin << min(n-1, 20)
+	if d > c.opts.backoffMax || d <= 0 {
+		d = c.opts.backoffMax
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d)/2+1)) // jitter: [d/2, d]
+}

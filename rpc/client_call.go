@@ -1,0 +1,284 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/msgpattern/msgpattern/pattern"
+	"github.com/msgpattern/msgpattern/wire"
+)
+
+// CallOption adjusts one call.
+type CallOption func(*callOptions)
+
+type callOptions struct {
+	metadata   map[string]string
+	idempotent bool
+}
+
+// WithMetadata sends NestJS 12 request metadata (a string map, such as a W3C
+// traceparent) with the call. Servers read it with Request.Metadata.
+func WithMetadata(md map[string]string) CallOption {
+	return func(o *callOptions) { o.metadata = md }
+}
+
+// Idempotent marks a call that may safely run twice: when its connection
+// fails before the reply, it is sent again on a new connection, while its
+// context allows. A remote error is never retried.
+func Idempotent() CallOption { return func(o *callOptions) { o.idempotent = true } }
+
+// maxConnRetries bounds the resends of an idempotent call.
+const maxConnRetries = 3
+
+// Send calls pattern (a string, number or object, as for Server.Handle)
+// with data encoded as JSON, waits for the reply to complete, and decodes
+// its last value into out (which may be nil). It returns as soon as ctx
+// ends. The error is a *RemoteError when the remote side answered with an
+// error (errors.Is(err, ErrNoHandler) when no handler matched), and a local
+// error otherwise: ErrConnectionLost, ErrClientClosed, a dial or encoding
+// error, or ctx.Err().
+func (c *Client) Send(ctx context.Context, pattern any, data any, out any, opts ...CallOption) error {
+	raw, err := c.roundTrip(ctx, pattern, data, opts)
+	if err != nil || out == nil || raw == nil {
+		return err
+	}
+	if p, ok := out.(*json.RawMessage); ok {
+		*p = raw
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("rpc: decoding the reply to %v: %w", pattern, err)
+	}
+	return nil
+}
+
+// Call is Send with types: in is encoded, the reply decoded into a U.
+func Call[T, U any](ctx context.Context, c *Client, pattern any, in T, opts ...CallOption) (U, error) {
+	var out U
+	err := c.Send(ctx, pattern, in, &out, opts...)
+	return out, err
+}
+
+// Emit sends an event: pattern and data, no id, no reply. It returns once
+// the event is written (or failed to be).
+func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...CallOption) error {
+	o := callOptionsOf(opts)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// NestJS's emit puts the normalized route on the wire, as a string.
+	route, err := routeOf(pattern)
+	if err != nil {
+		return err
+	}
+	patternJSON := wire.AppendString(nil, route)
+	dataJSON, metaJSON, err := encodeCall(data, o.metadata)
+	if err != nil {
+		return err
+	}
+	start := monotime()
+	cc, err := c.pick().get(ctx)
+	if err == nil {
+		err = cc.send(patternJSON, dataJSON, metaJSON, 0, true)
+	}
+	c.stats.observe(start, err, true)
+	return err
+}
+
+// Stream calls pattern and yields each value of the reply as it arrives (a
+// NestJS Observable's values), then stops; an error ends the sequence. The
+// request is sent when iteration starts; stopping early abandons the call.
+func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...CallOption) iter.Seq2[json.RawMessage, error] {
+	return func(yield func(json.RawMessage, error) bool) {
+		start := monotime()
+		cc, id, ca, err := c.start(ctx, pattern, data, callOptionsOf(opts), true)
+		if err != nil {
+			c.stats.observe(start, err, false)
+			yield(nil, err)
+			return
+		}
+		defer cc.forget(id)
+		for {
+			cc.mu.Lock()
+			items, final, ferr := ca.queue, ca.final, ca.err
+			ca.queue = nil
+			cc.mu.Unlock()
+			for _, it := range items {
+				if it.err != nil {
+					c.stats.observe(start, it.err, false)
+					yield(nil, it.err)
+					return
+				}
+				if !yield(it.value, nil) {
+					return
+				}
+			}
+			if final {
+				if ferr != nil && !isRemote(ferr) {
+					c.stats.observe(start, ferr, false)
+					yield(nil, ferr)
+					return
+				}
+				c.stats.observe(start, nil, false)
+				return
+			}
+			select {
+			case <-ca.notify:
+			case <-ctx.Done():
+				c.stats.observe(start, ctx.Err(), false)
+				yield(nil, ctx.Err())
+				return
+			}
+		}
+	}
+}
+
+// StreamOf is Stream with the values decoded into U.
+func StreamOf[U any](ctx context.Context, c *Client, pattern any, data any, opts ...CallOption) iter.Seq2[U, error] {
+	return func(yield func(U, error) bool) {
+		for raw, err := range c.Stream(ctx, pattern, data, opts...) {
+			var v U
+			if err == nil {
+				err = json.Unmarshal(raw, &v)
+			}
+			if !yield(v, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+func isRemote(err error) bool {
+	var re *RemoteError
+	return errors.As(err, &re)
+}
+
+func callOptionsOf(opts []CallOption) callOptions {
+	var o callOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// roundTrip sends one request and waits for its final reply, resending an
+// idempotent call whose connection failed.
+func (c *Client) roundTrip(ctx context.Context, pattern any, data any, opts []CallOption) (json.RawMessage, error) {
+	o := callOptionsOf(opts)
+	start := monotime()
+	for attempt := 0; ; attempt++ {
+		raw, err := c.once(ctx, pattern, data, o)
+		retry := o.idempotent && attempt < maxConnRetries && ctx.Err() == nil &&
+			!isRemote(err) && (errors.Is(err, ErrConnectionLost) || isDialError(err))
+		if !retry {
+			c.stats.observe(start, err, false)
+			return raw, err
+		}
+		c.stats.retries.Add(1)
+	}
+}
+
+func isDialError(err error) bool {
+	var de *dialError
+	return errors.As(err, &de)
+}
+
+func (c *Client) once(ctx context.Context, pattern any, data any, o callOptions) (json.RawMessage, error) {
+	cc, id, ca, err := c.start(ctx, pattern, data, o, false)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		select {
+		case <-ca.notify:
+		case <-ctx.Done():
+			cc.forget(id)
+			return nil, ctx.Err()
+		}
+		cc.mu.Lock()
+		final, last, err := ca.final, ca.last, ca.err
+		cc.mu.Unlock()
+		if final {
+			return last, err
+		}
+	}
+}
+
+// start encodes and sends a request and returns its pending call.
+func (c *Client) start(ctx context.Context, pattern any, data any, o callOptions, stream bool) (*clientConn, uint64, *call, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, nil, err
+	}
+	patternJSON, err := patternValue(pattern)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	dataJSON, metaJSON, err := encodeCall(data, o.metadata)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	ca := &call{stream: stream, notify: make(chan struct{}, 1)}
+	for tries := 0; ; tries++ {
+		cc, err := c.pick().get(ctx)
+		if err != nil {
+			if errors.Is(err, ErrClientClosed) || ctx.Err() != nil {
+				return nil, 0, nil, err
+			}
+			return nil, 0, nil, &dialError{err}
+		}
+		id, err := cc.register(ca)
+		if err != nil {
+			// The connection died before the request left: another
+			// connection may take it, whether or not it is idempotent.
+			if tries < maxConnRetries {
+				continue
+			}
+			return nil, 0, nil, err
+		}
+		if err := cc.send(patternJSON, dataJSON, metaJSON, id, false); err != nil {
+			cc.forget(id)
+			return nil, 0, nil, err
+		}
+		return cc, id, ca, nil
+	}
+}
+
+// dialError marks a call that failed before its request left.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// patternValue is the pattern as a NestJS ClientProxy's send puts it on the
+// wire: a string or number as JSON, an object as the caller built it.
+func patternValue(p any) ([]byte, error) {
+	if _, err := pattern.Of(p); err != nil {
+		return nil, err
+	}
+	switch v := p.(type) {
+	case string:
+		return wire.AppendString(nil, v), nil
+	case json.RawMessage:
+		return v, nil
+	}
+	return wire.AppendJSON(nil, p)
+}
+
+// routeOf is the normalized route of a pattern.
+func routeOf(p any) (string, error) { return pattern.Of(p) }
+
+func encodeCall(data any, md map[string]string) (dataJSON, metaJSON []byte, err error) {
+	dataJSON, err = wire.AppendJSON(nil, data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rpc: encoding call data: %w", err)
+	}
+	if md != nil {
+		if metaJSON, err = wire.AppendJSON(nil, md); err != nil {
+			return nil, nil, err
+		}
+	}
+	return dataJSON, metaJSON, nil
+}

@@ -1,0 +1,318 @@
+package rpc
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/msgpattern/msgpattern/wire"
+)
+
+// clientConn is one connection of a Client: a reader goroutine that
+// matches replies to pending calls by id, a batchWriter for requests, and,
+// when heartbeats are on, a goroutine that pings while the connection is
+// idle.
+type clientConn struct {
+	client *Client
+	nc     net.Conn
+	out    batchWriter
+
+	mu      sync.Mutex
+	pending map[uint64]*call
+	dead    bool
+	cause   error
+
+	inflight atomic.Int64
+	hbMode   atomic.Int32 // hbUnknown, hbSupported or hbUnsupported
+	lastRead atomic.Int64 // monotime of the last frame read
+	deadFlag atomic.Bool
+	done     chan struct{} // closed when the reader (and heartbeat) stopped
+	stop     chan struct{} // closed by fail, to stop the heartbeat loop
+}
+
+// call is one pending request.
+type call struct {
+	stream bool
+	ping   bool
+
+	// Guarded by clientConn.mu.
+	last    []byte     // the latest value (unary calls keep only the last)
+	queue   []callItem // stream values not yet taken
+	final   bool
+	err     error
+	notify  chan struct{} // 1-buffered: something changed
+	hasLast bool
+}
+
+type callItem struct {
+	value []byte
+	err   error
+}
+
+func newClientConn(c *Client, nc net.Conn) *clientConn {
+	cc := &clientConn{
+		client:  c,
+		nc:      nc,
+		pending: map[uint64]*call{},
+		done:    make(chan struct{}),
+		stop:    make(chan struct{}),
+	}
+	cc.out = batchWriter{nc: nc}
+	cc.lastRead.Store(monotime())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); cc.readLoop() }()
+	if c.opts.heartbeatInterval > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); cc.heartbeatLoop() }()
+	}
+	go func() { wg.Wait(); close(cc.done) }()
+	return cc
+}
+
+func (cc *clientConn) isDead() bool { return cc.deadFlag.Load() }
+
+// register adds a pending call under a fresh id.
+func (cc *clientConn) register(ca *call) (uint64, error) {
+	id := cc.client.ids.Add(1)
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.dead {
+		return 0, connLost(cc.cause)
+	}
+	cc.pending[id] = ca
+	cc.inflight.Add(1)
+	return id, nil
+}
+
+// forget removes a call that no longer waits (its context ended); a reply
+// that comes later is dropped.
+func (cc *clientConn) forget(id uint64) {
+	cc.mu.Lock()
+	if _, ok := cc.pending[id]; ok {
+		delete(cc.pending, id)
+		cc.inflight.Add(-1)
+	}
+	cc.mu.Unlock()
+}
+
+// fail kills the connection: every pending call fails with the cause.
+func (cc *clientConn) fail(cause error) {
+	cc.mu.Lock()
+	if cc.dead {
+		cc.mu.Unlock()
+		return
+	}
+	cc.dead, cc.cause = true, cause
+	cc.deadFlag.Store(true)
+	err := connLost(cause)
+	if errors.Is(cause, ErrClientClosed) {
+		err = ErrClientClosed
+	}
+	for id, ca := range cc.pending {
+		if !ca.ping {
+			ca.err, ca.final = err, true
+			signal(ca.notify)
+		}
+		delete(cc.pending, id)
+	}
+	cc.inflight.Store(0)
+	cc.mu.Unlock()
+	close(cc.stop)
+	cc.nc.Close()
+	if !errors.Is(cause, ErrClientClosed) {
+		cc.client.opts.log.Debug("rpc client: connection lost", "addr", cc.client.addr, "err", cause)
+	}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// send writes one request or event frame and flushes.
+func (cc *clientConn) send(pattern, data, metadata []byte, id uint64, event bool) error {
+	var idBuf [20]byte
+	idJSON := strconv.AppendUint(idBuf[:0], id, 10)
+	_, _, _, _, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
+		if event {
+			return wire.AppendEvent(dst, wire.NestJS, pattern, data, metadata), nil
+		}
+		return wire.AppendRequest(dst, wire.NestJS, pattern, data, metadata, idJSON), nil
+	})
+	if err == nil {
+		err = cc.out.flush()
+	}
+	if err != nil {
+		cc.fail(err)
+		return connLost(err)
+	}
+	return nil
+}
+
+// readLoop reads reply frames until the connection dies.
+func (cc *clientConn) readLoop() {
+	var sc wire.FrameScanner
+	sc.MaxUnits = cc.client.opts.maxFrame
+	buf := make([]byte, 16<<10)
+	r, w := 0, 0
+	for {
+		f, err := sc.Scan(buf[r:w])
+		if err != nil {
+			cc.fail(err)
+			return
+		}
+		if f.Len > 0 {
+			body := f.Body
+			if f.InvalidUTF8 {
+				body = wire.SanitizeUTF8(nil, body)
+			}
+			cc.deliver(body)
+			r += f.Len
+			continue
+		}
+		// Need more input: compact, grow for a long frame, read.
+		if r == w {
+			r, w = 0, 0
+		} else if r > 0 {
+			w = copy(buf, buf[r:w])
+			r = 0
+		}
+		if need := w + max(sc.MinRemaining(), 4<<10); need > len(buf) {
+			nb := make([]byte, max(need, 2*len(buf)))
+			copy(nb, buf[:w])
+			buf = nb
+		}
+		n, err := cc.nc.Read(buf[w:])
+		w += n
+		if n > 0 {
+			cc.lastRead.Store(monotime())
+		}
+		if err != nil && n == 0 {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			cc.fail(err)
+			return
+		}
+	}
+}
+
+// deliver hands one reply frame to its call.
+func (cc *clientConn) deliver(body []byte) {
+	rep, ok, err := wire.ParseReply(body, 0)
+	if err != nil || !ok {
+		cc.client.opts.log.Debug("rpc client: dropping a frame that is not a reply", "err", err)
+		return
+	}
+	id, err := strconv.ParseUint(string(rep.ID), 10, 64)
+	if err != nil {
+		return // not one of our ids
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	ca := cc.pending[id]
+	if ca == nil {
+		return // a late reply to a call that gave up
+	}
+	if ca.ping {
+		cc.pong(id, rep)
+		return
+	}
+	switch {
+	case rep.HasError():
+		e := newRemoteError(rep.Err, rep.Status)
+		if ca.stream {
+			ca.queue = append(ca.queue, callItem{err: e})
+		}
+		ca.err, ca.final = e, true
+	default:
+		if rep.Response != nil {
+			v := append([]byte(nil), rep.Response...)
+			if ca.stream {
+				ca.queue = append(ca.queue, callItem{value: v})
+			} else {
+				ca.last, ca.hasLast = v, true
+			}
+		}
+		ca.final = rep.IsDisposed
+	}
+	if ca.final {
+		delete(cc.pending, id)
+		cc.inflight.Add(-1)
+	}
+	signal(ca.notify)
+}
+
+// Heartbeats. The connection pings when it has read nothing for the
+// interval; any frame read counts as life. A ping unanswered for the
+// timeout kills the connection. A NestJS server answers the ping with its
+// no-handler error: the client then knows it speaks no heartbeats and
+// stops pinging.
+const (
+	hbUnknown int32 = iota
+	hbSupported
+	hbUnsupported
+)
+
+var heartbeatPatternValue = []byte(`"` + HeartbeatPattern + `"`)
+
+func (cc *clientConn) heartbeatLoop() {
+	o := cc.client.opts
+	tick := time.NewTicker(max(o.heartbeatInterval/4, time.Millisecond))
+	defer tick.Stop()
+	var pingSent int64 // monotime of the outstanding ping, 0 if none
+	for {
+		select {
+		case <-cc.stop:
+			return
+		case <-tick.C:
+		}
+		now := monotime()
+		last := cc.lastRead.Load()
+		if pingSent != 0 && last >= pingSent {
+			pingSent = 0 // answered (any frame counts)
+		}
+		if cc.hbMode.Load() == hbUnsupported {
+			continue
+		}
+		if pingSent != 0 && now-pingSent > int64(o.heartbeatTimeout) {
+			cc.client.stats.heartbeatFailures.Add(1)
+			cc.fail(ErrHeartbeatTimeout)
+			return
+		}
+		if pingSent == 0 && now-last >= int64(o.heartbeatInterval) {
+			id, err := cc.register(&call{ping: true})
+			if err != nil {
+				return
+			}
+			pingSent = now
+			cc.client.stats.heartbeats.Add(1)
+			if cc.send(heartbeatPatternValue, nil, nil, id, false) != nil {
+				return
+			}
+		}
+	}
+}
+
+// pong handles the reply to a ping; cc.mu is held.
+func (cc *clientConn) pong(id uint64, rep wire.Reply) {
+	delete(cc.pending, id)
+	cc.inflight.Add(-1)
+	if rep.HasError() {
+		var text string
+		if json.Unmarshal(rep.Err, &text) == nil && text == wire.NoHandlerMessage {
+			cc.hbMode.Store(hbUnsupported)
+			cc.client.opts.log.Debug("rpc client: the server has no heartbeats (NestJS?); relying on TCP keepalive", "addr", cc.client.addr)
+		}
+		return
+	}
+	cc.hbMode.Store(hbSupported)
+}
