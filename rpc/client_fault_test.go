@@ -1,0 +1,226 @@
+package rpc_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/msgpattern/msgpattern/rpc"
+	"github.com/msgpattern/msgpattern/wire"
+)
+
+// TestClientServerKilledMidCall: when the connection dies, every pending
+// call fails at once with ErrConnectionLost, and the next call reconnects.
+func TestClientServerKilledMidCall(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	first := rpc.NewServer(&rpc.Config{RateLimitPerSec: -1}, discardLogger())
+	first.Handle("sleep", rpc.ContextFunc(func(ctx context.Context, _ json.RawMessage) (any, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}))
+	go first.Serve(ln)
+
+	c := newTestClient(t, addr, rpc.WithReconnectBackoff(time.Millisecond, 20*time.Millisecond))
+	errs := make(chan error, 10)
+	for range 10 {
+		go func() { errs <- c.Send(context.Background(), "sleep", nil, nil) }()
+	}
+	waitFor(t, "10 calls pending", func() bool { return c.Metrics().InFlight == 10 })
+	first.Close() // kill: connections dropped, nothing answered
+	for range 10 {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, rpc.ErrConnectionLost) {
+				t.Errorf("pending call: got %v, want ErrConnectionLost", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a pending call hung after the server died")
+		}
+	}
+
+	// A new server on the same address: the next call reconnects.
+	ln2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("cannot rebind %s: %v", addr, err)
+	}
+	second := rpc.NewServer(&rpc.Config{RateLimitPerSec: -1}, discardLogger())
+	second.Handle("sleep", constant("awake"))
+	go second.Serve(ln2)
+	t.Cleanup(func() { second.Close() })
+	var got string
+	if err := c.Send(context.Background(), "sleep", nil, &got); err != nil || got != "awake" {
+		t.Fatalf("call after the restart: %q, %v", got, err)
+	}
+	if m := c.Metrics(); m.Reconnects != 1 {
+		t.Errorf("reconnects = %d, want 1", m.Reconnects)
+	}
+}
+
+// TestClientIdempotentRetry: an idempotent call whose connection dies is
+// resent on a new connection; a plain call is not.
+func TestClientIdempotentRetry(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	// A fake server that drops the first connection after reading one
+	// request, then answers normally.
+	fake := startFakeServer(t, func(conn int, req wire.Packet, w func(string)) bool {
+		calls.Add(1)
+		if conn == 1 {
+			return false // hang up without answering
+		}
+		w(string(wire.AppendValue(nil, wire.NestJS, []byte(`"ok"`), req.ID, true)))
+		return true
+	})
+	c := newTestClient(t, fake.addr, rpc.WithReconnectBackoff(time.Millisecond, 5*time.Millisecond))
+	var got string
+	if err := c.Send(context.Background(), "x", nil, &got, rpc.Idempotent()); err != nil || got != "ok" {
+		t.Fatalf("idempotent call = %q, %v; want it resent and answered", got, err)
+	}
+	if calls.Load() != 2 || c.Metrics().Retries != 1 {
+		t.Errorf("server saw %d requests, client retried %d times; want 2 and 1", calls.Load(), c.Metrics().Retries)
+	}
+	fake.dropNext.Store(true)
+	if err := c.Send(context.Background(), "x", nil, &got); !errors.Is(err, rpc.ErrConnectionLost) {
+		t.Errorf("non-idempotent call on a dying connection: %v, want ErrConnectionLost", err)
+	}
+}
+
+// TestClientHalfOpenDetected: traffic silently dropped (a dead path) is
+// detected by heartbeats within HeartbeatTimeout; pending calls fail.
+func TestClientHalfOpenDetected(t *testing.T) {
+	t.Parallel()
+	srv, _ := clientTestServer(t, rpc.Config{})
+	px := startStallingProxy(t, srv.Addr().String())
+	c := newTestClient(t, px.addr, rpc.WithHeartbeat(50*time.Millisecond, 300*time.Millisecond))
+	if err := c.Send(context.Background(), "sum", []int{1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	px.stall()
+	begin := time.Now()
+	err := c.Send(context.Background(), "sleep", 60_000, nil)
+	if !errors.Is(err, rpc.ErrConnectionLost) || !errors.Is(err, rpc.ErrHeartbeatTimeout) {
+		t.Fatalf("call over a dead path: %v; want ErrConnectionLost caused by ErrHeartbeatTimeout", err)
+	}
+	t.Logf("half-open connection detected after %v (interval 50ms, timeout 300ms)", time.Since(begin))
+	if d := time.Since(begin); d > 3*time.Second {
+		t.Errorf("detection took %v", d)
+	}
+	if m := c.Metrics(); m.HeartbeatFailures != 1 || m.Heartbeats == 0 {
+		t.Errorf("heartbeats %d, failures %d", m.Heartbeats, m.HeartbeatFailures)
+	}
+}
+
+// TestClientHeartbeatAgainstNestJS: a server without heartbeats (NestJS
+// answers the ping with its no-handler error) is pinged once, never again,
+// and the connection lives on.
+func TestClientHeartbeatAgainstNestJS(t *testing.T) {
+	t.Parallel()
+	var pings atomic.Int32
+	fake := startFakeServer(t, func(_ int, req wire.Packet, w func(string)) bool {
+		if strings.Contains(string(req.Pattern), rpc.HeartbeatPattern) {
+			pings.Add(1)
+		}
+		w(string(wire.AppendNoHandler(nil, wire.NestJS, req.ID)))
+		return true
+	})
+	c := newTestClient(t, fake.addr, rpc.WithHeartbeat(20*time.Millisecond, 100*time.Millisecond))
+	err := c.Send(context.Background(), "x", nil, nil)
+	if !errors.Is(err, rpc.ErrNoHandler) {
+		t.Fatalf("got %v", err)
+	}
+	time.Sleep(400 * time.Millisecond) // many intervals, several timeouts
+	if pings.Load() != 1 {
+		t.Errorf("server got %d pings; want exactly 1 (then the client knows)", pings.Load())
+	}
+	if err := c.Send(context.Background(), "x", nil, nil); !errors.Is(err, rpc.ErrNoHandler) {
+		t.Errorf("the connection must be alive: %v", err)
+	}
+	if m := c.Metrics(); m.Reconnects != 0 || m.HeartbeatFailures != 0 {
+		t.Errorf("reconnects %d, heartbeat failures %d; want 0", m.Reconnects, m.HeartbeatFailures)
+	}
+}
+
+// fakeServer speaks raw frames; handle answers one request through w and
+// returns false to hang up.
+type fakeServer struct {
+	addr     string
+	dropNext atomic.Bool
+}
+
+func startFakeServer(t *testing.T, handle func(conn int, req wire.Packet, w func(string)) bool) *fakeServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &fakeServer{addr: ln.Addr().String()}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var open []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for n := 1; ; n++ {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			open = append(open, nc)
+			mu.Unlock()
+			wg.Add(1)
+			go func(n int) {
+				defer wg.Done()
+				defer nc.Close()
+				br := bufio.NewReader(nc)
+				var sc wire.FrameScanner
+				var buf []byte
+				tmp := make([]byte, 4096)
+				for {
+					f, err := sc.Scan(buf)
+					if err != nil {
+						return
+					}
+					if f.Len == 0 {
+						k, err := br.Read(tmp)
+						if err != nil {
+							return
+						}
+						buf = append(buf, tmp[:k]...)
+						continue
+					}
+					p, _ := wire.ParseRequest(f.Body, 0)
+					buf = buf[f.Len:]
+					if fs.dropNext.CompareAndSwap(true, false) {
+						return // hang up on this request
+					}
+					if !handle(n, p, func(s string) { nc.Write([]byte(s)) }) {
+						return
+					}
+				}
+			}(n)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return fs
+}
