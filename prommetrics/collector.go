@@ -230,11 +230,11 @@ func latencyBuckets(snap []rpc.LatencyBucket, count uint64) (map[float64]uint64,
 	return buckets, max(count, total)
 }
 
-// Handler serves s's metrics in the Prometheus exposition formats (text,
-// OpenMetrics, protobuf, as the scraper asks). Its registry holds the
+// Handler serves s's metrics in the Prometheus exposition formats (text
+// or protobuf, as the scraper asks). Its registry, its own, holds the
 // collector made with opts and the Go runtime and process collectors
-// (go_*, process_*). Mount it beside [rpc.MetricsHandler]; see the package
-// documentation.
+// (go_*, process_*). Mount it beside [rpc.MetricsHandler]; see the
+// package documentation.
 func Handler(s *rpc.Server, opts ...Option) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -242,5 +242,5 @@ func Handler(s *rpc.Server, opts ...Option) http.Handler {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

@@ -10,8 +10,8 @@
 //
 // Names below use the default namespace, msgpattern ([WithNamespace] changes
 // it). Counters count from the server's start ([rpc.NewServer]); their
-// created timestamp is that start, exposed where the format carries it
-// (OpenMetrics, protobuf).
+// created timestamp is that start, for the formats that carry one
+// (protobuf).
 //
 //	name                                          type       labels   from rpc.Metrics
 //	msgpattern_requests_total                     counter             Requests

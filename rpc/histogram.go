@@ -32,7 +32,9 @@ func bucketBound(i int) time.Duration {
 }
 
 // LatencyBucket is one histogram bucket of a snapshot: Count durations were
-// at most LeMs milliseconds (and more than the previous bucket's bound).
+// at most LeMs milliseconds (and more than the previous bucket's bound),
+// except in the last possible bucket (LeMs ≈ 134 s), which also holds
+// everything longer.
 type LatencyBucket struct {
 	LeMs  float64 `json:"le_ms"`
 	Count uint64  `json:"count"`
