@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync"
 
 	"github.com/msgpattern/msgpattern/pattern"
 	"github.com/msgpattern/msgpattern/wire"
@@ -157,6 +158,9 @@ func isRemote(err error) bool {
 }
 
 func callOptionsOf(opts []CallOption) callOptions {
+	if len(opts) == 0 {
+		return callOptions{} // &o below escapes: skip it in the common case
+	}
 	var o callOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -196,15 +200,39 @@ func (c *Client) once(ctx context.Context, pattern any, data any, o callOptions)
 		case <-ca.notify:
 		case <-ctx.Done():
 			cc.forget(id)
+			putCall(ca)
 			return nil, ctx.Err()
 		}
 		cc.mu.Lock()
 		final, last, err := ca.final, ca.last, ca.err
 		cc.mu.Unlock()
 		if final {
+			// Final means the reader removed the call: nobody else holds it.
+			putCall(ca)
 			return last, err
 		}
 	}
+}
+
+// calls recycles unary calls: a call is shared with the connection's reader
+// only while it is pending, and leaves the pending map under the
+// connection's lock, so once final or forgotten it is the caller's alone.
+var calls = sync.Pool{New: func() any { return &call{notify: make(chan struct{}, 1)} }}
+
+func getCall(stream bool) *call {
+	if stream {
+		return &call{stream: true, notify: make(chan struct{}, 1)}
+	}
+	return calls.Get().(*call)
+}
+
+func putCall(ca *call) {
+	select { // drop a stale wake-up
+	case <-ca.notify:
+	default:
+	}
+	*ca = call{notify: ca.notify}
+	calls.Put(ca)
 }
 
 // start encodes and sends a request and returns its pending call.
@@ -212,15 +240,16 @@ func (c *Client) start(ctx context.Context, pattern any, data any, o callOptions
 	if err := ctx.Err(); err != nil {
 		return nil, 0, nil, err
 	}
-	patternJSON, err := patternValue(pattern)
+	var patternBuf [64]byte
+	patternJSON, err := appendPatternValue(patternBuf[:0], pattern)
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	dataJSON, metaJSON, err := encodeCall(data, o.metadata)
+	metaJSON, err := encodeMetadata(o.metadata)
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	ca := &call{stream: stream, notify: make(chan struct{}, 1)}
+	ca := getCall(stream)
 	for tries := 0; ; tries++ {
 		cc, err := c.pick().get(ctx)
 		if err != nil {
@@ -238,7 +267,7 @@ func (c *Client) start(ctx context.Context, pattern any, data any, o callOptions
 			}
 			return nil, 0, nil, err
 		}
-		if err := cc.send(patternJSON, dataJSON, metaJSON, id, false); err != nil {
+		if err := cc.sendRequest(patternJSON, data, metaJSON, id); err != nil {
 			cc.forget(id)
 			return nil, 0, nil, err
 		}
@@ -252,19 +281,33 @@ type dialError struct{ err error }
 func (e *dialError) Error() string { return e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
 
-// patternValue is the pattern as a NestJS ClientProxy's send puts it on the
-// wire: a string or number as JSON, an object as the caller built it.
-func patternValue(p any) ([]byte, error) {
+// appendPatternValue appends the pattern as a NestJS ClientProxy's send
+// puts it on the wire: a string or number as JSON, an object as the caller
+// built it.
+func appendPatternValue(dst []byte, p any) ([]byte, error) {
+	switch v := p.(type) {
+	case string:
+		if v == "" {
+			return nil, fmt.Errorf("rpc: empty pattern")
+		}
+		return wire.AppendString(dst, v), nil
+	case json.RawMessage:
+		if _, err := pattern.Of(v); err != nil {
+			return nil, err
+		}
+		return append(dst, v...), nil
+	}
 	if _, err := pattern.Of(p); err != nil {
 		return nil, err
 	}
-	switch v := p.(type) {
-	case string:
-		return wire.AppendString(nil, v), nil
-	case json.RawMessage:
-		return v, nil
+	return wire.AppendJSON(dst, p)
+}
+
+func encodeMetadata(md map[string]string) ([]byte, error) {
+	if md == nil {
+		return nil, nil
 	}
-	return wire.AppendJSON(nil, p)
+	return wire.AppendJSON(nil, md)
 }
 
 // routeOf is the normalized route of a pattern.

@@ -3,6 +3,7 @@ package rpc
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -147,6 +148,27 @@ func (cc *clientConn) send(pattern, data, metadata []byte, id uint64, event bool
 		}
 		return wire.AppendRequest(dst, wire.NestJS, pattern, data, metadata, idJSON), nil
 	})
+	if err == nil {
+		err = cc.out.flush()
+	}
+	if err != nil {
+		cc.fail(err)
+		return connLost(err)
+	}
+	return nil
+}
+
+// sendRequest writes a request frame, encoding data straight into the
+// write buffer, and flushes.
+func (cc *clientConn) sendRequest(pattern []byte, data any, metadata []byte, id uint64) error {
+	var idBuf [20]byte
+	idJSON := strconv.AppendUint(idBuf[:0], id, 10)
+	_, _, _, _, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
+		return wire.AppendRequestOf(dst, wire.NestJS, pattern, data, metadata, idJSON)
+	})
+	if err != nil && !cc.out.broken() {
+		return fmt.Errorf("rpc: encoding call data: %w", err) // nothing was written
+	}
 	if err == nil {
 		err = cc.out.flush()
 	}

@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"errors"
 	"sync/atomic"
 	"time"
 )
@@ -39,10 +38,9 @@ func (s *clientCounters) observe(start int64, err error, event bool) {
 		s.calls.Add(1)
 		s.latency.observe(time.Duration(monotime() - start))
 	}
-	var re *RemoteError
 	switch {
 	case err == nil:
-	case errors.As(err, &re):
+	case isRemote(err):
 		s.remoteErrs.Add(1)
 	default:
 		s.localErr.Add(1)

@@ -143,6 +143,26 @@ func AppendRequest(dst []byte, f Framing, pattern, data, metadata, id []byte) []
 	return appendPacket(dst, f, pattern, data, metadata, id)
 }
 
+// AppendRequestOf is AppendRequest with data encoded from a Go value by
+// [AppendJSON] straight into dst. On an encoding error dst is returned
+// unchanged.
+func AppendRequestOf(dst []byte, f Framing, pattern []byte, data any, metadata, id []byte) ([]byte, error) {
+	out, start := StartFrame(dst, f)
+	out = append(out, `{"pattern":`...)
+	out = append(out, pattern...)
+	out = append(out, `,"data":`...)
+	out, err := AppendJSON(out, data)
+	if err != nil {
+		return dst, err
+	}
+	if metadata != nil {
+		out = append(out, `,"metadata":`...)
+		out = append(out, metadata...)
+	}
+	out = appendIDEnd(out, id)
+	return EndFrame(out, f, start), nil
+}
+
 // AppendEvent appends an event: a request without id, which gets no reply.
 func AppendEvent(dst []byte, f Framing, pattern, data, metadata []byte) []byte {
 	return appendPacket(dst, f, pattern, data, metadata, nil)
