@@ -109,6 +109,11 @@ func (c *conn) serve() {
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
+			if c.draining.Load() || c.ctx.Err() != nil {
+				// Shutdown or Close interrupted the handshake: not the peer's fault.
+				c.close()
+				return
+			}
 			c.srv.stats.framing.Add(1)
 			c.srv.limit.log(c.srv.log, slog.LevelWarn, "TLS handshake failed", "remote", c.remote, "err", err)
 			c.close()

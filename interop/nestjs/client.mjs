@@ -3,6 +3,13 @@
 // NestJS ClientProxy (TCP transport) of the chosen major.
 //
 // usage: node client.mjs --nest 10|11|12 [--host 127.0.0.1] --port N
+//          [--tls-ca ca.pem [--tls-cert cert.pem --tls-key key.pem]] [--only a,b]
+//
+// --tls-ca turns TLS on: the ClientProxy gets `tlsOptions: {ca}` and verifies
+// the server against that CA (for an IP --host, against the certificate's IP
+// SANs). --tls-cert and --tls-key (both or neither, only with --tls-ca) add a
+// client certificate for mutual TLS. --only runs only the named scenarios
+// (as the env var NEST_CLIENT_ONLY does; the flag wins).
 //
 // stdout: one JSON line per scenario, in a fixed order,
 //   {"scenario":"<name>","ok":true|false,"result":<value or null>,"error":<value or null>}
@@ -13,6 +20,7 @@
 // Exit 0 after all scenarios, whatever their outcome; exit 1 only if the
 // harness itself broke (packages not loadable, an unexpected exception).
 import { parseArgs, isDeepStrictEqual } from 'node:util';
+import { readFileSync } from 'node:fs';
 
 // Plain, uncoloured Nest log lines on stderr unless the caller asks otherwise.
 process.env.NO_COLOR ??= '1';
@@ -31,6 +39,10 @@ try {
       nest: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      only: { type: 'string' },
     },
   }).values;
 } catch (e) {
@@ -40,6 +52,30 @@ if (!['10', '11', '12'].includes(args.nest)) usage('--nest must be 10, 11 or 12'
 const port = Number(args.port);
 if (!Number.isInteger(port) || port < 1 || port > 65535) usage('--port must be 1..65535');
 const host = args.host;
+if ((args['tls-cert'] === undefined) !== (args['tls-key'] === undefined)) {
+  usage('--tls-cert and --tls-key go together');
+}
+if (args['tls-cert'] !== undefined && args['tls-ca'] === undefined) usage('--tls-cert needs --tls-ca');
+
+// TLS options for the ClientProxy, or undefined for plain TCP. Every major
+// (10, 11, 12) hands them to tls.connect({...tlsOptions, port, host}) as
+// they are, with no servername: Node.js then checks the server's
+// certificate against `host` (an IP SAN for 127.0.0.1) and sends no SNI.
+let tlsOptions;
+if (args['tls-ca'] !== undefined) {
+  const read = (flag) => {
+    try {
+      return readFileSync(args[flag]);
+    } catch (e) {
+      return usage(`--${flag}: ${e.message}`);
+    }
+  };
+  tlsOptions = { ca: read('tls-ca') };
+  if (args['tls-cert'] !== undefined) {
+    tlsOptions.cert = read('tls-cert');
+    tlsOptions.key = read('tls-key');
+  }
+}
 
 let nest;
 try {
@@ -73,7 +109,7 @@ class ScenarioTimeout extends Error {}
 
 const client = ClientProxyFactory.create({
   transport: Transport.TCP,
-  options: { host, port },
+  options: tlsOptions ? { host, port, tlsOptions } : { host, port },
 });
 
 const withTimeout = (obs) =>
@@ -169,7 +205,8 @@ const scenarios = [
   ['after-errors', { result: 1 }, () => send('sum', [1])],
 ];
 
-const only = process.env.NEST_CLIENT_ONLY; // debugging aid: comma-separated scenario names
+// Comma-separated scenario names: --only, else env NEST_CLIENT_ONLY (a debugging aid).
+const only = args.only ?? process.env.NEST_CLIENT_ONLY;
 for (const [name, expect, run] of scenarios) {
   if (only && !only.split(',').includes(name)) continue;
   let line;
