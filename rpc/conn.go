@@ -400,6 +400,7 @@ func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 // connection is already broken.
 func (c *conn) finish(err error) {
 	s := c.srv
+	linger := true // the peer is there: let it read our last replies
 	switch {
 	case errors.Is(err, errDraining):
 	case errors.Is(err, io.EOF):
@@ -412,6 +413,7 @@ func (c *conn) finish(err error) {
 		s.limit.log(s.log, slog.LevelWarn, "closing connection: framing lost", "remote", c.remote, "err", err)
 	case errors.Is(err, errHeartbeatTimeout):
 		c.cancel()
+		linger = false
 		s.stats.heartbeatFailed.Add(1)
 		s.limit.log(s.log, slog.LevelWarn, "closing connection: heartbeats stopped", "remote", c.remote, "timeout", s.cfg.HeartbeatTimeout)
 	case errors.Is(err, errFrameTimeout):
@@ -419,15 +421,45 @@ func (c *conn) finish(err error) {
 		s.limit.log(s.log, slog.LevelWarn, "closing connection: incomplete frame timed out", "remote", c.remote, "timeout", s.cfg.FrameTimeout)
 	default:
 		c.cancel()
+		linger = false
 		s.log.Debug("connection read failed", "remote", c.remote, "err", err)
 	}
 	for c.inflight.Load() > 0 {
 		<-c.slotFree
 	}
 	c.flush()
+	if linger {
+		c.lingeringClose()
+	}
 	c.close()
 	s.log.Debug("connection closed", "remote", c.remote)
 }
+
+// lingerTimeout bounds lingeringClose's wait for the peer. A peer that
+// reads its replies and closes (every NestJS or msgpattern client does on
+// end of stream) ends the wait at once; a slow reader gets time to finish.
+const lingerTimeout = 5 * time.Second
+
+// lingeringClose half-closes the connection and discards what the peer
+// still sends until it closes too, or lingerTimeout passes. Closing a socket
+// with unread input makes the kernel send a reset, and a reset can destroy
+// replies the peer has received but not yet read; a FIN does not. net/http
+// does the same (closeWriteAndWait).
+func (c *conn) lingeringClose() {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	var buf [4 << 10]byte
+	for {
+		if _, err := c.nc.Read(buf[:]); err != nil {
+			return
+		}
+	}
+}
+
+
 
 // close closes the socket and forgets the connection, once.
 func (c *conn) close() {
