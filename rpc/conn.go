@@ -400,7 +400,9 @@ func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 // connection is already broken.
 func (c *conn) finish(err error) {
 	s := c.srv
-	linger := true // the peer is there: let it read our last replies
+	// The peer is there: let it read our last replies before we close.
+	// A peer that broke the protocol gets less patience.
+	linger := lingerTimeout
 	switch {
 	case errors.Is(err, errDraining):
 	case errors.Is(err, io.EOF):
@@ -410,26 +412,28 @@ func (c *conn) finish(err error) {
 	case errors.Is(err, wire.ErrCorruptLength), errors.Is(err, wire.ErrFrameTooLarge),
 		errors.Is(err, wire.ErrSplitSurrogate), errors.Is(err, errBadFraming):
 		s.stats.framing.Add(1)
+		linger = lingerTimeout / 10
 		s.limit.log(s.log, slog.LevelWarn, "closing connection: framing lost", "remote", c.remote, "err", err)
 	case errors.Is(err, errHeartbeatTimeout):
 		c.cancel()
-		linger = false
+		linger = 0
 		s.stats.heartbeatFailed.Add(1)
 		s.limit.log(s.log, slog.LevelWarn, "closing connection: heartbeats stopped", "remote", c.remote, "timeout", s.cfg.HeartbeatTimeout)
 	case errors.Is(err, errFrameTimeout):
 		s.stats.framing.Add(1)
+		linger = lingerTimeout / 10
 		s.limit.log(s.log, slog.LevelWarn, "closing connection: incomplete frame timed out", "remote", c.remote, "timeout", s.cfg.FrameTimeout)
 	default:
 		c.cancel()
-		linger = false
+		linger = 0
 		s.log.Debug("connection read failed", "remote", c.remote, "err", err)
 	}
 	for c.inflight.Load() > 0 {
 		<-c.slotFree
 	}
 	c.flush()
-	if linger {
-		c.lingeringClose()
+	if linger > 0 {
+		c.lingeringClose(linger)
 	}
 	c.close()
 	s.log.Debug("connection closed", "remote", c.remote)
@@ -445,12 +449,12 @@ const lingerTimeout = 5 * time.Second
 // with unread input makes the kernel send a reset, and a reset can destroy
 // replies the peer has received but not yet read; a FIN does not. net/http
 // does the same (closeWriteAndWait).
-func (c *conn) lingeringClose() {
+func (c *conn) lingeringClose(timeout time.Duration) {
 	cw, ok := c.nc.(interface{ CloseWrite() error })
 	if !ok || cw.CloseWrite() != nil {
 		return
 	}
-	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(timeout))
 	var buf [4 << 10]byte
 	for {
 		if _, err := c.nc.Read(buf[:]); err != nil {
