@@ -463,8 +463,6 @@ func (c *conn) lingeringClose(timeout time.Duration) {
 	}
 }
 
-
-
 // close closes the socket and forgets the connection, once.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
