@@ -87,6 +87,11 @@ func WithReconnectBackoff(minDelay, maxDelay time.Duration) ClientOption {
 	return func(o *clientOptions) { o.backoffMin, o.backoffMax = minDelay, maxDelay }
 }
 
+// WithMaxFrameSize sets the longest reply frame accepted, in UTF-16 units
+// (default 16 Mi, as the server's Config.MaxFrameSize). A longer reply
+// closes the connection, failing its pending calls.
+func WithMaxFrameSize(units int) ClientOption { return func(o *clientOptions) { o.maxFrame = units } }
+
 // WithClientLogger sets the client's logger (default slog.Default()).
 func WithClientLogger(l *slog.Logger) ClientOption { return func(o *clientOptions) { o.log = l } }
 
@@ -272,6 +277,9 @@ func (s *clientSlot) dial(ctx context.Context, wait time.Duration) (*clientConn,
 
 // backoff is the wait after the n-th consecutive failed dial.
 func (c *Client) backoff(n int) time.Duration {
+	if c.opts.backoffMin <= 0 {
+		return 0
+	}
 	d := c.opts.backoffMin << min(n-1, 20)
 	if d > c.opts.backoffMax || d <= 0 {
 		d = c.opts.backoffMax

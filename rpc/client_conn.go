@@ -87,7 +87,9 @@ func (cc *clientConn) register(ca *call) (uint64, error) {
 		return 0, connLost(cc.cause)
 	}
 	cc.pending[id] = ca
-	cc.inflight.Add(1)
+	if !ca.ping {
+		cc.inflight.Add(1)
+	}
 	return id, nil
 }
 
@@ -95,9 +97,11 @@ func (cc *clientConn) register(ca *call) (uint64, error) {
 // that comes later is dropped.
 func (cc *clientConn) forget(id uint64) {
 	cc.mu.Lock()
-	if _, ok := cc.pending[id]; ok {
+	if ca, ok := cc.pending[id]; ok {
 		delete(cc.pending, id)
-		cc.inflight.Add(-1)
+		if !ca.ping {
+			cc.inflight.Add(-1)
+		}
 	}
 	cc.mu.Unlock()
 }
@@ -200,9 +204,13 @@ func (cc *clientConn) readLoop() {
 			r += f.Len
 			continue
 		}
-		// Need more input: compact, grow for a long frame, read.
+		// Need more input: compact, grow for a long frame, read. After a
+		// long reply the big buffer is given back.
 		if r == w {
 			r, w = 0, 0
+			if len(buf) > 64<<10 {
+				buf = make([]byte, 16<<10)
+			}
 		} else if r > 0 {
 			w = copy(buf, buf[r:w])
 			r = 0
@@ -327,7 +335,6 @@ func (cc *clientConn) heartbeatLoop() {
 // pong handles the reply to a ping; cc.mu is held.
 func (cc *clientConn) pong(id uint64, rep wire.Reply) {
 	delete(cc.pending, id)
-	cc.inflight.Add(-1)
 	if rep.HasError() {
 		var text string
 		if json.Unmarshal(rep.Err, &text) == nil && text == wire.NoHandlerMessage {

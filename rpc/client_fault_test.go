@@ -147,8 +147,23 @@ func TestClientHeartbeatAgainstNestJS(t *testing.T) {
 	if err := c.Send(context.Background(), "x", nil, nil); !errors.Is(err, rpc.ErrNoHandler) {
 		t.Errorf("the connection must be alive: %v", err)
 	}
-	if m := c.Metrics(); m.Reconnects != 0 || m.HeartbeatFailures != 0 {
-		t.Errorf("reconnects %d, heartbeat failures %d; want 0", m.Reconnects, m.HeartbeatFailures)
+	if m := c.Metrics(); m.Reconnects != 0 || m.HeartbeatFailures != 0 || m.InFlight != 0 {
+		t.Errorf("reconnects %d, heartbeat failures %d, in flight %d; want 0, 0, 0 (pings are not calls)", m.Reconnects, m.HeartbeatFailures, m.InFlight)
+	}
+}
+
+// TestClientMaxFrameSize: a reply longer than the client's limit closes the
+// connection and fails the call with a clear cause.
+func TestClientMaxFrameSize(t *testing.T) {
+	t.Parallel()
+	srv, _ := clientTestServer(t, rpc.Config{})
+	c := newTestClient(t, srv.Addr().String(), rpc.WithMaxFrameSize(100))
+	if err := c.Send(context.Background(), "echo", "short", nil); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Send(context.Background(), "echo", strings.Repeat("x", 200), nil)
+	if !errors.Is(err, rpc.ErrConnectionLost) || !errors.Is(err, wire.ErrFrameTooLarge) {
+		t.Errorf("oversized reply: %v; want ErrConnectionLost caused by wire.ErrFrameTooLarge", err)
 	}
 }
 

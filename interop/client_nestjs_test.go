@@ -1,0 +1,581 @@
+package interop_test
+
+// Our Go client (rpc.Client) against a real NestJS TCP microservice
+// (nestjs/server.mjs, the demo contract) of each major: patterns of every
+// kind, unicode, a 1 MiB payload, 500 concurrent calls, a stream, remote
+// errors, events, metadata, heartbeats toward a peer that has none, and a
+// server killed under pending calls and restarted on the same port.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os/exec"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unicode/utf16"
+
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// nestProc is a running `node server.mjs`.
+type nestProc struct {
+	cmd    *exec.Cmd
+	port   string
+	stderr *lockedBuffer
+	done   chan struct{} // closed once the process has exited and been waited for
+}
+
+// addr is the server's loopback address.
+func (p *nestProc) addr() string { return net.JoinHostPort("127.0.0.1", p.port) }
+
+// kill sends sig and waits (up to 10 s) for the process to exit.
+func (p *nestProc) kill(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		t.Errorf("server.mjs did not exit within 10 s of %v", sig)
+	}
+}
+
+// lockedBuffer collects a child's stderr while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// listeningWriter is server.mjs's stdout: it hands the first line over.
+type listeningWriter struct {
+	mu   sync.Mutex
+	buf  []byte
+	sent bool
+	line chan string
+}
+
+func (w *listeningWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sent {
+		return len(p), nil
+	}
+	w.buf = append(w.buf, p...)
+	if i := bytes.IndexByte(w.buf, '\n'); i >= 0 {
+		w.sent = true
+		w.line <- string(w.buf[:i])
+	}
+	return len(p), nil
+}
+
+// startNestServer runs `node server.mjs --nest major --port port` and waits
+// for its `LISTENING <port>` line. The process is stopped (SIGTERM, wait)
+// when the test ends, unless it is already gone.
+func startNestServer(t *testing.T, node, major, port string) *nestProc {
+	t.Helper()
+	cmd := exec.Command(node, "server.mjs", "--nest", major, "--port", port)
+	cmd.Dir = "nestjs"
+	stdout := &listeningWriter{line: make(chan string, 1)}
+	p := &nestProc{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = stdout, p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.kill(t, syscall.SIGTERM)
+		if t.Failed() {
+			if s := p.stderr.String(); s != "" {
+				t.Logf("server.mjs (nest %s) stderr:\n%s", major, s)
+			}
+		}
+	})
+	select {
+	case line := <-stdout.line:
+		got, ok := strings.CutPrefix(line, "LISTENING ")
+		if !ok || got == "" || got == "0" {
+			t.Fatalf("server.mjs printed %q, want LISTENING <port>", line)
+		}
+		if port != "0" && got != port {
+			t.Fatalf("server.mjs listens on %s, asked for %s", got, port)
+		}
+		p.port = got
+	case <-p.done:
+		t.Fatalf("server.mjs (nest %s) exited before listening: %v\nstderr:\n%s", major, cmd.ProcessState, p.stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("server.mjs (nest %s) did not print LISTENING within 60 s\nstderr:\n%s", major, p.stderr.String())
+	}
+	return p
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// newNestClient is an rpc.Client for addr, closed when the test ends.
+func newNestClient(t *testing.T, addr string, opts ...rpc.ClientOption) *rpc.Client {
+	t.Helper()
+	c, err := rpc.NewClient(addr, append([]rpc.ClientOption{rpc.WithClientLogger(discard())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// unicodeText is client.mjs's unicode string: 2-, 3- and 4-byte UTF-8,
+// U+2028 (which JSON.stringify leaves raw), HTML characters, a quote and a
+// backslash.
+const unicodeText = "héllo 😀 ✓ \u2028 <&> \"q\" \\ end"
+
+// largeText is client.mjs's large string: at least 1,048,576 UTF-16 units of
+// ASCII, 2- and 3-byte and astral characters, whole chunks only.
+func largeText() string {
+	const chunk = "ascii 0123456789 abcdefghij é ü ß ñ ✓ € 日本語 😀 🚀 𝄞 <&> \"q\" \\ \n"
+	units := len(utf16.Encode([]rune(chunk)))
+	return strings.Repeat(chunk, (1<<20+units-1)/units)
+}
+
+// TestGoClientToNestServer runs our client against a real NestJS TCP server
+// of each major.
+func TestGoClientToNestServer(t *testing.T) {
+	node := requireNode(t)
+	for _, v := range nestMajors {
+		t.Run("nest"+v, func(t *testing.T) {
+			t.Parallel()
+			t.Run("contract", func(t *testing.T) { testNestContract(t, node, v) })
+			t.Run("heartbeat", func(t *testing.T) { testNestHeartbeat(t, node, v) })
+			t.Run("restart", func(t *testing.T) { testNestRestart(t, node, v) })
+		})
+	}
+}
+
+// testNestContract calls every pattern of the demo contract.
+func testNestContract(t *testing.T, node, major string) {
+	srv := startNestServer(t, node, major, "0")
+	c := newNestClient(t, srv.addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// Each check runs on the same client (one connection), in order.
+	check := func(name string, f func() error) {
+		t.Helper()
+		if err := f(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	want := func(got, want any) error {
+		if !reflect.DeepEqual(got, want) {
+			return fmt.Errorf("got %#v, want %#v", got, want)
+		}
+		return nil
+	}
+	remote := func(err error) (*rpc.RemoteError, error) {
+		var re *rpc.RemoteError
+		if !errors.As(err, &re) {
+			return nil, fmt.Errorf("got error %v (%T), want a *rpc.RemoteError", err, err)
+		}
+		return re, nil
+	}
+
+	check("string pattern", func() error {
+		got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{1, 2, 3})
+		if err != nil {
+			return err
+		}
+		return want(got, 6)
+	})
+	check("number pattern", func() error {
+		got, err := rpc.Call[map[string]any, string](ctx, c, 42, map[string]any{})
+		if err != nil {
+			return err
+		}
+		return want(got, "forty-two")
+	})
+	check("null data", func() error {
+		// A Nest ClientProxy refuses null data; ours sends it, and a Nest
+		// server takes it.
+		var got string
+		if err := c.Send(ctx, 42, nil, &got); err != nil {
+			return err
+		}
+		return want(got, "forty-two")
+	})
+	check("object pattern", func() error {
+		got, err := rpc.Call[[]int, string](ctx, c, map[string]any{"role": "math", "cmd": "sum2"}, []int{1, 2})
+		if err != nil {
+			return err
+		}
+		return want(got, "sum2:3")
+	})
+	check("nested object pattern", func() error {
+		p := map[string]any{"cmd": "nested", "opts": map[string]any{"z": 1, "a": "x"}}
+		got, err := rpc.Call[int, string](ctx, c, p, 1)
+		if err != nil {
+			return err
+		}
+		return want(got, "nested-ok")
+	})
+	check("unicode echo", func() error {
+		got, err := rpc.Call[string, string](ctx, c, "echo", unicodeText)
+		if err != nil {
+			return err
+		}
+		return want(got, unicodeText)
+	})
+	check("1 MiB echo", func() error {
+		s := largeText()
+		got, err := rpc.Call[string, string](ctx, c, "echo", s)
+		if err != nil {
+			return err
+		}
+		if got != s {
+			return fmt.Errorf("echo of %d bytes came back as %d bytes, different", len(s), len(got))
+		}
+		return nil
+	})
+	check("500 concurrent calls", func() error {
+		const n = 500
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{i, i})
+				if err == nil && got != 2*i {
+					err = fmt.Errorf("sum [%d,%d] = %d", i, i, got)
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	})
+	check("stream", func() error {
+		var got []int
+		for v, err := range rpc.StreamOf[int](ctx, c, "stream3", map[string]any{}) {
+			if err != nil {
+				return err
+			}
+			got = append(got, v)
+		}
+		return want(got, []int{1, 2, 3})
+	})
+	check("RpcException(string)", func() error {
+		re, err := remote(c.Send(ctx, "fail", map[string]any{}, nil))
+		if err != nil {
+			return err
+		}
+		if re.Status != "error" || re.Message != "bad input" {
+			return fmt.Errorf("got Status %q Message %q (raw %s), want error / bad input", re.Status, re.Message, re.Raw)
+		}
+		return nil
+	})
+	check("RpcException(object)", func() error {
+		re, err := remote(c.Send(ctx, "failobj", map[string]any{}, nil))
+		if err != nil {
+			return err
+		}
+		if string(re.Raw) != `{"status":400,"message":"bad"}` || re.Status != "400" || re.Message != "bad" {
+			return fmt.Errorf("got Raw %s Status %q Message %q, want {\"status\":400,\"message\":\"bad\"} / 400 / bad", re.Raw, re.Status, re.Message)
+		}
+		return nil
+	})
+	check("plain Error", func() error {
+		re, err := remote(c.Send(ctx, "boom", map[string]any{}, nil))
+		if err != nil {
+			return err
+		}
+		if re.Message != "Internal server error" {
+			return fmt.Errorf("got Message %q (raw %s), want Internal server error", re.Message, re.Raw)
+		}
+		return nil
+	})
+	check("unknown pattern", func() error {
+		err := c.Send(ctx, "nope", map[string]any{}, nil)
+		if !errors.Is(err, rpc.ErrNoHandler) {
+			return fmt.Errorf("got %v, want errors.Is(err, rpc.ErrNoHandler)", err)
+		}
+		_, err = remote(err)
+		return err
+	})
+	check("events", func() error {
+		if err := c.Emit(ctx, "evt", map[string]int{"n": 1}); err != nil {
+			return err
+		}
+		if err := c.Emit(ctx, map[string]any{"cmd": "evt"}, map[string]int{"n": 2}); err != nil {
+			return err
+		}
+		// Nest runs an event's handler asynchronously: poll "events"
+		// (which returns and clears what arrived) until both are in.
+		var got []map[string]int
+		for deadline := time.Now().Add(10 * time.Second); len(got) < 2 && time.Now().Before(deadline); {
+			batch, err := rpc.Call[map[string]any, []map[string]int](ctx, c, "events", map[string]any{})
+			if err != nil {
+				return err
+			}
+			got = append(got, batch...)
+			if len(got) < 2 {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		return want(got, []map[string]int{{"n": 1}, {"n": 2}})
+	})
+	check("metadata", func() error {
+		md := map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+		var got int
+		if err := c.Send(ctx, "sum", []int{2, 3}, &got, rpc.WithMetadata(md)); err != nil {
+			return err
+		}
+		return want(got, 5)
+	})
+	check("cancelled call", func() error {
+		// The caller gives up; the reply that comes later is dropped and
+		// the connection carries on.
+		cctx, ccancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer ccancel()
+		if _, err := rpc.Call[int, string](cctx, c, "slow", 300); !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("slow 300 ms with a 50 ms deadline: got %v, want DeadlineExceeded", err)
+		}
+		if got, err := rpc.Call[int, string](ctx, c, "slow", 400); err != nil || got != "slow:400" {
+			return fmt.Errorf("slow 400 after the cancelled call = %q, %v", got, err)
+		}
+		if n := c.Metrics().InFlight; n != 0 {
+			return fmt.Errorf("%d calls still in flight", n)
+		}
+		return nil
+	})
+	check("stream abandoned", func() error {
+		for v, err := range rpc.StreamOf[int](ctx, c, "stream3", map[string]any{}) {
+			if err != nil || v != 1 {
+				return fmt.Errorf("first value %d, %v", v, err)
+			}
+			break
+		}
+		got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{7, 8})
+		if err != nil {
+			return err
+		}
+		return want(got, 15)
+	})
+	check("after errors", func() error {
+		got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{1})
+		if err != nil {
+			return err
+		}
+		return want(got, 1)
+	})
+	if m := c.Metrics(); m.Reconnects != 0 || m.DialErrors != 0 {
+		t.Errorf("one connection expected: %d reconnects, %d dial errors", m.Reconnects, m.DialErrors)
+	}
+
+	// A pool of 4 connections, calls to the least busy one.
+	pool := newNestClient(t, srv.addr(), rpc.WithPool(4, true))
+	check("pool of 4, 200 concurrent calls", func() error {
+		const n = 200
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				got, err := rpc.Call[[]int, string](ctx, pool, map[string]any{"cmd": "sum2", "role": "math"}, []int{i, 1})
+				if err == nil && got != fmt.Sprintf("sum2:%d", i+1) {
+					err = fmt.Errorf("sum2 [%d,1] = %q", i, got)
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	})
+	pool.Close()
+	if err := pool.Send(ctx, "sum", []int{1}, nil); !errors.Is(err, rpc.ErrClientClosed) {
+		t.Errorf("call on a closed client: got %v, want ErrClientClosed", err)
+	}
+}
+
+// testNestHeartbeat: a NestJS server has no heartbeat handler; the client
+// sees the no-handler reply to its first ping, stops pinging, and keeps
+// the connection.
+func testNestHeartbeat(t *testing.T, node, major string) {
+	srv := startNestServer(t, node, major, "0")
+	c := newNestClient(t, srv.addr(), rpc.WithHeartbeat(50*time.Millisecond, 300*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{1, 2}); err != nil || got != 3 {
+		t.Fatalf("sum [1,2] = %d, %v", got, err)
+	}
+	time.Sleep(time.Second) // idle: 20 intervals, 3 timeouts
+	m := c.Metrics()
+	if m.Reconnects != 0 || m.HeartbeatFailures != 0 {
+		t.Errorf("after 1 s idle: %d reconnects, %d heartbeat failures; want 0 and 0", m.Reconnects, m.HeartbeatFailures)
+	}
+	// One ping, answered "no matching message handler": no more after it.
+	if m.Heartbeats != 1 {
+		t.Errorf("sent %d heartbeats in 1 s idle toward NestJS, want exactly 1 (then none: NestJS has no heartbeat handler)", m.Heartbeats)
+	}
+	if got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{3, 4}); err != nil || got != 7 {
+		t.Errorf("after idling: sum [3,4] = %d, %v", got, err)
+	}
+	if m := c.Metrics(); m.Reconnects != 0 {
+		t.Errorf("the call after idling reconnected (%d reconnects)", m.Reconnects)
+	}
+}
+
+// testNestRestart: killing the server fails the pending calls at once with
+// ErrConnectionLost; a new server on the same port is reached by the next
+// call.
+func testNestRestart(t *testing.T, node, major string) {
+	first := startNestServer(t, node, major, "0")
+	c := newNestClient(t, first.addr(), rpc.WithReconnectBackoff(10*time.Millisecond, 200*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{1, 2}); err != nil || got != 3 {
+		t.Fatalf("sum [1,2] = %d, %v", got, err)
+	}
+
+	const pending = 5
+	errs := make(chan error, pending)
+	for range pending {
+		go func() {
+			_, err := rpc.Call[int, string](ctx, c, "slow", 3000)
+			errs <- err
+		}()
+	}
+	waitUntil(t, "5 slow calls pending", 10*time.Second, func() bool { return c.Metrics().InFlight == pending })
+	// InFlight counts a call once registered, just before it is written:
+	// give the requests time to reach node.
+	time.Sleep(100 * time.Millisecond)
+
+	killed := time.Now()
+	first.kill(t, syscall.SIGKILL)
+	for range pending {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, rpc.ErrConnectionLost) {
+				t.Errorf("pending call after SIGKILL: got %v, want ErrConnectionLost", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a pending call still hangs 5 s after the server was killed")
+		}
+	}
+	// Well before the handlers' 3 s would have elapsed.
+	if d := time.Since(killed); d > 2*time.Second {
+		t.Errorf("pending calls took %v to fail after SIGKILL", d)
+	}
+
+	// While nothing listens, a call fails at once with the dial error (it
+	// is not idempotent, so it is not retried).
+	start := time.Now()
+	_, err := rpc.Call[[]int, int](ctx, c, "sum", []int{1})
+	if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || isRemoteError(err) {
+		t.Errorf("call while the server is down: got %v, want a dial error (ECONNREFUSED)", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("call while the server is down took %v to fail", d)
+	}
+
+	second := startNestServer(t, node, major, first.port)
+	var (
+		got     int
+		retries int
+	)
+	for deadline := time.Now().Add(10 * time.Second); ; retries++ {
+		callCtx, callCancel := context.WithTimeout(ctx, 2*time.Second)
+		got, err = rpc.Call[[]int, int](callCtx, c, "sum", []int{4, 5})
+		callCancel()
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil || got != 9 {
+		t.Fatalf("after the restart on port %s: sum [4,5] = %d, %v (%d retries)", second.port, got, err, retries)
+	}
+	if retries > 0 {
+		t.Logf("the first call after the restart needed %d retries", retries)
+	}
+	if m := c.Metrics(); m.Reconnects != 1 || m.DialErrors == 0 {
+		t.Errorf("Metrics(): %d reconnects, %d dial errors; want 1 and at least 1", m.Reconnects, m.DialErrors)
+	}
+	// And the new connection works as the old one did.
+	var values []int
+	for v, err := range rpc.StreamOf[int](ctx, c, "stream3", map[string]any{}) {
+		if err != nil {
+			t.Fatalf("stream3 after the restart: %v", err)
+		}
+		values = append(values, v)
+	}
+	if !reflect.DeepEqual(values, []int{1, 2, 3}) {
+		t.Errorf("stream3 after the restart: %v, want [1 2 3]", values)
+	}
+}
+
+func isRemoteError(err error) bool {
+	var re *rpc.RemoteError
+	return errors.As(err, &re)
+}
+
+// waitUntil polls cond every 5 ms until it holds, or fails the test.
+func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestGoClientReconnectBackoffZeroMin: WithReconnectBackoff(0, max) must
+// not wait (about) max before every redial. Found while writing the restart
+// test: a client told to redial a restarted NestJS server at once
+// (minimum 0) waits 2.5–5 s instead.
+//
+// KNOWN BUG in rpc (Client.backoff): the minimum shifted left stays 0, and
+// the guard meant for overflow (`d <= 0`) turns it into backoffMax, so a
+// zero minimum gives waits in [max/2, max] after the first failed dial.
+// This test fails until that is fixed; it needs no node.
+func TestGoClientReconnectBackoffZeroMin(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: every dial is refused at once
+	c := newNestClient(t, addr, rpc.WithReconnectBackoff(0, 5*time.Second))
+	for i := range 4 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		start := time.Now()
+		err := c.Send(ctx, "sum", []int{1}, nil)
+		cancel()
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("call %d after %d refused dials: got %v after %v, want the dial error at once (WithReconnectBackoff(0, 5s) waited for the 5 s maximum)",
+				i+1, i, err, time.Since(start).Round(time.Millisecond))
+		}
+	}
+}
