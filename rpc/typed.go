@@ -18,6 +18,9 @@ func decode[T any](r *Request) (T, error) {
 		*p = r.Data
 		return in, nil
 	}
+	if fastDecode(&in, r.Data) {
+		return in, nil
+	}
 	if err := json.Unmarshal(r.Data, &in); err != nil {
 		return in, &decodeError{pattern: r.Route, err: err}
 	}
