@@ -51,9 +51,20 @@ func benchLoad(b *testing.B, conns, inflight int) {
 	bare, _ := startServer(b, rpc.Config{}, func(s *rpc.Server) {
 		s.Handle("sum", rpc.Func(func(json.RawMessage) (any, error) { return 3, nil }))
 	})
+	// A typed handler, as most users will write it: data decoded into []float64.
+	typed, _ := startServer(b, rpc.Config{}, func(s *rpc.Server) {
+		s.Handle("sum", rpc.Typed(func(_ context.Context, xs []float64) (float64, error) {
+			t := 0.0
+			for _, x := range xs {
+				t += x
+			}
+			return t, nil
+		}))
+	})
 	for _, target := range []struct{ name, addr string }{
 		{"ceiling", ceiling.Addr()},
 		{"msgpattern", srv.Addr().String()},
+		{"msgpattern-typed-sum", typed.Addr().String()},
 		{"msgpattern-const-handler", bare.Addr().String()},
 	} {
 		b.Run(target.name, func(b *testing.B) {
