@@ -62,22 +62,6 @@ func (h *histogram) observe(d time.Duration) {
 	}
 }
 
-// merge adds o's counts to h.
-func (h *histogram) merge(o *histogram) {
-	for i := range o.counts {
-		if c := o.counts[i].Load(); c > 0 {
-			h.counts[i].Add(c)
-		}
-	}
-	h.sum.Add(o.sum.Load())
-	if m := o.min.Load(); m < h.min.Load() {
-		h.min.Store(m)
-	}
-	if m := o.max.Load(); m > h.max.Load() {
-		h.max.Store(m)
-	}
-}
-
 // Latency summarises a run's latencies.
 type Latency struct {
 	Min, Mean, P50, P90, P99, P999, Max time.Duration

@@ -1,9 +1,13 @@
 // Command msgpattern serves, calls and load-tests NestJS-compatible
 // message-pattern services.
 //
-//	msgpattern serve [--addr :4061]     run the demo server
+//	msgpattern serve [--addr :4061] [--metrics-addr :9090]   run the demo server
+//	msgpattern send [flags] PATTERN [DATA]                   call a pattern, print the reply
+//	msgpattern emit [flags] PATTERN [DATA]                   send an event
+//	msgpattern bench [flags] PATTERN [DATA]                  load-test a pattern
 //
-// Run `msgpattern help` for the commands.
+// Run `msgpattern help` for the commands, `msgpattern <command> -h` for a
+// command's flags.
 package main
 
 import (
@@ -23,6 +27,12 @@ func run(args []string) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:])
+	case "send":
+		return send(args[1:])
+	case "emit":
+		return emit(args[1:])
+	case "bench":
+		return bench(args[1:])
 	case "help", "-h", "--help":
 		usage()
 		return 0
@@ -34,11 +44,16 @@ func run(args []string) int {
 }
 
 func usage() {
-	fmt.Fprint(os.Stderr, `Usage: msgpattern <command> [flags]
+	fmt.Fprint(os.Stderr, `Usage: msgpattern <command> [flags] [arguments]
 
 Commands:
   serve    run the demo server (ping, echo, sum, stream3, events, …)
+  send     call a pattern and print the reply: send [flags] PATTERN [DATA]
+  emit     send an event, no reply: emit [flags] PATTERN [DATA]
+  bench    load-test a pattern: bench [flags] PATTERN [DATA]
   help     show this help
+
+send and emit connect to $MSGPATTERN_ADDR, else localhost:4061 (--addr).
 
 Run 'msgpattern <command> -h' for a command's flags.
 `)

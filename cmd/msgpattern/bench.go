@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/msgpattern/msgpattern/loadtest"
+	"github.com/msgpattern/msgpattern/wire"
+)
+
+const benchUsage = `Usage: msgpattern bench [flags] PATTERN [DATA]
+
+Load-tests PATTERN on any NestJS-compatible TCP server: -c connections,
+each keeping -p requests in flight (pipelined), for -n requests or -d
+duration, optionally paced at --rate requests per second in all. Then
+prints a summary in the manner of ghz and 'nats bench': counts, errors by
+kind, requests per second, latency percentiles and a histogram.
+
+Examples:
+  msgpattern bench -c 16 -p 64 -n 1000000 sum '[1,2]'
+  msgpattern bench -c 4 -d 30s --rate 5000 --json '{"cmd":"get"}' '{"id":7}'
+`
+
+// benchCommand is `msgpattern bench`.
+type benchCommand struct {
+	addr     string
+	conns    int
+	inflight int
+	requests int
+	duration time.Duration
+	rate     float64
+	warmup   time.Duration
+	asJSON   bool
+	asCSV    bool
+
+	pattern json.RawMessage
+	data    json.RawMessage
+}
+
+func bench(args []string) int {
+	var c benchCommand
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&c.addr, "addr", defaultAddr(), "server address host:port; the default is $MSGPATTERN_ADDR, else localhost:4061")
+	fs.IntVar(&c.conns, "c", 1, "connections")
+	fs.IntVar(&c.inflight, "p", 1, "requests in flight on each connection")
+	fs.IntVar(&c.requests, "n", 0, "requests to measure (default 10000 unless -d is given)")
+	fs.DurationVar(&c.duration, "d", 0, "measure for this long instead of -n")
+	fs.Float64Var(&c.rate, "rate", 0, "requests per second in all; 0 for as fast as the server answers")
+	fs.DurationVar(&c.warmup, "warmup", 0, "unmeasured load before the run")
+	fs.BoolVar(&c.asJSON, "json", false, "print the summary as JSON")
+	fs.BoolVar(&c.asCSV, "csv", false, "print the summary as CSV")
+	setUsage(fs, benchUsage)
+	pos, code, ok := parseCommand(fs, args, "PATTERN [DATA]", 1, 2)
+	if !ok {
+		return code
+	}
+	if c.requests > 0 && c.duration > 0 {
+		return usageError(fmt.Errorf("give -n or -d, not both"))
+	}
+	if c.requests <= 0 && c.duration <= 0 {
+		c.requests = 10000
+	}
+	if c.asJSON && c.asCSV {
+		return usageError(fmt.Errorf("give --json or --csv, not both"))
+	}
+	p, err := parsePattern(pos[0])
+	if err != nil {
+		return usageError(err)
+	}
+	if c.pattern, err = wire.AppendJSON(nil, p); err != nil {
+		return usageError(err)
+	}
+	if c.data, err = parseData(pos[1:], os.Stdin); err != nil {
+		return usageError(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return c.run(ctx, os.Stdout, os.Stderr)
+}
+
+func (c *benchCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
+	terminal := isTerminal(stderr)
+	cfg := loadtest.Config{
+		Addr: c.addr, Connections: c.conns, InFlight: c.inflight,
+		Requests: c.requests, Duration: c.duration, Rate: c.rate, Warmup: c.warmup,
+		Pattern: c.pattern, Data: c.data,
+		Progress: func(p loadtest.Progress) { progress(stderr, p, terminal, c.requests) },
+	}
+	if terminal {
+		cfg.ProgressEvery = 200 * time.Millisecond
+	}
+	res, err := loadtest.Run(ctx, cfg)
+	if terminal {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if err != nil && res.Requests == 0 {
+		fmt.Fprintln(stderr, "msgpattern: bench:", err)
+		return exitLocal
+	}
+	switch {
+	case c.asJSON:
+		writeJSONSummary(stdout, c, res)
+	case c.asCSV:
+		writeCSVSummary(stdout, c, res)
+	default:
+		writeSummary(stdout, c, res)
+	}
+	if ctx.Err() != nil {
+		return exitInterrupted
+	}
+	return exitOK
+}
+
+// progress reports a run's progress: one line rewritten in place on a
+// terminal, plain lines otherwise (logs, CI).
+func progress(w io.Writer, p loadtest.Progress, terminal bool, total int) {
+	var line string
+	switch {
+	case p.Warmup:
+		line = "warming up…"
+	case total > 0:
+		line = fmt.Sprintf("%s  %d/%d requests (%.0f%%)  %d errors  %.0f req/s",
+			p.Elapsed.Round(time.Millisecond), p.Completed, total, 100*float64(p.Completed)/float64(total),
+			p.Errors, float64(p.Completed)/max(p.Elapsed.Seconds(), 1e-9))
+	default:
+		line = fmt.Sprintf("%s  %d requests  %d errors  %.0f req/s",
+			p.Elapsed.Round(time.Millisecond), p.Completed, p.Errors, float64(p.Completed)/max(p.Elapsed.Seconds(), 1e-9))
+	}
+	if terminal {
+		fmt.Fprintf(w, "\r\033[K%s", line)
+		return
+	}
+	fmt.Fprintln(w, line)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.2f ms", ms(d))
+	default:
+		return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
+	}
+}
+
+func writeSummary(w io.Writer, c *benchCommand, r loadtest.Result) {
+	l := r.Latency
+	fmt.Fprintf(w, "\nSummary: %s on %s, %d connections × %d in flight\n", c.pattern, c.addr, max(c.conns, 1), max(c.inflight, 1))
+	fmt.Fprintf(w, "  Count:        %d\n", r.Requests)
+	fmt.Fprintf(w, "  Errors:       %d\n", r.Errors)
+	fmt.Fprintf(w, "  Total:        %s\n", fmtDur(r.Elapsed))
+	fmt.Fprintf(w, "  Requests/sec: %.2f\n", r.RPS)
+	fmt.Fprintf(w, "  Fastest:      %s\n", fmtDur(l.Min))
+	fmt.Fprintf(w, "  Average:      %s\n", fmtDur(l.Mean))
+	fmt.Fprintf(w, "  Slowest:      %s\n", fmtDur(l.Max))
+
+	fmt.Fprintf(w, "\nLatency distribution:\n")
+	for _, q := range []struct {
+		name string
+		d    time.Duration
+	}{{"50", l.P50}, {"90", l.P90}, {"99", l.P99}, {"99.9", l.P999}} {
+		fmt.Fprintf(w, "  %5s %% in %s\n", q.name, fmtDur(q.d))
+	}
+
+	if len(l.Histogram) > 0 {
+		fmt.Fprintf(w, "\nResponse time histogram:\n")
+		var most uint64
+		for _, b := range l.Histogram {
+			most = max(most, b.Count)
+		}
+		for _, b := range l.Histogram {
+			bar := 0
+			if most > 0 {
+				bar = int(40 * b.Count / most)
+			}
+			fmt.Fprintf(w, "  %10s [%d]\t|%s\n", fmtDur(b.Upper), b.Count, strings.Repeat("∎", bar))
+		}
+	}
+
+	fmt.Fprintf(w, "\nStatus:\n  OK   %d\n", r.Requests-r.Errors)
+	for _, k := range sortedKinds(r.ByKind) {
+		fmt.Fprintf(w, "  %s   %d\n", k, r.ByKind[k])
+	}
+}
+
+func sortedKinds(m map[string]uint64) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// benchJSON is the --json summary.
+type benchJSON struct {
+	Addr        string            `json:"addr"`
+	Pattern     json.RawMessage   `json:"pattern"`
+	Connections int               `json:"connections"`
+	InFlight    int               `json:"in_flight"`
+	Requests    uint64            `json:"requests"`
+	Errors      uint64            `json:"errors"`
+	ErrorsBy    map[string]uint64 `json:"errors_by_kind"`
+	Seconds     float64           `json:"seconds"`
+	RPS         float64           `json:"requests_per_second"`
+	MinMs       float64           `json:"min_ms"`
+	MeanMs      float64           `json:"mean_ms"`
+	P50Ms       float64           `json:"p50_ms"`
+	P90Ms       float64           `json:"p90_ms"`
+	P99Ms       float64           `json:"p99_ms"`
+	P999Ms      float64           `json:"p999_ms"`
+	MaxMs       float64           `json:"max_ms"`
+	Histogram   []histogramBar    `json:"histogram"`
+}
+
+type histogramBar struct {
+	LeMs  float64 `json:"le_ms"`
+	Count uint64  `json:"count"`
+}
+
+func writeJSONSummary(w io.Writer, c *benchCommand, r loadtest.Result) {
+	l := r.Latency
+	out := benchJSON{
+		Addr: c.addr, Pattern: c.pattern, Connections: max(c.conns, 1), InFlight: max(c.inflight, 1),
+		Requests: r.Requests, Errors: r.Errors, ErrorsBy: r.ByKind, Seconds: r.Elapsed.Seconds(), RPS: r.RPS,
+		MinMs: ms(l.Min), MeanMs: ms(l.Mean), P50Ms: ms(l.P50), P90Ms: ms(l.P90), P99Ms: ms(l.P99), P999Ms: ms(l.P999), MaxMs: ms(l.Max),
+	}
+	for _, b := range l.Histogram {
+		out.Histogram = append(out.Histogram, histogramBar{LeMs: ms(b.Upper), Count: b.Count})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(out)
+}
+
+func writeCSVSummary(w io.Writer, c *benchCommand, r loadtest.Result) {
+	l := r.Latency
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"addr", "pattern", "connections", "in_flight", "requests", "errors", "seconds", "requests_per_second",
+		"min_ms", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"})
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+	cw.Write([]string{c.addr, string(c.pattern), strconv.Itoa(max(c.conns, 1)), strconv.Itoa(max(c.inflight, 1)),
+		strconv.FormatUint(r.Requests, 10), strconv.FormatUint(r.Errors, 10), f(r.Elapsed.Seconds()), f(r.RPS),
+		f(ms(l.Min)), f(ms(l.Mean)), f(ms(l.P50)), f(ms(l.P90)), f(ms(l.P99)), f(ms(l.P999)), f(ms(l.Max))})
+	cw.Flush()
+}
