@@ -30,12 +30,12 @@ func TestBench(t *testing.T) {
 			Errors     uint64            `json:"errors"`
 			ByKind     map[string]uint64 `json:"errors_by_kind"`
 			RPS        float64           `json:"requests_per_second"`
-			P50Ms      float64 `json:"p50_ms"`
-			P999Ms     float64 `json:"p999_ms"`
-			Histogram  []any   `json:"histogram"`
-			Pattern    string  `json:"pattern"`
-			InFlight   int     `json:"in_flight"`
-			Connection int     `json:"connections"`
+			P50Ms      float64           `json:"p50_ms"`
+			P999Ms     float64           `json:"p999_ms"`
+			Histogram  []any             `json:"histogram"`
+			Pattern    string            `json:"pattern"`
+			InFlight   int               `json:"in_flight"`
+			Connection int               `json:"connections"`
 		}
 		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil {
 			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
