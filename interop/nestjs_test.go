@@ -1,7 +1,6 @@
 package interop_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -103,32 +102,5 @@ func TestNestClientToGoServer(t *testing.T) {
 
 func runClient(t *testing.T, node, major, port string) []scenarioResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "client.mjs", "--nest", major, "--host", "127.0.0.1", "--port", port)
-	cmd.Dir = "nestjs"
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var results []scenarioResult
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 8<<20)
-	for sc.Scan() {
-		var r scenarioResult
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Errorf("client.mjs printed a line that is not a result: %q", sc.Text())
-			continue
-		}
-		results = append(results, r)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("client.mjs (nest %s): %v\nstderr:\n%s", major, err, stderr.String())
-	}
-	return results
+	return runClientArgs(t, node, major, port, 2*time.Minute)
 }

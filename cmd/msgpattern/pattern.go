@@ -239,3 +239,20 @@ func parseCommand(fs *flag.FlagSet, args []string, want string, minArgs, maxArgs
 	}
 	return pos, exitOK, true
 }
+
+// parseCall parses the flags and PATTERN [DATA] arguments of send and emit
+// into c. ok is false when the command should exit at once with code.
+func (c *callFlags) parseCall(fs *flag.FlagSet, args []string) (pat any, data json.RawMessage, code int, ok bool) {
+	pos, code, ok := parseCommand(fs, args, "PATTERN [DATA]", 1, 2)
+	if !ok {
+		return nil, nil, code, false
+	}
+	var err error
+	if pat, err = parsePattern(pos[0]); err != nil {
+		return nil, nil, usageError(err), false
+	}
+	if data, err = parseData(pos[1:], os.Stdin); err != nil {
+		return nil, nil, usageError(err), false
+	}
+	return pat, data, exitOK, true
+}

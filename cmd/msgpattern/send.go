@@ -53,16 +53,12 @@ func send(args []string) int {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	c.bind(fs, "print the round-trip time and the number of values on stderr")
 	setUsage(fs, sendUsage)
-	pos, code, ok := parseCommand(fs, args, "PATTERN [DATA]", 1, 2)
-	if !ok {
+	var (
+		code int
+		ok   bool
+	)
+	if c.pattern, c.data, code, ok = c.parseCall(fs, args); !ok {
 		return code
-	}
-	var err error
-	if c.pattern, err = parsePattern(pos[0]); err != nil {
-		return usageError(err)
-	}
-	if c.data, err = parseData(pos[1:], os.Stdin); err != nil {
-		return usageError(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
