@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/msgpattern/msgpattern/loadtest"
+	"github.com/msgpattern/msgpattern/wire"
+)
+
+// payload is what every request of a shape carries.
+type payload struct {
+	name string
+	data []byte      // the NestJS request's data
+	grpc *SumRequest // the gRPC request
+}
+
+// padLen makes the large payload's data exactly 4096 bytes.
+const padLen = 4096 - len(`{"a":1,"b":2,"pad":""}`)
+
+var (
+	smallPayload = payload{name: "[1,2]", data: []byte(`[1,2]`), grpc: &SumRequest{A: 1, B: 2}}
+	largePayload = payload{
+		name: "4 KiB",
+		data: []byte(`{"a":1,"b":2,"pad":"` + strings.Repeat("x", padLen) + `"}`),
+		grpc: &SumRequest{A: 1, B: 2, Pad: strings.Repeat("x", padLen)},
+	}
+)
+
+// shape is a load shape: connections × requests in flight on each, and a
+// payload.
+type shape struct {
+	conns, inflight int
+	payload         payload
+}
+
+func (s shape) load() string { return fmt.Sprintf("%d×%d", s.conns, s.inflight) }
+func (s shape) String() string {
+	return s.load() + " " + s.payload.name
+}
+
+var shapes = []shape{
+	{16, 64, smallPayload},
+	{16, 64, largePayload},
+	{1, 1, smallPayload},
+	{1, 1, largePayload},
+}
+
+// Targets.
+const (
+	tCeiling    = "ceiling"
+	tMsgpattern = "msgpattern"
+	tNest       = "NestJS"
+	tGRPC       = "gRPC-go"
+	tMsgRaw     = "msgpattern, raw handler"
+)
+
+// targetsFor lists the targets of a shape: the four, and for the large
+// payload msgpattern again with a handler that does not decode the data.
+func targetsFor(sh shape) []string {
+	ts := []string{tCeiling, tMsgpattern, tNest, tGRPC}
+	if sh.payload.data[0] == '{' {
+		ts = append(ts, tMsgRaw)
+	}
+	return ts
+}
+
+// sample is one measured repetition.
+type sample struct {
+	rps      float64
+	requests uint64
+	errors   uint64
+	errKinds string
+	elapsed  time.Duration
+	p50, p99 time.Duration
+	cpu      time.Duration // the server process's CPU time during the run
+}
+
+func (s sample) cpuPerReq() float64 { // µs
+	if s.requests == 0 {
+		return 0
+	}
+	return float64(s.cpu.Microseconds()) / float64(s.requests)
+}
+
+func (s sample) cores() float64 { return s.cpu.Seconds() / s.elapsed.Seconds() }
+
+// cell is one target under one shape.
+type cell struct {
+	target  string
+	detail  string // what exactly ran
+	samples []sample
+	peakKB  int // VmHWM of the target process at its end
+	err     string
+}
+
+// best is the repetition with the highest throughput (at 1×1 that is also
+// the one with the lowest mean latency).
+func (c *cell) best() (sample, bool) {
+	if len(c.samples) == 0 {
+		return sample{}, false
+	}
+	b := c.samples[0]
+	for _, s := range c.samples[1:] {
+		if s.rps > b.rps {
+			b = s
+		}
+	}
+	return b, true
+}
+
+// selfExe is the suite's binary, re-executed as the Go targets.
+func selfExe() (string, error) { return os.Executable() }
+
+// startTarget starts the process of a target for a payload.
+func startTarget(o *options, name string, p payload) (*child, string, error) {
+	exe, err := selfExe()
+	if err != nil {
+		return nil, "", err
+	}
+	switch name {
+	case tCeiling:
+		c, err := startChild(name, o.root, []string{exe, "server", kindCeiling, "--port", "0"})
+		return c, "bench server ceiling (internal/loadgen's ceiling loop, reply echoing the id)", err
+	case tMsgpattern:
+		c, err := startChild(name, o.root, []string{exe, "server", kindMsgpattern, "--port", "0"})
+		return c, "bench server msgpattern (rpc.NewServer, RateLimitPerSec -1, RetryAttempts -1, MaxConnections 1<<20)", err
+	case tMsgRaw:
+		c, err := startChild(name, o.root, []string{exe, "server", kindMsgpatternRaw, "--port", "0"})
+		return c, "bench server msgpattern-raw (as msgpattern; \"sum\" finds a and b by a byte search, the pad is never decoded)", err
+	case tGRPC:
+		c, err := startChild(name, o.root, []string{exe, "server", kindGRPC, "--port", "0"})
+		return c, "bench server grpc (grpc.NewServer, defaults)", err
+	case tNest:
+		if o.nestSkip != "" {
+			return nil, "", errors.New(o.nestSkip)
+		}
+		if p.data[0] == '[' {
+			c, err := startChild(name, filepath.Join(o.root, "interop", "nestjs"),
+				[]string{o.node, "server.mjs", "--nest", o.nest, "--port", "0"})
+			return c, "node interop/nestjs/server.mjs --nest " + o.nest, err
+		}
+		c, err := startChild(name, filepath.Join(o.root, "bench", "nestjs"),
+			[]string{o.node, "sum-server.mjs", "--nest", o.nest, "--port", "0"})
+		return c, "node bench/nestjs/sum-server.mjs --nest " + o.nest + " (server.mjs's sum, also taking {a,b})", err
+	}
+	return nil, "", fmt.Errorf("unknown target %q", name)
+}
+
+// runShape measures every target under one shape: all target processes
+// are started, each is checked and warmed up, then the repetitions run
+// interleaved (rep 1 of every target, then rep 2…), so that a slow drift
+// of the machine touches every target alike.
+func runShape(ctx context.Context, o *options, sh shape) ([]*cell, error) {
+	logf("== %s", sh)
+	targetOrder := targetsFor(sh)
+	cells := make([]*cell, len(targetOrder))
+	procs := make([]*child, len(targetOrder))
+	defer func() {
+		for _, c := range procs {
+			if c != nil {
+				c.kill()
+			}
+		}
+	}()
+	for i, name := range targetOrder {
+		cells[i] = &cell{target: name}
+		c, detail, err := startTarget(o, name, sh.payload)
+		cells[i].detail = detail
+		if err != nil {
+			cells[i].err = err.Error()
+			logf("   %-12s not run: %v", name, err)
+			continue
+		}
+		procs[i] = c
+		if name != tGRPC {
+			if err := verify(c.addr, sh.payload.data); err != nil {
+				cells[i].err = err.Error()
+				logf("   %-12s wrong reply: %v", name, err)
+				c.kill()
+				procs[i] = nil
+				continue
+			}
+		}
+		if _, err := measureOnce(ctx, name, c, sh, o.warmup); err != nil {
+			cells[i].err = "warm-up: " + err.Error()
+			logf("   %-12s warm-up failed: %v", name, err)
+			c.kill()
+			procs[i] = nil
+		}
+	}
+	for rep := range o.reps {
+		for i, name := range targetOrder {
+			c := procs[i]
+			if c == nil {
+				continue
+			}
+			s, err := measureOnce(ctx, name, c, sh, o.duration)
+			if err != nil && s.requests == 0 {
+				cells[i].err = err.Error()
+				logf("   %-12s rep %d failed: %v", name, rep+1, err)
+				continue
+			}
+			cells[i].samples = append(cells[i].samples, s)
+			logf("   %-12s rep %d: %9.0f req/s  p50 %-9v p99 %-9v cpu %6.2f µs/req (%.2f cores)%s",
+				name, rep+1, s.rps, s.p50, s.p99, s.cpuPerReq(), s.cores(), errNote(s))
+		}
+	}
+	for i, c := range procs {
+		if c == nil {
+			continue
+		}
+		if kb, err := statusKB(c.pid, "VmHWM"); err == nil {
+			cells[i].peakKB = kb
+		}
+		if !c.alive() {
+			cells[i].err = "the process died: " + c.stderr.String()
+		}
+	}
+	return cells, nil
+}
+
+func errNote(s sample) string {
+	if s.errors == 0 {
+		return ""
+	}
+	return fmt.Sprintf("  ERRORS %d (%s)", s.errors, s.errKinds)
+}
+
+// measureOnce runs the load of sh at the target for d and reads the
+// server's CPU time around it.
+func measureOnce(ctx context.Context, target string, c *child, sh shape, d time.Duration) (sample, error) {
+	cpu0, err := cpuTime(c.pid)
+	if err != nil {
+		return sample{}, err
+	}
+	var s sample
+	var runErr error
+	if target == tGRPC {
+		var r grpcResult
+		r, runErr = runGRPC(ctx, c.addr, sh.conns, sh.inflight, sh.payload.grpc, d)
+		s = sample{rps: r.RPS, requests: r.Requests, errors: r.Errors, elapsed: r.Elapsed, p50: r.P50, p99: r.P99}
+		if r.Errors > 0 {
+			s.errKinds = "grpc"
+		}
+	} else {
+		var r loadtest.Result
+		r, runErr = loadtest.Run(ctx, loadtest.Config{
+			Addr:         c.addr,
+			Connections:  sh.conns,
+			InFlight:     sh.inflight,
+			Duration:     d,
+			Pattern:      []byte(`"sum"`),
+			Data:         sh.payload.data,
+			DrainTimeout: 10 * time.Second,
+		})
+		s = sample{rps: r.RPS, requests: r.Requests, errors: r.Errors, elapsed: r.Elapsed, p50: r.Latency.P50, p99: r.Latency.P99}
+		var kinds []string
+		for k, n := range r.ByKind {
+			kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+		}
+		sort.Strings(kinds)
+		s.errKinds = strings.Join(kinds, ", ")
+		if runErr == nil && r.Requests == 0 {
+			runErr = errors.New("no reply at all")
+		}
+	}
+	cpu1, err := cpuTime(c.pid)
+	if err != nil {
+		return s, err
+	}
+	s.cpu = cpu1 - cpu0
+	return s, runErr
+}
+
+// verify sends one "sum" request and checks that the reply is 3.
+func verify(addr string, data []byte) error {
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	frame := wire.AppendRequest(nil, wire.NestJS, []byte(`"sum"`), data, nil, []byte("7"))
+	if _, err := nc.Write(frame); err != nil {
+		return err
+	}
+	body, err := readFrame(nc, make([]byte, 0, 512))
+	if err != nil {
+		return err
+	}
+	rep, ok, err := wire.ParseReply(body, 0)
+	if err != nil || !ok {
+		return fmt.Errorf("bad reply %q", body)
+	}
+	if string(rep.Response) != "3" || string(rep.ID) != "7" || rep.HasError() {
+		return fmt.Errorf("reply %s, want response 3 for id 7", body)
+	}
+	return nil
+}
+
+// readFrame reads one NestJS frame from nc.
+func readFrame(nc net.Conn, buf []byte) ([]byte, error) {
+	var sc wire.FrameScanner
+	buf = buf[:0]
+	for {
+		if len(buf) > 0 {
+			f, err := sc.Scan(buf)
+			if err != nil {
+				return nil, err
+			}
+			if f.Len > 0 {
+				return f.Body, nil
+			}
+		}
+		if len(buf) == cap(buf) {
+			nb := make([]byte, len(buf), 2*cap(buf)+512)
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if n == 0 && err != nil {
+			return nil, err
+		}
+	}
+}

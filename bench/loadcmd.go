@@ -1,0 +1,46 @@
+package main
+
+// `bench load`: one run of the suite's load at a server already running, to
+// profile a target by hand:
+//
+//	bench server msgpattern --port 4100 --cpuprofile /tmp/cpu.prof &
+//	bench load -addr 127.0.0.1:4100 -c 16 -m 64 -payload 4k -d 10s
+//	kill %1 && go tool pprof -top /tmp/cpu.prof
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+)
+
+func loadMain(args []string) {
+	fs := flag.NewFlagSet("load", flag.ExitOnError)
+	addr := fs.String("addr", "", "server address (host:port)")
+	conns := fs.Int("c", 16, "connections")
+	inflight := fs.Int("m", 64, "requests in flight per connection")
+	pl := fs.String("payload", "small", "small ([1,2]) or 4k")
+	d := fs.Duration("d", 5*time.Second, "duration")
+	isGRPC := fs.Bool("grpc", false, "the server is the gRPC target")
+	fs.Parse(args)
+	if *addr == "" {
+		fmt.Fprintln(os.Stderr, "usage: bench load -addr host:port [-c 16] [-m 64] [-payload small|4k] [-d 5s] [-grpc]")
+		os.Exit(2)
+	}
+	p := smallPayload
+	if *pl == "4k" {
+		p = largePayload
+	}
+	target := tMsgpattern
+	if *isGRPC {
+		target = tGRPC
+	}
+	c := &child{name: "external", addr: *addr, pid: os.Getpid()}
+	s, err := measureOnce(context.Background(), target, c, shape{*conns, *inflight, p}, *d)
+	fmt.Printf("%.0f req/s, p50 %v, p99 %v, %d requests in %v, %d errors %s\n", s.rps, s.p50, s.p99, s.requests, s.elapsed.Round(time.Millisecond), s.errors, s.errKinds)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,421 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+type shapeResult struct {
+	shape shape
+	cells []*cell
+}
+
+type report struct {
+	opts    *options
+	started time.Time
+	elapsed time.Duration
+	machine [][2]string
+	shapes  []shapeResult
+	e2e     []*e2eRow
+	mem     []*memRow
+	calib   []*calibRow
+}
+
+func (r *report) cell(sh shape, target string) *cell {
+	for _, s := range r.shapes {
+		if s.shape.String() == sh.String() {
+			for _, c := range s.cells {
+				if c.target == target {
+					return c
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ---- the machine ------------------------------------------------------------
+
+func describeMachine(o *options) [][2]string {
+	cpu := "unknown"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := "unknown"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {
+			mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+		}
+	}
+	kernel := "unknown"
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = "Linux " + strings.TrimSpace(string(b))
+	}
+	node, nest := "not found", "not run"
+	if o.node != "" {
+		if out, err := exec.Command(o.node, "--version").Output(); err == nil {
+			node = strings.TrimSpace(string(out))
+		}
+		nest = "@nestjs/microservices " + npmVersion(o.root, o.nest, "@nestjs/microservices") +
+			", @nestjs/core " + npmVersion(o.root, o.nest, "@nestjs/core")
+	}
+	grpcV := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "google.golang.org/grpc" {
+				grpcV = d.Version
+			}
+		}
+	}
+	return [][2]string{
+		{"CPU", fmt.Sprintf("%s (/proc/cpuinfo), %d cores", cpu, runtime.NumCPU())},
+		{"memory", mem},
+		{"OS", kernel},
+		{"Go", runtime.Version() + " (GOMAXPROCS " + fmt.Sprint(runtime.GOMAXPROCS(0)) + " in every Go process)"},
+		{"node", node},
+		{"NestJS", nest},
+		{"gRPC-go", "google.golang.org/grpc " + grpcV},
+		{"date", time.Now().UTC().Format("2006-01-02 15:04 UTC")},
+	}
+}
+
+func npmVersion(root, major, pkg string) string {
+	b, err := os.ReadFile(filepath.Join(root, "interop", "nestjs", "v"+major, "node_modules", pkg, "package.json"))
+	if err != nil {
+		return "unknown"
+	}
+	var p struct{ Version string }
+	if json.Unmarshal(b, &p) != nil {
+		return "unknown"
+	}
+	return p.Version
+}
+
+// ---- formatting -------------------------------------------------------------
+
+func fmtInt(v float64) string {
+	s := fmt.Sprintf("%.0f", v)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteString(" ")
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "–"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+	case d < 100*time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.0f ms", float64(d)/1e6)
+}
+
+func fmtRatio(x float64) string {
+	switch {
+	case x == 0:
+		return "–"
+	case x >= 10:
+		return fmt.Sprintf("%.1f×", x)
+	}
+	return fmt.Sprintf("%.2f×", x)
+}
+
+// ---- goals ------------------------------------------------------------------
+
+type goal struct {
+	what     string
+	measured string
+	want     string
+	verdict  string
+}
+
+func verdict(ok, known bool) string {
+	switch {
+	case !known:
+		return "NOT MEASURED"
+	case ok:
+		return "PASS"
+	}
+	return "FALL SHORT"
+}
+
+// ratio of two targets' best samples under sh, by f.
+func (r *report) ratio(sh shape, a, b string, f func(sample) float64) (float64, bool) {
+	ca, cb := r.cell(sh, a), r.cell(sh, b)
+	if ca == nil || cb == nil {
+		return 0, false
+	}
+	sa, oka := ca.best()
+	sb, okb := cb.best()
+	if !oka || !okb || f(sb) == 0 {
+		return 0, false
+	}
+	return f(sa) / f(sb), true
+}
+
+func rpsOf(s sample) float64 { return s.rps }
+func p50Of(s sample) float64 { return float64(s.p50) }
+
+func (r *report) goals() []goal {
+	var gs []goal
+	for _, sh := range shapes {
+		if sh.conns != 16 {
+			continue
+		}
+		x, ok := r.ratio(sh, tMsgpattern, tCeiling, rpsOf)
+		gs = append(gs, goal{sh.String() + ": msgpattern ÷ ceiling, throughput", fmtRatio(x), "≥ 0.50×", verdict(x >= 0.5, ok)})
+		x, ok = r.ratio(sh, tMsgpattern, tNest, rpsOf)
+		gs = append(gs, goal{sh.String() + ": msgpattern ÷ NestJS, throughput", fmtRatio(x), "≥ 6×", verdict(x >= 6, ok)})
+		x, ok = r.ratio(sh, tMsgpattern, tGRPC, rpsOf)
+		gs = append(gs, goal{sh.String() + ": msgpattern ÷ gRPC-go, throughput", fmtRatio(x), "≥ 10×", verdict(x >= 10, ok)})
+	}
+	for _, sh := range shapes {
+		if sh.conns != 1 {
+			continue
+		}
+		x, ok := r.ratio(sh, tMsgpattern, tCeiling, p50Of)
+		gs = append(gs, goal{sh.String() + ": msgpattern ÷ ceiling, p50 round trip", fmtRatio(x), "≤ 1.30×", verdict(x <= 1.3, ok)})
+	}
+	for _, m := range r.mem {
+		if m.target == tMsgpattern {
+			gs = append(gs, goal{fmt.Sprintf("msgpattern: RSS per idle connection (%d connections)", m.conns),
+				fmt.Sprintf("%.1f KiB", m.perConnKiB), "≤ 20 KiB", verdict(m.perConnKiB <= 20, m.err == "")})
+		}
+	}
+	return gs
+}
+
+// ---- markdown ---------------------------------------------------------------
+
+func (r *report) markdown() string {
+	o := r.opts
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	cmd := "cd bench && go run ."
+	if o.quick {
+		cmd += " -quick"
+	}
+	w("# Benchmarks")
+	w("")
+	w("Generated by `%s` in %v (%s). Do not edit by hand: run the suite again. "+
+		"`bench/README.md` describes the suite; `shared/PERFORMANCE.md` why only ratios measured in one run count.",
+		cmd, r.elapsed.Round(time.Second), pick(o.quick, "**a quick run: a smoke test, too short to quote**", "the full run"))
+	w("")
+	w("## Machine")
+	w("")
+	w("| | |")
+	w("|---|---|")
+	for _, kv := range r.machine {
+		w("| %s | %s |", kv[0], kv[1])
+	}
+	w("")
+	w("The load generator and the client run on the same 2 cores as the server under test, over loopback.")
+	w("")
+
+	w("## Goals")
+	w("")
+	w("| what | measured | goal | verdict |")
+	w("|---|---|---|---|")
+	for _, g := range r.goals() {
+		w("| %s | %s | %s | **%s** |", g.what, g.measured, g.want, g.verdict)
+	}
+	w("")
+	w("The goals are stated for the `[1,2]` payload; the 4 KiB rows hold the same bar for information.")
+	w("")
+
+	w("## How it was measured")
+	w("")
+	w("- **Targets**, each a process of its own (so CPU time and RSS are the server's alone):")
+	w("  - **ceiling** — a bare Go server speaking the NestJS framing that answers every frame with a fixed reply: no JSON, no routing, no limits (internal/loadgen's ceiling loop; its reply echoes the request's id, see *Ceiling calibration*).")
+	w("  - **msgpattern** — `rpc.NewServer` with `RateLimitPerSec: -1, RetryAttempts: -1` (and `MaxConnections` high enough for the memory test; everything else default) and one handler, `\"sum\"`: internal/demo's `rpc.Typed` sum over `[]float64` for array data, `a+b` (`rpc.Typed` over `{a, b, pad}`) for the 4 KiB object.")
+	w("  - **NestJS** — a real NestJS %s TCP microservice on node: `interop/nestjs/server.mjs` and its `sum` (`data.reduce`) for `[1,2]`; for the 4 KiB object, whose data has no `reduce`, `bench/nestjs/sum-server.mjs`: the same start-up, and a `sum` that is server.mjs's for arrays and `data.a + data.b` for objects.", o.nest)
+	w("  - **msgpattern, raw handler** (4 KiB only, for information) — the same server, its `\"sum\"` an `rpc.Func` that finds `a` and `b` by a byte search and never decodes the pad: what the server itself costs for a large payload, apart from `encoding/json`'s decode in the typed handler.")
+	w("  - **gRPC-go** — `grpc.NewServer()` with default settings and a unary `Sum(SumRequest{int64 a, int64 b, string pad}) returns (SumReply{int64 sum})`, driven by gRPC-go's own client from the suite process: N `ClientConn`s, one goroutine per call in flight, each calling again as soon as its call returns. No protoc here: the messages are encoded by a hand-written codec with `protowire` (the same bytes protoc-gen-go would produce, at no more cost; see `bench/grpc.go`).")
+	w("- **Load** for the NestJS-framed targets: `loadtest.Run` — N connections, each keeping M requests `{\"pattern\":\"sum\",\"data\":…,\"id\":n}` in flight, pipelined; latency from the write of a request's frame to the read of its reply. For gRPC, each call is timed around `ClientConn.Invoke`, into the same log-linear buckets.")
+	w("- **Payloads**: `[1,2]`, and a 4096-byte object `{\"a\":1,\"b\":2,\"pad\":\"xxx…\"}` (gRPC: `pad` a 4074-byte string). Every target answers 3; the suite checks one reply before measuring (gRPC: every reply).")
+	w("- **Procedure** per shape: all its target processes start; each is warmed up for %v; then %d repetitions of %v each, interleaved (repetition 1 of every target, then repetition 2), so a drift of the machine touches all alike. **Reported: the repetition with the higher throughput**; the *reps* column lists every repetition's.", o.warmup, o.reps, o.duration)
+	w("- **Server CPU** is utime+stime of the server's process (`/proc/<pid>/stat`) over the repetition, ÷ requests (µs/req), or ÷ wall time (cores; 2 is the whole machine). **Peak RSS** is the process's VmHWM (`/proc/<pid>/status`) at the end of the shape: start-up, warm-up and all repetitions of that shape.")
+	w("")
+
+	w("## Results")
+	for _, s := range r.shapes {
+		w("")
+		conns := fmt.Sprintf("%d connections", s.shape.conns)
+		if s.shape.conns == 1 {
+			conns = "1 connection"
+		}
+		w("### %s × %d in flight, payload %s", conns, s.shape.inflight, s.shape.payload.name)
+		w("")
+		w("| target | requests/s | p50 | p99 | server CPU µs/req | server CPU (cores) | peak RSS | reps (requests/s) | errors |")
+		w("|---|--:|--:|--:|--:|--:|--:|---|--:|")
+		for _, c := range s.cells {
+			best, ok := c.best()
+			if !ok {
+				w("| %s | not run: %s | | | | | | | |", c.target, oneLine(c.err))
+				continue
+			}
+			var reps []string
+			var errs uint64
+			for _, x := range c.samples {
+				reps = append(reps, fmtInt(x.rps))
+				errs += x.errors
+			}
+			errCol := fmt.Sprint(errs)
+			if errs > 0 {
+				errCol += " (" + best.errKinds + ")"
+			}
+			if c.err != "" {
+				errCol += "; " + oneLine(c.err)
+			}
+			w("| %s | %s | %s | %s | %.2f | %.2f | %.1f MiB | %s | %s |", c.target, fmtInt(best.rps), fmtDur(best.p50), fmtDur(best.p99),
+				best.cpuPerReq(), best.cores(), float64(c.peakKB)/1024, strings.Join(reps, ", "), errCol)
+		}
+	}
+	w("")
+	w("## Ratios")
+	w("")
+	w("msgpattern against each target, measured in the same run: throughput (requests/s) ratios, and the p50 round trip against the ceiling's.")
+	w("")
+	w("| shape | ÷ ceiling (throughput) | ÷ NestJS (throughput) | ÷ gRPC-go (throughput) | p50 ÷ ceiling p50 | CPU µs/req ÷ ceiling |")
+	w("|---|--:|--:|--:|--:|--:|")
+	for _, s := range r.shapes {
+		sh := s.shape
+		for _, t := range []string{tMsgpattern, tMsgRaw} {
+			if r.cell(sh, t) == nil {
+				continue
+			}
+			a, _ := r.ratio(sh, t, tCeiling, rpsOf)
+			n, _ := r.ratio(sh, t, tNest, rpsOf)
+			g, _ := r.ratio(sh, t, tGRPC, rpsOf)
+			p, _ := r.ratio(sh, t, tCeiling, p50Of)
+			c, _ := r.ratio(sh, t, tCeiling, func(s sample) float64 { return s.cpuPerReq() })
+			name := sh.String()
+			if t == tMsgRaw {
+				name += " (raw handler)"
+			}
+			w("| %s | %s | %s | %s | %s | %s |", name, fmtRatio(a), fmtRatio(n), fmtRatio(g), fmtRatio(p), fmtRatio(c))
+		}
+	}
+	w("")
+
+	w("## End to end")
+	w("")
+	w("A real client against a real server, `\"sum\"` `[1,2]`, every reply checked; client and server share the 2 cores. Best of %d repetitions of about %v.", o.reps, o.duration)
+	w("")
+	w("| pair | requests/s | reps (requests/s) | configuration |")
+	w("|---|--:|---|---|")
+	for _, e := range r.e2e {
+		if len(e.rps) == 0 {
+			w("| %s | not run: %s | | %s |", e.name, oneLine(e.err), e.config)
+			continue
+		}
+		var reps []string
+		for _, x := range e.rps {
+			reps = append(reps, fmtInt(x))
+		}
+		note := ""
+		if e.err != "" {
+			note = " (" + oneLine(e.err) + ")"
+		}
+		w("| %s | %s%s | %s | %s |", e.name, fmtInt(e.best()), note, strings.Join(reps, ", "), e.config)
+	}
+	if n := len(r.e2e); n >= 2 && r.e2e[n-1].best() > 0 {
+		w("")
+		for _, e := range r.e2e[:n-1] {
+			w("- %s ÷ NestJS pair: **%s**", e.name, fmtRatio(e.best()/r.e2e[n-1].best()))
+		}
+	}
+	w("")
+
+	w("## Memory at scale")
+	w("")
+	w("The server's VmRSS, then N connections opened from the suite, one `\"sum\"` `[1,2]` round trip on each, %v of quiet, VmRSS again; (after − before) ÷ N. RLIMIT_NOFILE is raised to its hard limit in the suite and inherited by the servers.", r.opts.idleWait)
+	w("")
+	w("| server | connections | VmRSS before | VmRSS after | per idle connection |")
+	w("|---|--:|--:|--:|--:|")
+	for _, m := range r.mem {
+		if m.err != "" {
+			w("| %s | %d | not measured: %s | | |", m.target, m.conns, oneLine(m.err))
+			continue
+		}
+		w("| %s | %d | %.1f MiB | %.1f MiB | %.1f KiB |", m.target, m.conns, float64(m.beforeKB)/1024, float64(m.afterKB)/1024, m.perConnKiB)
+	}
+	w("")
+
+	w("## Ceiling calibration")
+	w("")
+	w("`loadtest` matches replies to requests by their numeric id, and `internal/loadgen`'s ceiling answers every frame with the id `\"id-sum\"`, so loadtest cannot measure it (every reply is dropped as unknown). The suite's ceiling runs the same loop and copies the request's id into the same reply. Both driven by `loadgen.Run` (which counts replies without reading them), 16×64, `[1,2]`:")
+	w("")
+	w("| ceiling | requests/s (best) | reps |")
+	w("|---|--:|---|")
+	for _, c := range r.calib {
+		if len(c.rps) == 0 {
+			w("| %s | not run: %s | |", c.name, oneLine(c.err))
+			continue
+		}
+		var reps []string
+		for _, x := range c.rps {
+			reps = append(reps, fmtInt(x))
+		}
+		w("| %s | %s | %s |", c.name, fmtInt(c.best()), strings.Join(reps, ", "))
+	}
+	w("")
+
+	w("## How to read this")
+	w("")
+	w("- Only the **ratios** mean much. The machine is shared and noisy, and absolute rates move by 2× from one day (or machine) to the next; ratios measured minutes apart in one run move far less. Compare a ratio with the same ratio of an earlier run, never an absolute figure.")
+	w("- The load generator (or gRPC's client) runs on the same 2 cores as the server. At 16×64 the server and the generator compete for the CPU: a server that needs less CPU per request leaves more for the generator, so requests/s measures the pair, and *server CPU µs/req* is the cleaner measure of the server's own cost. The ceiling shows what the generator and the kernel's loopback cost with a server that does almost nothing.")
+	w("- At 1×1 there is one request on the wire at a time: requests/s is 1 ÷ the mean round trip, and p50 is the latency a lone caller sees. It is dominated by the two processes waking up (loopback, scheduler), which is why the ceiling is not much faster than anything else, and why CPU µs/req is far higher than at 16×64 (each request pays for the wake-ups and a system call or more each way).")
+	w("- NestJS is single-threaded: its *server CPU (cores)* cannot exceed about 1, however many connections. gRPC-go pays for HTTP/2 framing, flow control and a goroutine per call on both sides.")
+	w("- At 16×64 latency is mostly queueing: 1024 requests in flight ÷ throughput is the mean wait, whatever the server does per request. A p99 many times the p50 means some requests (connections) are served much later than others.")
+	w("- At 4 KiB, *msgpattern* and *msgpattern, raw handler* run the same server; what separates them is the handler's decoding of the data with `encoding/json` (`rpc.Typed`), which the other runtimes do far faster (V8's `JSON.parse`, protobuf). The raw-handler row is the server's own cost for a large payload.")
+	w("- *Peak RSS* includes the runtime (Go) or V8 heap and whatever buffers the shape made grow; *memory at scale* is the number to use for sizing many idle connections.")
+	w("- A quick run (`-quick`) is only a smoke test: 1 s repetitions are too short for the ratios to settle.")
+	return b.String()
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " …"
+	}
+	s = strings.ReplaceAll(s, "|", "\\|")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// summary is what the suite prints on stdout at the end: the goals and the
+// result tables.
+func (r *report) summary() string {
+	md := r.markdown()
+	start := strings.Index(md, "## Goals")
+	end := strings.Index(md, "## How it was measured")
+	res := strings.Index(md, "## Results")
+	tail := strings.Index(md, "## Ceiling calibration")
+	if start < 0 || end < 0 || res < 0 || tail < 0 {
+		return md
+	}
+	return md[start:end] + md[res:tail]
+}
