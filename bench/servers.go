@@ -6,7 +6,6 @@ package main
 // and runs until killed, until SIGINT/SIGTERM, or until its stdin closes.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -25,7 +24,6 @@ import (
 
 	"github.com/msgpattern/msgpattern/internal/loadgen"
 	"github.com/msgpattern/msgpattern/rpc"
-	"github.com/msgpattern/msgpattern/wire"
 )
 
 // Server kinds.
@@ -63,10 +61,9 @@ func serverMain(args []string) {
 	var stop func()
 	switch kind {
 	case kindCeiling:
-		ln, err := net.Listen("tcp", addr)
+		c, err := loadgen.StartEchoCeiling(addr)
 		fatalIf(err)
-		go serveEchoCeiling(ln)
-		bound, stop = ln.Addr().String(), func() { ln.Close() }
+		bound, stop = c.Addr(), func() { c.Close() }
 	case kindLoadgenCeiling:
 		c, err := loadgen.StartCeiling(addr)
 		fatalIf(err)
@@ -180,110 +177,6 @@ func firstByte(data []byte) byte {
 		}
 	}
 	return 0
-}
-
-// ---- the ceiling -------------------------------------------------------------
-
-// serveEchoCeiling is internal/loadgen's ceiling with one difference: the
-// fixed reply {"response":3,"isDisposed":true,"id":…} carries the request's
-// id instead of the constant "id-sum". loadtest matches replies to requests
-// by their numeric id, so it cannot drive loadgen.StartCeiling (every reply
-// would be dropped as unknown). The id is the last member of every frame
-// loadtest sends; it is found from the end of the frame, with no parsing.
-func serveEchoCeiling(ln net.Listener) {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer nc.Close()
-			ceilingConn(nc)
-		}()
-	}
-}
-
-const ceilingPrefix = `{"response":3,"isDisposed":true,"id":`
-
-var idKey = []byte(`"id":`)
-
-// lastID returns the raw id of a request frame whose last member is "id"
-// (as in every frame loadtest and loadgen send), looking back from its end;
-// it falls back to a search for "id": otherwise, and to null.
-func lastID(body []byte) []byte {
-	end := len(body)
-	for end > 0 && (body[end-1] == '}' || body[end-1] == ' ' || body[end-1] == '\n') {
-		end--
-	}
-	i := bytes.LastIndexByte(body[:end], ':')
-	if i >= 4 && string(body[i-4:i]) == `"id"` {
-		return bytes.TrimLeft(body[i+1:end], " ")
-	}
-	if i = bytes.LastIndex(body, idKey); i >= 0 {
-		return bytes.TrimRight(body[i+len(idKey):], " \t\r\n}")
-	}
-	return []byte("null")
-}
-
-func isASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
-func ceilingConn(nc net.Conn) {
-	buf := make([]byte, 64<<10)
-	out := bufio.NewWriterSize(nc, 64<<10)
-	var sc wire.FrameScanner
-	scratch := make([]byte, 0, 128)
-	r, w := 0, 0
-	for {
-		for {
-			f, err := sc.Scan(buf[r:w])
-			if err != nil {
-				return
-			}
-			if f.Len == 0 {
-				break
-			}
-			r += f.Len
-			id := lastID(f.Body)
-			if isASCII(id) { // one UTF-16 unit per byte
-				scratch = strconv.AppendInt(scratch[:0], int64(len(ceilingPrefix)+len(id)+1), 10)
-				scratch = append(scratch, '#')
-				out.Write(scratch)
-				out.WriteString(ceilingPrefix)
-				out.Write(id)
-				out.WriteByte('}')
-			} else {
-				scratch = append(append(append(scratch[:0], ceilingPrefix...), id...), '}')
-				out.Write(wire.AppendFrame(nil, wire.NestJS, scratch))
-			}
-		}
-		if out.Flush() != nil {
-			return
-		}
-		if r == w {
-			r, w = 0, 0
-		} else if w == len(buf) {
-			if r == 0 { // a frame larger than the buffer: grow it
-				nb := make([]byte, 2*len(buf))
-				copy(nb, buf[:w])
-				buf = nb
-			} else {
-				w = copy(buf, buf[r:w])
-				r = 0
-			}
-		}
-		n, err := nc.Read(buf[w:])
-		if n == 0 && err != nil {
-			return
-		}
-		w += n
-	}
 }
 
 // ---- gRPC --------------------------------------------------------------------

@@ -2,7 +2,9 @@ package loadgen
 
 import (
 	"bufio"
+	"bytes"
 	"net"
+	"strconv"
 	"sync"
 
 	"github.com/msgpattern/msgpattern/wire"
@@ -13,17 +15,27 @@ var CeilingReply = []byte(`46#{"response":3,"isDisposed":true,"id":"id-sum"}`)
 
 // Ceiling is a server that speaks the NestJS framing and nothing more.
 type Ceiling struct {
-	ln net.Listener
-	wg sync.WaitGroup
+	ln   net.Listener
+	wg   sync.WaitGroup
+	echo bool
 }
 
-// StartCeiling listens on addr (e.g. "127.0.0.1:0") and serves until Close.
-func StartCeiling(addr string) (*Ceiling, error) {
+// StartCeiling listens on addr (e.g. "127.0.0.1:0") and answers every frame
+// with CeilingReply until Close.
+func StartCeiling(addr string) (*Ceiling, error) { return startCeiling(addr, false) }
+
+// StartEchoCeiling is StartCeiling with one difference: the fixed reply
+// {"response":3,"isDisposed":true,"id":…} carries the request's id, found
+// from the end of the frame with no parsing, so that a load generator that
+// matches replies by id (package loadtest) can drive it.
+func StartEchoCeiling(addr string) (*Ceiling, error) { return startCeiling(addr, true) }
+
+func startCeiling(addr string, echo bool) (*Ceiling, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	c := &Ceiling{ln: ln}
+	c := &Ceiling{ln: ln, echo: echo}
 	c.wg.Add(1)
 	go c.accept()
 	return c, nil
@@ -63,7 +75,7 @@ func (c *Ceiling) accept() {
 		conns.Add(1)
 		go func() {
 			defer conns.Done()
-			serveCeiling(nc)
+			serveCeiling(nc, c.echo)
 			mu.Lock()
 			delete(open, nc)
 			mu.Unlock()
@@ -74,10 +86,11 @@ func (c *Ceiling) accept() {
 
 // serveCeiling answers each frame inline, flushing when no input is
 // buffered: the same I/O pattern as the real server, minus everything else.
-func serveCeiling(nc net.Conn) {
+func serveCeiling(nc net.Conn, echo bool) {
 	buf := make([]byte, 64<<10)
 	out := bufio.NewWriterSize(nc, 64<<10)
 	var sc wire.FrameScanner
+	scratch := make([]byte, 0, 128)
 	r, w := 0, 0
 	for {
 		for {
@@ -89,7 +102,19 @@ func serveCeiling(nc net.Conn) {
 				break
 			}
 			r += f.Len
-			out.Write(CeilingReply)
+			if !echo {
+				out.Write(CeilingReply)
+				continue
+			}
+			id := lastID(f.Body)
+			scratch = append(append(append(scratch[:0], ceilingPrefix...), id...), '}')
+			if isASCII(id) { // one UTF-16 unit per byte: no need to count
+				out.Write(strconv.AppendInt(buf[:0:0], int64(len(scratch)), 10))
+				out.WriteByte('#')
+				out.Write(scratch)
+			} else {
+				out.Write(wire.AppendFrame(nil, wire.NestJS, scratch))
+			}
 		}
 		if out.Flush() != nil {
 			return
@@ -97,8 +122,14 @@ func serveCeiling(nc net.Conn) {
 		if r == w {
 			r, w = 0, 0
 		} else if w == len(buf) {
-			w = copy(buf, buf[r:w])
-			r = 0
+			if r == 0 { // a frame larger than the buffer: grow it
+				nb := make([]byte, 2*len(buf))
+				copy(nb, buf[:w])
+				buf = nb
+			} else {
+				w = copy(buf, buf[r:w])
+				r = 0
+			}
 		}
 		n, err := nc.Read(buf[w:])
 		if n == 0 && err != nil {
@@ -106,4 +137,33 @@ func serveCeiling(nc net.Conn) {
 		}
 		w += n
 	}
+}
+
+const ceilingPrefix = `{"response":3,"isDisposed":true,"id":`
+
+// lastID returns the raw id of a request frame whose last member is "id"
+// (as in every frame loadtest and loadgen send), looking back from its end;
+// it falls back to a search for "id": otherwise, and to null.
+func lastID(body []byte) []byte {
+	end := len(body)
+	for end > 0 && (body[end-1] == '}' || body[end-1] == ' ' || body[end-1] == '\n') {
+		end--
+	}
+	i := bytes.LastIndexByte(body[:end], ':')
+	if i >= 4 && string(body[i-4:i]) == `"id"` {
+		return bytes.TrimLeft(body[i+1:end], " ")
+	}
+	if i = bytes.LastIndex(body, []byte(`"id":`)); i >= 0 {
+		return bytes.TrimRight(body[i+5:], " \t\r\n}")
+	}
+	return []byte("null")
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
