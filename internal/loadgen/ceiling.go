@@ -107,12 +107,15 @@ func serveCeiling(nc net.Conn, echo bool) {
 				continue
 			}
 			id := lastID(f.Body)
-			scratch = append(append(append(scratch[:0], ceilingPrefix...), id...), '}')
 			if isASCII(id) { // one UTF-16 unit per byte: no need to count
-				out.Write(strconv.AppendInt(buf[:0:0], int64(len(scratch)), 10))
-				out.WriteByte('#')
+				scratch = strconv.AppendInt(scratch[:0], int64(len(ceilingPrefix)+len(id)+1), 10)
+				scratch = append(scratch, '#')
 				out.Write(scratch)
+				out.WriteString(ceilingPrefix)
+				out.Write(id)
+				out.WriteByte('}')
 			} else {
+				scratch = append(append(append(scratch[:0], ceilingPrefix...), id...), '}')
 				out.Write(wire.AppendFrame(nil, wire.NestJS, scratch))
 			}
 		}
