@@ -49,6 +49,7 @@ type conn struct {
 	srv    *Server
 	nc     net.Conn
 	remote net.Addr
+	peer   peer            // what the connection's requests report
 	ctx    context.Context // cancelled on disconnect and forced shutdown
 	cancel context.CancelFunc
 
@@ -97,6 +98,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		done:     make(chan struct{}),
 	}
 	c.out = batchWriter{nc: nc, bytes: &s.stats.bytesOut}
+	c.peer = peer{addr: c.remote, transport: "tcp"}
 	return c
 }
 
@@ -364,8 +366,7 @@ func (c *conn) handleFrame(f wire.Frame) (lost bool) {
 		Data:        data,
 		ID:          p.ID,
 		metadataRaw: p.Metadata,
-		remote:      c.remote,
-		transport:   "tcp",
+		peer:        &c.peer,
 		event:       event,
 	}
 	return c.run(rc, rt, now)

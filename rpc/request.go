@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,11 +26,16 @@ type Request struct {
 	ID json.RawMessage
 
 	metadataRaw []byte
-	metaOnce    sync.Once
-	metadata    map[string]string
-	remote      net.Addr
-	transport   string
+	metadata    atomic.Pointer[map[string]string] // decoded on first use
+	peer        *peer                             // shared by a connection's requests
 	event       bool
+}
+
+// peer describes where requests come from; a transport makes one per
+// connection, so requests need not each carry the address.
+type peer struct {
+	addr      net.Addr
+	transport string
 }
 
 // IsEvent reports whether the message is an event: it has no id and gets no
@@ -40,31 +46,44 @@ func (r *Request) IsEvent() bool { return r.event }
 // traceparent), or nil when the message carries none. Values that are not
 // strings are dropped. The map is decoded on first use; do not modify it.
 func (r *Request) Metadata() map[string]string {
-	r.metaOnce.Do(func() {
-		if len(r.metadataRaw) == 0 {
-			return
+	if len(r.metadataRaw) == 0 {
+		return nil
+	}
+	if m := r.metadata.Load(); m != nil {
+		return *m
+	}
+	var all map[string]json.RawMessage
+	if json.Unmarshal(r.metadataRaw, &all) != nil {
+		return nil
+	}
+	md := make(map[string]string, len(all))
+	for k, v := range all {
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			md[k] = s
 		}
-		var all map[string]json.RawMessage
-		if json.Unmarshal(r.metadataRaw, &all) != nil {
-			return
-		}
-		r.metadata = make(map[string]string, len(all))
-		for k, v := range all {
-			var s string
-			if json.Unmarshal(v, &s) == nil {
-				r.metadata[k] = s
-			}
-		}
-	})
-	return r.metadata
+	}
+	// Racing first calls decode alike; the first stored wins.
+	r.metadata.CompareAndSwap(nil, &md)
+	return *r.metadata.Load()
 }
 
 // RemoteAddr returns the address of the peer that sent the message, or nil
 // when the transport has none.
-func (r *Request) RemoteAddr() net.Addr { return r.remote }
+func (r *Request) RemoteAddr() net.Addr {
+	if r.peer == nil {
+		return nil
+	}
+	return r.peer.addr
+}
 
 // Transport names the transport the message came by, such as "tcp".
-func (r *Request) Transport() string { return r.transport }
+func (r *Request) Transport() string {
+	if r.peer == nil {
+		return ""
+	}
+	return r.peer.transport
+}
 
 type requestKey struct{}
 
@@ -90,11 +109,25 @@ type requestContext struct {
 	d        *dispatcher
 	target   replyTarget
 
-	mu     sync.Mutex // guards what follows, and orders the reply's frames
-	state  uint8
-	timer  *time.Timer // armed when the request outlives its reader turn
+	mu    sync.Mutex // guards what follows, and orders the reply's frames
+	state uint8
+	slow  *slowState // made only for requests that wait or run long
+}
+
+// slowState is what only some requests need: a real context when the
+// handler asks for Done, a timer when the request outlives its turn on the
+// reader. Keeping it apart keeps every request's allocation small.
+type slowState struct {
+	timer  *time.Timer
 	lazy   context.Context
 	cancel context.CancelFunc
+}
+
+func (c *requestContext) slowLocked() *slowState {
+	if c.slow == nil {
+		c.slow = new(slowState)
+	}
+	return c.slow
 }
 
 func (c *requestContext) Deadline() (time.Time, bool) {
@@ -107,19 +140,23 @@ func (c *requestContext) Deadline() (time.Time, bool) {
 func (c *requestContext) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.lazy == nil {
+	sl := c.slowLocked()
+	if sl.lazy == nil {
 		if c.deadline == 0 {
-			c.lazy, c.cancel = context.WithCancel(c.parent)
+			sl.lazy, sl.cancel = context.WithCancel(c.parent)
 		} else {
-			c.lazy, c.cancel = context.WithDeadline(c.parent, monoTime(c.deadline))
+			sl.lazy, sl.cancel = context.WithDeadline(c.parent, monoTime(c.deadline))
 		}
 	}
-	return c.lazy.Done()
+	return sl.lazy.Done()
 }
 
 func (c *requestContext) Err() error {
 	c.mu.Lock()
-	lazy := c.lazy
+	var lazy context.Context
+	if c.slow != nil {
+		lazy = c.slow.lazy
+	}
 	c.mu.Unlock()
 	if lazy != nil {
 		return lazy.Err()
@@ -143,11 +180,13 @@ func (c *requestContext) Value(key any) any {
 // release stops the timers of a request whose handler returned.
 func (c *requestContext) release() {
 	c.mu.Lock()
-	if c.cancel != nil {
-		c.cancel()
-	}
-	if c.timer != nil {
-		c.timer.Stop()
+	if sl := c.slow; sl != nil {
+		if sl.cancel != nil {
+			sl.cancel()
+		}
+		if sl.timer != nil {
+			sl.timer.Stop()
+		}
 	}
 	c.mu.Unlock()
 }
@@ -162,10 +201,10 @@ func (c *requestContext) armTimeout() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state != stateRunning || c.timer != nil {
+	if c.state != stateRunning || (c.slow != nil && c.slow.timer != nil) {
 		return
 	}
-	c.timer = time.AfterFunc(time.Duration(c.deadline-monotime()), c.expire)
+	c.slowLocked().timer = time.AfterFunc(time.Duration(c.deadline-monotime()), c.expire)
 }
 
 func (c *requestContext) expire() {
