@@ -27,8 +27,9 @@ if [ -n "$unformatted" ]; then
   echo "not gofmt-formatted:" >&2; echo "$unformatted" >&2; exit 1
 fi
 
-step "go vet"
+step "go vet (the module, and the benchmark suite's own module in bench/)"
 go vet ./...
+(cd bench && go vet ./...)
 
 step "staticcheck $STATICCHECK_VERSION"
 go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
