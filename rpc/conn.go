@@ -64,6 +64,7 @@ type conn struct {
 	deadlineSet   int64 // monotime when it was set
 	frameDoneSinc bool  // a frame completed since deadlineSet
 	heartbeats    bool  // the peer sends heartbeats: hold it to HeartbeatTimeout
+	readAt        int64 // monotime of the last read
 	limiter       *rate.Limiter
 
 	busy atomic.Pointer[requestContext] // the request running inline, nil if none
@@ -224,6 +225,9 @@ func (c *conn) fill() error {
 	}
 	n, err := c.nc.Read(c.rbuf[c.w:])
 	c.srv.stats.bytesIn.Add(uint64(n))
+	// Every request completed by this read arrived now: one clock read
+	// serves them all (their deadlines and latencies start here).
+	c.readAt = monotime()
 	switch {
 	case c.w+n == len(c.rbuf):
 		c.chunk = min(c.chunk*2, maxChunk)
@@ -318,7 +322,7 @@ func (c *conn) handleFrame(f wire.Frame) (lost bool) {
 		}
 		return false
 	}
-	now := monotime()
+	now := c.readAt
 	if bytes.Equal(p.Pattern, heartbeatPatternJSON) && p.ID != nil {
 		c.answerHeartbeat(p.ID)
 		return false

@@ -27,11 +27,16 @@ func (p *Packet) IsEvent() bool { return p.ID == nil }
 // other than pattern, data, id and metadata are validated and ignored; when
 // a member repeats, the last one wins, as with JSON.parse.
 func ParseRequest(body []byte, maxDepth int) (Packet, error) {
-	if maxDepth <= 0 {
-		maxDepth = DefaultMaxDepth
-	}
 	var p Packet
-	err := walkObject(body, maxDepth, func(key, v []byte) {
+	o := objectReader{body: body, maxDepth: maxDepth}
+	for {
+		key, v, ok, err := o.next()
+		if err != nil {
+			return Packet{}, err
+		}
+		if !ok {
+			return p, nil
+		}
 		switch string(key) {
 		case "pattern":
 			p.Pattern = v
@@ -42,74 +47,96 @@ func ParseRequest(body []byte, maxDepth int) (Packet, error) {
 		case "metadata":
 			p.Metadata = v
 		}
-	})
-	if err != nil {
-		return Packet{}, err
 	}
-	return p, nil
 }
 
-// walkObject validates body as one JSON object and calls member for each of
-// its members, in order, with the decoded key and the raw value (capped so
-// that appending to it cannot overwrite the body). A body that is valid
-// JSON but not an object gives ErrNotObject.
-func walkObject(body []byte, maxDepth int, member func(key, value []byte)) error {
-	i := skipBlanks(body, 0)
+// objectReader validates one JSON object and steps through its members.
+// (A loop over next, rather than a callback per member, keeps the hot path
+// free of indirect calls.)
+type objectReader struct {
+	body     []byte
+	maxDepth int
+	i        int
+	started  bool
+	done     bool
+}
+
+// next returns the next member: its decoded key and its raw value (capped so
+// that appending to it cannot overwrite the body). ok is false after the
+// last member. A body that is valid JSON but not an object gives
+// ErrNotObject.
+func (o *objectReader) next() (key, value []byte, ok bool, err error) {
+	body := o.body
+	if o.done {
+		return nil, nil, false, nil
+	}
+	if !o.started {
+		o.started = true
+		if o.maxDepth <= 0 {
+			o.maxDepth = DefaultMaxDepth
+		}
+		i := skipBlanks(body, 0)
+		if i >= len(body) {
+			return nil, nil, false, ErrNotEnded
+		}
+		if body[i] != '{' {
+			if err := Valid(body, o.maxDepth); err != nil {
+				return nil, nil, false, err
+			}
+			return nil, nil, false, ErrNotObject
+		}
+		i = skipBlanks(body, i+1)
+		if i < len(body) && body[i] == '}' {
+			o.done = true
+			return nil, nil, false, checkEnd(body, i+1)
+		}
+		o.i = i
+	}
+	i := o.i
 	if i >= len(body) {
-		return ErrNotEnded
+		return nil, nil, false, ErrNotEnded
 	}
-	if body[i] != '{' {
-		if err := Valid(body, maxDepth); err != nil {
-			return err
-		}
-		return ErrNotObject
+	if body[i] != '"' {
+		return nil, nil, false, ErrSyntax
 	}
-	i = skipBlanks(body, i+1)
-	if i < len(body) && body[i] == '}' {
-		return checkEnd(body, i+1)
+	keyStart := i
+	end, escaped, err := scanString(body, i)
+	if err != nil {
+		return nil, nil, false, err
 	}
-	for {
-		if i >= len(body) {
-			return ErrNotEnded
-		}
-		if body[i] != '"' {
-			return ErrSyntax
-		}
-		keyStart := i
-		end, escaped, err := scanString(body, i)
-		if err != nil {
-			return err
-		}
-		key := body[keyStart+1 : end-1]
-		if escaped {
-			key = unescapeKey(body[keyStart:end])
-		}
-		i = skipBlanks(body, end)
-		if i >= len(body) {
-			return ErrNotEnded
-		}
-		if body[i] != ':' {
-			return ErrSyntax
-		}
-		vStart := skipBlanks(body, i+1)
-		vEnd, err := skipValue(body, vStart, 1, maxDepth)
-		if err != nil {
-			return err
-		}
-		member(key, body[vStart:vEnd:vEnd])
-		i = skipBlanks(body, vEnd)
-		if i >= len(body) {
-			return ErrNotEnded
-		}
-		switch body[i] {
-		case ',':
-			i = skipBlanks(body, i+1)
-		case '}':
-			return checkEnd(body, i+1)
-		default:
-			return ErrSyntax
-		}
+	key = body[keyStart+1 : end-1]
+	if escaped {
+		key = unescapeKey(body[keyStart:end])
 	}
+	i = skipBlanks(body, end)
+	if i >= len(body) {
+		return nil, nil, false, ErrNotEnded
+	}
+	if body[i] != ':' {
+		return nil, nil, false, ErrSyntax
+	}
+	vStart := skipBlanks(body, i+1)
+	vEnd, err := skipValue(body, vStart, 1, o.maxDepth)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	value = body[vStart:vEnd:vEnd]
+	i = skipBlanks(body, vEnd)
+	if i >= len(body) {
+		return nil, nil, false, ErrNotEnded
+	}
+	switch body[i] {
+	case ',':
+		o.i = skipBlanks(body, i+1)
+	case '}':
+		o.done = true
+		if err := checkEnd(body, i+1); err != nil {
+			return nil, nil, false, err
+		}
+	default:
+		return nil, nil, false, ErrSyntax
+	}
+	return key, value, true, nil
 }
 
 func checkEnd(b []byte, i int) error {

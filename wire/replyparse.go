@@ -30,11 +30,16 @@ func (r *Reply) HasError() bool {
 // status: a NestJS 12 client treats such a frame as a foreign message, and
 // so should its callers.
 func ParseReply(body []byte, maxDepth int) (r Reply, ok bool, err error) {
-	if maxDepth <= 0 {
-		maxDepth = DefaultMaxDepth
-	}
 	ok = true
-	err = walkObject(body, maxDepth, func(key, value []byte) {
+	o := objectReader{body: body, maxDepth: maxDepth}
+	for {
+		key, value, more, err := o.next()
+		if err != nil {
+			return Reply{}, false, err
+		}
+		if !more {
+			return r, ok, nil
+		}
 		switch string(key) {
 		case "id":
 			r.ID = value
@@ -49,6 +54,5 @@ func ParseReply(body []byte, maxDepth int) (r Reply, ok bool, err error) {
 		default:
 			ok = false
 		}
-	})
-	return r, ok && err == nil, err
+	}
 }
