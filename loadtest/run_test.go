@@ -42,7 +42,12 @@ func TestRunCountsEveryRequest(t *testing.T) {
 	if res.Requests != 20000 || res.Errors != 0 {
 		t.Fatalf("requests %d, errors %d (%v); want 20000 and 0", res.Requests, res.Errors, res.ByKind)
 	}
-	if got := srv.GetMetrics().Requests; got != 20000 {
+	// The server counts a request after its reply is written: wait a little.
+	got := srv.GetMetrics().Requests
+	for deadline := time.Now().Add(5 * time.Second); got != 20000 && time.Now().Before(deadline); got = srv.GetMetrics().Requests {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got != 20000 {
 		t.Errorf("server handled %d requests, want 20000 (no warmup)", got)
 	}
 	l := res.Latency
@@ -102,6 +107,7 @@ func TestRunDurationRateAndWarmup(t *testing.T) {
 	if reports < 2 {
 		t.Errorf("%d progress reports, want several", reports)
 	}
+	time.Sleep(100 * time.Millisecond) // the server counts after replying
 	if handled := srv.GetMetrics().Requests; handled <= res.Requests {
 		t.Errorf("the server handled %d requests, the run measured %d: warmup requests must not be measured", handled, res.Requests)
 	}
