@@ -83,19 +83,7 @@ func TestNestClientToGoServer(t *testing.T) {
 				}
 			})
 			port := srv.Addr().String()[strings.LastIndexByte(srv.Addr().String(), ':')+1:]
-			results := runClient(t, node, v, port)
-			if len(results) != scenarioCount {
-				t.Errorf("client.mjs reported %d scenarios, want %d", len(results), scenarioCount)
-			}
-			for _, r := range results {
-				if !r.OK {
-					t.Errorf("scenario %s failed: result=%s error=%s", r.Scenario, r.Result, r.Error)
-				}
-			}
-			m := srv.GetMetrics()
-			if m.Events < 2 {
-				t.Errorf("server counted %d events, want at least 2", m.Events)
-			}
+			checkScenarios(t, runClient(t, node, v, port), srv)
 		})
 	}
 }
@@ -103,4 +91,23 @@ func TestNestClientToGoServer(t *testing.T) {
 func runClient(t *testing.T, node, major, port string) []scenarioResult {
 	t.Helper()
 	return runClientArgs(t, node, major, port, 2*time.Minute)
+}
+
+// checkScenarios requires every client.mjs scenario to have passed, and the
+// server to have counted the scenario's two events.
+func checkScenarios(t *testing.T, results []scenarioResult, srv *rpc.Server) rpc.Metrics {
+	t.Helper()
+	if len(results) != scenarioCount {
+		t.Errorf("client.mjs reported %d scenarios, want %d", len(results), scenarioCount)
+	}
+	for _, r := range results {
+		if !r.OK {
+			t.Errorf("scenario %s failed: result=%s error=%s", r.Scenario, r.Result, r.Error)
+		}
+	}
+	m := srv.GetMetrics()
+	if m.Events < 2 {
+		t.Errorf("server counted %d events, want at least 2", m.Events)
+	}
+	return m
 }

@@ -177,18 +177,7 @@ func TestNestClientToGoServerTLS(t *testing.T) {
 			srv, port := startTLSDemoServer(t, files.server)
 			results := runClientArgs(t, node, v, port, 2*time.Minute,
 				"--tls-ca", files.ca, "--tls-cert", files.clientCert, "--tls-key", files.clientKey)
-			if len(results) != scenarioCount {
-				t.Errorf("client.mjs reported %d scenarios, want %d", len(results), scenarioCount)
-			}
-			for _, r := range results {
-				if !r.OK {
-					t.Errorf("scenario %s failed: result=%s error=%s", r.Scenario, r.Result, r.Error)
-				}
-			}
-			m := srv.GetMetrics()
-			if m.Events < 2 {
-				t.Errorf("server counted %d events, want at least 2", m.Events)
-			}
+			m := checkScenarios(t, results, srv)
 			if m.ErrorByKind.Framing != 0 {
 				t.Errorf("server counted %d framing errors (failed handshakes), want 0", m.ErrorByKind.Framing)
 			}

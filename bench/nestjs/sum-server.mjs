@@ -9,32 +9,10 @@
 // [1,2] payload.
 //
 // usage: node sum-server.mjs --nest 10|11|12 [--host 127.0.0.1] [--port N]
-import { parseArgs } from 'node:util';
+import { parseCli, loadNest } from '../../interop/nestjs/cli.mjs';
 
-process.env.NO_COLOR ??= '1';
-
-const args = parseArgs({
-  options: {
-    nest: { type: 'string', default: '11' },
-    host: { type: 'string', default: '127.0.0.1' },
-    port: { type: 'string', default: '0' },
-  },
-}).values;
-if (!['10', '11', '12'].includes(args.nest)) {
-  process.stderr.write('--nest must be 10, 11 or 12\n');
-  process.exit(2);
-}
-const port = Number(args.port);
-
-let nest;
-try {
-  nest = await import(`../../interop/nestjs/v${args.nest}/nest.mjs`);
-} catch (e) {
-  process.stderr.write(
-    `cannot load NestJS ${args.nest} (did you run sh interop/nestjs/install.sh?): ${e.stack || e}\n`,
-  );
-  process.exit(1);
-}
+const { args, port } = parseCli('sum-server.mjs', '[--port N]', {}, { anyPort: true });
+const nest = await loadNest(args.nest);
 const { Controller, Module } = nest.common;
 const { NestFactory } = nest.core;
 const { MessagePattern, Transport } = nest.microservices;

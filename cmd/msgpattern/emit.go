@@ -2,20 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/msgpattern/msgpattern/rpc"
 )
 
 // emitCommand sends an event: no id, no reply.
-type emitCommand struct {
-	callFlags
-	pattern any
-	data    json.RawMessage
-}
+type emitCommand struct{ callFlags }
 
 const emitUsage = `Usage: msgpattern emit [flags] PATTERN [DATA]
 
@@ -36,32 +30,12 @@ Examples:
 
 func emit(args []string) int {
 	var c emitCommand
-	fs := flag.NewFlagSet("emit", flag.ContinueOnError)
-	c.bind(fs, `print "sent" on stderr once the event is written`)
-	setUsage(fs, emitUsage)
-	var (
-		code int
-		ok   bool
-	)
-	if c.pattern, c.data, code, ok = c.parseCall(fs, args); !ok {
-		return code
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return c.run(ctx)
+	return c.execute("emit", emitUsage, `print "sent" on stderr once the event is written`, args, c.call)
 }
 
-func (c *emitCommand) run(ctx context.Context) int {
-	client, err := c.client()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "msgpattern: emit:", err)
-		return exitLocal
-	}
-	defer client.Close()
-	callCtx, cancel := c.withTimeout(ctx)
-	defer cancel()
-
-	err = client.Emit(callCtx, c.pattern, c.data, c.callOptions()...)
+// call writes the event.
+func (c *emitCommand) call(ctx, callCtx context.Context, client *rpc.Client) int {
+	err := client.Emit(callCtx, c.pattern, c.data, c.callOptions()...)
 	switch {
 	case err == nil:
 		if c.verbose {

@@ -5,17 +5,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/msgpattern/msgpattern/pattern"
+	"github.com/msgpattern/msgpattern/rpc"
 )
 
 // Exit codes of send and emit (serve exits 1 when it cannot start).
@@ -32,6 +36,8 @@ func defaultAddr() string { return envOr("MSGPATTERN_ADDR", "localhost:4061") }
 
 // callFlags are the flags that send and emit share.
 type callFlags struct {
+	pattern  any
+	data     json.RawMessage
 	addr     string
 	timeout  time.Duration
 	verbose  bool
@@ -255,4 +261,32 @@ func (c *callFlags) parseCall(fs *flag.FlagSet, args []string) (pat any, data js
 		return nil, nil, usageError(err), false
 	}
 	return pat, data, exitOK, true
+}
+
+// execute runs send or emit: it parses args into c, then hands call a
+// client for c.addr, the command's context (ended by SIGINT or SIGTERM) and
+// the call's (ended also by --timeout).
+func (c *callFlags) execute(name, usageText, verbose string, args []string,
+	call func(ctx, callCtx context.Context, client *rpc.Client) int) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	c.bind(fs, verbose)
+	setUsage(fs, usageText)
+	var (
+		code int
+		ok   bool
+	)
+	if c.pattern, c.data, code, ok = c.parseCall(fs, args); !ok {
+		return code
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	client, err := c.client()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "msgpattern: %s: %v\n", name, err)
+		return exitLocal
+	}
+	defer client.Close()
+	callCtx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	return call(ctx, callCtx, client)
 }

@@ -5,24 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
 // sendCommand calls a pattern and prints the reply's values as they arrive.
-type sendCommand struct {
-	callFlags
-	pattern any
-	data    json.RawMessage
-}
+type sendCommand struct{ callFlags }
 
 const sendUsage = `Usage: msgpattern send [flags] PATTERN [DATA]
 
@@ -50,31 +43,11 @@ Examples:
 
 func send(args []string) int {
 	var c sendCommand
-	fs := flag.NewFlagSet("send", flag.ContinueOnError)
-	c.bind(fs, "print the round-trip time and the number of values on stderr")
-	setUsage(fs, sendUsage)
-	var (
-		code int
-		ok   bool
-	)
-	if c.pattern, c.data, code, ok = c.parseCall(fs, args); !ok {
-		return code
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return c.run(ctx)
+	return c.execute("send", sendUsage, "print the round-trip time and the number of values on stderr", args, c.call)
 }
 
-func (c *sendCommand) run(ctx context.Context) int {
-	client, err := c.client()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "msgpattern: send:", err)
-		return exitLocal
-	}
-	defer client.Close()
-	callCtx, cancel := c.withTimeout(ctx)
-	defer cancel()
-
+// call prints each value of the reply as it arrives.
+func (c *sendCommand) call(ctx, callCtx context.Context, client *rpc.Client) int {
 	start := time.Now()
 	n := 0
 	var callErr error

@@ -19,39 +19,21 @@
 // error is described on stderr. Exit 0 once the line is printed, whatever
 // `errors` says; 1 if the harness broke (packages not loadable, cannot
 // connect); 2 for bad arguments.
-import { parseArgs, isDeepStrictEqual } from 'node:util';
+import { isDeepStrictEqual } from 'node:util';
+import { parseCli, loadNest } from './cli.mjs';
 
-process.env.NO_COLOR ??= '1';
-
-function usage(msg) {
-  process.stderr.write(
-    `${msg}\nusage: node bench.mjs --nest 10|11|12 [--host 127.0.0.1] --port N ` +
-      `[--concurrency C] [--requests R] [--pattern sum] [--data '[1,2]'] [--expect 3] [--warmup W]\n`,
-  );
-  process.exit(2);
-}
-
-let args;
-try {
-  args = parseArgs({
-    options: {
-      nest: { type: 'string' },
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string' },
-      concurrency: { type: 'string', default: '64' },
-      requests: { type: 'string', default: '10000' },
-      pattern: { type: 'string', default: 'sum' },
-      data: { type: 'string', default: '[1,2]' },
-      expect: { type: 'string' },
-      warmup: { type: 'string', default: '0' },
-    },
-  }).values;
-} catch (e) {
-  usage(e.message);
-}
-if (!['10', '11', '12'].includes(args.nest)) usage('--nest must be 10, 11 or 12');
-const port = Number(args.port);
-if (!Number.isInteger(port) || port < 1 || port > 65535) usage('--port must be 1..65535');
+const { args, port, usage } = parseCli(
+  'bench.mjs',
+  "--port N [--concurrency C] [--requests R] [--pattern sum] [--data '[1,2]'] [--expect 3] [--warmup W]",
+  {
+    concurrency: { type: 'string', default: '64' },
+    requests: { type: 'string', default: '10000' },
+    pattern: { type: 'string', default: 'sum' },
+    data: { type: 'string', default: '[1,2]' },
+    expect: { type: 'string' },
+    warmup: { type: 'string', default: '0' },
+  },
+);
 const positive = (name, min) => {
   const n = Number(args[name]);
   if (!Number.isInteger(n) || n < min) usage(`--${name} must be an integer >= ${min}`);
@@ -79,15 +61,7 @@ try {
   // a plain string pattern
 }
 
-let nest;
-try {
-  nest = await import(`./v${args.nest}/nest.mjs`);
-} catch (e) {
-  process.stderr.write(
-    `cannot load NestJS ${args.nest} from ./v${args.nest} (did you run ./install.sh?): ${e.stack || e}\n`,
-  );
-  process.exit(1);
-}
+const nest = await loadNest(args.nest);
 const { ClientProxyFactory, Transport } = nest.microservices;
 const { firstValueFrom } = nest.rxjs;
 

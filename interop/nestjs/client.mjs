@@ -19,38 +19,20 @@
 // client itself (e.g. ECONNREFUSED, "Connection closed").
 // Exit 0 after all scenarios, whatever their outcome; exit 1 only if the
 // harness itself broke (packages not loadable, an unexpected exception).
-import { parseArgs, isDeepStrictEqual } from 'node:util';
+import { isDeepStrictEqual } from 'node:util';
+import { parseCli, loadNest } from './cli.mjs';
 import { readFileSync } from 'node:fs';
 
-// Plain, uncoloured Nest log lines on stderr unless the caller asks otherwise.
-process.env.NO_COLOR ??= '1';
-
-function usage(msg) {
-  process.stderr.write(
-    `${msg}\nusage: node client.mjs --nest 10|11|12 [--host 127.0.0.1] --port N\n`,
-  );
-  process.exit(2);
-}
-
-let args;
-try {
-  args = parseArgs({
-    options: {
-      nest: { type: 'string' },
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string' },
-      'tls-ca': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      only: { type: 'string' },
-    },
-  }).values;
-} catch (e) {
-  usage(e.message);
-}
-if (!['10', '11', '12'].includes(args.nest)) usage('--nest must be 10, 11 or 12');
-const port = Number(args.port);
-if (!Number.isInteger(port) || port < 1 || port > 65535) usage('--port must be 1..65535');
+const { args, port, usage } = parseCli(
+  'client.mjs',
+  '--port N [--tls-ca ca.pem [--tls-cert cert.pem --tls-key key.pem]] [--only a,b]',
+  {
+    'tls-ca': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    only: { type: 'string' },
+  },
+);
 const host = args.host;
 if ((args['tls-cert'] === undefined) !== (args['tls-key'] === undefined)) {
   usage('--tls-cert and --tls-key go together');
@@ -77,15 +59,7 @@ if (args['tls-ca'] !== undefined) {
   }
 }
 
-let nest;
-try {
-  nest = await import(`./v${args.nest}/nest.mjs`);
-} catch (e) {
-  process.stderr.write(
-    `cannot load NestJS ${args.nest} from ./v${args.nest} (did you run ./install.sh?): ${e.stack || e}\n`,
-  );
-  process.exit(1);
-}
+const nest = await loadNest(args.nest);
 const { ClientProxyFactory, Transport } = nest.microservices;
 const { firstValueFrom, lastValueFrom, timeout, toArray, TimeoutError } = nest.rxjs;
 

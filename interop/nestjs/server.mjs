@@ -9,44 +9,12 @@
 // handler's Error) goes to stderr. SIGTERM/SIGINT close the app and exit 0.
 // Exit 1 (with a message on stderr) if the packages cannot be loaded or the
 // port cannot be bound.
-import { parseArgs } from 'node:util';
+import { parseCli, loadNest } from './cli.mjs';
 
-// Plain, uncoloured Nest log lines on stderr unless the caller asks otherwise.
-process.env.NO_COLOR ??= '1';
-
-function usage(msg) {
-  process.stderr.write(
-    `${msg}\nusage: node server.mjs --nest 10|11|12 [--host 127.0.0.1] [--port N]\n`,
-  );
-  process.exit(2);
-}
-
-let args;
-try {
-  args = parseArgs({
-    options: {
-      nest: { type: 'string' },
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '0' },
-    },
-  }).values;
-} catch (e) {
-  usage(e.message);
-}
-if (!['10', '11', '12'].includes(args.nest)) usage('--nest must be 10, 11 or 12');
-const port = Number(args.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) usage('--port must be 0..65535');
+const { args, port } = parseCli('server.mjs', '[--port N]', {}, { anyPort: true });
 const host = args.host;
 
-let nest;
-try {
-  nest = await import(`./v${args.nest}/nest.mjs`);
-} catch (e) {
-  process.stderr.write(
-    `cannot load NestJS ${args.nest} from ./v${args.nest} (did you run ./install.sh?): ${e.stack || e}\n`,
-  );
-  process.exit(1);
-}
+const nest = await loadNest(args.nest);
 const { Controller, Module } = nest.common;
 const { NestFactory } = nest.core;
 const { MessagePattern, EventPattern, RpcException, Transport } = nest.microservices;
