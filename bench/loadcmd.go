@@ -3,9 +3,9 @@ package main
 // `bench load`: one run of the suite's load at a server already running, to
 // profile a target by hand:
 //
-//	bench server msgpattern --port 4100 --cpuprofile /tmp/cpu.prof &
+//	bench server msgpattern --port 4100 --cpuprofile cpu.prof &
 //	bench load -addr 127.0.0.1:4100 -c 16 -m 64 -payload 4k -d 10s
-//	kill %1 && go tool pprof -top /tmp/cpu.prof
+//	kill %1 && go tool pprof -top cpu.prof
 
 import (
 	"context"

@@ -6,7 +6,7 @@ package interop_test
 //	go test -run '^$' -bench BenchmarkParallelCalls -benchtime 3s ./interop/
 //
 // Both the client and the server share the machine's cores, so only the
-// ratio between rows means anything (see ../../shared/PERFORMANCE.md).
+// ratio between rows means anything (see ../docs/PERFORMANCE-NOTES.md).
 // allocs/op counts the allocations of this Go process per call: the client
 // and the server for "go-client", the server alone for "nestjs-client"
 // (node is another process), so their difference is the client's share.

@@ -1,8 +1,8 @@
 package rpc_test
 
 // TestNestCaptures replays the byte captures of real NestJS TCP servers
-// (/work/shared/nestjs-wire/server-v8.txt … server-v12.txt) against our
-// server and compares what comes back byte for byte.
+// (testdata/server-v8.txt … server-v12.txt, see testdata/README.md) against
+// our server and compares what comes back byte for byte.
 
 import (
 	"bufio"
@@ -214,17 +214,13 @@ var captureExpectations = map[string]captureExpectation{
 // the Nest server closed it (except the deviations documented in
 // captureExpectations).
 func TestNestCaptures(t *testing.T) {
-	dir := filepath.Join("..", "..", "shared", "nestjs-wire")
 	for _, v := range []int{8, 9, 10, 11, 12} {
 		name := fmt.Sprintf("server-v%d.txt", v)
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			path := filepath.Join(dir, name)
+			path := filepath.Join("testdata", name)
 			if _, err := os.Stat(path); err != nil {
-				if os.Getenv("CI") == "true" {
-					t.Fatalf("capture missing: %v", err)
-				}
-				t.Skipf("capture missing: %v", err)
+				t.Fatalf("capture missing (it is part of the repository): %v", err)
 			}
 			sections := parseCapture(t, path)
 			if len(sections) < 30 {

@@ -2,7 +2,7 @@ package rpc_test
 
 // Shared helpers of the black-box tests of package rpc: a server started on
 // a free port with the handlers of the NestJS probe server the captures in
-// /work/shared/nestjs-wire came from, and a raw TCP client that writes and
+// testdata/server-v*.txt came from, and a raw TCP client that writes and
 // reads NestJS frames byte for byte.
 //
 // The framing arithmetic here is written independently of package wire on

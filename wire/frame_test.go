@@ -12,7 +12,7 @@ import (
 	"github.com/msgpattern/msgpattern/wire"
 )
 
-// Frames captured from real NestJS peers (/work/shared/nestjs-wire).
+// Frames captured from real NestJS servers (../rpc/testdata/server-v*.txt).
 const (
 	sumBody  = `{"pattern":"sum","data":[1,2],"id":"id-sum"}`
 	sumFrame = `44#` + sumBody

@@ -90,8 +90,10 @@ func asciiFrame(body string) string {
 	return fmt.Sprintf("%d#%s", len(body), body)
 }
 
-// replyTests hold NestJS frames copied byte for byte from the captures in
-// /work/shared/nestjs-wire (server-v12.txt unless noted).
+// replyTests hold NestJS frames copied byte for byte from captures of real
+// NestJS 12 peers: ../rpc/testdata/server-v12.txt, or, for rows marked
+// client-v12, a capture of a Nest 12 ClientProxy's traffic (not kept in the
+// repository; the frames here are the record).
 var replyTests = []struct {
 	name   string
 	append appender

@@ -1,8 +1,9 @@
 // Generates the golden files in this directory from the real NestJS code.
 //
-//   mkdir /tmp/nestenv && cd /tmp/nestenv && echo '{"type":"module"}' > package.json
+//   repo=$(git rev-parse --show-toplevel)   # run inside the repository
+//   cd "$(mktemp -d)" && echo '{"type":"module"}' > package.json
 //   npm install --ignore-scripts @nestjs/microservices@12.1.1 @nestjs/common@12 @nestjs/core@12 rxjs reflect-metadata
-//   cp /path/to/pattern/testdata/gen.mjs . && node gen.mjs /path/to/pattern/testdata
+//   cp "$repo/pattern/testdata/gen.mjs" . && node gen.mjs "$repo/pattern/testdata"
 //
 // routes.txt:    <pattern as raw JSON text, JSON-quoted> TAB <route, JSON-quoted | ! | wtf8:HEX>
 //                The route is what a Nest server computes on receiving the
