@@ -1,9 +1,14 @@
 package rpc
 
 import (
+	"context"
+	"crypto/tls"
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // batchWriter coalesces the frames of many goroutines into few writes.
@@ -13,16 +18,50 @@ import (
 // frame to it. There is no writer goroutine, and no buffer is held while
 // nothing waits to be written. Server connections and client connections
 // both use it.
+//
+// Locking: mu is held only to append to or swap the buffer, never across a
+// socket write. The goroutine that set flushing owns the socket's write
+// side until it clears it; it blocks at most until a write makes no
+// progress for timeout. So a peer that stops reading can hold up at most
+// the one goroutine flushing to it, never the lock that others take.
 type batchWriter struct {
 	nc    net.Conn
 	bytes *atomic.Uint64 // counts bytes written; may be nil
+
+	// timeout fails a write that makes no progress for this long (the
+	// deadline is renewed after each partial write); 0 means none.
+	timeout time.Duration
+	// maxQueued fails the writer when more than this many bytes wait to be
+	// written, unless the buffer was empty before the frame (one frame of
+	// any size still goes out, alone); 0 means no cap.
+	maxQueued int
+	// budget, when set, is charged for queued bytes.
+	budget *memoryBudget
+	// onFail is called once, without locks held, when the writer first
+	// fails (write error, stalled write, queue over maxQueued).
+	onFail func(error)
 
 	mu       sync.Mutex
 	buf      *writeBuf // nil while nothing waits to be written
 	gen      uint64    // counts buffer swaps, so a mark can tell if its frame left
 	flushing bool
-	err      error // the first write error; later frames are dropped
+	err      error // the first failure; later frames are dropped
+	drained  chan struct{}
+
+	queued atomic.Int64 // bytes appended and not yet written
+	// deadlineAt is the monotime of the write deadline in force (0: none,
+	// -1: one that must be replaced); only the flushing goroutine uses it.
+	deadlineAt int64
 }
+
+var (
+	// errSlowConsumer fails a connection whose peer does not read its
+	// replies: too many bytes queued, or a write that made no progress.
+	errSlowConsumer = errors.New("rpc: peer is not reading (slow consumer)")
+	// errWriteStalled is the cause of a write that made no progress for
+	// the write timeout.
+	errWriteStalled = errors.New("rpc: write made no progress within the write timeout")
+)
 
 // writeBuf is a pooled write buffer; the pointer travels with the slice so
 // that returning it to the pool allocates nothing.
@@ -48,33 +87,76 @@ func putWriteBuf(wb *writeBuf) {
 }
 
 // appendFrame runs f on the buffer under the lock. It returns where the
-// frame starts and ends, the buffer's generation, and whether the buffer
-// has grown past flushThreshold. After a write error it drops the frame and
-// returns the error.
-func (w *batchWriter) appendFrame(f func(dst []byte) ([]byte, error)) (start, end int, gen uint64, big bool, err error) {
-	w.mu.Lock()
-	defer w.mu.Unlock() // f may encode user values, which may panic
-	if w.err != nil {
-		return 0, 0, 0, false, w.err
+// frame starts and ends and the buffer's generation. After a failure it
+// drops the frame and returns the failure; f's own error leaves the buffer
+// as it was.
+func (w *batchWriter) appendFrame(f func(dst []byte) ([]byte, error)) (start, end int, gen uint64, err error) {
+	var over bool
+	func() {
+		w.mu.Lock()
+		defer w.mu.Unlock() // f may encode user values, which may panic
+		if w.err != nil {
+			err = w.err
+			return
+		}
+		if w.buf == nil {
+			w.buf = getWriteBuf()
+		}
+		start = len(w.buf.b)
+		out, ferr := f(w.buf.b)
+		if ferr != nil {
+			err = ferr
+			return
+		}
+		w.buf.b = out
+		n := len(out) - start
+		before := w.queued.Add(int64(n)) - int64(n)
+		if w.budget != nil {
+			w.budget.charge(int64(n))
+		}
+		if w.maxQueued > 0 && before > 0 && before+int64(n) > int64(w.maxQueued) {
+			over = true
+			w.failLocked(errSlowConsumer)
+			err = errSlowConsumer
+			return
+		}
+		end, gen = len(out), w.gen
+	}()
+	if over && w.onFail != nil {
+		w.onFail(errSlowConsumer)
 	}
-	if w.buf == nil {
-		w.buf = getWriteBuf()
-	}
-	start = len(w.buf.b)
-	out, err := f(w.buf.b)
-	if err != nil {
-		return 0, 0, 0, false, err
-	}
-	w.buf.b = out
-	return start, len(out), w.gen, len(out) > flushThreshold, nil
+	return start, end, gen, err
 }
 
-// broken reports whether a write has failed.
+// failLocked records the first failure and drops what waits; mu is held.
+func (w *batchWriter) failLocked(err error) {
+	if w.err != nil {
+		return
+	}
+	w.err = err
+	if w.buf != nil && !w.flushing {
+		w.dropLocked(w.buf)
+		w.buf = nil
+	}
+}
+
+// dropLocked forgets a buffer that will not be written.
+func (w *batchWriter) dropLocked(wb *writeBuf) {
+	n := int64(len(wb.b))
+	w.discard(int(n))
+	putWriteBuf(wb)
+}
+
+// broken reports whether the writer has failed.
 func (w *batchWriter) broken() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.err != nil
 }
+
+// queuedBytes is how many bytes wait to be written, including those of a
+// write in progress.
+func (w *batchWriter) queuedBytes() int { return int(w.queued.Load()) }
 
 // rewriteTail runs f on the buffer when the frame ending at end, appended
 // in generation gen, is still its unwritten tail, and reports whether it did.
@@ -84,14 +166,25 @@ func (w *batchWriter) rewriteTail(gen uint64, end int, f func(dst []byte) []byte
 	if w.err != nil || w.buf == nil || gen != w.gen || end != len(w.buf.b) || end == 0 {
 		return false
 	}
-	w.buf.b = f(w.buf.b)
+	out := f(w.buf.b)
+	n := int64(len(out) - len(w.buf.b))
+	w.buf.b = out
+	w.queued.Add(n)
+	if w.budget != nil {
+		w.budget.charge(n)
+	}
 	return true
 }
 
 // flush writes out the buffer, and whatever is appended meanwhile, unless
 // another goroutine is already doing so (it will take ours too). It returns
-// the first write error.
-func (w *batchWriter) flush() error {
+// the first failure.
+func (w *batchWriter) flush() error { return w.flushUntil(0) }
+
+// flushUntil is flush with a write deadline no later than until (a
+// monotime; 0 means only the writer's timeout applies). A write cut short
+// by until fails the writer: the stream may end in the middle of a frame.
+func (w *batchWriter) flushUntil(until int64) error {
 	w.mu.Lock()
 	if w.flushing || w.buf == nil || len(w.buf.b) == 0 {
 		err := w.err
@@ -99,27 +192,154 @@ func (w *batchWriter) flush() error {
 		return err
 	}
 	w.flushing = true
+	var failed error
 	for w.buf != nil && len(w.buf.b) > 0 && w.err == nil {
 		buf := w.buf
 		w.buf = nil
 		w.gen++
 		w.mu.Unlock()
-		n, err := w.nc.Write(buf.b)
-		if w.bytes != nil {
-			w.bytes.Add(uint64(n))
-		}
+		err := w.write(buf.b, until)
 		putWriteBuf(buf)
 		w.mu.Lock()
-		if err != nil {
-			w.err = err
+		if err != nil && w.err == nil {
+			w.err, failed = err, err
 		}
 	}
 	if w.err != nil && w.buf != nil {
-		putWriteBuf(w.buf)
+		w.dropLocked(w.buf)
 		w.buf = nil
 	}
 	w.flushing = false
 	err := w.err
+	if w.drained != nil {
+		select {
+		case w.drained <- struct{}{}:
+		default:
+		}
+	}
 	w.mu.Unlock()
+	if failed != nil && w.onFail != nil {
+		w.onFail(failed)
+	}
 	return err
+}
+
+// maxWritePiece bounds one Write call, so that the write deadline is
+// renewed as a long buffer goes out. A TLS connection cannot resume a write
+// that timed out, so for it a piece must go out within the timeout.
+const maxWritePiece = 256 << 10
+
+// write writes b, renewing the write deadline while the peer takes bytes.
+// Only the flushing goroutine calls it.
+func (w *batchWriter) write(b []byte, until int64) (err error) {
+	for len(b) > 0 {
+		if err = w.armDeadline(until); err != nil {
+			break
+		}
+		var n int
+		n, err = w.nc.Write(b[:min(len(b), maxWritePiece)])
+		w.written(n)
+		b = b[n:]
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if until != 0 && monotime() >= until {
+				err = context.DeadlineExceeded
+				break
+			}
+			if _, isTLS := w.nc.(*tls.Conn); n > 0 && !isTLS {
+				w.deadlineAt = 0 // progress: a fresh deadline
+				err = nil
+				continue
+			}
+			err = errWriteStalled
+		}
+		break
+	}
+	w.discard(len(b))
+	return err
+}
+
+// written accounts for n bytes that left.
+func (w *batchWriter) written(n int) {
+	w.discard(n)
+	if w.bytes != nil {
+		w.bytes.Add(uint64(n))
+	}
+}
+
+// discard accounts for n queued bytes that are gone, written or dropped.
+func (w *batchWriter) discard(n int) {
+	if n == 0 {
+		return
+	}
+	w.queued.Add(-int64(n))
+	if w.budget != nil {
+		w.budget.charge(-int64(n))
+	}
+}
+
+// armDeadline sets the write deadline: timeout from now, or until if that
+// is sooner. Setting one costs a little, so a deadline set by timeout alone
+// is kept while less than a quarter of the timeout has passed: a write
+// then still gets at least three quarters of it.
+func (w *batchWriter) armDeadline(until int64) error {
+	if w.timeout <= 0 && until == 0 {
+		if w.deadlineAt == 0 {
+			return nil
+		}
+		w.deadlineAt = 0
+		return w.nc.SetWriteDeadline(time.Time{})
+	}
+	now := monotime()
+	if until == 0 && w.deadlineAt > 0 && now-(w.deadlineAt-int64(w.timeout)) < int64(w.timeout/4) {
+		return nil
+	}
+	at := until
+	if w.timeout > 0 && (at == 0 || now+int64(w.timeout) < at) {
+		at = now + int64(w.timeout)
+	}
+	w.deadlineAt = at
+	if until != 0 {
+		w.deadlineAt = -1 // not renewable: the next write sets its own
+	}
+	return w.nc.SetWriteDeadline(monoTime(at))
+}
+
+// drainTo blocks until at most mark bytes wait to be written, flushing
+// itself when no other goroutine is; it returns early when done1 or done2
+// closes (either may be nil). Only one goroutine at a time may call it (the
+// connection's reader).
+func (w *batchWriter) drainTo(mark int, done1, done2 <-chan struct{}) error {
+	for {
+		if w.queued.Load() <= int64(mark) {
+			return nil
+		}
+		w.mu.Lock()
+		if w.err != nil {
+			err := w.err
+			w.mu.Unlock()
+			return err
+		}
+		if !w.flushing {
+			w.mu.Unlock()
+			if err := w.flush(); err != nil {
+				return err
+			}
+			continue
+		}
+		if w.drained == nil {
+			w.drained = make(chan struct{}, 1)
+		}
+		ch := w.drained
+		w.mu.Unlock()
+		select {
+		case <-ch:
+		case <-done1:
+			return context.Canceled
+		case <-done2:
+			return context.Canceled
+		}
+	}
 }

@@ -43,6 +43,7 @@ type clientOptions struct {
 	eager             bool
 	tls               *tls.Config
 	dialTimeout       time.Duration
+	writeTimeout      time.Duration
 	heartbeatInterval time.Duration
 	heartbeatTimeout  time.Duration
 	backoffMin        time.Duration
@@ -68,6 +69,15 @@ func WithTLS(cfg *tls.Config) ClientOption { return func(o *clientOptions) { o.t
 // WithDialTimeout bounds each dial (default 10s).
 func WithDialTimeout(d time.Duration) ClientOption {
 	return func(o *clientOptions) { o.dialTimeout = d }
+}
+
+// WithWriteTimeout fails a connection whose socket takes no bytes for d
+// while requests wait to be written (default 10s, as the server's
+// Config.WriteTimeout): the server stopped reading, so the connection is
+// treated as lost and the next call redials. A call's own context bounds
+// its write too. Zero or less turns the timeout off.
+func WithWriteTimeout(d time.Duration) ClientOption {
+	return func(o *clientOptions) { o.writeTimeout = d }
 }
 
 // WithHeartbeat sets how long a connection may be idle before the client
@@ -100,6 +110,7 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 	o := clientOptions{
 		poolSize:          1,
 		dialTimeout:       10 * time.Second,
+		writeTimeout:      DefaultWriteTimeout,
 		heartbeatInterval: DefaultHeartbeatInterval,
 		heartbeatTimeout:  DefaultHeartbeatTimeout,
 		backoffMin:        50 * time.Millisecond,

@@ -83,7 +83,7 @@ func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...CallOp
 	start := monotime()
 	cc, err := c.pick().get(ctx)
 	if err == nil {
-		err = cc.send(patternJSON, dataJSON, metaJSON, 0, true)
+		err = cc.send(ctx, patternJSON, dataJSON, metaJSON, 0, true)
 	}
 	c.stats.observe(start, err, true)
 	return err
@@ -267,7 +267,7 @@ func (c *Client) start(ctx context.Context, pattern any, data any, o callOptions
 			}
 			return nil, 0, nil, err
 		}
-		if err := cc.sendRequest(patternJSON, data, metaJSON, id); err != nil {
+		if err := cc.sendRequest(ctx, patternJSON, data, metaJSON, id); err != nil {
 			cc.forget(id)
 			return nil, 0, nil, err
 		}

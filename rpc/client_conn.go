@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,7 +64,7 @@ func newClientConn(c *Client, nc net.Conn) *clientConn {
 		done:    make(chan struct{}),
 		stop:    make(chan struct{}),
 	}
-	cc.out = batchWriter{nc: nc}
+	cc.out = batchWriter{nc: nc, timeout: c.opts.writeTimeout}
 	cc.lastRead.Store(monotime())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -143,20 +144,40 @@ func signal(ch chan struct{}) {
 }
 
 // send writes one request or event frame and flushes.
-func (cc *clientConn) send(pattern, data, metadata []byte, id uint64, event bool) error {
+func (cc *clientConn) send(ctx context.Context, pattern, data, metadata []byte, id uint64, event bool) error {
 	var idBuf [20]byte
 	idJSON := strconv.AppendUint(idBuf[:0], id, 10)
-	_, _, _, _, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
+	_, _, _, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
 		if event {
 			return wire.AppendEvent(dst, wire.NestJS, pattern, data, metadata), nil
 		}
 		return wire.AppendRequest(dst, wire.NestJS, pattern, data, metadata, idJSON), nil
 	})
+	return cc.flush(ctx, err)
+}
+
+// flush writes what is queued, within ctx's deadline and the write timeout
+// (see batchWriter): a write that cannot finish in time leaves the stream
+// possibly in the middle of a frame, so the connection is failed, and the
+// next call redials. Only the goroutine that flushes waits on the socket;
+// a call whose frame another goroutine is writing returns at once and waits
+// for its reply under its own context.
+func (cc *clientConn) flush(ctx context.Context, err error) error {
 	if err == nil {
-		err = cc.out.flush()
+		var until int64
+		if d, ok := ctx.Deadline(); ok {
+			until = max(int64(time.Until(d))+monotime(), 1)
+		}
+		err = cc.out.flushUntil(until)
 	}
 	if err != nil {
+		if errors.Is(err, errWriteStalled) || errors.Is(err, context.DeadlineExceeded) {
+			cc.client.stats.stuck.Add(1)
+		}
 		cc.fail(err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return connLost(err)
 	}
 	return nil
@@ -164,23 +185,16 @@ func (cc *clientConn) send(pattern, data, metadata []byte, id uint64, event bool
 
 // sendRequest writes a request frame, encoding data straight into the
 // write buffer, and flushes.
-func (cc *clientConn) sendRequest(pattern []byte, data any, metadata []byte, id uint64) error {
+func (cc *clientConn) sendRequest(ctx context.Context, pattern []byte, data any, metadata []byte, id uint64) error {
 	var idBuf [20]byte
 	idJSON := strconv.AppendUint(idBuf[:0], id, 10)
-	_, _, _, _, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
+	_, _, _, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
 		return wire.AppendRequestOf(dst, wire.NestJS, pattern, data, metadata, idJSON)
 	})
 	if err != nil && !cc.out.broken() {
 		return fmt.Errorf("rpc: encoding call data: %w", err) // nothing was written
 	}
-	if err == nil {
-		err = cc.out.flush()
-	}
-	if err != nil {
-		cc.fail(err)
-		return connLost(err)
-	}
-	return nil
+	return cc.flush(ctx, err)
 }
 
 // readLoop reads reply frames until the connection dies.
@@ -325,7 +339,7 @@ func (cc *clientConn) heartbeatLoop() {
 			}
 			pingSent = now
 			cc.client.stats.heartbeats.Add(1)
-			if cc.send(heartbeatPatternValue, nil, nil, id, false) != nil {
+			if cc.send(context.Background(), heartbeatPatternValue, nil, nil, id, false) != nil {
 				return
 			}
 		}

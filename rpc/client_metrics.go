@@ -16,6 +16,7 @@ type ClientMetrics struct {
 	DialErrors        uint64          `json:"dial_errors"`        // failed dials
 	Heartbeats        uint64          `json:"heartbeats"`         // pings sent
 	HeartbeatFailures uint64          `json:"heartbeat_failures"` // connections declared dead for lack of an answer
+	StuckConnections  uint64          `json:"stuck_connections"`  // connections failed because the server took no bytes (write timeout or a call's deadline)
 	InFlight          int64           `json:"in_flight"`
 	P50LatencyMs      float64         `json:"p50_latency_ms"`
 	P90LatencyMs      float64         `json:"p90_latency_ms"`
@@ -28,6 +29,7 @@ type clientCounters struct {
 	calls, events, remoteErrs, localErr atomic.Uint64
 	retries, reconnects, dialErrors     atomic.Uint64
 	heartbeats, heartbeatFailures       atomic.Uint64
+	stuck                               atomic.Uint64
 	latency                             histogram
 }
 
@@ -60,6 +62,7 @@ func (c *Client) Metrics() ClientMetrics {
 		DialErrors:        s.dialErrors.Load(),
 		Heartbeats:        s.heartbeats.Load(),
 		HeartbeatFailures: s.heartbeatFailures.Load(),
+		StuckConnections:  s.stuck.Load(),
 	}
 	for _, slot := range c.slots {
 		m.InFlight += slot.pending()

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"crypto/tls"
+	"math"
 	"time"
 
 	"github.com/msgpattern/msgpattern/wire"
@@ -46,9 +47,11 @@ type Config struct {
 	// connection as soon as its length prefix is read, before it is
 	// buffered. Default 16 MiB ([wire.DefaultMaxFrameUnits]).
 	MaxFrameSize int
-	// FrameTimeout is how long a frame may take to arrive once its first
-	// byte has: a peer that stops in the middle of a frame is dropped after
-	// it, as NestJS 12 does. Default 30s.
+	// FrameTimeout is how long a peer may stay silent in the middle of a
+	// frame: it is dropped then, as NestJS 12's incompleteMessageTimeout
+	// does (every chunk received restarts the wait, so a slow but
+	// progressing transfer is kept; see MinFrameRate for trickles).
+	// Default 30s.
 	FrameTimeout time.Duration
 	// MaxInFlight caps the requests and events running at once on one
 	// connection. When it is reached the server stops reading that
@@ -66,6 +69,53 @@ type Config struct {
 	// TLSConfig, when set, makes Start serve TLS. Set ClientAuth and
 	// ClientCAs for mutual TLS.
 	TLSConfig *tls.Config
+
+	// The bounds on what one peer, or all of them, can make the server
+	// spend. Each has a default that holds with no configuration; a
+	// negative value turns a bound off.
+
+	// WriteTimeout drops a connection whose socket takes no bytes for this
+	// long while replies wait (a peer that stopped reading, counted as
+	// slow_consumer). Every socket write has this deadline, renewed while
+	// the peer makes progress (on TLS, per 256 KiB written). Default 10s,
+	// as the NATS server.
+	WriteTimeout time.Duration
+	// MaxQueuedReplyBytes caps the reply bytes queued for one connection
+	// and not yet taken by its peer. Past it the connection is dropped
+	// (slow_consumer); one reply larger than the cap still goes out when
+	// nothing else is queued. Above half of it (at most 1 MiB) the server
+	// stops reading the connection, so a peer that does not read gets no
+	// new work run. Default 64 MiB, as the NATS server's pending limit.
+	MaxQueuedReplyBytes int
+	// MemoryBudget caps, server-wide, the bytes held for frames being
+	// received beyond 64 KiB per connection, plus all queued replies. A
+	// connection whose incoming frame needs more than the budget has left
+	// stops being read (its peer's sends back up) until other connections
+	// give bytes back, and is dropped (over_budget) if that takes longer
+	// than FrameTimeout; connections with small frames keep being served.
+	// Default: half of GOMEMLIMIT when it is set, else 512 MiB.
+	MemoryBudget int64
+	// MaxHandlers caps, server-wide, the handlers running off their
+	// connection's reader goroutine (handed off because they ran long).
+	// Each connection's reader runs one more inline, so at most
+	// MaxConnections + MaxHandlers handlers run at once. At the cap a
+	// long-running handler keeps its reader: that connection is not read
+	// until a slot frees (backpressure; nothing is dropped, and timeouts
+	// are still answered at the deadline). A handler is never blocked by
+	// the cap. Default 4096.
+	MaxHandlers int
+	// EvictIdleAfter lets a server at MaxConnections admit a new
+	// connection by closing the one idle the longest, provided it has been
+	// idle (no byte read, nothing running or queued) for at least this
+	// long. A connection is never closed for being idle while the server
+	// has room. Default 10s; negative never evicts.
+	EvictIdleAfter time.Duration
+	// MinFrameRate is the least rate, in bytes per second, at which a
+	// frame must arrive once it has taken longer than FrameTimeout: a peer
+	// trickling a byte at a time is dropped although it is never silent
+	// for FrameTimeout. Default 500 (as Apache's mod_reqtimeout).
+	MinFrameRate int
+
 	// ExposeErrors sends the text of errors that are not *Error to the
 	// caller instead of NestJS's "Internal server error". Leave it off in
 	// production: error text may hold details callers should not see.
@@ -85,7 +135,18 @@ const (
 	DefaultHeartbeatTimeout  = 30 * time.Second
 	DefaultFrameTimeout      = 30 * time.Second
 	DefaultMaxInFlight       = 256
+
+	DefaultWriteTimeout        = 10 * time.Second
+	DefaultMaxQueuedReplyBytes = 64 << 20
+	DefaultMemoryBudget        = 512 << 20 // when GOMEMLIMIT is not set
+	DefaultMaxHandlers         = 4096
+	DefaultEvictIdleAfter      = 10 * time.Second
+	DefaultMinFrameRate        = 500
 )
+
+// readPauseMarkMax bounds the queued reply bytes past which a reader stops
+// reading its connection.
+const readPauseMarkMax = 1 << 20
 
 // DefaultConfig returns a Config with every field set to its default.
 func DefaultConfig() *Config {
@@ -118,6 +179,38 @@ func (c *Config) setDefaults() {
 	setDefault(&c.FrameTimeout, DefaultFrameTimeout)
 	setDefault(&c.MaxInFlight, DefaultMaxInFlight)
 	setDefault(&c.MaxDepth, wire.DefaultMaxDepth)
+	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&c.MaxQueuedReplyBytes, DefaultMaxQueuedReplyBytes)
+	if c.MemoryBudget == 0 {
+		c.MemoryBudget = defaultMemoryBudget()
+	}
+	setDefault(&c.MaxHandlers, DefaultMaxHandlers)
+	setDefault(&c.EvictIdleAfter, DefaultEvictIdleAfter)
+	setDefault(&c.MinFrameRate, DefaultMinFrameRate)
+}
+
+// Effective limits: a negative bound is off.
+func (c *Config) memoryBudget() int64 {
+	if c.MemoryBudget < 0 {
+		return math.MaxInt64
+	}
+	return c.MemoryBudget
+}
+
+func (c *Config) maxHandlers() int64 {
+	if c.MaxHandlers < 0 {
+		return math.MaxInt64
+	}
+	return int64(c.MaxHandlers)
+}
+
+func (c *Config) maxQueued() int { return max(c.MaxQueuedReplyBytes, 0) }
+
+func (c *Config) readPauseMark() int {
+	if c.MaxQueuedReplyBytes <= 0 {
+		return readPauseMarkMax
+	}
+	return max(min(c.MaxQueuedReplyBytes/2, readPauseMarkMax), 1)
 }
 
 func setDefault[T comparable](field *T, def T) {

@@ -2,6 +2,8 @@ package rpc_test
 
 import (
 	"net"
+	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,11 @@ func TestConfigDefaults(t *testing.T) {
 		RetryDelay: 500 * time.Millisecond, HeartbeatInterval: 10 * time.Second,
 		HeartbeatTimeout: 30 * time.Second,
 		MaxFrameSize:     16 << 20, FrameTimeout: 30 * time.Second, MaxInFlight: 256, MaxDepth: 1000,
+		WriteTimeout: 10 * time.Second, MaxQueuedReplyBytes: 64 << 20, MemoryBudget: 512 << 20,
+		MaxHandlers: 4096, EvictIdleAfter: 10 * time.Second, MinFrameRate: 500,
+	}
+	if os.Getenv("GOMEMLIMIT") != "" {
+		want.MemoryBudget = rpc.DefaultConfig().MemoryBudget // derived; see TestConfigMemoryBudgetFromGOMEMLIMIT
 	}
 	if got := rpc.NewServer(nil, nil).Config(); got != want {
 		t.Errorf("nil config:\n got  %+v\n want %+v", got, want)
@@ -32,6 +39,19 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if partial.Timeout != 0 {
 		t.Error("NewServer must not modify the caller's Config")
+	}
+}
+
+// TestConfigMemoryBudgetFromGOMEMLIMIT: with a Go memory limit set, the
+// default budget is half of it. Not parallel: the limit is process-wide.
+func TestConfigMemoryBudgetFromGOMEMLIMIT(t *testing.T) {
+	old := debug.SetMemoryLimit(3 << 30)
+	defer debug.SetMemoryLimit(old)
+	if got := rpc.DefaultConfig().MemoryBudget; got != 3<<30/2 {
+		t.Errorf("MemoryBudget with GOMEMLIMIT=3GiB: %d, want %d", got, 3<<30/2)
+	}
+	if got := rpc.NewServer(&rpc.Config{MemoryBudget: 1 << 20}, nil).Config().MemoryBudget; got != 1<<20 {
+		t.Errorf("an explicit MemoryBudget is kept: %d", got)
 	}
 }
 

@@ -34,7 +34,10 @@ const flushThreshold = 64 << 10
 
 var (
 	errDraining         = errors.New("rpc: server shutting down")
-	errFrameTimeout     = errors.New("rpc: peer stopped in the middle of a frame")
+	errEvicted          = errors.New("rpc: idle connection evicted to admit a new one")
+	errFrameTimeout     = errors.New("rpc: peer went silent in the middle of a frame")
+	errFrameTooSlow     = errors.New("rpc: frame arriving slower than MinFrameRate")
+	errOverBudget       = errors.New("rpc: server memory budget exhausted")
 	errBadFraming       = errors.New("rpc: first byte is neither a digit nor '{'")
 	errHeartbeatTimeout = errors.New("rpc: peer sent no heartbeat within HeartbeatTimeout")
 )
@@ -45,6 +48,19 @@ var (
 // their handlers inline. When a handler runs long, the server's monitor
 // hands the role to a new goroutine (see handoff.go), so requests on one
 // connection run concurrently while fast ones cost no goroutine.
+//
+// Who owns what:
+//   - The reader-role fields below are touched only by the goroutine holding
+//     the role; the hand-off (a CAS on busy, then a new goroutine) passes
+//     them on with a happens-before edge.
+//   - out (the write side) is shared: any goroutine appends under its short
+//     lock; the one goroutine that flushes owns the socket's write side and
+//     blocks at most WriteTimeout without progress, holding no lock. No
+//     lock is ever held across a socket read or write.
+//   - The atomics are read by the monitor (busy, seen) and by admit when it
+//     looks for an idle connection to evict (inflight, activeAt, midFrame).
+//   - quit is closed once, by Shutdown or eviction, to end the reader's
+//     waits; ctx is cancelled on disconnect and forced shutdown.
 type conn struct {
 	srv    *Server
 	nc     net.Conn
@@ -53,31 +69,42 @@ type conn struct {
 	ctx    context.Context // cancelled on disconnect and forced shutdown
 	cancel context.CancelFunc
 
-	// Reader-role state, touched only by the goroutine holding the role.
-	framing       wire.Framing
-	scanner       wire.Scanner
-	rbuf          []byte // the current chunk, len == cap
-	r, w          int    // rbuf[r:w] is read but not yet consumed
-	chunk         int
-	scratch       [128]byte
-	deadlineKind  uint8 // which read deadline is set
-	deadlineSet   int64 // monotime when it was set
-	frameDoneSinc bool  // a frame completed since deadlineSet
-	heartbeats    bool  // the peer sends heartbeats: hold it to HeartbeatTimeout
-	readAt        int64 // monotime of the last read
-	limiter       *rate.Limiter
+	// Reader-role state.
+	framing      wire.Framing
+	scanner      wire.Scanner
+	rbuf         []byte // the current chunk, len == cap
+	r, w         int    // rbuf[r:w] is read but not yet consumed
+	chunk        int
+	held         int // bytes of rbuf reserved from the server's memory budget
+	peakHeld     int
+	scratch      [128]byte
+	deadlineKind uint8 // which read deadline is set
+	deadlineSet  int64 // monotime when it was set
+	heartbeats   bool  // the peer sends heartbeats: hold it to HeartbeatTimeout
+	readAt       int64 // monotime of the last read
+	frameStart   int64 // monotime the incomplete frame in rbuf began arriving; 0 if none
+	frameBytes   int   // bytes of it received so far
+	limiter      *rate.Limiter
 
-	busy atomic.Pointer[requestContext] // the request running inline, nil if none
-	seen *requestContext                // the monitor's last look at busy; the monitor's alone
+	busy     atomic.Pointer[requestContext] // the request running inline, nil if none
+	seen     *requestContext                // the monitor's last look at busy; the monitor's alone
+	deferred *requestContext                // a hand-off the monitor is holding back at MaxHandlers; the monitor's
 
 	inflight atomic.Int32
 	slotFree chan struct{} // a handed-off handler finished
 	draining atomic.Bool
+	evicted  atomic.Bool
+	activeAt atomic.Int64 // monotime of the last byte read, or of the accept
+	midFrame atomic.Bool  // part of a frame is buffered
+	quit     chan struct{}
+	quitOnce sync.Once
 
 	out batchWriter
 
 	closeOnce sync.Once
-	idx       int // position in the server's connection list, under srv.mu
+	idx       int  // position in the server's connection list, under srv.mu
+	listed    bool // counted in the server's connection list, under srv.mu
+	closing   bool // in the server's closing set, under srv.mu
 	done      chan struct{}
 }
 
@@ -96,11 +123,25 @@ func newConn(s *Server, nc net.Conn) *conn {
 		cancel:   cancel,
 		chunk:    minChunk * 2,
 		slotFree: make(chan struct{}, 1),
+		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	c.out = batchWriter{nc: nc, bytes: &s.stats.bytesOut}
+	c.activeAt.Store(monotime())
+	c.out = batchWriter{
+		nc: nc, bytes: &s.stats.bytesOut,
+		timeout: s.cfg.WriteTimeout, maxQueued: s.cfg.maxQueued(),
+		budget: s.budget, onFail: c.writeFailed,
+	}
 	c.peer = peer{addr: c.remote, transport: "tcp"}
 	return c
+}
+
+// stopReading ends the reader's waits and blocking read: for Shutdown
+// (draining) and eviction. The reader serves what it has already read.
+func (c *conn) stopReading() {
+	c.quitOnce.Do(func() { close(c.quit) })
+	// Wake a reader blocked in Read; it sees draining or evicted and finishes.
+	c.nc.SetReadDeadline(time.Unix(1, 0))
 }
 
 // serve is the body of a connection's first goroutine: the TLS handshake,
@@ -149,14 +190,30 @@ func (c *conn) readLoop() {
 // the socket is not read, so the peer's sends back up (backpressure).
 func (c *conn) waitForSlot() bool {
 	max := int32(c.srv.cfg.MaxInFlight)
+	if c.inflight.Load() < max {
+		return true
+	}
 	for c.inflight.Load() >= max {
 		select {
 		case <-c.slotFree:
 		case <-c.ctx.Done():
 			return false
+		case <-c.quit:
+			return true // the reader finishes; what is buffered is still served
 		}
 	}
+	c.resumed()
 	return true
+}
+
+// resumed is called after the reader paused for the server's own reasons
+// (backpressure, memory): the pause must not count against the peer, so
+// read deadlines start afresh.
+func (c *conn) resumed() {
+	c.deadlineKind = deadlineStale
+	if c.frameStart != 0 {
+		c.frameStart, c.frameBytes = monotime(), 0
+	}
 }
 
 // next returns the next complete frame, reading as needed.
@@ -179,16 +236,41 @@ func (c *conn) next() (wire.Frame, error) {
 				}
 				if f.Len > 0 {
 					c.r += f.Len
-					c.frameDoneSinc = true
+					c.frameStart = 0
 					return f, nil
 				}
 			}
 		}
-		c.flush()
+		if err := c.flushBeforeRead(); err != nil {
+			return wire.Frame{}, err
+		}
 		if err := c.fill(); err != nil {
 			return wire.Frame{}, err
 		}
 	}
+}
+
+// flushBeforeRead writes the replies waiting, and, while more than
+// readPauseMark bytes of them are still unread by the peer, does not read:
+// a peer that does not read gets no new work run. The wait ends when the
+// peer reads, or when the write deadline drops it as a slow consumer.
+func (c *conn) flushBeforeRead() error {
+	c.flush()
+	if c.out.queuedBytes() <= c.srv.readPauseMark {
+		return nil
+	}
+	c.srv.stats.readPauses.Add(1)
+	if err := c.out.drainTo(c.srv.readPauseMark, c.ctx.Done(), c.quit); err != nil {
+		if c.draining.Load() {
+			return errDraining
+		}
+		if c.evicted.Load() {
+			return errEvicted
+		}
+		return err
+	}
+	c.resumed()
+	return nil
 }
 
 func (c *conn) setFraming(f wire.Framing) {
@@ -201,27 +283,41 @@ func (c *conn) setFraming(f wire.Framing) {
 }
 
 // fill reads more input into the current chunk, or a new one.
+//
+// Memory follows what the peer has sent, never what it announces: a chunk
+// grows to hold the incomplete frame at most about twice over (by at least
+// half each time, so a frame of multi-byte text is not copied again and
+// again), or to exactly the announced rest of the frame when that is no more
+// than what has arrived. What a chunk holds beyond recvAllowance is reserved
+// from the server's memory budget first.
 func (c *conn) fill() error {
 	partial := c.w - c.r
-	need := minChunk / 2
-	if fs, ok := c.scanner.(*wire.FrameScanner); ok {
-		// A long frame announces its length: room for at least the rest of
-		// it, one byte per unit, saves growing chunk by chunk.
-		need = max(need, min(fs.MinRemaining(), c.srv.cfg.MaxFrameSize))
+	need := max(minChunk/2, partial/2)
+	if fs, ok := c.scanner.(*wire.FrameScanner); ok && partial > 0 {
+		// The rest of the frame is at least MinRemaining bytes (one per
+		// UTF-16 unit): room for it when that is no more than is here.
+		need = max(need, min(fs.MinRemaining(), max(partial, c.chunk)))
 	}
 	if len(c.rbuf)-c.w < need || (partial == 0 && len(c.rbuf)-c.w > 4*c.chunk) {
 		size := max(c.chunk, partial+need)
+		if err := c.reserve(size); err != nil {
+			return err
+		}
 		nb := make([]byte, size)
 		copy(nb, c.rbuf[c.r:c.w])
 		c.rbuf, c.r, c.w = nb, 0, partial
 	}
+	if partial > 0 && c.frameStart == 0 {
+		c.frameStart, c.frameBytes = c.readAt, partial
+	}
+	c.midFrame.Store(partial > 0)
 	if err := c.armReadDeadline(partial > 0); err != nil {
 		return err
 	}
 	// Checked after arming the deadline: Shutdown sets draining and then a
 	// past deadline, so either we see draining or the Read sees the deadline.
-	if c.draining.Load() {
-		return errDraining
+	if err := c.stopped(); err != nil {
+		return err
 	}
 	n, err := c.nc.Read(c.rbuf[c.w:])
 	c.srv.stats.bytesIn.Add(uint64(n))
@@ -236,14 +332,19 @@ func (c *conn) fill() error {
 	}
 	c.w += n
 	if n > 0 {
+		c.activeAt.Store(c.readAt)
+		c.frameBytes += n
 		return nil
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		if c.draining.Load() {
-			return errDraining
+		if err := c.stopped(); err != nil {
+			return err
 		}
 		switch c.deadlineKind {
 		case deadlineFrame:
+			if c.readAt-c.deadlineSet < int64(c.srv.cfg.FrameTimeout)*3/4 {
+				return errFrameTooSlow
+			}
 			return errFrameTimeout
 		case deadlineIdle:
 			return errHeartbeatTimeout
@@ -255,16 +356,75 @@ func (c *conn) fill() error {
 	return err
 }
 
-// Read deadlines. While part of a frame is buffered, the frame must arrive
-// within FrameTimeout of its start. While nothing is, a connection whose peer
-// sends heartbeats must send something within HeartbeatTimeout. Under load
-// a deadline would be due at almost every read, so it is renewed only when
-// a quarter of its timeout (at most a second) has passed since it was set:
-// cheap, and the peer still gets at least three quarters of the timeout.
+// stopped reports why the reader must stop reading, if it must.
+func (c *conn) stopped() error {
+	if c.draining.Load() {
+		return errDraining
+	}
+	if c.evicted.Load() {
+		return errEvicted
+	}
+	return nil
+}
+
+// reserve makes the memory budget cover a chunk of size bytes, in place of
+// the current one. When the budget is short the reader waits, not
+// reading, for other connections to give bytes back, and gives up after
+// FrameTimeout.
+func (c *conn) reserve(size int) error {
+	want := max(size-recvAllowance, 0)
+	delta := want - c.held
+	if delta == 0 {
+		return nil
+	}
+	b := c.srv.budget
+	if delta < 0 {
+		b.charge(int64(delta))
+		c.held = want
+		return nil
+	}
+	if !b.tryReserve(int64(delta)) {
+		c.srv.stats.budgetPauses.Add(1)
+		if !b.reserve(int64(delta), c.srv.cfg.FrameTimeout, c.ctx.Done(), c.quit) {
+			if err := c.stopped(); err != nil {
+				return err
+			}
+			return errOverBudget
+		}
+		c.resumed()
+	}
+	c.held = want
+	c.peakHeld = max(c.peakHeld, want)
+	return nil
+}
+
+// releaseBudget gives back what the connection's receive buffer holds; the
+// reader calls it as it finishes.
+func (c *conn) releaseBudget() {
+	if c.held > 0 {
+		c.srv.budget.charge(-int64(c.held))
+		c.held = 0
+	}
+	c.rbuf, c.r, c.w = nil, 0, 0
+	c.srv.osMemory.after(c.peakHeld)
+}
+
+// Read deadlines. While part of a frame is buffered, the peer must not go
+// silent for FrameTimeout (every read that brings bytes restarts the wait,
+// as NestJS 12's incompleteMessageTimeout does), and, once the frame has
+// taken longer than FrameTimeout, it must have averaged MinFrameRate bytes
+// a second (so a byte-at-a-time trickle is still dropped). While nothing is
+// buffered, a connection whose peer sends heartbeats must send something
+// within HeartbeatTimeout. Under load a deadline would be due at almost
+// every read, so it is renewed only when a quarter of its timeout (at most
+// a second) has passed since it was set: cheap, and the peer still gets at
+// least three quarters of the timeout. A pause of the server's own making
+// (see resumed) renews it at once.
 const (
 	deadlineNone uint8 = iota
 	deadlineFrame
 	deadlineIdle
+	deadlineStale // must be set afresh
 )
 
 func (c *conn) armReadDeadline(pending bool) error {
@@ -282,16 +442,18 @@ func (c *conn) armReadDeadline(pending bool) error {
 		c.deadlineKind, c.deadlineSet = deadlineNone, 0
 		return c.nc.SetReadDeadline(time.Time{})
 	}
-	renew := kind != c.deadlineKind
-	if !renew && (kind == deadlineIdle || c.frameDoneSinc) {
-		renew = monotime()-c.deadlineSet > int64(min(time.Second, timeout/4))
-	}
-	if !renew {
+	now := monotime()
+	if kind == c.deadlineKind && now-c.deadlineSet <= int64(min(time.Second, timeout/4)) {
 		return nil
 	}
-	now := monotime()
-	c.deadlineKind, c.deadlineSet, c.frameDoneSinc = kind, now, false
-	return c.nc.SetReadDeadline(monoTime(now + int64(timeout)))
+	at := now + int64(timeout)
+	if kind == deadlineFrame && c.srv.cfg.MinFrameRate > 0 {
+		// The rate floor: FrameTimeout of grace, then MinFrameRate.
+		floor := c.frameStart + int64(timeout) + int64(c.frameBytes)*int64(time.Second)/int64(c.srv.cfg.MinFrameRate)
+		at = max(min(at, floor), now+int64(time.Millisecond))
+	}
+	c.deadlineKind, c.deadlineSet = kind, now
+	return c.nc.SetReadDeadline(monoTime(at))
 }
 
 // handleFrame turns a frame into a request and serves it. It reports
@@ -392,6 +554,7 @@ func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 	s.stats.inFlight.Add(-1)
 	c.inflight.Add(-1)
 	if lost {
+		s.handedOffRunning.Add(-1)
 		select {
 		case c.slotFree <- struct{}{}:
 		default:
@@ -405,11 +568,15 @@ func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 // connection is already broken.
 func (c *conn) finish(err error) {
 	s := c.srv
+	c.releaseBudget()
 	// The peer is there: let it read our last replies before we close.
 	// A peer that broke the protocol gets less patience.
 	linger := lingerTimeout
 	switch {
 	case errors.Is(err, errDraining):
+	case errors.Is(err, errEvicted):
+		s.stats.evicted.Add(1)
+		s.limit.log(s.log, slog.LevelInfo, "closing idle connection to admit a new one (MaxConnections reached)", "remote", c.remote)
 	case errors.Is(err, io.EOF):
 		// The peer closed: handlers still running are told so, but replies
 		// that are ready still go out to a peer that only half-closed.
@@ -424,10 +591,21 @@ func (c *conn) finish(err error) {
 		linger = 0
 		s.stats.heartbeatFailed.Add(1)
 		s.limit.log(s.log, slog.LevelWarn, "closing connection: heartbeats stopped", "remote", c.remote, "timeout", s.cfg.HeartbeatTimeout)
-	case errors.Is(err, errFrameTimeout):
+	case errors.Is(err, errFrameTimeout), errors.Is(err, errFrameTooSlow):
 		s.stats.framing.Add(1)
+		if errors.Is(err, errFrameTooSlow) {
+			s.stats.slowFrames.Add(1)
+		} else {
+			s.stats.stalledFrames.Add(1)
+		}
 		linger = lingerTimeout / 10
-		s.limit.log(s.log, slog.LevelWarn, "closing connection: incomplete frame timed out", "remote", c.remote, "timeout", s.cfg.FrameTimeout)
+		s.limit.log(s.log, slog.LevelWarn, "closing connection: incomplete frame", "remote", c.remote, "err", err,
+			"frame_timeout", s.cfg.FrameTimeout, "min_frame_rate", s.cfg.MinFrameRate)
+	case errors.Is(err, errOverBudget):
+		s.stats.overBudget.Add(1)
+		c.cancel()
+		linger = 0
+		s.limit.log(s.log, slog.LevelWarn, "closing connection: memory budget exhausted", "remote", c.remote, "budget", s.cfg.MemoryBudget)
 	default:
 		c.cancel()
 		linger = 0
@@ -436,8 +614,10 @@ func (c *conn) finish(err error) {
 	for c.inflight.Load() > 0 {
 		<-c.slotFree
 	}
-	c.flush()
-	if linger > 0 {
+	// Every reply out, unless the peer stops taking them for WriteTimeout
+	// or the connection is cancelled (forced shutdown).
+	c.out.drainTo(0, s.baseCtx.Done(), nil)
+	if linger > 0 && !c.out.broken() && s.beginLinger(c) {
 		c.lingeringClose(linger)
 	}
 	c.close()
@@ -453,7 +633,8 @@ const lingerTimeout = 5 * time.Second
 // still sends until it closes too, or lingerTimeout passes. Closing a socket
 // with unread input makes the kernel send a reset, and a reset can destroy
 // replies the peer has received but not yet read; a FIN does not. net/http
-// does the same (closeWriteAndWait).
+// does the same (closeWriteAndWait). Lingering connections no longer count
+// against MaxConnections; their number is bounded apart (see beginLinger).
 func (c *conn) lingeringClose(timeout time.Duration) {
 	cw, ok := c.nc.(interface{ CloseWrite() error })
 	if !ok || cw.CloseWrite() != nil {
@@ -476,6 +657,20 @@ func (c *conn) close() {
 		c.srv.removeConn(c)
 		close(c.done)
 	})
+}
+
+// writeFailed is the write side's report that the peer is gone or does not
+// read: the connection is dropped, and a slow consumer counted and logged.
+func (c *conn) writeFailed(err error) {
+	s := c.srv
+	if errors.Is(err, errSlowConsumer) || errors.Is(err, errWriteStalled) {
+		s.stats.slowConsumers.Add(1)
+		s.limit.log(s.log, slog.LevelWarn, "closing connection: peer does not read its replies (slow consumer)",
+			"remote", c.remote, "err", err, "queued", c.out.queuedBytes(),
+			"max_queued_reply_bytes", s.cfg.MaxQueuedReplyBytes, "write_timeout", s.cfg.WriteTimeout)
+	}
+	c.cancel()
+	c.nc.Close()
 }
 
 // allow applies the connection's and the server's rate limits.

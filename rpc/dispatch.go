@@ -12,7 +12,9 @@ import (
 
 // replyTarget is a transport's side of one request's reply: where the
 // dispatch core puts the frames. The TCP connection implements it; so can
-// any other transport. The core serialises calls for one request.
+// any other transport. The core serialises the write calls for one request
+// under the request's lock, so they must only queue frames, never block on
+// the network; commit, called with no lock held, sends them.
 type replyTarget interface {
 	// writeValue sends v as a value of rc's reply that is not (yet) the
 	// last. The returned mark lets writeEnd merge the completion into it.
@@ -24,6 +26,10 @@ type replyTarget interface {
 	writeEnd(rc *requestContext, last replyMark)
 	// writeError ends rc's reply with the JSON error value err.
 	writeError(rc *requestContext, err []byte)
+	// commit sends what rc's reply has queued, or leaves it to a flush the
+	// transport knows is coming. It may block on the network; no lock is
+	// held.
+	commit(rc *requestContext)
 }
 
 // replyMark identifies a value frame still waiting in a write buffer.
@@ -82,15 +88,19 @@ func (w *responder) Send(v any) error {
 		return nil
 	}
 	rc.mu.Lock()
-	defer rc.mu.Unlock()
 	if rc.state != stateRunning {
+		rc.mu.Unlock()
 		return ErrReplyClosed
 	}
 	m, err := rc.target.writeValue(rc, v)
+	if err == nil {
+		w.last, w.sent = m, true
+	}
+	rc.mu.Unlock()
 	if err != nil {
 		return &encodeError{err}
 	}
-	w.last, w.sent = m, true
+	rc.target.commit(rc)
 	return nil
 }
 
@@ -106,21 +116,28 @@ func (w *responder) sendLast(v any) error {
 		return nil
 	}
 	rc.mu.Lock()
-	defer rc.mu.Unlock()
 	if rc.state != stateRunning {
+		rc.mu.Unlock()
 		return ErrReplyClosed
 	}
 	rc.end = monotime()
 	if rc.deadline != 0 && rc.end > rc.deadline {
 		rc.expireLocked()
+		rc.mu.Unlock()
 		rc.d.stats.lateDropped.Add(1)
+		rc.target.commit(rc)
 		return nil
 	}
-	if err := rc.target.writeLast(rc, v); err != nil {
+	err := rc.target.writeLast(rc, v)
+	if err == nil {
+		rc.state = stateDone
+		w.sent = true
+	}
+	rc.mu.Unlock()
+	if err != nil {
 		return &encodeError{err}
 	}
-	rc.state = stateDone
-	w.sent = true
+	rc.target.commit(rc)
 	return nil
 }
 
@@ -212,6 +229,9 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 		rc.state = stateDone
 	}
 	rc.mu.Unlock()
+	if !rc.req.event {
+		t.commit(rc)
+	}
 
 	if d.noMetrics {
 		return

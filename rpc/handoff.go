@@ -24,6 +24,7 @@ const parkAfter = 20
 
 type monitor struct {
 	srv      *Server
+	arm      []*requestContext // scan's list of timers to start, reused
 	stopOnce sync.Once
 	parked   atomic.Bool
 	wake     chan struct{}
@@ -83,15 +84,20 @@ func (m *monitor) run() {
 }
 
 // scan hands off long-running handlers; it reports whether any handler was
-// running.
+// running. At MaxHandlers handed-off handlers the hand-off waits: the
+// handler keeps its connection's reader, so that connection is not read
+// (backpressure) until a slot frees, and it is handed off then. Either way
+// its timeout timer starts, so the caller is answered at the deadline.
+// Timers start after s.mu is released: scan never waits on a request's
+// lock while holding the server's.
 func (m *monitor) scan() (busy bool) {
 	s := m.srv
+	arm := m.arm[:0]
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, c := range s.connList {
 		rc := c.busy.Load()
 		if rc == nil {
-			c.seen = nil
+			c.seen, c.deferred = nil, nil
 			continue
 		}
 		busy = true
@@ -99,13 +105,28 @@ func (m *monitor) scan() (busy bool) {
 			c.seen = rc
 			continue
 		}
-		c.seen = nil
+		if s.handedOffRunning.Load() >= s.cfg.maxHandlers() {
+			if c.deferred != rc {
+				c.deferred = rc
+				s.stats.handoffsDeferred.Add(1)
+			}
+			arm = append(arm, rc) // seen stays: tried again next tick
+			continue
+		}
+		c.seen, c.deferred = nil, nil
 		if c.busy.CompareAndSwap(rc, nil) {
+			s.handedOffRunning.Add(1)
 			s.stats.handedOff.Add(1)
 			go c.readLoop()
-			rc.armTimeout()
+			arm = append(arm, rc)
 		}
 	}
+	s.mu.Unlock()
+	for i, rc := range arm {
+		rc.armTimeout()
+		arm[i] = nil
+	}
+	m.arm = arm[:0]
 	return busy
 }
 

@@ -40,7 +40,45 @@ type Metrics struct {
 	ProcessingTimeMs    float64 `json:"processing_time_ms"`     // total handler time
 	AvgProcessingTimeMs float64 `json:"avg_processing_time_ms"` // per handled message
 
+	// Limits shows the bounds on what peers can make the server spend, and
+	// how often each was reached.
+	Limits LimitMetrics `json:"limits"`
+
 	Patterns []PatternMetrics `json:"patterns"`
+}
+
+// LimitMetrics are the server's resource bounds (see [Config]) with their
+// current use and the number of times each was reached.
+type LimitMetrics struct {
+	// Slow consumers: peers that do not read their replies.
+	WriteTimeoutMs      float64 `json:"write_timeout_ms"`
+	MaxQueuedReplyBytes int     `json:"max_queued_reply_bytes"`
+	SlowConsumers       uint64  `json:"slow_consumer"` // connections dropped: replies unread past the cap, or a write stalled for WriteTimeout
+	ReadPauses          uint64  `json:"read_pauses"`   // times a connection was not read because its peer had unread replies
+
+	// The server-wide memory budget.
+	MemoryBudgetBytes int64  `json:"memory_budget_bytes"`
+	MemoryHeldBytes   int64  `json:"memory_held_bytes"` // now: frames being received (beyond the free allowance) and queued replies
+	BudgetPauses      uint64 `json:"budget_pauses"`     // times a connection waited for the budget
+	OverBudget        uint64 `json:"over_budget"`       // connections dropped after waiting FrameTimeout for it
+
+	// Handlers running off their connection's reader.
+	MaxHandlers      int    `json:"max_handlers"`
+	HandedOffRunning int64  `json:"handed_off_running"` // now
+	HandoffsDeferred uint64 `json:"handoffs_deferred"`  // hand-offs held back at MaxHandlers
+
+	// Connections.
+	MaxConnections     int     `json:"max_connections"`
+	EvictIdleAfterMs   float64 `json:"evict_idle_after_ms"`
+	EvictedIdle        uint64  `json:"evicted_idle"`        // idle connections closed to admit a new one
+	ClosingConnections int     `json:"closing_connections"` // now: in their lingering close, not counted in active_connections
+	LingerSkipped      uint64  `json:"linger_skipped"`      // closed at once because too many were lingering
+
+	// Incomplete frames.
+	FrameTimeoutMs float64 `json:"frame_timeout_ms"`
+	MinFrameRate   int     `json:"min_frame_rate"`
+	StalledFrames  uint64  `json:"stalled_frames"` // peers silent mid-frame for FrameTimeout
+	SlowFrames     uint64  `json:"slow_frames"`    // frames arriving slower than MinFrameRate
 }
 
 // ErrorCounts counts failures by kind.
@@ -103,6 +141,12 @@ type counters struct {
 	decode, handler, rpc, panics     atomic.Uint64
 	encode, canceled, noEventHandler atomic.Uint64
 	shuttingDown, lateDropped        atomic.Uint64
+
+	slowConsumers, readPauses atomic.Uint64
+	budgetPauses, overBudget  atomic.Uint64
+	handoffsDeferred, evicted atomic.Uint64
+	lingerSkipped             atomic.Uint64
+	stalledFrames, slowFrames atomic.Uint64
 }
 
 func (c *counters) countError(k errorKind) {
@@ -212,6 +256,36 @@ func (c *counters) snapshot(r *Router) Metrics {
 	}
 	sort.Slice(m.Patterns, func(i, j int) bool { return m.Patterns[i].Pattern < m.Patterns[j].Pattern })
 	return m
+}
+
+// limitsSnapshot fills in the Limits section of a snapshot.
+func (s *Server) limitsSnapshot() LimitMetrics {
+	c, cfg := &s.stats, &s.cfg
+	s.mu.Lock()
+	closing := len(s.closingSet)
+	s.mu.Unlock()
+	return LimitMetrics{
+		WriteTimeoutMs:      ms(int64(cfg.WriteTimeout)),
+		MaxQueuedReplyBytes: cfg.MaxQueuedReplyBytes,
+		SlowConsumers:       c.slowConsumers.Load(),
+		ReadPauses:          c.readPauses.Load(),
+		MemoryBudgetBytes:   cfg.MemoryBudget,
+		MemoryHeldBytes:     s.budget.used.Load(),
+		BudgetPauses:        c.budgetPauses.Load(),
+		OverBudget:          c.overBudget.Load(),
+		MaxHandlers:         cfg.MaxHandlers,
+		HandedOffRunning:    s.handedOffRunning.Load(),
+		HandoffsDeferred:    c.handoffsDeferred.Load(),
+		MaxConnections:      cfg.MaxConnections,
+		EvictIdleAfterMs:    ms(int64(cfg.EvictIdleAfter)),
+		EvictedIdle:         c.evicted.Load(),
+		ClosingConnections:  closing,
+		LingerSkipped:       c.lingerSkipped.Load(),
+		FrameTimeoutMs:      ms(int64(cfg.FrameTimeout)),
+		MinFrameRate:        cfg.MinFrameRate,
+		StalledFrames:       c.stalledFrames.Load(),
+		SlowFrames:          c.slowFrames.Load(),
+	}
 }
 
 // MetricsHandler serves the server's metrics snapshot as JSON, for a

@@ -209,9 +209,13 @@ func (c *requestContext) armTimeout() {
 
 func (c *requestContext) expire() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state == stateRunning {
+	expired := c.state == stateRunning
+	if expired {
 		c.expireLocked()
+	}
+	c.mu.Unlock()
+	if expired {
+		c.target.commit(c)
 	}
 }
 

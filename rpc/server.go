@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -29,16 +30,22 @@ type Server struct {
 	stats   counters
 	mon     *monitor
 
+	budget           *memoryBudget
+	osMemory         osMemoryReturner
+	readPauseMark    int          // queued reply bytes past which a reader pauses
+	handedOffRunning atomic.Int64 // handlers running off their reader; at most MaxHandlers
+
 	baseCtx    context.Context // parent of every connection's context
 	cancelBase context.CancelFunc
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	connList  []*conn
-	started   bool
-	closing   bool
-	serving   sync.WaitGroup // accept loops
-	idle      chan struct{}  // signalled when the last connection closes
+	mu         sync.Mutex
+	listeners  map[net.Listener]struct{}
+	connList   []*conn            // open connections, counted against MaxConnections
+	closingSet map[*conn]struct{} // connections in their lingering close, at most maxClosing
+	started    bool
+	closing    bool
+	serving    sync.WaitGroup // accept loops
+	idle       chan struct{}  // signalled when the last connection closes
 }
 
 // NewServer returns a server configured by config (nil means every
@@ -48,13 +55,16 @@ func NewServer(config *Config, logger *slog.Logger) *Server {
 		logger = slog.Default()
 	}
 	s := &Server{
-		cfg:       config.withDefaults(),
-		log:       logger,
-		limit:     newLogLimiter(10),
-		router:    NewRouter(),
-		listeners: map[net.Listener]struct{}{},
-		idle:      make(chan struct{}, 1),
+		cfg:        config.withDefaults(),
+		log:        logger,
+		limit:      newLogLimiter(10),
+		router:     NewRouter(),
+		listeners:  map[net.Listener]struct{}{},
+		closingSet: map[*conn]struct{}{},
+		idle:       make(chan struct{}, 1),
 	}
+	s.budget = newMemoryBudget(s.cfg.memoryBudget())
+	s.readPauseMark = s.cfg.readPauseMark()
 	s.stats.started = time.Now()
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.disp = dispatcher{
@@ -173,10 +183,12 @@ func isTemporary(err error) bool {
 	return ok && t.Temporary()
 }
 
-// admit starts serving nc, or refuses it when the server is full or closing.
+// admit starts serving nc, or refuses it when the server is closing or
+// full. A full server first tries to make room by evicting its longest-idle
+// connection (see evictIdleLocked).
 func (s *Server) admit(nc net.Conn) {
 	s.mu.Lock()
-	if s.closing || len(s.connList) >= s.cfg.MaxConnections {
+	if s.closing || len(s.connList) >= s.cfg.MaxConnections && !s.evictIdleLocked() {
 		closing := s.closing
 		s.mu.Unlock()
 		nc.Close()
@@ -187,7 +199,7 @@ func (s *Server) admit(nc net.Conn) {
 		return
 	}
 	c := newConn(s, nc)
-	c.idx = len(s.connList)
+	c.idx, c.listed = len(s.connList), true
 	s.connList = append(s.connList, c)
 	s.mu.Unlock()
 	s.stats.total.Add(1)
@@ -197,18 +209,85 @@ func (s *Server) admit(nc net.Conn) {
 	go c.serve()
 }
 
+// evictIdleLocked makes room for a new connection at MaxConnections by
+// closing the connection idle the longest, if one has been idle for at
+// least EvictIdleAfter: nothing running, nothing buffered in either
+// direction, no byte read for that long. It reports whether it made room.
+// The evicted connection leaves the list at once; its reader still serves
+// a request it read just before, then closes. s.mu is held.
+func (s *Server) evictIdleLocked() bool {
+	if s.cfg.EvictIdleAfter <= 0 {
+		return false
+	}
+	now := monotime()
+	var victim *conn
+	var oldest int64
+	for _, c := range s.connList {
+		at := c.activeAt.Load()
+		if now-at < int64(s.cfg.EvictIdleAfter) || c.inflight.Load() != 0 || c.midFrame.Load() ||
+			c.out.queuedBytes() != 0 || c.evicted.Load() || c.draining.Load() {
+			continue
+		}
+		if victim == nil || at < oldest {
+			victim, oldest = c, at
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	victim.evicted.Store(true)
+	s.unlistLocked(victim)
+	s.closingSet[victim] = struct{}{}
+	victim.closing = true
+	victim.stopReading()
+	return true
+}
+
+// unlistLocked takes c off the connection list; s.mu is held.
+func (s *Server) unlistLocked(c *conn) {
+	if !c.listed {
+		return
+	}
+	c.listed = false
+	last := len(s.connList) - 1
+	s.connList[c.idx] = s.connList[last]
+	s.connList[c.idx].idx = c.idx
+	s.connList[last] = nil
+	s.connList = s.connList[:last]
+	s.stats.active.Add(-1)
+}
+
+// maxClosing bounds the connections in their lingering close: they hold a
+// descriptor each but no longer count against MaxConnections. Past it, a
+// connection closes at once, without lingering.
+func (s *Server) maxClosing() int { return max(16, s.cfg.MaxConnections/4) }
+
+// beginLinger moves c from the connection list to the closing set, and
+// reports whether it may linger.
+func (s *Server) beginLinger(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !c.closing && len(s.closingSet) >= s.maxClosing() {
+		s.stats.lingerSkipped.Add(1)
+		return false
+	}
+	s.unlistLocked(c)
+	if !c.closing {
+		c.closing = true
+		s.closingSet[c] = struct{}{}
+	}
+	return true
+}
+
 func (s *Server) removeConn(c *conn) {
 	s.mu.Lock()
-	last := len(s.connList) - 1
-	if c.idx <= last && s.connList[c.idx] == c {
-		s.connList[c.idx] = s.connList[last]
-		s.connList[c.idx].idx = c.idx
-		s.connList[last] = nil
-		s.connList = s.connList[:last]
+	s.unlistLocked(c)
+	if c.closing {
+		delete(s.closingSet, c)
+		c.closing = false
 	}
-	empty := len(s.connList) == 0
+	empty := len(s.connList) == 0 && len(s.closingSet) == 0
 	s.mu.Unlock()
-	s.stats.active.Add(-1)
 	if empty {
 		select {
 		case s.idle <- struct{}{}:
@@ -232,8 +311,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	conns := s.beginClose()
 	for _, c := range conns {
 		c.draining.Store(true)
-		// Wake a reader blocked in Read; it sees draining and finishes.
-		c.nc.SetReadDeadline(time.Unix(1, 0))
+		c.stopReading()
 	}
 	var err error
 	for _, c := range conns {
@@ -279,13 +357,23 @@ func (s *Server) beginClose() []*conn {
 		ln.Close()
 		delete(s.listeners, ln)
 	}
-	return append([]*conn(nil), s.connList...)
+	return s.connsLocked()
+}
+
+// connsLocked returns every connection, open or closing; s.mu is held.
+func (s *Server) connsLocked() []*conn {
+	conns := make([]*conn, 0, len(s.connList)+len(s.closingSet))
+	conns = append(conns, s.connList...)
+	for c := range s.closingSet {
+		conns = append(conns, c)
+	}
+	return conns
 }
 
 func (s *Server) forceClose() {
 	s.cancelBase()
 	s.mu.Lock()
-	conns := append([]*conn(nil), s.connList...)
+	conns := s.connsLocked()
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.cancel()
@@ -294,4 +382,8 @@ func (s *Server) forceClose() {
 }
 
 // GetMetrics returns a snapshot of the server's counters.
-func (s *Server) GetMetrics() Metrics { return s.stats.snapshot(s.router) }
+func (s *Server) GetMetrics() Metrics {
+	m := s.stats.snapshot(s.router)
+	m.Limits = s.limitsSnapshot()
+	return m
+}

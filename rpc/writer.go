@@ -4,14 +4,16 @@ import (
 	"github.com/msgpattern/msgpattern/wire"
 )
 
-// The server connection's side of replies: frames go through the
-// connection's batchWriter. The reader flushes before it blocks for input;
-// a handed-off handler flushes its own reply.
+// The server connection's side of replies: frames are appended to the
+// connection's batchWriter under the request's lock (which orders one
+// request's frames), and written out by commit, called with no lock held.
+// The reader flushes before it blocks for input; a handed-off handler
+// flushes its own reply.
 
-// afterWrite flushes unless the writer is the inline reader, which flushes
-// before it next blocks.
-func (c *conn) afterWrite(rc *requestContext, big bool) {
-	if big || rc == nil || c.busy.Load() != rc {
+// commit writes out rc's queued frames unless the inline reader will: it
+// flushes before it next blocks. A long queue is written at once either way.
+func (c *conn) commit(rc *requestContext) {
+	if rc == nil || c.busy.Load() != rc || c.out.queuedBytes() > flushThreshold {
 		c.flush()
 	}
 }
@@ -21,7 +23,7 @@ func (c *conn) writeRaw(f func(dst []byte) []byte) {
 }
 
 func (c *conn) writeValue(rc *requestContext, v any) (replyMark, error) {
-	start, end, gen, big, err := c.out.appendFrame(func(dst []byte) ([]byte, error) {
+	start, end, gen, err := c.out.appendFrame(func(dst []byte) ([]byte, error) {
 		return wire.AppendValueOf(dst, c.framing, v, rc.req.ID, false)
 	})
 	if err != nil && c.out.broken() {
@@ -30,22 +32,17 @@ func (c *conn) writeValue(rc *requestContext, v any) (replyMark, error) {
 	if err != nil {
 		return replyMark{}, err
 	}
-	c.afterWrite(rc, big)
 	return replyMark{gen: gen, start: start, end: end}, nil
 }
 
 func (c *conn) writeLast(rc *requestContext, v any) error {
-	_, _, _, big, err := c.out.appendFrame(func(dst []byte) ([]byte, error) {
+	_, _, _, err := c.out.appendFrame(func(dst []byte) ([]byte, error) {
 		return wire.AppendValueOf(dst, c.framing, v, rc.req.ID, true)
 	})
 	if err != nil && c.out.broken() {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	c.afterWrite(rc, big)
-	return nil
+	return err
 }
 
 func (c *conn) writeEnd(rc *requestContext, last replyMark) {
@@ -55,21 +52,14 @@ func (c *conn) writeEnd(rc *requestContext, last replyMark) {
 	if !merged {
 		c.writeRaw(func(dst []byte) []byte { return wire.AppendDisposed(dst, c.framing, rc.req.ID) })
 	}
-	c.afterWrite(rc, false)
 }
 
 func (c *conn) writeError(rc *requestContext, errJSON []byte) {
-	_, _, _, big, _ := c.out.appendFrame(func(dst []byte) ([]byte, error) {
+	c.out.appendFrame(func(dst []byte) ([]byte, error) {
 		return wire.AppendError(dst, c.framing, errJSON, rc.req.ID), nil
 	})
-	c.afterWrite(rc, big)
 }
 
-// flush writes what is buffered. A write error means the peer is gone: its
-// handlers are told, and the reader is woken.
-func (c *conn) flush() {
-	if err := c.out.flush(); err != nil {
-		c.cancel()
-		c.nc.Close()
-	}
-}
+// flush writes what is queued, unless another goroutine is doing so. A
+// failure is handled by writeFailed.
+func (c *conn) flush() { c.out.flush() }

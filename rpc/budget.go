@@ -1,0 +1,127 @@
+package rpc
+
+import (
+	"math"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// memoryBudget is the server-wide cap on what peers can make the server
+// hold: frames being received beyond each connection's free allowance
+// (recvAllowance), and replies queued for writing. Replies are charged
+// unconditionally (the handler has already run); receive buffers must
+// reserve before they grow, and a connection that cannot waits (its reading
+// paused) until bytes are given back, or is dropped after FrameTimeout.
+type memoryBudget struct {
+	limit int64
+	used  atomic.Int64
+
+	waiters atomic.Int32
+	mu      sync.Mutex
+	freed   chan struct{} // closed and replaced when bytes come back while someone waits
+}
+
+// recvAllowance is what each connection may buffer for incoming frames
+// without reserving from the budget: one full read chunk. Small frames
+// therefore always get through, whatever large ones hold.
+const recvAllowance = maxChunk
+
+func newMemoryBudget(limit int64) *memoryBudget {
+	return &memoryBudget{limit: limit, freed: make(chan struct{})}
+}
+
+// defaultMemoryBudget is half of GOMEMLIMIT when one is set, else 512 MiB:
+// room for several maximum-size frames at once, yet safe on a small machine.
+func defaultMemoryBudget() int64 {
+	if lim := debug.SetMemoryLimit(-1); lim > 0 && lim < math.MaxInt64 {
+		return max(lim/2, 64<<20)
+	}
+	return DefaultMemoryBudget
+}
+
+// charge adds n (which may be negative) to what is held, without checking
+// the limit.
+func (b *memoryBudget) charge(n int64) {
+	b.used.Add(n)
+	if n < 0 && b.waiters.Load() > 0 {
+		b.wake()
+	}
+}
+
+// tryReserve takes n bytes if they fit.
+func (b *memoryBudget) tryReserve(n int64) bool {
+	for {
+		u := b.used.Load()
+		if u+n > b.limit {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+func (b *memoryBudget) wake() {
+	b.mu.Lock()
+	close(b.freed)
+	b.freed = make(chan struct{})
+	b.mu.Unlock()
+}
+
+// reserve takes n bytes, waiting while they do not fit. It gives up,
+// returning false, when wait passes or stop closes.
+func (b *memoryBudget) reserve(n int64, wait time.Duration, stop1, stop2 <-chan struct{}) bool {
+	if b.tryReserve(n) {
+		return true
+	}
+	b.waiters.Add(1)
+	defer b.waiters.Add(-1)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		b.mu.Lock()
+		ch := b.freed
+		b.mu.Unlock()
+		// Checked after taking the channel: a release between the two is seen.
+		if b.tryReserve(n) {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			return false
+		case <-stop1:
+			return false
+		case <-stop2:
+			return false
+		}
+	}
+}
+
+// freeOSMemory gives memory back to the operating system after a
+// connection that held a lot of it has gone, at most once per
+// freeOSMemoryEvery: the Go runtime would otherwise keep the pages for a
+// while, and a server should not look as big as its worst peer long after
+// that peer left.
+type osMemoryReturner struct {
+	last atomic.Int64 // monotime of the last return
+}
+
+const (
+	freeOSMemoryAbove = 8 << 20
+	freeOSMemoryEvery = 5 * time.Second
+)
+
+func (r *osMemoryReturner) after(held int) {
+	if held < freeOSMemoryAbove {
+		return
+	}
+	now := monotime()
+	last := r.last.Load()
+	if last != 0 && now-last < int64(freeOSMemoryEvery) || !r.last.CompareAndSwap(last, now) {
+		return
+	}
+	debug.FreeOSMemory()
+}
