@@ -285,21 +285,27 @@ func (c *conn) setFraming(f wire.Framing) {
 // fill reads more input into the current chunk, or a new one.
 //
 // Memory follows what the peer has sent, never what it announces: a chunk
-// grows to hold the incomplete frame at most about twice over (by at least
-// half each time, so a frame of multi-byte text is not copied again and
-// again), or to exactly the announced rest of the frame when that is no more
-// than what has arrived. What a chunk holds beyond recvAllowance is reserved
-// from the server's memory budget first.
+// for an incomplete frame doubles at most, and only once its room is used
+// up, so it holds at most twice what has arrived; the last step is sized by
+// the frame's announced length. So one N-byte frame costs at most about 2N
+// however its text is encoded, and is copied O(log N) times. What a chunk
+// holds beyond recvAllowance is reserved from the server's memory budget
+// first.
 func (c *conn) fill() error {
 	partial := c.w - c.r
-	need := max(minChunk/2, partial/2)
-	if fs, ok := c.scanner.(*wire.FrameScanner); ok && partial > 0 {
-		// The rest of the frame is at least MinRemaining bytes (one per
-		// UTF-16 unit): room for it when that is no more than is here.
-		need = max(need, min(fs.MinRemaining(), max(partial, c.chunk)))
-	}
-	if len(c.rbuf)-c.w < need || (partial == 0 && len(c.rbuf)-c.w > 4*c.chunk) {
-		size := max(c.chunk, partial+need)
+	if room := len(c.rbuf) - c.w; room < minChunk/2 || (partial == 0 && room > 4*c.chunk) {
+		// Room for as much again as is here: doubling.
+		grow := max(c.chunk-partial, partial, minChunk/2)
+		if fs, ok := c.scanner.(*wire.FrameScanner); ok && partial > 0 {
+			// The frame announces its length: once the rest of it,
+			// estimated from its bytes per unit so far, is no more than
+			// what is here, room for just that (and an eighth, for the
+			// estimate's error).
+			if rest := fs.EstimatedRemaining(); rest <= partial {
+				grow = max(minChunk/2, rest+rest/8)
+			}
+		}
+		size := partial + grow
 		if err := c.reserve(size); err != nil {
 			return err
 		}
@@ -569,6 +575,8 @@ func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 func (c *conn) finish(err error) {
 	s := c.srv
 	c.releaseBudget()
+	// The connection reads no more: it gives up its MaxConnections slot.
+	mayLinger := s.beginClosing(c)
 	// The peer is there: let it read our last replies before we close.
 	// A peer that broke the protocol gets less patience.
 	linger := lingerTimeout
@@ -617,7 +625,7 @@ func (c *conn) finish(err error) {
 	// Every reply out, unless the peer stops taking them for WriteTimeout
 	// or the connection is cancelled (forced shutdown).
 	c.out.drainTo(0, s.baseCtx.Done(), nil)
-	if linger > 0 && !c.out.broken() && s.beginLinger(c) {
+	if linger > 0 && mayLinger && !c.out.broken() {
 		c.lingeringClose(linger)
 	}
 	c.close()

@@ -257,14 +257,17 @@ func (s *Server) unlistLocked(c *conn) {
 	s.stats.active.Add(-1)
 }
 
-// maxClosing bounds the connections in their lingering close: they hold a
-// descriptor each but no longer count against MaxConnections. Past it, a
-// connection closes at once, without lingering.
+// maxClosing bounds the connections closing: their reader has stopped, and
+// they finish their handlers, write their last replies and linger (see
+// lingeringClose). They hold a descriptor each but no longer count against
+// MaxConnections. Past the bound a connection closes without lingering.
+// (Those still finishing handlers are bounded by MaxHandlers already: a
+// reader sees the end of its input only once its inline handler returned.)
 func (s *Server) maxClosing() int { return max(16, s.cfg.MaxConnections/4) }
 
-// beginLinger moves c from the connection list to the closing set, and
+// beginClosing moves c from the connection list to the closing set, and
 // reports whether it may linger.
-func (s *Server) beginLinger(c *conn) bool {
+func (s *Server) beginClosing(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !c.closing && len(s.closingSet) >= s.maxClosing() {

@@ -92,6 +92,21 @@ func (s *FrameScanner) MinRemaining() int {
 	return n
 }
 
+// EstimatedRemaining returns a guess of the bytes still needed to complete
+// the frame being scanned: the missing units at the bytes-per-unit ratio of
+// the body so far, and never less than MinRemaining. A reader sizes its
+// buffer by it, so a frame of multi-byte text does not grow the buffer in
+// many small steps.
+func (s *FrameScanner) EstimatedRemaining() int {
+	n := s.MinRemaining()
+	if n == 0 || s.units == 0 {
+		return n
+	}
+	bytes := s.lastEnd - s.bodyStart
+	est := int((int64(s.want-s.units)*int64(bytes) + int64(s.units) - 1) / int64(s.units))
+	return max(n, est)
+}
+
 // Pending reports whether part of a frame has been scanned.
 func (s *FrameScanner) Pending() bool { return s.pos > 0 }
 

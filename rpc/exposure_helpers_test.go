@@ -1,0 +1,144 @@
+package rpc_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// Helpers of the exposure tests: handlers whose cost a peer controls, and
+// attackers that behave as a slow or hostile client would.
+
+// registerExposure adds, beside the probe handlers (among them "echo"):
+// "len" (the byte length of its raw data), "flood" (streams n values
+// of size bytes, data [n,size]) and "block" (waits until release is closed
+// or its context ends).
+func registerExposure(s *rpc.Server, release <-chan struct{}) {
+	registerProbe(s)
+	s.Handle("len", rpc.Func(func(data json.RawMessage) (any, error) { return len(data), nil }))
+	s.Handle("flood", rpc.HandlerFunc(func(ctx context.Context, w rpc.ResponseWriter, r *rpc.Request) error {
+		var in [2]int
+		if err := json.Unmarshal(r.Data, &in); err != nil {
+			return err
+		}
+		v := json.RawMessage(strconv.Quote(strings.Repeat("f", in[1])))
+		for range in[0] {
+			if err := w.Send(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	s.Handle("block", rpc.Typed(func(ctx context.Context, _ json.RawMessage) (string, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+		return "released", nil
+	}))
+}
+
+// rawDial connects to s without reading anything unless told to; its
+// receive buffer can be shrunk so that the server's writes back up soon.
+func rawDial(t testing.TB, s *rpc.Server, rcvbuf int) *net.TCPConn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", s.Addr().String(), ioTimeout)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	tc := nc.(*net.TCPConn)
+	if rcvbuf > 0 {
+		tc.SetReadBuffer(rcvbuf)
+	}
+	t.Cleanup(func() { tc.Close() })
+	return tc
+}
+
+// pump writes frames to nc in the background until n are written, a write
+// fails, or stop closes; every write has a deadline, so it never hangs.
+// It returns a function that stops it and reports how many were written.
+func pump(nc net.Conn, frame []byte, n int) (stop func() int) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var written int
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for written < n {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			nc.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+			if _, err := nc.Write(frame); err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					continue // blocked: the server is not reading; try again
+				}
+				return
+			}
+			written++
+		}
+	}()
+	var once sync.Once
+	return func() int {
+		once.Do(func() { close(done) })
+		wg.Wait()
+		return written
+	}
+}
+
+// honestProbe dials a fresh connection and makes one call, failing t if
+// the reply takes longer than within. It returns how long it took.
+func honestProbe(t testing.TB, s *rpc.Server, tag string, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	nc, err := net.DialTimeout("tcp", s.Addr().String(), within)
+	if err != nil {
+		t.Fatalf("honest client %s: dial: %v", tag, err)
+	}
+	defer nc.Close()
+	c := &client{t: t, nc: nc}
+	c.br = bufio.NewReader(nc)
+	id := strconv.Quote("h-" + tag)
+	c.write(reqFrame(`"sum"`, `[20,22]`, id))
+	got, err := c.readFrameErr(within)
+	if err != nil || got != valueReply(`42`, id) {
+		t.Fatalf("honest client %s: got %q, %v after %v", tag, clip(got), err, time.Since(start))
+	}
+	return time.Since(start)
+}
+
+// waitPeerClosed reads and discards from nc until the server closes it, and
+// reports whether it did within d.
+func waitPeerClosed(nc net.Conn, d time.Duration) bool {
+	nc.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, nc)
+	return err == nil || closedErr(err)
+}
+
+// eventually polls cond every 5ms for up to d.
+func eventually(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func limits(s *rpc.Server) rpc.LimitMetrics { return s.GetMetrics().Limits }

@@ -1,0 +1,583 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// The exposure tests attack a server as a slow or hostile peer would, each
+// with an honest client on the same server asserting it is still served
+// within a bound. Limits are configured small so that the tests are quick
+// on two cores under -race; the closing note of the "safe to expose" work
+// reports the same cases at full scale with default settings.
+
+// honestWithin bounds an honest client's call while an attack runs. Normal
+// is milliseconds; the bound is loose for slow machines, and far below the
+// seconds a frozen server takes.
+const honestWithin = 2 * time.Second
+
+// echoFrame is a request for "echo" carrying a string of n bytes.
+func echoFrame(n int, id string) []byte {
+	return []byte(reqFrame(`"echo"`, strconv.Quote(strings.Repeat("x", n)), id))
+}
+
+// TestExposeNonReadingPeerDoesNotFreeze: a peer that sends large requests
+// and never reads stalls only itself. New clients are served, hand-offs
+// keep working on other connections, and the peer is dropped as a slow
+// consumer after WriteTimeout without progress.
+func TestExposeNonReadingPeerDoesNotFreeze(t *testing.T) {
+	t.Parallel()
+	s, _ := startServer(t, rpc.Config{WriteTimeout: time.Second}, func(s *rpc.Server) { registerExposure(s, nil) })
+	attacker := rawDial(t, s, 4096)
+	stop := pump(attacker, echoFrame(64<<10, `"a"`), 150)
+	defer stop()
+
+	other := dial(t, s)
+	for i := range 10 {
+		time.Sleep(50 * time.Millisecond)
+		honestProbe(t, s, fmt.Sprint(i), honestWithin)
+		// A slow request and a fast one pipelined on another connection:
+		// the fast reply comes first (the slow one is handed off).
+		other.write(reqFrame(`"slow"`, `"z"`, `"s"`) + reqFrame(`"sum"`, `[1]`, `"f"`))
+		other.expectFrame(valueReply(`1`, `"f"`))
+		other.expectFrame(valueReply(`"slow:z"`, `"s"`))
+	}
+	if !eventually(10*time.Second, func() bool { return limits(s).SlowConsumers == 1 }) {
+		t.Fatalf("non-reading peer not dropped as a slow consumer: %+v", limits(s))
+	}
+	waitMetric(t, s, "active_connections", 1, func(m rpc.Metrics) int64 { return m.ActiveConnections }) // other
+	honestProbe(t, s, "after", honestWithin)
+}
+
+// TestExposeNonReaderGetsNoNewWork: above the read-pause mark the server
+// stops reading a connection whose peer does not read its replies, so the
+// peer cannot make it run (and buffer) more work.
+func TestExposeNonReaderGetsNoNewWork(t *testing.T) {
+	t.Parallel()
+	const reqs = 2000 // 128 MiB of echoes offered
+	s, _ := startServer(t, rpc.Config{MaxQueuedReplyBytes: 1 << 20, WriteTimeout: 2 * time.Second},
+		func(s *rpc.Server) { registerExposure(s, nil) })
+	attacker := rawDial(t, s, 4096)
+	stop := pump(attacker, echoFrame(64<<10, `"a"`), reqs)
+	time.Sleep(time.Second)
+	m := s.GetMetrics()
+	// What ran is what fits in the kernel's socket buffers (a few MiB on
+	// loopback) plus the read-pause mark: a few hundred at most.
+	if m.Requests > 400 || m.BytesIn > 32<<20 {
+		t.Errorf("server ran %d requests and read %d bytes for a peer that reads nothing", m.Requests, m.BytesIn)
+	}
+	t.Logf("while the peer did not read: %d requests run, %d bytes read, %d bytes written; read pauses %d",
+		m.Requests, m.BytesIn, m.BytesOut, m.Limits.ReadPauses)
+	honestProbe(t, s, "during", honestWithin)
+	if !eventually(10*time.Second, func() bool { return limits(s).SlowConsumers == 1 }) {
+		t.Fatalf("not dropped after WriteTimeout without progress: %+v", limits(s))
+	}
+	stop()
+	if held := limits(s).MemoryHeldBytes; !eventually(ioTimeout, func() bool { return limits(s).MemoryHeldBytes == 0 }) {
+		t.Errorf("memory held after the peer was dropped: %d", held)
+	}
+}
+
+// TestExposeQueuedReplyCap: a handler that streams more than
+// MaxQueuedReplyBytes to a peer that does not read gets the peer dropped
+// at the cap, long before WriteTimeout.
+func TestExposeQueuedReplyCap(t *testing.T) {
+	t.Parallel()
+	s, _ := startServer(t, rpc.Config{MaxQueuedReplyBytes: 256 << 10, WriteTimeout: time.Minute},
+		func(s *rpc.Server) { registerExposure(s, nil) })
+	attacker := rawDial(t, s, 4096)
+	// Two floods: while one handler blocks writing to the socket, the other
+	// keeps queueing (a lone handler is throttled by its own blocked write).
+	attacker.Write([]byte(reqFrame(`"flood"`, `[2000,65536]`, `"f1"`) + reqFrame(`"flood"`, `[2000,65536]`, `"f2"`)))
+	start := time.Now()
+	if !eventually(ioTimeout, func() bool { return limits(s).SlowConsumers == 1 }) {
+		t.Fatalf("peer past MaxQueuedReplyBytes not dropped: %+v", limits(s))
+	}
+	t.Logf("dropped %v after the request (WriteTimeout is a minute)", time.Since(start))
+	// Closed on the server's side. (The attacker may not see the close for a
+	// while: with a tiny receive window, loopback's persist timer is slow.)
+	waitMetric(t, s, "active_connections", 0, func(m rpc.Metrics) int64 { return m.ActiveConnections })
+	honestProbe(t, s, "after", honestWithin)
+	if !eventually(ioTimeout, func() bool { return limits(s).MemoryHeldBytes == 0 }) {
+		t.Errorf("queued replies still held: %d", limits(s).MemoryHeldBytes)
+	}
+}
+
+// TestExposeQueuedReplyCapAllowsOneLargeReply: a reply larger than the
+// cap still goes out when nothing else is queued, to a peer that reads.
+func TestExposeQueuedReplyCapAllowsOneLargeReply(t *testing.T) {
+	t.Parallel()
+	s, _ := startServer(t, rpc.Config{MaxQueuedReplyBytes: 64 << 10}, func(s *rpc.Server) { registerExposure(s, nil) })
+	c := dial(t, s)
+	body := strconv.Quote(strings.Repeat("y", 1<<20))
+	c.call(`"echo"`, body, `"big"`, valueReply(body, `"big"`))
+	if n := limits(s).SlowConsumers; n != 0 {
+		t.Errorf("slow_consumer = %d for a peer that reads", n)
+	}
+}
+
+// TestExposeUnfinishedLargeFrames: many peers sending large frames they
+// never finish hold no more than the memory budget, and peers with small
+// frames are served meanwhile. Once the peers are dropped (silent
+// mid-frame, or waiting for the budget for FrameTimeout) the memory is
+// given back.
+func TestExposeUnfinishedLargeFrames(t *testing.T) {
+	t.Parallel()
+	const budget = 2 << 20
+	s, _ := startServer(t, rpc.Config{MemoryBudget: budget, FrameTimeout: time.Second},
+		func(s *rpc.Server) { registerExposure(s, nil) })
+	head := []byte(`16000000#{"pattern":"echo","data":"`)
+	chunk := []byte(strings.Repeat("a", 64<<10))
+	var stops []func() int
+	for range 8 {
+		nc := rawDial(t, s, 0)
+		nc.Write(head)
+		stops = append(stops, pump(nc, chunk, 16)) // 1 MiB each, then silence
+	}
+	var peak int64
+	end := time.Now().Add(700 * time.Millisecond)
+	for time.Now().Before(end) {
+		peak = max(peak, limits(s).MemoryHeldBytes)
+		time.Sleep(2 * time.Millisecond)
+	}
+	honestProbe(t, s, "during", honestWithin)
+	if peak > budget {
+		t.Errorf("memory held peaked at %d, budget %d", peak, budget)
+	}
+	if limits(s).BudgetPauses == 0 {
+		t.Errorf("no connection waited for the budget: %+v", limits(s))
+	}
+	for _, stop := range stops {
+		stop()
+	}
+	if !eventually(10*time.Second, func() bool {
+		l := limits(s)
+		return l.StalledFrames+l.OverBudget == 8 && l.MemoryHeldBytes == 0
+	}) {
+		t.Fatalf("unfinished frames not all dropped and released: %+v", limits(s))
+	}
+	t.Logf("peak held %d of %d; %+v", peak, budget, limits(s))
+	honestProbe(t, s, "after", honestWithin)
+}
+
+// TestExposeFrameNotReservedFromLength: a frame is buffered as it arrives,
+// never reserved from the length it announces.
+func TestExposeFrameNotReservedFromLength(t *testing.T) {
+	t.Parallel()
+	s, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) { registerExposure(s, nil) })
+	nc := rawDial(t, s, 0)
+	nc.Write([]byte(`16000000#{"pattern":"echo","data":"` + strings.Repeat("a", 200<<10)))
+	time.Sleep(100 * time.Millisecond)
+	if held := limits(s).MemoryHeldBytes; held > 512<<10 {
+		t.Errorf("a 16M-unit frame with 200 KiB sent holds %d bytes of budget", held)
+	}
+	honestProbe(t, s, "during", honestWithin)
+}
+
+// TestExposeMultiByteFrameCost: receiving one N-byte frame of 3-byte
+// characters allocates a small multiple of N, not one per growth step of a
+// buffer sized in UTF-16 units. Not parallel: it counts the process's
+// allocations.
+func TestExposeMultiByteFrameCost(t *testing.T) {
+	s, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) { registerExposure(s, nil) })
+	text := strings.Repeat("€", 2<<20) // 6 MiB of UTF-8, 2 Mi units
+	body := reqBody(`"len"`, `"`+text+`"`, `"mb"`)
+	frame := []byte(frameUnits(nestUnits(body), body))
+	c := dial(t, s)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := c.nc.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	c.expectFrame(valueReply(strconv.Itoa(len(text)+2), `"mb"`))
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	n := uint64(len(frame))
+	t.Logf("frame of %d bytes: the server allocated about %d bytes (%.2f×)", n, alloc, float64(alloc)/float64(n))
+	if alloc > 4*n {
+		t.Errorf("receiving a %d-byte frame allocated %d bytes (%.1f×), want at most 4×", n, alloc, float64(alloc)/float64(n))
+	}
+}
+
+// TestExposeIdleEviction: at MaxConnections, a new client is admitted by
+// evicting the connection idle the longest, never one with a request
+// running, and only once it has been idle for EvictIdleAfter.
+func TestExposeIdleEviction(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	defer close(release)
+	s, _ := startServer(t, rpc.Config{MaxConnections: 4, EvictIdleAfter: 200 * time.Millisecond},
+		func(s *rpc.Server) { registerExposure(s, release) })
+	var idle []*client
+	for i := range 4 {
+		c := dial(t, s)
+		if i == 1 {
+			c.write(reqFrame(`"block"`, `null`, `"b"`)) // busy: never evicted
+		} else {
+			id := strconv.Quote(fmt.Sprint(i))
+			c.call(`"sum"`, `[1]`, id, valueReply(`1`, id))
+		}
+		idle = append(idle, c)
+		time.Sleep(20 * time.Millisecond) // distinct idle ages: 0 oldest
+	}
+	// Too soon: nothing has been idle for EvictIdleAfter.
+	refused := rawDial(t, s, 0)
+	if !waitPeerClosed(refused, closeTimeout) {
+		t.Fatal("a connection past MaxConnections was not refused")
+	}
+	waitMetric(t, s, "rejected_connections", 1, func(m rpc.Metrics) uint64 { return m.RejectedConnections })
+
+	time.Sleep(250 * time.Millisecond)
+	// Three are evictable, oldest first: 0, 2, 3. The busy one (1) is not.
+	// The new clients stay connected, so each one needs a slot.
+	for _, victim := range []int{0, 2, 3} {
+		c := dial(t, s)
+		id := strconv.Quote(fmt.Sprint("new", victim))
+		c.call(`"sum"`, `[1]`, id, valueReply(`1`, id))
+		if !waitPeerClosed(idle[victim].nc, closeTimeout) {
+			t.Fatalf("connection %d (idle longest) was not evicted", victim)
+		}
+	}
+	if n := limits(s).EvictedIdle; n != 3 {
+		t.Errorf("evicted_idle = %d, want 3", n)
+	}
+	// Now only the busy connection and fresh ones remain: refused again.
+	if !waitPeerClosed(rawDial(t, s, 0), closeTimeout) {
+		t.Fatal("a new connection was admitted with no idle one to evict")
+	}
+	release <- struct{}{}
+	idle[1].expectFrame(valueReply(`"released"`, `"b"`))
+}
+
+// TestExposeLingeringNotCounted: connections in their lingering close (the
+// server closed them and waits for the peer to finish) do not hold
+// MaxConnections.
+func TestExposeLingeringNotCounted(t *testing.T) {
+	t.Parallel()
+	s, _ := startServer(t, rpc.Config{MaxConnections: 4}, func(s *rpc.Server) { registerExposure(s, nil) })
+	for range 8 {
+		// A framing error: the server half-closes and lingers (half a
+		// second) for a peer that neither sends nor closes.
+		c := dial(t, s)
+		c.write("x")
+		if !eventually(ioTimeout, func() bool { return s.GetMetrics().ActiveConnections == 0 }) {
+			t.Fatalf("connection with a framing error still counted: %+v", s.GetMetrics())
+		}
+	}
+	if l := limits(s); l.ClosingConnections < 4 {
+		t.Fatalf("closing connections: %d, want the 8 lingering (some may have ended)", l.ClosingConnections)
+	}
+	honestProbe(t, s, "while they linger", honestWithin)
+	if m := s.GetMetrics(); m.RejectedConnections != 0 {
+		t.Errorf("rejected %d: lingering connections counted against MaxConnections", m.RejectedConnections)
+	}
+}
+
+// TestExposeHandlerCap: handlers that run long take at most MaxHandlers
+// goroutines beyond one reader per connection; at the cap their
+// connections stop being read, others are served, and every request is
+// answered once handlers finish.
+func TestExposeHandlerCap(t *testing.T) {
+	t.Parallel()
+	const maxHandlers, conns, perConn = 4, 3, 10
+	release := make(chan struct{})
+	s, _ := startServer(t, rpc.Config{MaxHandlers: maxHandlers}, func(s *rpc.Server) { registerExposure(s, release) })
+	base := runtime.NumGoroutine()
+	var cs []*client
+	for i := range conns {
+		c := dial(t, s)
+		var b strings.Builder
+		for j := range perConn {
+			b.WriteString(reqFrame(`"block"`, `null`, strconv.Quote(fmt.Sprint(i, "-", j))))
+		}
+		c.write(b.String())
+		cs = append(cs, c)
+	}
+	if !eventually(ioTimeout, func() bool { return limits(s).HandoffsDeferred > 0 }) {
+		t.Fatalf("no hand-off deferred at the cap: %+v", limits(s))
+	}
+	time.Sleep(50 * time.Millisecond)
+	l := limits(s)
+	if l.HandedOffRunning > maxHandlers {
+		t.Errorf("%d handlers handed off, MaxHandlers %d", l.HandedOffRunning, maxHandlers)
+	}
+	if m := s.GetMetrics(); m.InFlight > maxHandlers+conns {
+		t.Errorf("%d handlers running, want at most MaxHandlers+connections = %d", m.InFlight, maxHandlers+conns)
+	}
+	// Goroutines: readers and handed-off handlers, not one per request.
+	if g := runtime.NumGoroutine() - base; g > maxHandlers+conns+8 {
+		t.Errorf("%d more goroutines with %d requests waiting", g, conns*perConn)
+	}
+	honestProbe(t, s, "at the cap", honestWithin)
+	close(release)
+	for i, c := range cs {
+		got := map[string]bool{}
+		for range perConn {
+			got[c.readFrame()] = true
+		}
+		for j := range perConn {
+			id := strconv.Quote(fmt.Sprint(i, "-", j))
+			if !got[valueReply(`"released"`, id)] {
+				t.Errorf("connection %d: no reply for %s", i, id)
+			}
+		}
+	}
+}
+
+// TestExposeHandlerCapNestedCall: a handler calling its own server
+// through a client does not deadlock at the cap: the cap pauses reading,
+// it never blocks a running handler.
+func TestExposeHandlerCapNestedCall(t *testing.T) {
+	t.Parallel()
+	var inner *rpc.Client
+	s, _ := startServer(t, rpc.Config{MaxHandlers: 1}, func(s *rpc.Server) {
+		registerExposure(s, nil)
+		s.Handle("outer", rpc.Typed(func(ctx context.Context, in []float64) (float64, error) {
+			time.Sleep(2 * time.Millisecond) // long enough to be handed off
+			var sum float64
+			err := inner.Send(ctx, "sum", in, &sum)
+			return sum + 1, err
+		}))
+	})
+	var err error
+	inner, err = rpc.NewClient(s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	outer, err := rpc.NewClient(s.Addr().String(), rpc.WithPool(2, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outer.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var got float64
+			if err := outer.Send(ctx, "outer", []float64{float64(i), 1}, &got); err != nil || got != float64(i)+2 {
+				failed.Add(1)
+				t.Errorf("outer(%d) = %v, %v", i, got, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() == 0 {
+		t.Logf("16 nested calls with MaxHandlers 1: %+v", limits(s))
+	}
+}
+
+// TestExposeFrameTimeoutProgress: FrameTimeout is silence mid-frame, as
+// NestJS 12's incompleteMessageTimeout: a large frame arriving slowly but
+// steadily is served although it takes several FrameTimeouts; a peer that
+// goes silent mid-frame, and one that trickles below MinFrameRate, are
+// dropped.
+func TestExposeFrameTimeoutProgress(t *testing.T) {
+	t.Parallel()
+	const frameTimeout = 300 * time.Millisecond
+	cfg := rpc.Config{FrameTimeout: frameTimeout, MinFrameRate: 500}
+
+	t.Run("progressing", func(t *testing.T) {
+		t.Parallel()
+		s, _ := startServer(t, cfg, func(s *rpc.Server) { registerExposure(s, nil) })
+		data := strings.Repeat("p", 256<<10)
+		frame := []byte(reqFrame(`"len"`, `"`+data+`"`, `"p"`))
+		c := dial(t, s)
+		start := time.Now()
+		for off := 0; off < len(frame); off += 8 << 10 { // 8 KiB every 30ms: ~1s
+			c.nc.Write(frame[off:min(off+8<<10, len(frame))])
+			time.Sleep(30 * time.Millisecond)
+		}
+		c.expectFrame(valueReply(strconv.Itoa(len(data)+2), `"p"`))
+		t.Logf("frame took %v with FrameTimeout %v", time.Since(start), frameTimeout)
+		if l := limits(s); l.StalledFrames+l.SlowFrames != 0 {
+			t.Errorf("progressing frame counted as dropped: %+v", l)
+		}
+	})
+	t.Run("silent mid-frame", func(t *testing.T) {
+		t.Parallel()
+		s, _ := startServer(t, cfg, func(s *rpc.Server) { registerExposure(s, nil) })
+		c := dial(t, s)
+		c.write(`100#{"pattern":"len","data":"`)
+		start := time.Now()
+		c.expectClosed()
+		t.Logf("silent peer dropped after %v", time.Since(start))
+		waitMetric(t, s, "limits.stalled_frames", 1, func(m rpc.Metrics) uint64 { return m.Limits.StalledFrames })
+	})
+	t.Run("trickle", func(t *testing.T) {
+		t.Parallel()
+		s, _ := startServer(t, cfg, func(s *rpc.Server) { registerExposure(s, nil) })
+		c := dial(t, s)
+		frame := reqFrame(`"len"`, `"`+strings.Repeat("t", 1000)+`"`, `"t"`)
+		start := time.Now()
+		var closed bool
+		for i := 0; i < len(frame) && time.Since(start) < 10*time.Second; i++ {
+			// A byte every 100ms: never silent for FrameTimeout, 10 B/s.
+			if _, err := c.nc.Write([]byte{frame[i]}); err != nil {
+				closed = true
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+			if limits(s).SlowFrames == 1 {
+				closed = true
+				break
+			}
+		}
+		if !closed {
+			t.Fatalf("trickling peer not dropped after %v", time.Since(start))
+		}
+		c.expectClosed()
+		t.Logf("trickle dropped after %v", time.Since(start))
+		honestProbe(t, s, "after", honestWithin)
+	})
+}
+
+// TestExposeShutdownWithNonReadingPeer: Shutdown returns by its context's
+// deadline however peers behave, and Close at once.
+func TestExposeShutdownWithNonReadingPeer(t *testing.T) {
+	t.Parallel()
+	for _, useClose := range []bool{false, true} {
+		name := "Shutdown"
+		if useClose {
+			name = "Close"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			release := make(chan struct{})
+			defer close(release)
+			s, stop := startServer(t, rpc.Config{WriteTimeout: time.Minute}, func(s *rpc.Server) { registerExposure(s, release) })
+			attacker := rawDial(t, s, 4096)
+			stopPump := pump(attacker, echoFrame(64<<10, `"a"`), 200)
+			defer stopPump()
+			stalled := rawDial(t, s, 0)
+			stalled.Write([]byte(`100#{"pattern":`)) // mid-frame
+			busy := dial(t, s)
+			busy.write(reqFrame(`"block"`, `null`, `"b"`))
+			time.Sleep(300 * time.Millisecond)
+
+			start := time.Now()
+			if useClose {
+				s.Close()
+			} else {
+				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+				err := s.Shutdown(ctx)
+				cancel()
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("Shutdown = %v, want DeadlineExceeded (a handler was still running)", err)
+				}
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("%s took %v", name, d)
+			}
+			stop()
+		})
+	}
+}
+
+// TestClientWriteBoundedByContext: against a server that accepts and never
+// reads, a call returns when its context ends, the stuck connection is
+// failed, and the write timeout bounds a call without a deadline.
+func TestClientWriteBoundedByContext(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held sync.WaitGroup
+	var mu sync.Mutex
+	var accepted []net.Conn
+	held.Add(1)
+	go func() {
+		defer held.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			nc.(*net.TCPConn).SetReadBuffer(4096)
+			mu.Lock()
+			accepted = append(accepted, nc) // never read
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		ln.Close()
+		held.Wait()
+		mu.Lock()
+		for _, nc := range accepted {
+			nc.Close()
+		}
+		mu.Unlock()
+	}()
+	big := strings.Repeat("b", 32<<20)
+
+	c, err := rpc.NewClient(ln.Addr().String(), rpc.WithWriteTimeout(400*time.Millisecond), rpc.WithHeartbeat(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	start := time.Now()
+	err = c.Send(ctx, "echo", big, nil)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("call with a 300ms deadline: %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("call with a 300ms deadline returned after %v", d)
+	}
+	start = time.Now()
+	err = c.Send(context.Background(), "echo", big, nil)
+	if !errors.Is(err, rpc.ErrConnectionLost) {
+		t.Errorf("call without deadline: %v, want ErrConnectionLost (write timeout)", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("call without deadline returned after %v (write timeout 400ms)", d)
+	}
+	if m := c.Metrics(); m.StuckConnections != 2 {
+		t.Errorf("stuck_connections = %d, want 2", m.StuckConnections)
+	}
+}
+
+// TestExposeServerPauseKeepsHealthyPeer: a pause of the server's making
+// (MaxInFlight reached) longer than HeartbeatTimeout does not drop a peer
+// that sends heartbeats, on either side.
+func TestExposeServerPauseKeepsHealthyPeer(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	s, _ := startServer(t, rpc.Config{MaxInFlight: 1, HeartbeatTimeout: 300 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond},
+		func(s *rpc.Server) { registerExposure(s, release) })
+	c := dial(t, s)
+	c.call(`"msgpattern:heartbeat"`, `null`, `"hb0"`, valueReply(`"pong"`, `"hb0"`))
+	c.write(reqFrame(`"block"`, `null`, `"b"`) + reqFrame(`"sum"`, `[2]`, `"after"`))
+	for i := range 8 { // pings the paused server does not read yet
+		time.Sleep(100 * time.Millisecond)
+		c.write(reqFrame(`"msgpattern:heartbeat"`, `null`, strconv.Quote(fmt.Sprint("hb", i+1))))
+	}
+	close(release)
+	c.expectFrame(valueReply(`"released"`, `"b"`))
+	c.expectFrame(valueReply(`2`, `"after"`))
+	for i := range 8 {
+		id := strconv.Quote(fmt.Sprint("hb", i+1))
+		c.expectFrame(valueReply(`"pong"`, id))
+	}
+	if n := s.GetMetrics().Heartbeats.Failed; n != 0 {
+		t.Errorf("heartbeat failures = %d", n)
+	}
+}
