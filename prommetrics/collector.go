@@ -93,6 +93,8 @@ type collector struct {
 	bytesIn, bytesOut, handedOff         *prometheus.Desc
 	processing, uptime, startTime        *prometheus.Desc
 	patRequests, patErrors, patLatencies *prometheus.Desc
+	limitEvents, limitValues             *prometheus.Desc
+	memHeld, handedOffRunning, closing   *prometheus.Desc
 }
 
 // NewCollector returns a collector of s's metrics: each scrape takes one
@@ -129,6 +131,13 @@ func NewCollector(s *rpc.Server, opts ...Option) prometheus.Collector {
 		patRequests:   desc("pattern_requests_total", "Messages handled, by pattern (events for event patterns).", "pattern"),
 		patErrors:     desc("pattern_errors_total", "Messages whose handler failed, by pattern.", "pattern"),
 		patLatencies:  desc("pattern_latency_seconds", "Handler latency, by pattern.", "pattern"),
+		limitEvents: desc("limit_reached_total", "Times a resource bound was reached, by kind: slow_consumer (connection dropped: replies unread), "+
+			"read_pause (connection not read: replies unread), budget_pause and over_budget (memory budget: waited, dropped), "+
+			"handoff_deferred (MaxHandlers), evicted_idle (MaxConnections), linger_skipped, stalled_frame and slow_frame (FrameTimeout, MinFrameRate).", "kind"),
+		limitValues:      desc("limit", "The configured resource bounds, by name (seconds and bytes; -1 when off).", "name"),
+		memHeld:          desc("memory_held_bytes", "Bytes charged to the memory budget now: incoming frames beyond the free allowance, and queued replies."),
+		handedOffRunning: desc("handed_off_running", "Handlers running off their connection's reader now (bounded by MaxHandlers)."),
+		closing:          desc("connections_closing", "Connections closing (finishing, lingering), not counted in connections_active."),
 	}
 }
 
@@ -141,6 +150,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.bytesIn, c.bytesOut, c.handedOff,
 		c.processing, c.uptime, c.startTime,
 		c.patRequests, c.patErrors, c.patLatencies,
+		c.limitEvents, c.limitValues, c.memHeld, c.handedOffRunning, c.closing,
 	} {
 		ch <- d
 	}
@@ -183,6 +193,37 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if !start.IsZero() {
 		gauge(c.startTime, float64(start.UnixNano())/1e9)
 	}
+
+	l := m.Limits
+	for _, e := range []struct {
+		kind string
+		n    uint64
+	}{
+		{"slow_consumer", l.SlowConsumers}, {"read_pause", l.ReadPauses},
+		{"budget_pause", l.BudgetPauses}, {"over_budget", l.OverBudget},
+		{"handoff_deferred", l.HandoffsDeferred}, {"evicted_idle", l.EvictedIdle},
+		{"linger_skipped", l.LingerSkipped}, {"stalled_frame", l.StalledFrames}, {"slow_frame", l.SlowFrames},
+	} {
+		counter(c.limitEvents, float64(e.n), e.kind)
+	}
+	for _, v := range []struct {
+		name  string
+		value float64
+	}{
+		{"write_timeout_seconds", l.WriteTimeoutMs / 1e3},
+		{"max_queued_reply_bytes", float64(l.MaxQueuedReplyBytes)},
+		{"memory_budget_bytes", float64(l.MemoryBudgetBytes)},
+		{"max_handlers", float64(l.MaxHandlers)},
+		{"max_connections", float64(l.MaxConnections)},
+		{"evict_idle_after_seconds", l.EvictIdleAfterMs / 1e3},
+		{"frame_timeout_seconds", l.FrameTimeoutMs / 1e3},
+		{"min_frame_rate_bytes_per_second", float64(l.MinFrameRate)},
+	} {
+		ch <- prometheus.MustNewConstMetric(c.limitValues, prometheus.GaugeValue, max(v.value, -1), v.name)
+	}
+	gauge(c.memHeld, float64(l.MemoryHeldBytes))
+	gauge(c.handedOffRunning, float64(l.HandedOffRunning))
+	gauge(c.closing, float64(l.ClosingConnections))
 
 	for _, p := range m.Patterns {
 		counter(c.patRequests, float64(p.Count), p.Pattern)

@@ -181,13 +181,24 @@ func TestCollector(t *testing.T) {
 	exercise(t, srv)
 	c := NewCollector(srv)
 
-	// 16 single metrics, one per error kind, three per pattern.
+	// 19 single metrics, one per error kind, 9 limit kinds, 8 limit
+	// values, three per pattern.
 	kinds := reflect.TypeFor[rpc.ErrorCounts]().NumField()
-	if got, want := testutil.CollectAndCount(c), 16+kinds+3*3; got != want {
+	if got, want := testutil.CollectAndCount(c), 19+kinds+9+8+3*3; got != want {
 		t.Errorf("CollectAndCount = %d, want %d", got, want)
 	}
 	if n := testutil.CollectAndCount(c, "msgpattern_errors_total"); n != kinds {
 		t.Errorf("%d error kinds, want %d", n, kinds)
+	}
+
+	if got := value(c, "msgpattern_limit", "name", "max_handlers"); got != rpc.DefaultMaxHandlers {
+		t.Errorf("msgpattern_limit{name=max_handlers} = %v", got)
+	}
+	if got := value(c, "msgpattern_limit", "name", "write_timeout_seconds"); got != rpc.DefaultWriteTimeout.Seconds() {
+		t.Errorf("msgpattern_limit{name=write_timeout_seconds} = %v", got)
+	}
+	if got := value(c, "msgpattern_limit_reached_total", "kind", "slow_consumer"); got != 0 {
+		t.Errorf("slow_consumer = %v", got)
 	}
 
 	problems, err := testutil.CollectAndLint(c)

@@ -34,6 +34,20 @@
 //	msgpattern_pattern_requests_total             counter    pattern  Patterns[].Count
 //	msgpattern_pattern_errors_total               counter    pattern  Patterns[].Errors
 //	msgpattern_pattern_latency_seconds            histogram  pattern  Patterns[].Latency, TotalLatencyMs, Count
+//	msgpattern_limit_reached_total                counter    kind     Limits: SlowConsumers, ReadPauses, BudgetPauses, …
+//	msgpattern_limit                              gauge      name     Limits: the configured bounds
+//	msgpattern_memory_held_bytes                  gauge               Limits.MemoryHeldBytes
+//	msgpattern_handed_off_running                 gauge               Limits.HandedOffRunning
+//	msgpattern_connections_closing                gauge               Limits.ClosingConnections
+//
+// The resource bounds of [rpc.Config] (see the "Limits" section of the
+// README) are exported twice: msgpattern_limit{name} holds each configured
+// value (write_timeout_seconds, max_queued_reply_bytes, memory_budget_bytes,
+// max_handlers, max_connections, evict_idle_after_seconds,
+// frame_timeout_seconds, min_frame_rate_bytes_per_second; -1 when a bound
+// is off), and msgpattern_limit_reached_total{kind} counts how often one was
+// reached: slow_consumer, read_pause, budget_pause, over_budget,
+// handoff_deferred, evicted_idle, linger_skipped, stalled_frame, slow_frame.
 //
 // The kind label of msgpattern_errors_total takes the JSON names of
 // [rpc.ErrorCounts]' fields: timeout, rate_limited, rate_limited_events,

@@ -347,7 +347,8 @@ func TestServe(t *testing.T) {
 		t.Skip("needs SIGTERM")
 	}
 	addr, metricsAddr := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(binary, "serve", "--addr", addr, "--metrics-addr", metricsAddr)
+	cmd := exec.Command(binary, "serve", "--addr", addr, "--metrics-addr", metricsAddr,
+		"--max-handlers", "77", "--memory-budget", "3M", "--write-timeout", "4s")
 	cmd.Env = environ()
 	var stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
@@ -395,11 +396,20 @@ func TestServe(t *testing.T) {
 	}
 	var snap struct {
 		Requests *uint64 `json:"requests"`
+		Limits   struct {
+			MaxHandlers  int     `json:"max_handlers"`
+			MemoryBudget int64   `json:"memory_budget_bytes"`
+			WriteTimeout float64 `json:"write_timeout_ms"`
+			MaxConns     int     `json:"max_connections"`
+		} `json:"limits"`
 	}
 	if body := httpGet(t, "http://"+metricsAddr+"/metrics.json"); json.Unmarshal([]byte(body), &snap) != nil || snap.Requests == nil {
 		t.Errorf("/metrics.json is not a metrics snapshot:\n%s", body)
 	} else if *snap.Requests < 1 {
 		t.Errorf("/metrics.json: requests = %d, want >= 1", *snap.Requests)
+	}
+	if l := snap.Limits; l.MaxHandlers != 77 || l.MemoryBudget != 3<<20 || l.WriteTimeout != 4000 || l.MaxConns != 1000 {
+		t.Errorf("/metrics.json limits = %+v, want the flags' values (77, 3M, 4s) and the default 1000 connections", l)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
