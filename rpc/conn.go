@@ -153,8 +153,9 @@ func (c *conn) serve() {
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
-			if c.draining.Load() || c.ctx.Err() != nil {
-				// Shutdown or Close interrupted the handshake: not the peer's fault.
+			if c.draining.Load() || c.evicted.Load() || c.ctx.Err() != nil {
+				// Shutdown, eviction or Close interrupted the handshake: not
+				// the peer's fault.
 				c.close()
 				return
 			}

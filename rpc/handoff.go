@@ -25,6 +25,7 @@ const parkAfter = 20
 type monitor struct {
 	srv      *Server
 	arm      []*requestContext // scan's list of timers to start, reused
+	all      []*conn           // scan's list of connections when some are closing, reused
 	stopOnce sync.Once
 	parked   atomic.Bool
 	wake     chan struct{}
@@ -94,7 +95,18 @@ func (m *monitor) scan() (busy bool) {
 	s := m.srv
 	arm := m.arm[:0]
 	s.mu.Lock()
-	for _, c := range s.connList {
+	conns := s.connList
+	if len(s.closingSet) > 0 {
+		// A closing connection may still run a request it read last
+		// (eviction): it too must be answered at its deadline.
+		conns = m.all[:0]
+		conns = append(conns, s.connList...)
+		for c := range s.closingSet {
+			conns = append(conns, c)
+		}
+		m.all = conns
+	}
+	for _, c := range conns {
 		rc := c.busy.Load()
 		if rc == nil {
 			c.seen, c.deferred = nil, nil
@@ -122,6 +134,7 @@ func (m *monitor) scan() (busy bool) {
 		}
 	}
 	s.mu.Unlock()
+	clear(m.all)
 	for i, rc := range arm {
 		rc.armTimeout()
 		arm[i] = nil
