@@ -80,6 +80,7 @@ type conn struct {
 	scratch      [128]byte
 	deadlineKind uint8 // which read deadline is set
 	deadlineSet  int64 // monotime when it was set
+	deadlineAt   int64 // monotime it falls due
 	heartbeats   bool  // the peer sends heartbeats: hold it to HeartbeatTimeout
 	readAt       int64 // monotime of the last read
 	frameStart   int64 // monotime the incomplete frame in rbuf began arriving; 0 if none
@@ -96,6 +97,7 @@ type conn struct {
 	evicted  atomic.Bool
 	activeAt atomic.Int64 // monotime of the last byte read, or of the accept
 	midFrame atomic.Bool  // part of a frame is buffered
+	peeking  atomic.Bool  // the reader, waiting for a slot, is blocked reading
 	quit     chan struct{}
 	quitOnce sync.Once
 
@@ -172,8 +174,8 @@ func (c *conn) serve() {
 // when the connection is finished or when the role was handed off.
 func (c *conn) readLoop() {
 	for {
-		if !c.waitForSlot() {
-			c.finish(context.Canceled)
+		if err := c.waitForSlot(); err != nil {
+			c.finish(err)
 			return
 		}
 		f, err := c.next()
@@ -189,22 +191,60 @@ func (c *conn) readLoop() {
 
 // waitForSlot blocks while the connection has MaxInFlight handlers running:
 // the socket is not read, so the peer's sends back up (backpressure).
-func (c *conn) waitForSlot() bool {
+// Meanwhile it still watches the socket, reading only into the room the
+// current chunk has left, so that a peer that goes away is noticed and its
+// handlers are cancelled at once rather than at their deadline. It returns
+// the read error that ended the wait, if one did.
+func (c *conn) waitForSlot() error {
 	max := int32(c.srv.cfg.MaxInFlight)
 	if c.inflight.Load() < max {
-		return true
+		return nil
 	}
 	for c.inflight.Load() >= max {
+		if c.w < len(c.rbuf) {
+			if err := c.peek(max); err != nil {
+				return err
+			}
+			continue
+		}
 		select {
 		case <-c.slotFree:
 		case <-c.ctx.Done():
-			return false
+			return context.Canceled
 		case <-c.quit:
-			return true // the reader finishes; what is buffered is still served
+			return nil // the reader finishes; what is buffered is still served
 		}
 	}
 	c.resumed()
-	return true
+	return nil
+}
+
+// peek reads into the room left in the current chunk while the reader
+// waits for a slot; a handler that finishes interrupts the read (see run).
+// It returns a read error other than that interruption.
+func (c *conn) peek(max int32) error {
+	c.peeking.Store(true)
+	defer c.peeking.Store(false)
+	c.deadlineKind = deadlineStale
+	c.nc.SetReadDeadline(time.Time{})
+	// After the deadline is cleared: a handler finishing from here on sees
+	// peeking and interrupts the read; one that finished before is seen now.
+	if c.inflight.Load() < max || c.stopped() != nil {
+		return nil
+	}
+	n, err := c.nc.Read(c.rbuf[c.w:])
+	c.srv.stats.bytesIn.Add(uint64(n))
+	c.w += n
+	if n > 0 {
+		c.readAt = monotime()
+		c.activeAt.Store(c.readAt)
+		c.frameBytes += n
+		return nil
+	}
+	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil
+	}
+	return err
 }
 
 // resumed is called after the reader paused for the server's own reasons
@@ -347,6 +387,11 @@ func (c *conn) fill() error {
 		if err := c.stopped(); err != nil {
 			return err
 		}
+		if c.deadlineKind == deadlineNone || c.deadlineKind == deadlineStale || c.readAt < c.deadlineAt {
+			// Not our deadline: a late wake-up meant for peek. Read again.
+			c.deadlineKind = deadlineStale
+			return nil
+		}
 		switch c.deadlineKind {
 		case deadlineFrame:
 			if c.readAt-c.deadlineSet < int64(c.srv.cfg.FrameTimeout)*3/4 {
@@ -459,7 +504,7 @@ func (c *conn) armReadDeadline(pending bool) error {
 		floor := c.frameStart + int64(timeout) + int64(c.frameBytes)*int64(time.Second)/int64(c.srv.cfg.MinFrameRate)
 		at = max(min(at, floor), now+int64(time.Millisecond))
 	}
-	c.deadlineKind, c.deadlineSet = kind, now
+	c.deadlineKind, c.deadlineSet, c.deadlineAt = kind, now, at
 	return c.nc.SetReadDeadline(monoTime(at))
 }
 
@@ -565,6 +610,9 @@ func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 		select {
 		case c.slotFree <- struct{}{}:
 		default:
+		}
+		if c.peeking.Load() {
+			c.nc.SetReadDeadline(time.Unix(1, 0)) // wake the reader waiting for a slot
 		}
 	}
 	return lost

@@ -581,3 +581,31 @@ func TestExposeServerPauseKeepsHealthyPeer(t *testing.T) {
 		t.Errorf("heartbeat failures = %d", n)
 	}
 }
+
+// TestExposePausedPeerLeaves: a peer that leaves while its connection is
+// paused at MaxInFlight has its handlers cancelled at once, not at their
+// deadline: the paused reader still watches the socket.
+func TestExposePausedPeerLeaves(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	defer close(release)
+	s, _ := startServer(t, rpc.Config{MaxInFlight: 2}, func(s *rpc.Server) { registerExposure(s, release) })
+	c := dial(t, s)
+	c.write(reqFrame(`"block"`, `null`, `1`) + reqFrame(`"block"`, `null`, `2`) + reqFrame(`"block"`, `null`, `3`))
+	waitMetric(t, s, "in_flight", 2, func(m rpc.Metrics) int64 { return m.InFlight })
+	c.close()
+	waitMetric(t, s, "in_flight", 0, func(m rpc.Metrics) int64 { return m.InFlight })
+	if n := s.GetMetrics().ErrorByKind.Canceled; n != 2 {
+		t.Errorf("canceled = %d, want the 2 running handlers", n)
+	}
+	// And a slot that frees while the reader watches the socket resumes it
+	// at once.
+	c2 := dial(t, s)
+	c2.write(reqFrame(`"slow"`, `"a"`, `1`) + reqFrame(`"slow"`, `"b"`, `2`) + reqFrame(`"sum"`, `[3]`, `3`))
+	got := map[string]bool{c2.readFrame(): true, c2.readFrame(): true, c2.readFrame(): true}
+	for _, want := range []string{valueReply(`"slow:a"`, `1`), valueReply(`"slow:b"`, `2`), valueReply(`3`, `3`)} {
+		if !got[want] {
+			t.Errorf("missing reply %s; got %v", want, got)
+		}
+	}
+}
