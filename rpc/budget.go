@@ -100,13 +100,15 @@ func (b *memoryBudget) reserve(n int64, wait time.Duration, stop1, stop2 <-chan 
 	}
 }
 
-// freeOSMemory gives memory back to the operating system after a
+// osMemoryReturner gives memory back to the operating system after a
 // connection that held a lot of it has gone, at most once per
-// freeOSMemoryEvery: the Go runtime would otherwise keep the pages for a
-// while, and a server should not look as big as its worst peer long after
-// that peer left.
+// freeOSMemoryEvery (a return that comes too soon is postponed, so the last
+// of many such connections is followed by one too): the Go runtime would
+// otherwise keep the pages for minutes, and a server should not look as big
+// as its worst peer long after that peer left.
 type osMemoryReturner struct {
-	last atomic.Int64 // monotime of the last return
+	last    atomic.Int64 // monotime of the last return
+	pending atomic.Bool  // a postponed return is scheduled
 }
 
 const (
@@ -120,8 +122,17 @@ func (r *osMemoryReturner) after(held int) {
 	}
 	now := monotime()
 	last := r.last.Load()
-	if last != 0 && now-last < int64(freeOSMemoryEvery) || !r.last.CompareAndSwap(last, now) {
+	if wait := last + int64(freeOSMemoryEvery) - now; last != 0 && wait > 0 {
+		if r.pending.CompareAndSwap(false, true) {
+			time.AfterFunc(time.Duration(wait), func() {
+				r.pending.Store(false)
+				r.last.Store(monotime())
+				debug.FreeOSMemory()
+			})
+		}
 		return
 	}
-	debug.FreeOSMemory()
+	if r.last.CompareAndSwap(last, now) {
+		debug.FreeOSMemory()
+	}
 }

@@ -108,7 +108,7 @@ type Config struct {
 	// connection by closing the one idle the longest, provided it has been
 	// idle (no byte read, nothing running or queued) for at least this
 	// long. A connection is never closed for being idle while the server
-	// has room. Default 10s; negative never evicts.
+	// has room. Default 5s; negative never evicts.
 	EvictIdleAfter time.Duration
 	// MinFrameRate is the least rate, in bytes per second, at which a
 	// frame must arrive once it has taken longer than FrameTimeout: a peer
@@ -140,7 +140,7 @@ const (
 	DefaultMaxQueuedReplyBytes = 64 << 20
 	DefaultMemoryBudget        = 512 << 20 // when GOMEMLIMIT is not set
 	DefaultMaxHandlers         = 4096
-	DefaultEvictIdleAfter      = 10 * time.Second
+	DefaultEvictIdleAfter      = 5 * time.Second
 	DefaultMinFrameRate        = 500
 )
 

@@ -20,7 +20,7 @@ func TestConfigDefaults(t *testing.T) {
 		HeartbeatTimeout: 30 * time.Second,
 		MaxFrameSize:     16 << 20, FrameTimeout: 30 * time.Second, MaxInFlight: 256, MaxDepth: 1000,
 		WriteTimeout: 10 * time.Second, MaxQueuedReplyBytes: 64 << 20, MemoryBudget: 512 << 20,
-		MaxHandlers: 4096, EvictIdleAfter: 10 * time.Second, MinFrameRate: 500,
+		MaxHandlers: 4096, EvictIdleAfter: 5 * time.Second, MinFrameRate: 500,
 	}
 	if os.Getenv("GOMEMLIMIT") != "" {
 		want.MemoryBudget = rpc.DefaultConfig().MemoryBudget // derived; see TestConfigMemoryBudgetFromGOMEMLIMIT
