@@ -113,7 +113,7 @@ type osMemoryReturner struct {
 
 const (
 	freeOSMemoryAbove = 8 << 20
-	freeOSMemoryEvery = 5 * time.Second
+	freeOSMemoryEvery = time.Second
 )
 
 func (r *osMemoryReturner) after(held int) {
