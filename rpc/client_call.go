@@ -57,7 +57,7 @@ func (c *Client) Send(ctx context.Context, pattern any, data any, out any, opts 
 }
 
 // Call is Send with types: in is encoded, the reply decoded into a U.
-func Call[T, U any](ctx context.Context, c *Client, pattern any, in T, opts ...CallOption) (U, error) {
+func Call[T, U any](ctx context.Context, c Caller, pattern any, in T, opts ...CallOption) (U, error) {
 	var out U
 	err := c.Send(ctx, pattern, in, &out, opts...)
 	return out, err
@@ -138,7 +138,7 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...Call
 }
 
 // StreamOf is Stream with the values decoded into U.
-func StreamOf[U any](ctx context.Context, c *Client, pattern any, data any, opts ...CallOption) iter.Seq2[U, error] {
+func StreamOf[U any](ctx context.Context, c Caller, pattern any, data any, opts ...CallOption) iter.Seq2[U, error] {
 	return func(yield func(U, error) bool) {
 		for raw, err := range c.Stream(ctx, pattern, data, opts...) {
 			var v U

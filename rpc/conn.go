@@ -13,9 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
-	"github.com/msgpattern/msgpattern/pattern"
 	"github.com/msgpattern/msgpattern/wire"
 )
 
@@ -65,7 +62,7 @@ type conn struct {
 	srv    *Server
 	nc     net.Conn
 	remote net.Addr
-	peer   peer            // what the connection's requests report
+	peer   Peer            // what the connection's requests report; holds its rate limiter
 	ctx    context.Context // cancelled on disconnect and forced shutdown
 	cancel context.CancelFunc
 
@@ -85,7 +82,6 @@ type conn struct {
 	readAt       int64 // monotime of the last read
 	frameStart   int64 // monotime the incomplete frame in rbuf began arriving; 0 if none
 	frameBytes   int   // bytes of it received so far
-	limiter      *rate.Limiter
 
 	busy     atomic.Pointer[requestContext] // the request running inline, nil if none
 	seen     *requestContext                // the monitor's last look at busy; the monitor's alone
@@ -112,12 +108,7 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(s.baseCtx)
-	var lim *rate.Limiter
-	if s.cfg.RateLimitPerSec > 0 {
-		lim = rate.NewLimiter(rate.Limit(s.cfg.RateLimitPerSec), max(s.cfg.RateLimitBurst, 1))
-	}
 	c := &conn{
-		limiter:  lim,
 		srv:      s,
 		nc:       nc,
 		remote:   nc.RemoteAddr(),
@@ -134,7 +125,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		timeout: s.cfg.WriteTimeout, maxQueued: s.cfg.maxQueued(),
 		budget: s.budget, onFail: c.writeFailed,
 	}
-	c.peer = peer{addr: c.remote, transport: "tcp"}
+	c.peer = Peer{addr: c.remote, transport: "tcp", limiter: s.newPeerLimiter()}
 	return c
 }
 
@@ -522,72 +513,19 @@ func (c *conn) handleFrame(f wire.Frame) (lost bool) {
 	s := c.srv
 	p, err := wire.ParseRequest(body, s.cfg.MaxDepth)
 	if err != nil {
-		s.stats.badFrame.Add(1)
-		s.limit.log(s.log, slog.LevelWarn, "skipping invalid frame", "remote", c.remote, "err", err, "len", len(body))
+		s.badPacket(&c.peer, err, len(body))
 		return false
 	}
-	if len(p.Pattern) == 0 || string(p.Pattern) == `""` {
-		s.stats.badFrame.Add(1)
-		if p.ID != nil {
-			c.writeRaw(func(dst []byte) []byte {
-				var buf [64]byte
-				return wire.AppendError(dst, c.framing, appendMissingPattern(buf[:0]), p.ID)
-			})
-		}
-		return false
-	}
-	now := c.readAt
 	if bytes.Equal(p.Pattern, heartbeatPatternJSON) && p.ID != nil {
 		c.answerHeartbeat(p.ID)
 		return false
 	}
-	if !c.allow(now) {
-		if p.ID != nil {
-			s.stats.rateLimited.Add(1)
-			c.writeRaw(func(dst []byte) []byte {
-				return wire.AppendError(dst, c.framing, rateLimitedError, p.ID)
-			})
-		} else {
-			s.stats.rateLimEvt.Add(1)
-		}
-		s.limit.log(s.log, slog.LevelWarn, "rate limit exceeded", "remote", c.remote)
+	rc, rt := s.intake(&p, nil, &c.peer, c, c.readAt, c.scratch[:0])
+	if rc == nil {
 		return false
 	}
-	var rt *route
-	if key, ok := pattern.Route(p.Pattern, c.scratch[:0]); ok {
-		rt = s.router.lookup(key)
-	}
-	event := p.ID == nil
-	if event && c.framing == wire.NDJSON && rt != nil && !rt.event {
-		// Line framing is for people at a terminal: a request sent without
-		// an id to a message handler still gets its reply, without an id.
-		event = false
-	}
-	if rt == nil {
-		if event {
-			s.stats.noEventHandler.Add(1)
-			s.limit.log(s.log, slog.LevelDebug, "no handler for event", "pattern", string(p.Pattern), "remote", c.remote)
-		} else {
-			s.stats.noHandler.Add(1)
-			c.writeRaw(func(dst []byte) []byte { return wire.AppendNoHandler(dst, c.framing, p.ID) })
-		}
-		return false
-	}
-	data := p.Data
-	if data == nil {
-		data = []byte("null")
-	}
-	rc := &requestContext{parent: c.ctx}
-	rc.req = Request{
-		Pattern:     p.Pattern,
-		Route:       rt.key,
-		Data:        data,
-		ID:          p.ID,
-		metadataRaw: p.Metadata,
-		peer:        &c.peer,
-		event:       event,
-	}
-	return c.run(rc, rt, now)
+	rc.parent = c.ctx // cancelled when the peer disconnects
+	return c.run(rc, rt, c.readAt)
 }
 
 // run serves rc inline, under the hand-off protocol.
@@ -729,18 +667,3 @@ func (c *conn) writeFailed(err error) {
 	c.cancel()
 	c.nc.Close()
 }
-
-// allow applies the connection's and the server's rate limits.
-func (c *conn) allow(now int64) bool {
-	if c.limiter == nil && c.srv.limiter == nil {
-		return true
-	}
-	t := monoTime(now)
-	if c.limiter != nil && !c.limiter.AllowN(t, 1) {
-		return false
-	}
-	return c.srv.limiter == nil || c.srv.limiter.AllowN(t, 1)
-}
-
-// rateLimitedError is the error value of a request refused by a rate limit.
-var rateLimitedError = []byte(`{"status":"error","message":"Rate limit exceeded"}`)

@@ -2,8 +2,10 @@ package rpc
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/msgpattern/msgpattern/wire"
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
@@ -28,8 +30,13 @@ type replyTarget interface {
 	writeError(rc *requestContext, err []byte)
 	// commit sends what rc's reply has queued, or leaves it to a flush the
 	// transport knows is coming. It may block on the network; no lock is
-	// held.
+	// held. rc is nil after writePacket outside a request.
 	commit(rc *requestContext)
+	// writePacket queues a packet the core builds outside any request (a
+	// refusal: no pattern, rate limited, no handler), framed f.
+	writePacket(build func(dst []byte, f wire.Framing) []byte)
+	// replyFraming is how the transport frames packets.
+	replyFraming() wire.Framing
 }
 
 // replyMark identifies a value frame still waiting in a write buffer.

@@ -40,11 +40,22 @@ type Metrics struct {
 	ProcessingTimeMs    float64 `json:"processing_time_ms"`     // total handler time
 	AvgProcessingTimeMs float64 `json:"avg_processing_time_ms"` // per handled message
 
+	// Transports splits Requests and Events by the transport they came by
+	// ("tcp", "nats", …).
+	Transports []TransportMetrics `json:"transports"`
+
 	// Limits shows the bounds on what peers can make the server spend, and
 	// how often each was reached.
 	Limits LimitMetrics `json:"limits"`
 
 	Patterns []PatternMetrics `json:"patterns"`
+}
+
+// TransportMetrics count the messages one transport brought.
+type TransportMetrics struct {
+	Transport string `json:"transport"`
+	Requests  uint64 `json:"requests"`
+	Events    uint64 `json:"events"`
 }
 
 // LimitMetrics are the server's resource bounds (see [Config]) with their

@@ -27,16 +27,15 @@ type Request struct {
 
 	metadataRaw []byte
 	metadata    atomic.Pointer[map[string]string] // decoded on first use
-	peer        *peer                             // shared by a connection's requests
+	header      map[string][]string               // the transport's message headers (NATS), nil on TCP
+	peer        *Peer                             // shared by a connection's requests
 	event       bool
 }
 
-// peer describes where requests come from; a transport makes one per
-// connection, so requests need not each carry the address.
-type peer struct {
-	addr      net.Addr
-	transport string
-}
+// Header returns the headers of the transport message that carried the
+// request (NATS headers, keys as sent: they are case-sensitive), or nil
+// when the transport has none (TCP). Do not modify it.
+func (r *Request) Header() map[string][]string { return r.header }
 
 // IsEvent reports whether the message is an event: it has no id and gets no
 // reply.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -189,5 +191,23 @@ func (r *Router) Patterns() []string {
 	for k := range routes {
 		out = append(out, k)
 	}
+	return out
+}
+
+// RouteInfo describes one registered route, for transports and
+// introspection.
+type RouteInfo struct {
+	Key   string // the route key: the NATS subject, the metrics' pattern
+	Event bool   // registered with HandleEvent
+}
+
+// Routes returns the registered routes, sorted by key.
+func (r *Router) Routes() []RouteInfo {
+	routes := r.table.Load().routes
+	out := make([]RouteInfo, 0, len(routes))
+	for k, rt := range routes {
+		out = append(out, RouteInfo{Key: k, Event: rt.event})
+	}
+	slices.SortFunc(out, func(a, b RouteInfo) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }

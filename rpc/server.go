@@ -35,6 +35,11 @@ type Server struct {
 	readPauseMark    int          // queued reply bytes past which a reader pauses
 	handedOffRunning atomic.Int64 // handlers running off their reader; at most MaxHandlers
 
+	dispatching  atomic.Int64  // Dispatch calls in progress
+	dispatchIdle chan struct{} // signalled when dispatching drops to 0
+	onShutdown   []func(context.Context)
+	transports   []*transportStats // other than TCP, under mu
+
 	baseCtx    context.Context // parent of every connection's context
 	cancelBase context.CancelFunc
 
@@ -311,11 +316,12 @@ func (s *Server) isClosing() bool {
 // handlers still running have their contexts cancelled, every connection
 // is closed at once, and Shutdown returns ctx.Err().
 func (s *Server) Shutdown(ctx context.Context) error {
-	conns := s.beginClose()
+	conns, hooks := s.beginClose()
 	for _, c := range conns {
 		c.draining.Store(true)
 		c.stopReading()
 	}
+	s.runHooks(ctx, hooks)
 	var err error
 	for _, c := range conns {
 		select {
@@ -326,6 +332,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		break
 	}
+	if err == nil {
+		err = s.drainDispatches(ctx)
+	}
 	if err != nil {
 		s.forceClose()
 	}
@@ -334,10 +343,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// runHooks runs the OnShutdown hooks (transports stop taking messages) and
+// waits for them; ctx ending does not stop the wait, it tells the hooks to
+// hurry (they must return promptly then).
+func (s *Server) runHooks(ctx context.Context, hooks []func(context.Context)) {
+	var wg sync.WaitGroup
+	for _, f := range hooks {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	wg.Wait()
+}
+
 // Close closes the server at once: listeners, connections and handler
 // contexts. Replies not yet written are lost; prefer Shutdown.
 func (s *Server) Close() error {
-	s.beginClose()
+	_, hooks := s.beginClose()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.runHooks(ctx, hooks)
 	s.forceClose()
 	s.serving.Wait()
 	s.mon.shutdown()
@@ -346,10 +370,12 @@ func (s *Server) Close() error {
 
 // beginClose marks the server closing and closes its listeners; it returns
 // the connections open at that moment.
-func (s *Server) beginClose() []*conn {
+func (s *Server) beginClose() ([]*conn, []func(context.Context)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var hooks []func(context.Context)
 	if !s.closing {
+		hooks = s.onShutdown
 		s.closing = true
 		if !s.started { // nothing runs the monitor's loop: let shutdown() return
 			s.started = true
@@ -360,7 +386,7 @@ func (s *Server) beginClose() []*conn {
 		ln.Close()
 		delete(s.listeners, ln)
 	}
-	return s.connsLocked()
+	return s.connsLocked(), hooks
 }
 
 // connsLocked returns every connection, open or closing; s.mu is held.
@@ -384,9 +410,27 @@ func (s *Server) forceClose() {
 	}
 }
 
+// transportsSnapshot splits the totals by transport: TCP has the rest, so
+// its requests cost no counter of their own.
+func (s *Server) transportsSnapshot(requests, events uint64) []TransportMetrics {
+	s.mu.Lock()
+	ts := append([]*transportStats(nil), s.transports...)
+	s.mu.Unlock()
+	out := []TransportMetrics{{Transport: "tcp"}}
+	var r, e uint64
+	for _, t := range ts {
+		tm := TransportMetrics{Transport: t.name, Requests: t.requests.Load(), Events: t.events.Load()}
+		r, e = r+tm.Requests, e+tm.Events
+		out = append(out, tm)
+	}
+	out[0].Requests, out[0].Events = requests-min(r, requests), events-min(e, events)
+	return out
+}
+
 // GetMetrics returns a snapshot of the server's counters.
 func (s *Server) GetMetrics() Metrics {
 	m := s.stats.snapshot(s.router)
 	m.Limits = s.limitsSnapshot()
+	m.Transports = s.transportsSnapshot(m.Requests, m.Events)
 	return m
 }

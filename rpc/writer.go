@@ -18,6 +18,12 @@ func (c *conn) commit(rc *requestContext) {
 	}
 }
 
+func (c *conn) replyFraming() wire.Framing { return c.framing }
+
+func (c *conn) writePacket(build func(dst []byte, f wire.Framing) []byte) {
+	c.out.appendFrame(func(dst []byte) ([]byte, error) { return build(dst, c.framing), nil })
+}
+
 func (c *conn) writeRaw(f func(dst []byte) []byte) {
 	c.out.appendFrame(func(dst []byte) ([]byte, error) { return f(dst), nil })
 }

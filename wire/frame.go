@@ -241,9 +241,12 @@ func AppendHeader(dst []byte, units int) []byte {
 
 // AppendFrame appends body, framed, to dst. body must be valid UTF-8.
 func AppendFrame(dst []byte, f Framing, body []byte) []byte {
-	if f == NDJSON {
+	switch f {
+	case NDJSON:
 		dst = append(dst, body...)
 		return append(dst, '\n')
+	case Unframed:
+		return append(dst, body...)
 	}
 	dst = AppendHeader(dst, Units(body))
 	return append(dst, body...)

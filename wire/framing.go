@@ -8,12 +8,18 @@ const (
 	NestJS Framing = iota
 	// NDJSON is one JSON object per line, for tools such as nc and telnet.
 	NDJSON
+	// Unframed is a packet alone, for transports whose messages are
+	// delimited already (NATS): no length prefix, no newline.
+	Unframed
 )
 
-// String returns "nestjs" or "ndjson".
+// String returns "nestjs", "ndjson" or "unframed".
 func (f Framing) String() string {
-	if f == NDJSON {
+	switch f {
+	case NDJSON:
 		return "ndjson"
+	case Unframed:
+		return "unframed"
 	}
 	return "nestjs"
 }

@@ -203,8 +203,11 @@ func StartFrame(dst []byte, f Framing) ([]byte, int) {
 // the body's UTF-16 units and writes the length prefix in front of it; for
 // line framing it appends the newline.
 func EndFrame(dst []byte, f Framing, start int) []byte {
-	if f == NDJSON {
+	switch f {
+	case NDJSON:
 		return append(dst, '\n')
+	case Unframed:
+		return dst
 	}
 	body := start + headerRoom
 	var hdr [headerRoom + 8]byte

@@ -1,0 +1,379 @@
+package natsrpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// Client calls message patterns over NATS: msgpattern servers behind
+// [Serve] and NestJS NATS microservices alike. It implements [rpc.Caller],
+// so rpc.Call and rpc.StreamOf work with it as with the TCP client, with
+// the same errors: a *rpc.RemoteError for an error reply, errors.Is(err,
+// rpc.ErrNoHandler) when nobody serves the pattern (NATS's "no responders",
+// at once), ctx.Err() when the context ends, rpc.ErrConnectionLost when the
+// NATS connection closes, rpc.ErrClientClosed after Close.
+//
+// Calls share one wildcard inbox subscription; each call's reply subject
+// is that inbox plus a token of its own, so a stream's values reach it as
+// they come. A call whose context has no deadline gets the client's default
+// timeout ([WithCallTimeout], 30s): over NATS an instance that dies holding
+// a request says nothing, and only a deadline ends the wait.
+type Client struct {
+	nc      *nats.Conn
+	owned   bool
+	inbox   string // "<inbox>." ; replies come to inbox + token
+	sub     *nats.Subscription
+	timeout time.Duration
+	seq     atomic.Uint64
+
+	mu       sync.Mutex
+	pending  map[string]*call
+	closed   bool
+	watching sync.WaitGroup // the goroutine that fails calls when the connection closes
+}
+
+var _ rpc.Caller = (*Client)(nil)
+
+// call is one pending request.
+type call struct {
+	notify chan struct{} // 1-buffered: something arrived
+	queue  []rpc.ReplyPacket
+	err    error // set when the call ends without a reply: no responders, closed
+}
+
+// ClientOption configures a Client.
+type ClientOption func(*clientOptions)
+
+type clientOptions struct {
+	timeout time.Duration
+	conn    options
+}
+
+// WithCallTimeout sets the deadline of calls whose context has none
+// (default 30s, as the server's default Timeout).
+func WithCallTimeout(d time.Duration) ClientOption {
+	return func(o *clientOptions) { o.timeout = d }
+}
+
+// WithConnOptions applies connection options ([Credentials], [TLS], …)
+// to the connection [Dial] makes.
+func WithConnOptions(opts ...Option) ClientOption {
+	return func(o *clientOptions) {
+		for _, opt := range opts {
+			opt(&o.conn)
+		}
+	}
+}
+
+// NewClient returns a client calling over nc, which stays the caller's.
+func NewClient(nc *nats.Conn, opts ...ClientOption) (*Client, error) {
+	o := clientOptions{timeout: rpc.DefaultTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return newClient(nc, false, o)
+}
+
+// Dial connects to the NATS server at url and returns a client owning the
+// connection (closed by Close).
+func Dial(url string, opts ...ClientOption) (*Client, error) {
+	o := clientOptions{timeout: rpc.DefaultTimeout, conn: defaultOptions()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	nc, err := o.conn.connect(url)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClient(nc, true, o)
+	if err != nil {
+		nc.Close()
+	}
+	return c, err
+}
+
+func newClient(nc *nats.Conn, owned bool, o clientOptions) (*Client, error) {
+	c := &Client{nc: nc, owned: owned, timeout: o.timeout, pending: map[string]*call{}}
+	c.inbox = nc.NewInbox() + "." // ours alone: replies come to inbox + token
+	sub, err := nc.Subscribe(c.inbox+"*", c.deliver)
+	if err != nil {
+		return nil, fmt.Errorf("natsrpc: subscribe to the reply inbox: %w", err)
+	}
+	sub.SetPendingLimits(-1, 64<<20)
+	c.sub = sub
+	// The subscription closes with the connection (or Close): pending
+	// calls fail then rather than at their deadline.
+	closed := sub.StatusChanged(nats.SubscriptionClosed)
+	c.watching.Add(1)
+	go func() {
+		defer c.watching.Done()
+		<-closed
+		c.failAll(fmt.Errorf("%w: %w", rpc.ErrConnectionLost, nats.ErrConnectionClosed))
+	}()
+	return c, nil
+}
+
+// failAll ends every pending call with err.
+func (c *Client) failAll(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for token, ca := range c.pending {
+		ca.err = err
+		signal(ca.notify)
+		delete(c.pending, token)
+	}
+}
+
+func lastToken(s string) string {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '.' {
+			return s[i+1:]
+		}
+	}
+	return s
+}
+
+// Close fails the pending calls with rpc.ErrClientClosed, drops the inbox
+// subscription and closes a connection made by Dial.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	for token, ca := range c.pending {
+		ca.err = rpc.ErrClientClosed
+		signal(ca.notify)
+		delete(c.pending, token)
+	}
+	c.mu.Unlock()
+	c.sub.Unsubscribe()
+	if c.owned {
+		c.nc.Close()
+	}
+	c.watching.Wait()
+	return nil
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// deliver routes a reply message to its call by the reply subject's token.
+func (c *Client) deliver(m *nats.Msg) {
+	token := lastToken(m.Subject)
+	var item rpc.ReplyPacket
+	noResponders := len(m.Data) == 0 && m.Header.Get("Status") == "503"
+	if !noResponders {
+		var ok bool
+		if item, ok = rpc.ParseReplyPacket(m.Data); !ok {
+			return // not a reply
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ca := c.pending[token]
+	if ca == nil {
+		return // a late reply to a call that gave up
+	}
+	if noResponders {
+		ca.err = rpc.NoHandlerError()
+		delete(c.pending, token)
+	} else {
+		ca.queue = append(ca.queue, item)
+		if item.Last {
+			delete(c.pending, token)
+		}
+	}
+	signal(ca.notify)
+}
+
+// start sends one request and returns its token and call.
+func (c *Client) start(ctx context.Context, pattern any, data any, opts []rpc.CallOption) (string, *call, error) {
+	if err := ctx.Err(); err != nil {
+		return "", nil, err
+	}
+	set := rpc.CallSettingsOf(opts...)
+	token := strconv.FormatUint(c.seq.Add(1), 10)
+	packet, route, err := rpc.AppendRequestPacket(nil, pattern, data, set.Metadata, []byte(token))
+	if err != nil {
+		return "", nil, err
+	}
+	if err := c.checkPayload(packet); err != nil {
+		return "", nil, err
+	}
+	ca := &call{notify: make(chan struct{}, 1)}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return "", nil, rpc.ErrClientClosed
+	}
+	if !c.sub.IsValid() {
+		c.mu.Unlock()
+		return "", nil, fmt.Errorf("%w: %w", rpc.ErrConnectionLost, nats.ErrConnectionClosed)
+	}
+	c.pending[token] = ca
+	c.mu.Unlock()
+	if err := c.nc.PublishMsg(&nats.Msg{Subject: route, Reply: c.inbox + token, Data: packet}); err != nil {
+		c.forget(token)
+		return "", nil, c.sendError(err)
+	}
+	return token, ca, nil
+}
+
+func (c *Client) checkPayload(packet []byte) error {
+	if max := c.nc.MaxPayload(); max > 0 && int64(len(packet)) > max {
+		return fmt.Errorf("natsrpc: request of %d bytes exceeds the NATS server's max_payload of %d bytes: %w", len(packet), max, nats.ErrMaxPayload)
+	}
+	return nil
+}
+
+// sendError maps a publish failure to the rpc client errors.
+func (c *Client) sendError(err error) error {
+	if errors.Is(err, nats.ErrConnectionClosed) {
+		return fmt.Errorf("%w: %w", rpc.ErrConnectionLost, err)
+	}
+	return err
+}
+
+func (c *Client) forget(token string) {
+	c.mu.Lock()
+	delete(c.pending, token)
+	c.mu.Unlock()
+}
+
+// withDeadline gives ctx the client's default timeout if it has none.
+func (c *Client) withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok || c.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+// next waits for the call's next reply packet.
+func (c *Client) next(ctx context.Context, token string, ca *call) (rpc.ReplyPacket, error) {
+	for {
+		c.mu.Lock()
+		if len(ca.queue) > 0 {
+			item := ca.queue[0]
+			ca.queue = ca.queue[1:]
+			c.mu.Unlock()
+			return item, nil
+		}
+		err := ca.err
+		c.mu.Unlock()
+		if err != nil {
+			return rpc.ReplyPacket{}, err
+		}
+		select {
+		case <-ca.notify:
+		case <-ctx.Done():
+			c.forget(token)
+			return rpc.ReplyPacket{}, ctx.Err()
+		}
+	}
+}
+
+// Send calls pattern with data and decodes the reply's last value into out
+// (which may be nil); see [rpc.Client.Send].
+func (c *Client) Send(ctx context.Context, pattern any, data any, out any, opts ...rpc.CallOption) error {
+	ctx, cancel := c.withDeadline(ctx)
+	defer cancel()
+	token, ca, err := c.start(ctx, pattern, data, opts)
+	if err != nil {
+		return err
+	}
+	var last json.RawMessage
+	for {
+		item, err := c.next(ctx, token, ca)
+		if err != nil {
+			return err
+		}
+		if item.Err != nil {
+			return item.Err
+		}
+		if item.Value != nil {
+			last = item.Value
+		}
+		if item.Last {
+			break
+		}
+	}
+	if out == nil || last == nil {
+		return nil
+	}
+	if p, ok := out.(*json.RawMessage); ok {
+		*p = last
+		return nil
+	}
+	if err := json.Unmarshal(last, out); err != nil {
+		return fmt.Errorf("natsrpc: decoding the reply to %v: %w", pattern, err)
+	}
+	return nil
+}
+
+// Stream calls pattern and yields each value of the reply as it arrives;
+// see [rpc.Client.Stream].
+func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...rpc.CallOption) iter.Seq2[json.RawMessage, error] {
+	return func(yield func(json.RawMessage, error) bool) {
+		ctx, cancel := c.withDeadline(ctx)
+		defer cancel()
+		token, ca, err := c.start(ctx, pattern, data, opts)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer c.forget(token)
+		for {
+			item, err := c.next(ctx, token, ca)
+			if err == nil {
+				err = item.Err
+			}
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if item.Value != nil && !yield(item.Value, nil) {
+				return
+			}
+			if item.Last {
+				return
+			}
+		}
+	}
+}
+
+// Emit publishes an event: no id, no reply. It returns once the event is
+// handed to the NATS connection.
+func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...rpc.CallOption) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	set := rpc.CallSettingsOf(opts...)
+	packet, route, err := rpc.AppendRequestPacket(nil, pattern, data, set.Metadata, nil)
+	if err != nil {
+		return err
+	}
+	if err := c.checkPayload(packet); err != nil {
+		return err
+	}
+	if err := c.nc.Publish(route, packet); err != nil {
+		return c.sendError(err)
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package natsrpc
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
+)
+
+// NATS micro discovery, as github.com/nats-io/nats.go/micro services answer
+// it, so that `nats micro ls|info|stats|ping` list this service: every
+// instance subscribes (without a queue group) to $SRV.<VERB>,
+// $SRV.<VERB>.<name> and $SRV.<VERB>.<name>.<id> for PING, INFO and STATS.
+// Each pattern is an endpoint whose subject is its route key; its name is
+// the key with every character outside [A-Za-z0-9_-] replaced by '_'
+// (natscli rejects others), numbered when two collide, and the key is also
+// in the endpoint's metadata. STATS reports the patterns' counts of the
+// rpc.Server, all transports together.
+
+const (
+	pingType  = "io.nats.micro.v1.ping_response"
+	infoType  = "io.nats.micro.v1.info_response"
+	statsType = "io.nats.micro.v1.stats_response"
+)
+
+var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+func checkServiceName(name string) error {
+	if !serviceNameRE.MatchString(name) {
+		return fmt.Errorf("natsrpc: service name %q: use letters, digits, '-' and '_' (NATS micro)", name)
+	}
+	return nil
+}
+
+type discovery struct {
+	s       *Server
+	id      string
+	started time.Time
+	subs    []*nats.Subscription
+	ends    []endpoint
+}
+
+type endpoint struct {
+	Name       string            `json:"name"`
+	Subject    string            `json:"subject"`
+	QueueGroup string            `json:"queue_group"`
+	Metadata   map[string]string `json:"metadata"`
+	route      string
+}
+
+type serviceIdentity struct {
+	Name     string            `json:"name"`
+	ID       string            `json:"id"`
+	Version  string            `json:"version"`
+	Metadata map[string]string `json:"metadata"`
+	Type     string            `json:"type"`
+}
+
+type infoResponse struct {
+	serviceIdentity
+	Description string     `json:"description"`
+	Endpoints   []endpoint `json:"endpoints"`
+}
+
+type endpointStats struct {
+	Name                  string `json:"name"`
+	Subject               string `json:"subject"`
+	QueueGroup            string `json:"queue_group"`
+	NumRequests           uint64 `json:"num_requests"`
+	NumErrors             uint64 `json:"num_errors"`
+	LastError             string `json:"last_error"`
+	ProcessingTime        int64  `json:"processing_time"`
+	AverageProcessingTime int64  `json:"average_processing_time"`
+}
+
+type statsResponse struct {
+	serviceIdentity
+	Started   string          `json:"started"`
+	Endpoints []endpointStats `json:"endpoints"`
+}
+
+func newDiscovery(s *Server) *discovery {
+	d := &discovery{s: s, id: nuid.Next(), started: time.Now().UTC()}
+	used := map[string]int{}
+	for _, sj := range s.subjects {
+		name := endpointName(sj.name)
+		if n := used[name]; n > 0 {
+			used[name]++
+			name += "_" + strconv.Itoa(n+1)
+		} else {
+			used[name] = 1
+		}
+		kind := "request"
+		if sj.event {
+			kind = "event"
+		}
+		d.ends = append(d.ends, endpoint{
+			Name: name, Subject: sj.name, QueueGroup: s.opts.queue, route: sj.route,
+			Metadata: map[string]string{"pattern": sj.route, "kind": kind},
+		})
+	}
+	return d
+}
+
+// endpointName makes a route key a name natscli accepts.
+func endpointName(key string) string {
+	b := []byte(key)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func (d *discovery) identity(typ string) serviceIdentity {
+	svc := d.s.opts.service
+	return serviceIdentity{Name: svc.name, ID: d.id, Version: svc.version, Metadata: map[string]string{}, Type: typ}
+}
+
+func (d *discovery) start() error {
+	name := d.s.opts.service.name
+	for _, verb := range []string{"PING", "INFO", "STATS"} {
+		h := d.handler(verb)
+		for _, subj := range []string{"$SRV." + verb, "$SRV." + verb + "." + name, "$SRV." + verb + "." + name + "." + d.id} {
+			sub, err := d.s.nc.Subscribe(subj, h)
+			if err != nil {
+				d.stop()
+				return fmt.Errorf("natsrpc: discovery: subscribe %s: %w", subj, err)
+			}
+			d.subs = append(d.subs, sub)
+		}
+	}
+	return nil
+}
+
+func (d *discovery) stop() {
+	for _, sub := range d.subs {
+		sub.Unsubscribe()
+	}
+	d.subs = nil
+}
+
+func (d *discovery) handler(verb string) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		var v any
+		switch verb {
+		case "PING":
+			v = d.identity(pingType)
+		case "INFO":
+			v = infoResponse{serviceIdentity: d.identity(infoType), Description: d.s.opts.service.description, Endpoints: d.ends}
+		case "STATS":
+			v = d.stats()
+		}
+		b, err := json.Marshal(v)
+		if err == nil && m.Reply != "" {
+			m.Respond(b)
+		}
+	}
+}
+
+func (d *discovery) stats() statsResponse {
+	m := d.s.rpc.GetMetrics()
+	byRoute := map[string]int{}
+	for i, p := range m.Patterns {
+		byRoute[p.Pattern] = i
+	}
+	out := statsResponse{serviceIdentity: d.identity(statsType), Started: d.started.Format(time.RFC3339Nano)}
+	for _, e := range d.ends {
+		es := endpointStats{Name: e.Name, Subject: e.Subject, QueueGroup: e.QueueGroup}
+		// A {"cmd":"x"} subject shares its route's counts: report them once.
+		if i, ok := byRoute[e.route]; ok && e.Subject == e.route {
+			p := m.Patterns[i]
+			es.NumRequests, es.NumErrors = p.Count, p.Errors
+			es.ProcessingTime = int64(p.TotalLatencyMs * 1e6)
+			if p.Count > 0 {
+				es.AverageProcessingTime = es.ProcessingTime / int64(p.Count)
+			}
+		}
+		out.Endpoints = append(out.Endpoints, es)
+	}
+	return out
+}

@@ -1,0 +1,59 @@
+// Package natsrpc serves an [rpc.Server]'s handlers over NATS, and calls
+// them over NATS, wire-compatible with NestJS's NATS transport
+// (Transport.NATS): a NestJS ClientProxy calls our handlers through a NATS
+// server, our [Client] calls NestJS NATS microservices, and many instances
+// of one service share the load in a queue group, with no registry of their
+// own.
+//
+// # Wire
+//
+// As NestJS's ServerNats and ClientNats (v11 and v12): one subscription per
+// pattern, whose subject is the pattern's route key ("sum",
+// {"cmd":"sum","role":"math"}); a request is a message to that subject with
+// a reply subject and the packet {"pattern":…,"data":…,"id":…} as body
+// (NestJS 12 adds "metadata" to it; NATS headers are readable too, with
+// [rpc.Request.Header]); each reply packet ({"response":…,"isDisposed":…,
+// "id":…}) is a message to the reply subject, a stream being several; an
+// event is a message without reply subject and without id. Messages are
+// routed by subject, as NestJS does, so a body's pattern need not match.
+//
+// # Decisions
+//
+//   - Queue group: "msgpattern" by default ([WithQueueGroup]), so that
+//     instances share the load; NestJS's ServerNats has none unless its
+//     options.queue is set (then every instance answers every request). To
+//     share load with NestJS instances, give both the same name;
+//     [WithoutQueueGroup] restores NestJS's default.
+//   - The {"cmd":"x"} convenience: a handler registered for "x" also
+//     answers subject {"cmd":"x"}, where a NestJS client sends
+//     {cmd: 'x'}, unless a handler has that pattern itself.
+//   - Subjects: a route key that is not a valid NATS subject for a
+//     subscription — empty, with white space, an empty token ("a..b"), a
+//     token that is a wildcard ("*" or ">"), longer than 1024 bytes, or in
+//     the reserved "$…" and "_INBOX." spaces — makes [Serve] fail with an
+//     error naming the pattern, before anything is subscribed. Patterns are
+//     read when Serve is called: register handlers first.
+//   - Payloads over the NATS server's max_payload (1 MiB by default): a
+//     reply too large is replaced by an error reply saying so (the caller
+//     is not left waiting); a request too large fails in the client before
+//     it is sent.
+//   - Rate limits: Config.RateLimitPerSec applies per requesting client
+//     process, recognised by its reply inbox (its "_INBOX." prefix and the
+//     first 12 characters of the inbox id, which NATS clients keep for a
+//     process; otherwise the reply subject without its last token); all
+//     events share one bucket. GlobalRateLimitPerSec applies as on TCP.
+//   - Concurrency: each message runs in a goroutine of its own, at most
+//     Config.MaxHandlers at once ([WithMaxConcurrent]); at the cap the
+//     subscription stops being read, and NATS buffers for it (nats.go's
+//     pending limits, then slow-consumer drops).
+//   - Timeouts (answered at the deadline), retries, middleware and metrics
+//     are the rpc.Server's, as on TCP; metrics count NATS messages under the
+//     transport "nats".
+//   - Shutdown: the rpc.Server's Shutdown drains the subscriptions (new
+//     requests go to the other instances of the queue group), serves the
+//     messages already received, then returns; [Server.Shutdown] does the
+//     same for this transport alone.
+//   - Discovery: the service answers the NATS micro protocol ($SRV.PING,
+//     $SRV.INFO, $SRV.STATS), so `nats micro ls` lists it with its patterns
+//     and their counts ([WithService]).
+package natsrpc

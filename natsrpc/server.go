@@ -1,0 +1,339 @@
+package natsrpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/msgpattern/msgpattern/rpc"
+	"github.com/msgpattern/msgpattern/wire"
+)
+
+// Server serves an rpc.Server's handlers over one NATS connection. Make one
+// with [Serve] (your connection) or [Connect] (dialled for you). The same
+// rpc.Server may serve TCP at the same time.
+type Server struct {
+	rpc   *rpc.Server
+	nc    *nats.Conn
+	owned bool // nc was dialled by Connect: closed with the Server
+	opts  options
+	log   *slog.Logger
+
+	sem     chan struct{} // one token per message being served
+	ctx     context.Context
+	cancel  context.CancelFunc
+	running sync.WaitGroup // goroutines serving messages
+
+	mu       sync.Mutex
+	subs     []*nats.Subscription
+	subjects []subject
+	peers    map[string]*rpc.Peer
+	anyPeer  *rpc.Peer
+	evtPeer  *rpc.Peer
+	stopped  bool
+
+	disc *discovery
+}
+
+// subject is one subscription: the subject and the route key it serves.
+type subject struct {
+	name  string
+	route string
+	event bool
+}
+
+// Serve subscribes to a subject per pattern registered on srv, on nc, and
+// serves the messages with srv's handlers until srv shuts down (or
+// [Server.Shutdown]). It fails, subscribing nothing, if a route key is not
+// a valid NATS subject. nc stays the caller's: it is not closed.
+func Serve(srv *rpc.Server, nc *nats.Conn, opts ...Option) (*Server, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.err != nil {
+		return nil, o.err
+	}
+	return serve(srv, nc, false, o)
+}
+
+// Connect dials the NATS server at url (with the connection options among
+// opts: [Credentials], [NKeySeedFile], [TLS], [WithNATSOptions]; it
+// reconnects forever) and serves srv's handlers on it as [Serve] does. The
+// connection is closed with the Server.
+func Connect(srv *rpc.Server, url string, opts ...Option) (*Server, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	nc, err := o.connect(url)
+	if err != nil {
+		return nil, err
+	}
+	s, err := serve(srv, nc, true, o)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func serve(srv *rpc.Server, nc *nats.Conn, owned bool, o options) (*Server, error) {
+	subjects, err := subjectsOf(srv.Router().Routes())
+	if err != nil {
+		return nil, err
+	}
+	if err := checkServiceName(o.service.name); err != nil {
+		return nil, err
+	}
+	n := o.maxParallel
+	if n <= 0 {
+		n = srv.Config().MaxHandlers
+		if n <= 0 {
+			n = rpc.DefaultMaxHandlers
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		rpc: srv, nc: nc, owned: owned, opts: o, log: slog.Default(),
+		sem: make(chan struct{}, n), ctx: ctx, cancel: cancel,
+		subjects: subjects, peers: map[string]*rpc.Peer{},
+		anyPeer: srv.NewPeer("nats", nil), evtPeer: srv.NewPeer("nats", nil),
+	}
+	for _, sj := range subjects {
+		sub, err := nc.QueueSubscribe(sj.name, o.queue, s.handler(sj))
+		if err != nil {
+			s.unsubscribe()
+			cancel()
+			return nil, fmt.Errorf("natsrpc: subscribe to %q: %w", sj.name, err)
+		}
+		// nats.go's default pending limits (512k messages, 64 MiB) stand
+		// behind the concurrency cap; past them NATS drops (slow consumer).
+		s.subs = append(s.subs, sub)
+	}
+	s.disc = newDiscovery(s)
+	if err := s.disc.start(); err != nil {
+		s.unsubscribe()
+		cancel()
+		return nil, err
+	}
+	if err := nc.Flush(); err != nil {
+		s.unsubscribe()
+		cancel()
+		return nil, fmt.Errorf("natsrpc: subscribing: %w", err)
+	}
+	srv.OnShutdown(func(ctx context.Context) { s.Shutdown(ctx) })
+	return s, nil
+}
+
+// subjectsOf lists the subscriptions for routes, or the first route that
+// cannot be one.
+func subjectsOf(routes []rpc.RouteInfo) ([]subject, error) {
+	have := map[string]bool{}
+	for _, r := range routes {
+		have[r.Key] = true
+	}
+	var out []subject
+	for _, r := range routes {
+		if err := checkSubject(r.Key); err != nil {
+			return nil, fmt.Errorf("natsrpc: pattern %s cannot be a NATS subject: %w", r.Key, err)
+		}
+		out = append(out, subject{name: r.Key, route: r.Key, event: r.Event})
+		if cmd, ok := cmdSubject(r.Key); ok && !have[cmd] {
+			out = append(out, subject{name: cmd, route: r.Key, event: r.Event})
+		}
+	}
+	return out, nil
+}
+
+// Subjects returns the subjects the server subscribes to.
+func (s *Server) Subjects() []string {
+	out := make([]string, len(s.subjects))
+	for i, sj := range s.subjects {
+		out[i] = sj.name
+	}
+	return out
+}
+
+// Conn returns the server's NATS connection.
+func (s *Server) Conn() *nats.Conn { return s.nc }
+
+// handler returns the subscription callback of sj. nats.go runs one
+// subscription's callbacks one at a time, so each message is served in a
+// goroutine of its own; at the concurrency cap the callback waits, and the
+// subscription is not read meanwhile.
+func (s *Server) handler(sj subject) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		select {
+		case s.sem <- struct{}{}:
+		case <-s.ctx.Done():
+			return
+		}
+		s.running.Add(1)
+		go func() {
+			defer s.running.Done()
+			defer func() { <-s.sem }()
+			s.serveMsg(sj, m)
+		}()
+	}
+}
+
+func (s *Server) serveMsg(sj subject, m *nats.Msg) {
+	w := &replier{nc: s.nc, subject: m.Reply}
+	msg := rpc.Message{Packet: m.Data, Route: sj.route, Peer: s.peerOf(m.Reply), Header: m.Header}
+	if err := s.rpc.Dispatch(s.ctx, msg, w); err != nil && !errors.Is(err, rpc.ErrShuttingDown) {
+		s.log.Debug("natsrpc: message not served", "subject", m.Subject, "err", err)
+	}
+}
+
+// maxPeers bounds the rate-limited peers remembered; past it they are
+// forgotten all at once (their buckets start full again).
+const maxPeers = 4096
+
+// peerOf returns the rate-limit peer of a message with reply subject
+// reply (see the package documentation).
+func (s *Server) peerOf(reply string) *rpc.Peer {
+	if s.rpc.Config().RateLimitPerSec <= 0 {
+		return s.anyPeer
+	}
+	if reply == "" {
+		return s.evtPeer
+	}
+	key := requesterKey(reply)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.peers[key]
+	if !ok {
+		if len(s.peers) >= maxPeers {
+			clear(s.peers)
+		}
+		p = s.rpc.NewPeer("nats", nil)
+		s.peers[key] = p
+	}
+	return p
+}
+
+// requesterKey names the client process behind a reply subject: NATS
+// clients make inboxes "_INBOX." + a 22-character NUID whose first 12
+// characters are fixed per process.
+func requesterKey(reply string) string {
+	const prefix = "_INBOX."
+	if strings.HasPrefix(reply, prefix) && len(reply) >= len(prefix)+12 {
+		return reply[:len(prefix)+12]
+	}
+	if i := strings.LastIndexByte(reply, '.'); i > 0 {
+		return reply[:i]
+	}
+	return reply
+}
+
+// Shutdown stops taking messages — it drains the subscriptions, so that
+// new requests go to the other instances of the queue group — serves those
+// already received, and returns when they are answered or ctx ends. A
+// connection dialled by Connect is then closed. The rpc.Server's Shutdown
+// calls it; call it yourself to stop serving NATS alone.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return s.wait(ctx)
+	}
+	s.stopped = true
+	subs := s.subs
+	s.mu.Unlock()
+	s.disc.stop()
+	for _, sub := range subs {
+		if ctx.Err() != nil {
+			sub.Unsubscribe()
+		} else if err := sub.Drain(); err != nil {
+			sub.Unsubscribe()
+		}
+	}
+	// Drain ends when the messages already delivered have been handed to
+	// their callbacks; then nothing more comes.
+	for _, sub := range subs {
+		for sub.IsValid() && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		if ctx.Err() != nil {
+			sub.Unsubscribe()
+		}
+	}
+	err := s.wait(ctx)
+	s.cancel()
+	if s.owned {
+		s.nc.Close()
+	}
+	return err
+}
+
+// wait waits for the messages being served, or ctx.
+func (s *Server) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.running.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.cancel() // handlers are told; a handler that ignores it runs on, unwaited
+		return ctx.Err()
+	}
+}
+
+// Close stops at once: subscriptions are dropped, handlers still running
+// have their contexts cancelled, and a connection dialled by Connect is
+// closed.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.Shutdown(ctx)
+	return nil
+}
+
+func (s *Server) unsubscribe() {
+	for _, sub := range s.subs {
+		sub.Unsubscribe()
+	}
+	s.subs = nil
+}
+
+// replier is the ReplyWriter of one NATS message: each reply packet is a
+// message to the reply subject.
+type replier struct {
+	nc      *nats.Conn
+	subject string
+}
+
+// errReplyTooLarge ends a reply whose packet exceeds max_payload; the
+// caller got an error reply instead.
+var errReplyTooLarge = errors.New("natsrpc: reply exceeds the NATS server's max_payload")
+
+func (w *replier) WriteReply(packet []byte, last bool) error {
+	if w.subject == "" {
+		return nil // an event, or a request sent without a reply subject
+	}
+	if max := w.nc.MaxPayload(); int64(len(packet)) > max {
+		rep, ok := rpc.ParseReplyPacket(packet)
+		if ok {
+			msg := fmt.Sprintf("reply of %d bytes exceeds the NATS server's max_payload of %d bytes", len(packet), max)
+			w.nc.Publish(w.subject, errorPacket(msg, rep.ID))
+		}
+		return errReplyTooLarge
+	}
+	return w.nc.Publish(w.subject, packet)
+}
+
+// errorPacket is the error reply {"err":{"status":"error","message":msg},
+// "isDisposed":true,"id":id}.
+func errorPacket(msg string, id []byte) []byte {
+	e := []byte(`{"status":"error","message":`)
+	e = wire.AppendString(e, msg)
+	e = append(e, '}')
+	return wire.AppendError(nil, wire.Unframed, e, id)
+}

@@ -1,0 +1,115 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"iter"
+
+	"github.com/msgpattern/msgpattern/pattern"
+	"github.com/msgpattern/msgpattern/wire"
+)
+
+// Caller is a client of message patterns over some transport: [*Client]
+// over TCP, natsrpc.Client over NATS. [Call] and [StreamOf] take any
+// Caller, so code that calls does not care which transport serves. Every
+// implementation returns the same errors: a [*RemoteError] for an error
+// reply (errors.Is(err, ErrNoHandler) when no handler matched, or nobody
+// listens), ctx.Err() when the context ends first, and ErrConnectionLost,
+// ErrClientClosed or a dial error for local failures.
+type Caller interface {
+	// Send calls pattern with data and decodes the reply's last value into
+	// out (which may be nil).
+	Send(ctx context.Context, pattern any, data any, out any, opts ...CallOption) error
+	// Stream calls pattern and yields each value of the reply as it
+	// arrives; an error ends the sequence.
+	Stream(ctx context.Context, pattern any, data any, opts ...CallOption) iter.Seq2[json.RawMessage, error]
+	// Emit sends an event: no id, no reply.
+	Emit(ctx context.Context, pattern any, data any, opts ...CallOption) error
+}
+
+var _ Caller = (*Client)(nil)
+
+// CallSettings are the per-call options a Caller implementation reads.
+type CallSettings struct {
+	Metadata   map[string]string // NestJS 12 metadata to send (WithMetadata)
+	Idempotent bool              // the call may be sent twice (Idempotent)
+}
+
+// CallSettingsOf applies opts, for Caller implementations of other
+// transports.
+func CallSettingsOf(opts ...CallOption) CallSettings {
+	o := callOptionsOf(opts)
+	return CallSettings{Metadata: o.metadata, Idempotent: o.idempotent}
+}
+
+// AppendRequestPacket appends the unframed packet a NestJS client sends for
+// a call — {"pattern":…,"data":…,"metadata":…,"id":…} — for Caller
+// implementations of other transports. An event has a nil id. It returns
+// the route key of the pattern too: the NATS subject.
+func AppendRequestPacket(dst []byte, pat any, data any, metadata map[string]string, id []byte) (packet []byte, route string, err error) {
+	route, err = pattern.Of(pat)
+	if err != nil {
+		return dst, "", err
+	}
+	var pbuf [64]byte
+	patternJSON, err := appendPatternValue(pbuf[:0], pat)
+	if err != nil {
+		return dst, "", err
+	}
+	if id == nil {
+		// Events carry the route key as the pattern, as NestJS's emit does.
+		patternJSON = wire.AppendString(pbuf[:0], route)
+	}
+	metaJSON, err := encodeMetadata(metadata)
+	if err != nil {
+		return dst, "", err
+	}
+	if id == nil {
+		dataJSON, err := wire.AppendJSON(nil, data)
+		if err != nil {
+			return dst, "", err
+		}
+		return wire.AppendEvent(dst, wire.Unframed, patternJSON, dataJSON, metaJSON), route, nil
+	}
+	out, err := wire.AppendRequestOf(dst, wire.Unframed, patternJSON, data, metaJSON, id)
+	if err != nil {
+		return dst, "", err
+	}
+	return out, route, nil
+}
+
+// ReplyPacket is one reply packet, decoded by [ParseReplyPacket].
+type ReplyPacket struct {
+	ID    json.RawMessage // the id, as sent
+	Value json.RawMessage // the value ("response"), nil when the packet has none; a copy
+	Last  bool            // the packet completes the reply (isDisposed, or an error)
+	Err   error           // a *RemoteError for an error reply
+}
+
+// ParseReplyPacket decodes one unframed reply packet, for Caller
+// implementations of other transports. ok is false for a packet that is not
+// a reply.
+func ParseReplyPacket(packet []byte) (r ReplyPacket, ok bool) {
+	rep, ok, err := wire.ParseReply(packet, 0)
+	if err != nil || !ok {
+		return ReplyPacket{}, false
+	}
+	r.ID = append(json.RawMessage(nil), rep.ID...)
+	if rep.HasError() {
+		r.Err, r.Last = newRemoteError(rep.Err, rep.Status), true
+		return r, true
+	}
+	if rep.Response != nil {
+		r.Value = append(json.RawMessage(nil), rep.Response...)
+	}
+	r.Last = rep.IsDisposed
+	return r, true
+}
+
+// NoHandlerError is the error a client returns when nobody serves a
+// pattern on a transport that says so without a reply (NATS's "no
+// responders"): errors.Is(err, ErrNoHandler) holds, as for the server's
+// no-handler reply.
+func NoHandlerError() error {
+	return &RemoteError{Raw: json.RawMessage(`"` + wire.NoHandlerMessage + `"`), Status: "error", Message: wire.NoHandlerMessage}
+}

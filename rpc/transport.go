@@ -1,0 +1,448 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/msgpattern/msgpattern/pattern"
+	"github.com/msgpattern/msgpattern/wire"
+)
+
+// The transport seam. A transport moves packets between peers and a
+// Server's dispatch core: TCP is built in (conn.go), package natsrpc serves
+// over NATS. For each packet it receives, a transport calls the core —
+// [Server.Dispatch], or, for TCP, the same intake with its zero-copy write
+// buffer — and the core applies every policy that is not about the
+// transport: a missing pattern, no handler, rate limits, the request's
+// deadline (answered at the deadline even when the handler ignores it),
+// retries, middleware, metrics and draining at shutdown. The transport
+// writes the replies the core hands it, and reports back when it cannot.
+
+// Peer is where a transport's messages come from: a TCP connection, or, on
+// NATS, one requesting connection. It carries the per-peer rate limit
+// (Config.RateLimitPerSec) and what [Request.RemoteAddr] and
+// [Request.Transport] report. Make one with [Server.NewPeer] and pass it
+// with every message from that peer.
+type Peer struct {
+	addr      net.Addr
+	transport string
+	limiter   *rate.Limiter   // nil when per-peer rate limiting is off
+	stats     *transportStats // nil for TCP, whose counts are the rest
+}
+
+// NewPeer returns a peer of the named transport ("nats", …) with address
+// addr (nil when the transport has none), with a rate limiter of its own.
+func (s *Server) NewPeer(transport string, addr net.Addr) *Peer {
+	return &Peer{addr: addr, transport: transport, limiter: s.newPeerLimiter(), stats: s.transportStats(transport)}
+}
+
+func (s *Server) newPeerLimiter() *rate.Limiter {
+	if s.cfg.RateLimitPerSec <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(s.cfg.RateLimitPerSec), max(s.cfg.RateLimitBurst, 1))
+}
+
+// ReplyWriter carries one message's reply back to its caller; a transport
+// implements it. The core calls WriteReply with no lock held, from one
+// goroutine at a time for a given message, in order.
+type ReplyWriter interface {
+	// WriteReply sends one reply packet: the JSON a NestJS peer expects,
+	// unframed ({"response":…,"id":…}, {"err":…,"isDisposed":true,"id":…},
+	// …). last marks the packet that completes the reply. It may block
+	// (backpressure). An error means the caller cannot be reached: the
+	// core writes nothing more for the message and cancels the handler's
+	// context.
+	WriteReply(packet []byte, last bool) error
+}
+
+// Message is one packet a transport received, for [Server.Dispatch].
+type Message struct {
+	// Packet is the JSON of the NestJS packet: {"pattern":…,"data":…,
+	// "id":…} plus NestJS 12's "metadata". It must stay unmodified until
+	// Dispatch returns; handlers may keep slices of it.
+	Packet []byte
+	// Route, when set, is the route key the transport matched, and the
+	// message is routed by it instead of the packet's pattern (NestJS's
+	// NATS server routes by subject); the packet then need not carry a
+	// pattern.
+	Route string
+	// Peer is where the message came from (see [Server.NewPeer]); nil
+	// means an anonymous peer with no rate limit of its own.
+	Peer *Peer
+	// Header holds the transport's message headers, if any, for
+	// [Request.Header].
+	Header map[string][]string
+}
+
+// ErrShuttingDown is returned by Dispatch once the server is closed (Close,
+// or Shutdown's context ended): the message was answered with
+// {"status":"error","message":"Server shutting down"}.
+var ErrShuttingDown = errors.New("rpc: server shutting down")
+
+// Dispatch serves one message in the calling goroutine: it decodes the
+// packet, applies the server's policies, runs the handler (with its
+// middleware, retries and deadline) and writes the reply through w, then
+// returns. A transport calls it from a goroutine of its own per message
+// (and bounds how many it runs) when requests must run concurrently. It
+// returns an error only when the message was not served: a packet that is
+// not valid JSON ([wire.ErrInvalidJSON] and its kind; counted bad_frame),
+// or a server shutting down ([ErrShuttingDown], answered as such).
+// Everything else — no handler, a rate limit, a handler's error — is
+// answered to the caller and counted, as on TCP.
+//
+// The deadline is armed at once: a request still running at it is
+// answered with the timeout error at the deadline. ctx, when it ends,
+// cancels the handler's context (a transport's connection closing).
+func (s *Server) Dispatch(ctx context.Context, m Message, w ReplyWriter) error {
+	start := monotime()
+	peer := m.Peer
+	if peer == nil {
+		peer = &anonymousPeer
+	}
+	p, err := wire.ParseRequest(m.Packet, s.cfg.MaxDepth)
+	if err != nil {
+		s.badPacket(peer, err, len(m.Packet))
+		return err
+	}
+	t := &packetTarget{w: w}
+	if !s.enterDispatch() {
+		s.stats.shuttingDown.Add(1)
+		if p.ID != nil {
+			t.writePacket(func(dst []byte, f wire.Framing) []byte {
+				return wire.AppendError(dst, f, appendStatusError(nil, "Server shutting down"), p.ID)
+			})
+			t.commit(nil)
+		}
+		return ErrShuttingDown
+	}
+	defer s.exitDispatch()
+	var route []byte
+	if m.Route != "" {
+		route = []byte(m.Route)
+	}
+	rc, rt := s.intake(&p, route, peer, t, start, nil)
+	if rc == nil {
+		t.commit(nil)
+		return nil
+	}
+	rc.req.header = m.Header
+	// The handler's context ends with the server's, with ctx, and when the
+	// caller cannot be reached (a failed WriteReply).
+	pctx, cancel := context.WithCancel(s.baseCtx)
+	defer cancel()
+	if ctx != nil && ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, cancel)
+		defer stop()
+	}
+	rc.parent, t.cancel = pctx, cancel
+	s.stats.inFlight.Add(1)
+	s.disp.prepare(rc, rt, t, start)
+	rc.armTimeout()
+	s.disp.serve(rc, rt)
+	t.finish()
+	s.stats.inFlight.Add(-1)
+	return nil
+}
+
+// anonymousPeer is the peer of messages dispatched without one.
+var anonymousPeer = Peer{transport: "other"}
+
+// enterDispatch counts a dispatch in, unless the server has been closed
+// (Close, or Shutdown's context ended). While Shutdown drains, messages
+// still come in: those a transport received before it stopped taking new
+// ones (its OnShutdown hook) are served, as TCP serves the frames it has
+// read. Shutdown waits for the count to drop to zero.
+func (s *Server) enterDispatch() bool {
+	s.dispatching.Add(1)
+	if s.baseCtx.Err() != nil {
+		s.exitDispatch()
+		return false
+	}
+	return true
+}
+
+func (s *Server) exitDispatch() {
+	if s.dispatching.Add(-1) == 0 {
+		select {
+		case s.dispatchIdle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// drainDispatches waits until no dispatch is in progress, or ctx ends.
+func (s *Server) drainDispatches(ctx context.Context) error {
+	for s.dispatching.Load() > 0 {
+		select {
+		case <-s.dispatchIdle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// OnShutdown registers f to be called when Shutdown or Close begins: a
+// transport stops taking new messages there and hands those it already
+// received to Dispatch (NATS: drains its subscriptions), then returns.
+// Shutdown calls the hooks concurrently, each with Shutdown's context (Close:
+// an ended one), waits for them, then for the dispatches in progress.
+func (s *Server) OnShutdown(f func(ctx context.Context)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onShutdown = append(s.onShutdown, f)
+}
+
+// badPacket counts and logs a packet that is not valid JSON.
+func (s *Server) badPacket(p *Peer, err error, n int) {
+	s.stats.badFrame.Add(1)
+	s.limit.log(s.log, slog.LevelWarn, "skipping invalid frame", "remote", p.addr, "transport", p.transport, "err", err, "len", n)
+}
+
+// intake applies the policy that is not about the transport to a parsed
+// packet: a request without a pattern is answered with an error, one over
+// a rate limit is refused, one that matches no handler gets NestJS's
+// no-handler reply (events are dropped); each is counted. It returns the
+// request to run and its route, or nil when the packet was answered or
+// dropped here. routeKey, when not nil, routes the packet instead of its
+// pattern. scratch is room for the route key (it may be nil).
+func (s *Server) intake(p *wire.Packet, routeKey []byte, peer *Peer, t replyTarget, now int64, scratch []byte) (*requestContext, *route) {
+	if routeKey == nil && (len(p.Pattern) == 0 || string(p.Pattern) == `""`) {
+		s.stats.badFrame.Add(1)
+		if p.ID != nil {
+			t.writePacket(func(dst []byte, f wire.Framing) []byte {
+				var buf [64]byte
+				return wire.AppendError(dst, f, appendMissingPattern(buf[:0]), p.ID)
+			})
+		}
+		return nil, nil
+	}
+	if !s.allow(peer, now) {
+		if p.ID != nil {
+			s.stats.rateLimited.Add(1)
+			t.writePacket(func(dst []byte, f wire.Framing) []byte {
+				return wire.AppendError(dst, f, rateLimitedError, p.ID)
+			})
+		} else {
+			s.stats.rateLimEvt.Add(1)
+		}
+		s.limit.log(s.log, slog.LevelWarn, "rate limit exceeded", "remote", peer.addr, "transport", peer.transport)
+		return nil, nil
+	}
+	var rt *route
+	if routeKey != nil {
+		rt = s.router.lookup(routeKey)
+	} else if key, ok := pattern.Route(p.Pattern, scratch); ok {
+		rt = s.router.lookup(key)
+	}
+	event := p.ID == nil
+	if event && t.replyFraming() == wire.NDJSON && rt != nil && !rt.event {
+		// Line framing is for people at a terminal: a request sent without
+		// an id to a message handler still gets its reply, without an id.
+		event = false
+	}
+	if rt == nil {
+		if event {
+			s.stats.noEventHandler.Add(1)
+			s.limit.log(s.log, slog.LevelDebug, "no handler for event", "pattern", string(p.Pattern), "remote", peer.addr)
+		} else {
+			s.stats.noHandler.Add(1)
+			t.writePacket(func(dst []byte, f wire.Framing) []byte { return wire.AppendNoHandler(dst, f, p.ID) })
+		}
+		return nil, nil
+	}
+	data := p.Data
+	if data == nil {
+		data = []byte("null")
+	}
+	pat := p.Pattern
+	if len(pat) == 0 {
+		pat = wire.AppendString(nil, rt.key)
+	}
+	rc := &requestContext{parent: s.baseCtx}
+	rc.req = Request{
+		Pattern:     pat,
+		Route:       rt.key,
+		Data:        data,
+		ID:          p.ID,
+		metadataRaw: p.Metadata,
+		peer:        peer,
+		event:       event,
+	}
+	if peer.stats != nil {
+		if event {
+			peer.stats.events.Add(1)
+		} else {
+			peer.stats.requests.Add(1)
+		}
+	}
+	return rc, rt
+}
+
+// allow applies the peer's and the server's rate limits.
+func (s *Server) allow(p *Peer, now int64) bool {
+	if p.limiter == nil && s.limiter == nil {
+		return true
+	}
+	t := monoTime(now)
+	if p.limiter != nil && !p.limiter.AllowN(t, 1) {
+		return false
+	}
+	return s.limiter == nil || s.limiter.AllowN(t, 1)
+}
+
+// rateLimitedError is the error value of a request refused by a rate limit.
+var rateLimitedError = []byte(`{"status":"error","message":"Rate limit exceeded"}`)
+
+// packetTarget is the replyTarget of a message dispatched through
+// Dispatch: packets are queued, unframed, under the request's lock and
+// handed to the transport's ReplyWriter by commit, under a lock of the
+// target's own. A stream's latest value is held back for holdBack, so that
+// a completion that follows at once rides on it, as NestJS (and our TCP
+// transport, whose writes wait for the reader's flush) put it on the wire:
+// {"response":3,"isDisposed":true,…} rather than a value and then
+// {"isDisposed":true,…}.
+type packetTarget struct {
+	w      ReplyWriter
+	cancel context.CancelFunc // ends the handler's context when the caller is gone
+
+	mu     sync.Mutex // guards what follows, and orders WriteReply calls
+	queue  [][]byte   // packets not yet written
+	lasts  []bool
+	broken bool
+	sent   uint64      // packets written, so a mark can tell whether its packet left
+	hold   *time.Timer // writes a held-back value
+}
+
+// holdBack is how long a stream's latest value waits for the next packet.
+const holdBack = 200 * time.Microsecond
+
+func (t *packetTarget) replyFraming() wire.Framing { return wire.Unframed }
+
+func (t *packetTarget) push(b []byte, last bool) replyMark {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.broken {
+		return replyMark{}
+	}
+	t.queue = append(t.queue, b)
+	t.lasts = append(t.lasts, last)
+	// gen identifies the packet: its number among all packets ever queued.
+	return replyMark{gen: t.sent + uint64(len(t.queue)), end: len(b)}
+}
+
+func (t *packetTarget) writePacket(build func(dst []byte, f wire.Framing) []byte) {
+	t.push(build(nil, wire.Unframed), true)
+}
+
+func (t *packetTarget) writeValue(rc *requestContext, v any) (replyMark, error) {
+	b, err := wire.AppendValueOf(nil, wire.Unframed, v, rc.req.ID, false)
+	if err != nil {
+		return replyMark{}, err
+	}
+	return t.push(b, false), nil
+}
+
+func (t *packetTarget) writeLast(rc *requestContext, v any) error {
+	b, err := wire.AppendValueOf(nil, wire.Unframed, v, rc.req.ID, true)
+	if err != nil {
+		return err
+	}
+	t.push(b, true)
+	return nil
+}
+
+func (t *packetTarget) writeEnd(rc *requestContext, last replyMark) {
+	t.mu.Lock()
+	if n := len(t.queue); last.end > 0 && n > 0 && t.sent+uint64(n) == last.gen {
+		// The last value has not left: the completion rides on it.
+		t.queue[n-1] = wire.MarkDisposed(t.queue[n-1], wire.Unframed, 0, rc.req.ID)
+		t.lasts[n-1] = true
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	t.push(wire.AppendDisposed(nil, wire.Unframed, rc.req.ID), true)
+}
+
+func (t *packetTarget) writeError(rc *requestContext, errJSON []byte) {
+	t.push(wire.AppendError(nil, wire.Unframed, errJSON, rc.req.ID), true)
+}
+
+// commit writes the queued packets, in order, outside the request's lock,
+// but holds back a last packet that is a stream's value (see holdBack).
+func (t *packetTarget) commit(*requestContext) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.writeLocked(true)
+}
+
+// writeLocked writes the queue; t.mu is held (WriteReply may block: only
+// the target's own lock is held meanwhile).
+func (t *packetTarget) writeLocked(holdTail bool) {
+	for len(t.queue) > 0 && !t.broken {
+		if holdTail && len(t.queue) == 1 && !t.lasts[0] {
+			if t.hold == nil {
+				t.hold = time.AfterFunc(holdBack, t.release)
+			} else {
+				t.hold.Reset(holdBack)
+			}
+			return
+		}
+		b, last := t.queue[0], t.lasts[0]
+		t.queue, t.lasts = t.queue[1:], t.lasts[1:]
+		t.sent++
+		if err := t.w.WriteReply(b, last); err != nil {
+			t.broken = true
+			t.queue, t.lasts = nil, nil
+			if t.cancel != nil {
+				t.cancel()
+			}
+		}
+	}
+}
+
+// release writes a value held back for holdBack.
+func (t *packetTarget) release() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.writeLocked(false)
+}
+
+// finish writes anything left (Dispatch returns only after the reply is out).
+func (t *packetTarget) finish() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.hold != nil {
+		t.hold.Stop()
+	}
+	t.writeLocked(false)
+}
+
+// transportStats count the messages of one transport other than TCP.
+type transportStats struct {
+	name             string
+	requests, events atomic.Uint64
+}
+
+// transportStats returns the counters of the named transport, made on first use.
+func (s *Server) transportStats(name string) *transportStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ts := range s.transports {
+		if ts.name == name {
+			return ts
+		}
+	}
+	ts := &transportStats{name: name}
+	s.transports = append(s.transports, ts)
+	return ts
+}
