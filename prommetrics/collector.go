@@ -94,6 +94,7 @@ type collector struct {
 	processing, uptime, startTime        *prometheus.Desc
 	patRequests, patErrors, patLatencies *prometheus.Desc
 	limitEvents, limitValues             *prometheus.Desc
+	transportRequests, transportEvents   *prometheus.Desc
 	memHeld, handedOffRunning, closing   *prometheus.Desc
 }
 
@@ -134,10 +135,12 @@ func NewCollector(s *rpc.Server, opts ...Option) prometheus.Collector {
 		limitEvents: desc("limit_reached_total", "Times a resource bound was reached, by kind: slow_consumer (connection dropped: replies unread), "+
 			"read_pause (connection not read: replies unread), budget_pause and over_budget (memory budget: waited, dropped), "+
 			"handoff_deferred (MaxHandlers), evicted_idle (MaxConnections), linger_skipped, stalled_frame and slow_frame (FrameTimeout, MinFrameRate).", "kind"),
-		limitValues:      desc("limit", "The configured resource bounds, by name (seconds and bytes; -1 when off).", "name"),
-		memHeld:          desc("memory_held_bytes", "Bytes charged to the memory budget now: incoming frames beyond the free allowance, and queued replies."),
-		handedOffRunning: desc("handed_off_running", "Handlers running off their connection's reader now (bounded by MaxHandlers)."),
-		closing:          desc("connections_closing", "Connections closing (finishing, lingering), not counted in connections_active."),
+		transportRequests: desc("transport_requests_total", "Requests that reached a handler, by the transport they came by (tcp, nats, …).", "transport"),
+		transportEvents:   desc("transport_events_total", "Events that reached a handler, by the transport they came by.", "transport"),
+		limitValues:       desc("limit", "The configured resource bounds, by name (seconds and bytes; -1 when off).", "name"),
+		memHeld:           desc("memory_held_bytes", "Bytes charged to the memory budget now: incoming frames beyond the free allowance, and queued replies."),
+		handedOffRunning:  desc("handed_off_running", "Handlers running off their connection's reader now (bounded by MaxHandlers)."),
+		closing:           desc("connections_closing", "Connections closing (finishing, lingering), not counted in connections_active."),
 	}
 }
 
@@ -151,6 +154,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.processing, c.uptime, c.startTime,
 		c.patRequests, c.patErrors, c.patLatencies,
 		c.limitEvents, c.limitValues, c.memHeld, c.handedOffRunning, c.closing,
+		c.transportRequests, c.transportEvents,
 	} {
 		ch <- d
 	}
@@ -194,6 +198,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.startTime, float64(start.UnixNano())/1e9)
 	}
 
+	for _, tm := range m.Transports {
+		counter(c.transportRequests, float64(tm.Requests), tm.Transport)
+		counter(c.transportEvents, float64(tm.Events), tm.Transport)
+	}
 	l := m.Limits
 	for _, e := range []struct {
 		kind string

@@ -182,15 +182,18 @@ func TestCollector(t *testing.T) {
 	c := NewCollector(srv)
 
 	// 19 single metrics, one per error kind, 9 limit kinds, 8 limit
-	// values, three per pattern.
+	// values, two per transport (tcp only here), three per pattern.
 	kinds := reflect.TypeFor[rpc.ErrorCounts]().NumField()
-	if got, want := testutil.CollectAndCount(c), 19+kinds+9+8+3*3; got != want {
+	if got, want := testutil.CollectAndCount(c), 19+kinds+9+8+2+3*3; got != want {
 		t.Errorf("CollectAndCount = %d, want %d", got, want)
 	}
 	if n := testutil.CollectAndCount(c, "msgpattern_errors_total"); n != kinds {
 		t.Errorf("%d error kinds, want %d", n, kinds)
 	}
 
+	if got := value(c, "msgpattern_transport_requests_total", "transport", "tcp"); got != 5 {
+		t.Errorf("msgpattern_transport_requests_total{transport=tcp} = %v, want 5", got)
+	}
 	if got := value(c, "msgpattern_limit", "name", "max_handlers"); got != rpc.DefaultMaxHandlers {
 		t.Errorf("msgpattern_limit{name=max_handlers} = %v", got)
 	}

@@ -34,6 +34,8 @@
 //	msgpattern_pattern_requests_total             counter    pattern  Patterns[].Count
 //	msgpattern_pattern_errors_total               counter    pattern  Patterns[].Errors
 //	msgpattern_pattern_latency_seconds            histogram  pattern  Patterns[].Latency, TotalLatencyMs, Count
+//	msgpattern_transport_requests_total           counter    transport Transports[].Requests (tcp, nats, …)
+//	msgpattern_transport_events_total             counter    transport Transports[].Events
 //	msgpattern_limit_reached_total                counter    kind     Limits: SlowConsumers, ReadPauses, BudgetPauses, …
 //	msgpattern_limit                              gauge      name     Limits: the configured bounds
 //	msgpattern_memory_held_bytes                  gauge               Limits.MemoryHeldBytes

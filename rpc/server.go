@@ -60,13 +60,14 @@ func NewServer(config *Config, logger *slog.Logger) *Server {
 		logger = slog.Default()
 	}
 	s := &Server{
-		cfg:        config.withDefaults(),
-		log:        logger,
-		limit:      newLogLimiter(10),
-		router:     NewRouter(),
-		listeners:  map[net.Listener]struct{}{},
-		closingSet: map[*conn]struct{}{},
-		idle:       make(chan struct{}, 1),
+		cfg:          config.withDefaults(),
+		log:          logger,
+		limit:        newLogLimiter(10),
+		router:       NewRouter(),
+		listeners:    map[net.Listener]struct{}{},
+		closingSet:   map[*conn]struct{}{},
+		idle:         make(chan struct{}, 1),
+		dispatchIdle: make(chan struct{}, 1),
 	}
 	s.budget = newMemoryBudget(s.cfg.memoryBudget())
 	s.readPauseMark = s.cfg.readPauseMark()
@@ -338,6 +339,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err != nil {
 		s.forceClose()
 	}
+	s.cancelBase() // closed: later dispatches are refused
 	s.serving.Wait()
 	s.mon.shutdown()
 	return err

@@ -218,9 +218,10 @@ func (s *Server) intake(p *wire.Packet, routeKey []byte, peer *Peer, t replyTarg
 	if routeKey == nil && (len(p.Pattern) == 0 || string(p.Pattern) == `""`) {
 		s.stats.badFrame.Add(1)
 		if p.ID != nil {
+			id := p.ID // captured alone: a closure capturing p would move it to the heap on every call
 			t.writePacket(func(dst []byte, f wire.Framing) []byte {
 				var buf [64]byte
-				return wire.AppendError(dst, f, appendMissingPattern(buf[:0]), p.ID)
+				return wire.AppendError(dst, f, appendMissingPattern(buf[:0]), id)
 			})
 		}
 		return nil, nil
@@ -228,8 +229,9 @@ func (s *Server) intake(p *wire.Packet, routeKey []byte, peer *Peer, t replyTarg
 	if !s.allow(peer, now) {
 		if p.ID != nil {
 			s.stats.rateLimited.Add(1)
+			id := p.ID
 			t.writePacket(func(dst []byte, f wire.Framing) []byte {
-				return wire.AppendError(dst, f, rateLimitedError, p.ID)
+				return wire.AppendError(dst, f, rateLimitedError, id)
 			})
 		} else {
 			s.stats.rateLimEvt.Add(1)
@@ -255,7 +257,8 @@ func (s *Server) intake(p *wire.Packet, routeKey []byte, peer *Peer, t replyTarg
 			s.limit.log(s.log, slog.LevelDebug, "no handler for event", "pattern", string(p.Pattern), "remote", peer.addr)
 		} else {
 			s.stats.noHandler.Add(1)
-			t.writePacket(func(dst []byte, f wire.Framing) []byte { return wire.AppendNoHandler(dst, f, p.ID) })
+			id := p.ID
+			t.writePacket(func(dst []byte, f wire.Framing) []byte { return wire.AppendNoHandler(dst, f, id) })
 		}
 		return nil, nil
 	}

@@ -367,3 +367,20 @@ func TestStartEndFrame(t *testing.T) {
 		t.Errorf(`NDJSON StartFrame/EndFrame = %q, want "kept{}\n"`, got)
 	}
 }
+
+// TestUnframed: Unframed packets are the bare JSON, for message
+// transports (NATS), and MarkDisposed works on them as on framed ones.
+func TestUnframed(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{string(wire.AppendValue(nil, wire.Unframed, []byte(`1`), []byte(`"a"`), true)), `{"response":1,"isDisposed":true,"id":"a"}`},
+		{string(wire.AppendError(nil, wire.Unframed, []byte(`"x"`), []byte(`2`))), `{"err":"x","isDisposed":true,"id":2}`},
+		{string(wire.AppendDisposed(nil, wire.Unframed, []byte(`3`))), `{"isDisposed":true,"id":3}`},
+		{string(wire.MarkDisposed(wire.AppendValue(nil, wire.Unframed, []byte(`"é"`), []byte(`4`), false), wire.Unframed, 0, []byte(`4`))), `{"response":"é","isDisposed":true,"id":4}`},
+		{string(wire.AppendFrame(nil, wire.Unframed, []byte(`{}`))), `{}`},
+		{wire.Unframed.String(), "unframed"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %s, want %s", tc.got, tc.want)
+		}
+	}
+}
