@@ -16,7 +16,7 @@ import (
 // instance subscribes (without a queue group) to $SRV.<VERB>,
 // $SRV.<VERB>.<name> and $SRV.<VERB>.<name>.<id> for PING, INFO and STATS.
 // Each pattern is an endpoint whose subject is its route key; its name is
-// the key with every character outside [A-Za-z0-9_-] replaced by '_'
+// the key with each run of characters outside [A-Za-z0-9_-] made one '_'
 // (natscli rejects others), numbered when two collide, and the key is also
 // in the endpoint's metadata. STATS reports the patterns' counts of the
 // rpc.Server, all transports together.
@@ -106,13 +106,26 @@ func newDiscovery(s *Server) *discovery {
 	return d
 }
 
-// endpointName makes a route key a name natscli accepts.
+// endpointName makes a route key a name natscli accepts: each run of
+// other characters becomes one '_', trimmed at the ends, so that
+// {"cmd":"sum","role":"math"} is cmd_sum_role_math.
 func endpointName(key string) string {
-	b := []byte(key)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			b[i] = '_'
+	var b []byte
+	gap := false
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			if gap && len(b) > 0 {
+				b = append(b, '_')
+			}
+			b = append(b, c)
+			gap = false
+		} else {
+			gap = true
 		}
+	}
+	if len(b) == 0 {
+		return "pattern"
 	}
 	return string(b)
 }

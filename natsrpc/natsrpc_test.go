@@ -311,3 +311,14 @@ func TestDiscovery(t *testing.T) {
 		t.Errorf("PING: %s, %v", rep.Data, err)
 	}
 }
+
+func TestEndpointNames(t *testing.T) {
+	for key, want := range map[string]string{
+		"sum": "sum", `{"cmd":"sum"}`: "cmd_sum", `{"cmd":"sum2","role":"math"}`: "cmd_sum2_role_math",
+		"a.b c": "a_b_c", "42": "42", "é": "pattern",
+	} {
+		if got := natsrpc.EndpointName(key); got != want {
+			t.Errorf("EndpointName(%q) = %q, want %q", key, got, want)
+		}
+	}
+}

@@ -1,0 +1,4 @@
+package natsrpc
+
+// EndpointName is endpointName, for the tests.
+var EndpointName = endpointName
