@@ -109,7 +109,8 @@ func ParseReplyPacket(packet []byte) (r ReplyPacket, ok bool) {
 // NoHandlerError is the error a client returns when nobody serves a
 // pattern on a transport that says so without a reply (NATS's "no
 // responders"): errors.Is(err, ErrNoHandler) holds, as for the server's
-// no-handler reply.
+// no-handler reply, and so does errors.Is(err, ErrUnavailable): the request
+// was delivered to nobody, so it may be retried.
 func NoHandlerError() error {
-	return &RemoteError{Raw: json.RawMessage(`"` + wire.NoHandlerMessage + `"`), Status: "error", Message: wire.NoHandlerMessage}
+	return &RemoteError{Raw: json.RawMessage(`"` + wire.NoHandlerMessage + `"`), Status: "error", Message: wire.NoHandlerMessage, undelivered: true}
 }

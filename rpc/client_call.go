@@ -275,11 +275,13 @@ func (c *Client) start(ctx context.Context, pattern any, data any, o callOptions
 	}
 }
 
-// dialError marks a call that failed before its request left.
+// dialError marks a call that failed before its request left: it matches
+// ErrUnavailable.
 type dialError struct{ err error }
 
-func (e *dialError) Error() string { return e.err.Error() }
-func (e *dialError) Unwrap() error { return e.err }
+func (e *dialError) Error() string        { return e.err.Error() }
+func (e *dialError) Unwrap() error        { return e.err }
+func (e *dialError) Is(target error) bool { return target == ErrUnavailable }
 
 // appendPatternValue appends the pattern as a NestJS ClientProxy's send
 // puts it on the wire: a string or number as JSON, an object as the caller

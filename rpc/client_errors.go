@@ -33,6 +33,8 @@ type RemoteError struct {
 	Raw     json.RawMessage
 	Status  string // "error" for RpcException("…"); the status field as text otherwise
 	Message string
+
+	undelivered bool // nobody received the request (NATS no responders): also ErrUnavailable
 }
 
 func (e *RemoteError) Error() string {
@@ -44,7 +46,7 @@ func (e *RemoteError) Error() string {
 
 // Is makes errors.Is(err, ErrNoHandler) recognise the no-handler reply.
 func (e *RemoteError) Is(target error) bool {
-	return target == ErrNoHandler && e.Message == wire.NoHandlerMessage
+	return target == ErrNoHandler && e.Message == wire.NoHandlerMessage || target == ErrUnavailable && e.undelivered
 }
 
 // newRemoteError reads an "err" value; raw is copied.

@@ -28,10 +28,15 @@ type Config struct {
 	RateLimitPerSec int
 	RateLimitBurst  int
 	// RetryAttempts is how many times a handler is run again after an
-	// unexpected error (not an *Error, bad input or a panic), waiting
-	// RetryDelay, then twice as long each time, with ±20% jitter, and never
-	// past the request's deadline. Defaults 3 and 500ms. A negative
-	// RetryAttempts turns retries off; WithoutRetry does so for one pattern.
+	// error that says the work did not happen or may safely be repeated —
+	// one the handler marked with Transient, or a client's ErrUnavailable
+	// (the request it made never left) — waiting RetryDelay, then twice as
+	// long each time, with ±20% jitter, never past the request's deadline,
+	// and only while nothing of the reply was sent. A plain error, a remote
+	// error or a connection lost mid-call is answered at once. (Before
+	// v0.3 every plain error was retried; see CHANGELOG.md.) Defaults 3
+	// and 500ms. A negative RetryAttempts turns retries off; WithoutRetry
+	// does so for one pattern.
 	RetryAttempts int
 	RetryDelay    time.Duration
 	// HeartbeatInterval and HeartbeatTimeout find dead peers. Every

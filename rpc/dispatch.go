@@ -264,21 +264,18 @@ func (d *dispatcher) call(h Handler, rc *requestContext) (err error) {
 }
 
 // retryable reports whether err, from attempt number attempt, deserves
-// another attempt: only unexpected errors are retried — not a deliberate
-// *Error, bad input, a panic or an encoding failure — and only while
-// nothing was sent, the handler may be retried, and the context lives.
+// another attempt: only an error that says the work did not happen or may
+// be repeated (IsTransient: rpc.Transient, or a client's ErrUnavailable) —
+// never a plain error, a remote error or a lost connection mid-call — and
+// only while nothing was sent, the handler may be retried, and the context
+// lives. So no retry ever repeats a reply, and work that is not idempotent
+// runs once unless its author says otherwise.
 func (d *dispatcher) retryable(err error, rt *route, rc *requestContext, attempt int) bool {
-	if err == nil || attempt >= d.retries || rt.opts.noRetry || rc.w.sent {
+	if err == nil || attempt >= d.retries || rt.opts.noRetry || rc.w.sent || !IsTransient(err) {
 		return false
 	}
-	var (
-		rpcErr *Error
-		decErr *decodeError
-		encErr *encodeError
-		pe     *panicError
-	)
-	if errors.As(err, &rpcErr) || errors.As(err, &decErr) || errors.As(err, &encErr) || errors.As(err, &pe) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrReplyClosed) {
+	var pe *panicError
+	if errors.As(err, &pe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrReplyClosed) {
 		return false
 	}
 	return rc.Err() == nil

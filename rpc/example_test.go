@@ -118,7 +118,7 @@ func ExampleError() {
 	srv.Handle("strict", rpc.Func(func(json.RawMessage) (any, error) {
 		return nil, rpc.NewError("amount must be positive")
 	}))
-	// WithoutRetry: unexpected errors are otherwise retried (Config.RetryAttempts).
+	// WithoutRetry: errors marked rpc.Transient are otherwise retried (Config.RetryAttempts).
 	srv.Handle("broken", rpc.Func(func(json.RawMessage) (any, error) {
 		return nil, errors.New("db: connection refused")
 	}), rpc.WithoutRetry())

@@ -547,7 +547,9 @@ func TestClientWriteBoundedByContext(t *testing.T) {
 	if !errors.Is(err, rpc.ErrConnectionLost) {
 		t.Errorf("call without deadline: %v, want ErrConnectionLost (write timeout)", err)
 	}
-	if d := time.Since(start); d > 3*time.Second {
+	// The timeout counts from the last progress: filling the kernel's
+	// buffers may take a while on a loaded machine.
+	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("call without deadline returned after %v (write timeout 400ms)", d)
 	}
 	if m := c.Metrics(); m.StuckConnections != 2 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -123,19 +124,27 @@ func TestGlobalRateLimit(t *testing.T) {
 	a.call(`"work"`, "null", "2", errReply(`{"status":"error","message":"Rate limit exceeded"}`, "2"))
 }
 
-// TestRetries: unexpected errors are retried with backoff until success;
-// deliberate errors, bad input and panics are not; WithoutRetry and a
-// negative RetryAttempts turn retries off; a retry never passes the
-// deadline.
+// TestRetries: errors marked Transient (and a client's ErrUnavailable)
+// are retried with backoff until success; plain errors, deliberate errors,
+// bad input and panics are answered at once; WithoutRetry and a negative
+// RetryAttempts turn retries off; a retry never passes the deadline.
 func TestRetries(t *testing.T) {
 	t.Parallel()
-	var flaky, deliberate, panicky, once, decode atomic.Int32
+	var flaky, deliberate, panicky, once, decode, plain, unavailable atomic.Int32
 	srv, _ := startServer(t, rpc.Config{RetryAttempts: 3, RetryDelay: 10 * time.Millisecond}, func(s *rpc.Server) {
 		s.Handle("flaky", rpc.Func(func(json.RawMessage) (any, error) {
 			if flaky.Add(1) < 3 {
-				return nil, errors.New("transient")
+				return nil, rpc.Transient(errors.New("transient"))
 			}
 			return "ok", nil
+		}))
+		s.Handle("plain", rpc.Func(func(json.RawMessage) (any, error) {
+			plain.Add(1)
+			return nil, errors.New("deterministic failure")
+		}))
+		s.Handle("downstream-down", rpc.Func(func(json.RawMessage) (any, error) {
+			unavailable.Add(1)
+			return nil, fmt.Errorf("calling downstream: %w", rpc.ErrUnavailable)
 		}))
 		s.Handle("deliberate", rpc.Func(func(json.RawMessage) (any, error) {
 			deliberate.Add(1)
@@ -147,7 +156,7 @@ func TestRetries(t *testing.T) {
 		}))
 		s.Handle("once", rpc.Func(func(json.RawMessage) (any, error) {
 			once.Add(1)
-			return nil, errors.New("not idempotent")
+			return nil, rpc.Transient(errors.New("not idempotent"))
 		}), rpc.WithoutRetry())
 		s.Handle("typed", rpc.Typed(func(context.Context, int) (int, error) {
 			decode.Add(1)
@@ -163,18 +172,24 @@ func TestRetries(t *testing.T) {
 	if f := c.readFrame(); !strings.Contains(f, "invalid data for pattern typed") {
 		t.Errorf("typed handler with bad data: got %s", f)
 	}
-	got := [5]int32{flaky.Load(), deliberate.Load(), panicky.Load(), once.Load(), decode.Load()}
-	if want := [5]int32{3, 1, 1, 1, 0}; got != want {
-		t.Errorf("attempts (flaky, deliberate, panicky, once, typed) = %v, want %v", got, want)
+	begin := time.Now()
+	c.call(`"plain"`, "null", "6", errReply(internalError, "6"))
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Errorf("a plain error answered after %v", d)
 	}
-	waitMetric(t, srv, "retries", 2, func(m rpc.Metrics) uint64 { return m.Retries })
+	c.call(`"downstream-down"`, "null", "7", errReply(internalError, "7"))
+	got := [7]int32{flaky.Load(), deliberate.Load(), panicky.Load(), once.Load(), decode.Load(), plain.Load(), unavailable.Load()}
+	if want := [7]int32{3, 1, 1, 1, 0, 1, 4}; got != want {
+		t.Errorf("attempts (flaky, deliberate, panicky, once, typed, plain, unavailable) = %v, want %v", got, want)
+	}
+	waitMetric(t, srv, "retries", 5, func(m rpc.Metrics) uint64 { return m.Retries })
 
 	// Backoff from 1s cannot fit in a 200ms deadline: one attempt, then the error.
 	var slow atomic.Int32
 	tight, _ := startServer(t, rpc.Config{RetryAttempts: 3, RetryDelay: time.Second, Timeout: 200 * time.Millisecond}, func(s *rpc.Server) {
-		s.Handle("fail", rpc.Func(func(json.RawMessage) (any, error) { slow.Add(1); return nil, errors.New("transient") }))
+		s.Handle("fail", rpc.Func(func(json.RawMessage) (any, error) { slow.Add(1); return nil, rpc.Transient(errors.New("transient")) }))
 	})
-	begin := time.Now()
+	begin = time.Now()
 	dial(t, tight).call(`"fail"`, "null", "1", errReply(internalError, "1"))
 	if d := time.Since(begin); d > 150*time.Millisecond*10 || slow.Load() != 1 {
 		t.Errorf("with a deadline shorter than the backoff: %d attempts in %v, want 1 attempt and an answer well before the backoff", slow.Load(), d)
