@@ -51,7 +51,7 @@ func (p *nestProc) kill(t *testing.T, sig syscall.Signal) {
 	case <-time.After(10 * time.Second):
 		_ = p.cmd.Process.Kill()
 		<-p.done
-		t.Errorf("server.mjs did not exit within 10 s of %v", sig)
+		t.Errorf("%s did not exit within 10 s of %v", p.cmd.Args[1], sig)
 	}
 }
 
@@ -100,7 +100,24 @@ func (w *listeningWriter) Write(p []byte) (int, error) {
 // when the test ends, unless it is already gone.
 func startNestServer(t *testing.T, node, major, port string) *nestProc {
 	t.Helper()
-	cmd := exec.Command(node, "server.mjs", "--nest", major, "--port", port)
+	p, got := startNestProc(t, node, major, "server.mjs", "--port", port)
+	if got == "" || got == "0" {
+		t.Fatalf("server.mjs printed LISTENING %q, want LISTENING <port>", got)
+	}
+	if port != "0" && got != port {
+		t.Fatalf("server.mjs listens on %s, asked for %s", got, port)
+	}
+	p.port = got
+	return p
+}
+
+// startNestProc runs `node script --nest major args…` in nestjs/ and waits
+// (up to 60 s) for its first stdout line, `LISTENING <rest>`; it returns
+// the process and rest. The process is stopped (SIGTERM, wait; SIGKILL
+// after 10 s) when the test ends, unless it is already gone.
+func startNestProc(t *testing.T, node, major, script string, args ...string) (*nestProc, string) {
+	t.Helper()
+	cmd := exec.Command(node, append([]string{script, "--nest", major}, args...)...)
 	cmd.Dir = "nestjs"
 	stdout := &listeningWriter{line: make(chan string, 1)}
 	p := &nestProc{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
@@ -113,26 +130,23 @@ func startNestServer(t *testing.T, node, major, port string) *nestProc {
 		p.kill(t, syscall.SIGTERM)
 		if t.Failed() {
 			if s := p.stderr.String(); s != "" {
-				t.Logf("server.mjs (nest %s) stderr:\n%s", major, s)
+				t.Logf("%s (nest %s) stderr:\n%s", script, major, s)
 			}
 		}
 	})
 	select {
 	case line := <-stdout.line:
-		got, ok := strings.CutPrefix(line, "LISTENING ")
-		if !ok || got == "" || got == "0" {
-			t.Fatalf("server.mjs printed %q, want LISTENING <port>", line)
+		rest, ok := strings.CutPrefix(line, "LISTENING ")
+		if !ok {
+			t.Fatalf("%s printed %q, want LISTENING …", script, line)
 		}
-		if port != "0" && got != port {
-			t.Fatalf("server.mjs listens on %s, asked for %s", got, port)
-		}
-		p.port = got
+		return p, rest
 	case <-p.done:
-		t.Fatalf("server.mjs (nest %s) exited before listening: %v\nstderr:\n%s", major, cmd.ProcessState, p.stderr.String())
+		t.Fatalf("%s (nest %s) exited before listening: %v\nstderr:\n%s", script, major, cmd.ProcessState, p.stderr.String())
 	case <-time.After(60 * time.Second):
-		t.Fatalf("server.mjs (nest %s) did not print LISTENING within 60 s\nstderr:\n%s", major, p.stderr.String())
+		t.Fatalf("%s (nest %s) did not print LISTENING within 60 s\nstderr:\n%s", script, major, p.stderr.String())
 	}
-	return p
+	return nil, ""
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -40,9 +40,15 @@ func requireNode(t *testing.T) string {
 	installOnce.Do(func() {
 		for _, v := range nestMajors {
 			if _, err := os.Stat(filepath.Join("nestjs", "v"+v, "node_modules", "@nestjs", "microservices")); err != nil {
-				cmd := exec.Command("sh", "nestjs/install.sh")
-				cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-				installErr = cmd.Run()
+				installErr = runInstall()
+				return
+			}
+		}
+		// NATS client packages, added to v11/ and v12/ after the rest: an
+		// older install lacks them.
+		for _, pkg := range natsPackages {
+			if _, err := os.Stat(filepath.Join("nestjs", filepath.FromSlash(pkg), "package.json")); err != nil {
+				installErr = runInstall()
 				return
 			}
 		}
@@ -51,6 +57,16 @@ func requireNode(t *testing.T) string {
 		t.Fatalf("installing the NestJS packages (nestjs/install.sh): %v", installErr)
 	}
 	return node
+}
+
+// natsPackages are the NATS client packages NestJS loads for Transport.NATS,
+// one per major that pins one.
+var natsPackages = []string{"v11/node_modules/nats", "v12/node_modules/@nats-io/transport-node"}
+
+func runInstall() error {
+	cmd := exec.Command("sh", "nestjs/install.sh")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return cmd.Run()
 }
 
 type scenarioResult struct {

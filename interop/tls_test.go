@@ -227,9 +227,17 @@ func TestNestClientWithoutCertTLS(t *testing.T) {
 // the whole run.
 func runClientArgs(t *testing.T, node, major, port string, limit time.Duration, extra ...string) []scenarioResult {
 	t.Helper()
+	args := append([]string{"client.mjs", "--nest", major, "--host", "127.0.0.1", "--port", port}, extra...)
+	return runScenarioScript(t, node, major, limit, args...)
+}
+
+// runScenarioScript runs `node args…` in nestjs/ (client.mjs or
+// nats-client.mjs of NestJS major), killed after limit, and returns the
+// scenario lines it printed.
+func runScenarioScript(t *testing.T, node, major string, limit time.Duration, args ...string) []scenarioResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	args := append([]string{"client.mjs", "--nest", major, "--host", "127.0.0.1", "--port", port}, extra...)
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Dir = "nestjs"
 	var stderr strings.Builder
@@ -248,14 +256,14 @@ func runClientArgs(t *testing.T, node, major, port string, limit time.Duration, 
 	for sc.Scan() {
 		var r scenarioResult
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Errorf("client.mjs printed a line that is not a result: %q", sc.Text())
+			t.Errorf("%s printed a line that is not a result: %q", args[0], sc.Text())
 			continue
 		}
 		results = append(results, r)
 	}
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("client.mjs (nest %s) after %v: %v\nstderr:\n%s", major, time.Since(start).Round(time.Millisecond), err, stderr.String())
+		t.Fatalf("%s (nest %s) after %v: %v\nstderr:\n%s", args[0], major, time.Since(start).Round(time.Millisecond), err, stderr.String())
 	}
-	t.Logf("client.mjs (nest %s) ran in %v", major, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s (nest %s) ran in %v", args[0], major, time.Since(start).Round(time.Millisecond))
 	return results
 }

@@ -1,5 +1,6 @@
-// Shared by client.mjs, server.mjs, bench.mjs (and bench/nestjs/sum-server.mjs):
-// the common flags --nest, --host, --port, and loading the chosen NestJS major
+// Shared by client.mjs, server.mjs, bench.mjs, nats-client.mjs, nats-server.mjs
+// (and bench/nestjs/sum-server.mjs): the common flags --nest, --host, --port
+// (--nest, --url for the NATS scripts), and loading the chosen NestJS major
 // from its own folder (v10/, v11/, v12/; see README.md for why one per major).
 import { parseArgs } from 'node:util';
 
@@ -33,6 +34,35 @@ export function parseCli(script, usageTail, options = {}, { anyPort = false } = 
   const minPort = anyPort ? 0 : 1;
   if (!Number.isInteger(port) || port < minPort || port > 65535) usage(`--port must be ${minPort}..65535`);
   return { args, port, usage };
+}
+
+// natsMajors are the NestJS majors whose folders pin a NATS client package
+// (v11: nats 2.29.3; v12: @nats-io/transport-node 3.4.0).
+export const natsMajors = ['11', '12'];
+
+// parseNatsCli parses the command line of a NATS script: --nest 11|12 and
+// --url (the NATS server; default nats://127.0.0.1:4222) plus `options`.
+// Bad arguments print the usage and exit 2.
+export function parseNatsCli(script, usageTail, options = {}) {
+  const usage = (msg) => {
+    process.stderr.write(`${msg}\nusage: node ${script} --nest 11|12 [--url nats://127.0.0.1:4222] ${usageTail}\n`);
+    process.exit(2);
+  };
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        nest: { type: 'string' },
+        url: { type: 'string', default: 'nats://127.0.0.1:4222' },
+        ...options,
+      },
+    }).values;
+  } catch (e) {
+    usage(e.message);
+  }
+  if (!natsMajors.includes(args.nest)) usage('--nest must be 11 or 12 (v10/ pins no NATS package)');
+  if (args.url === '') usage('--url must not be empty');
+  return { args, usage };
 }
 
 // loadNest imports the packages of one NestJS major; it exits 1 when they are
