@@ -31,8 +31,8 @@ var _ Caller = (*Client)(nil)
 
 // CallSettings are the per-call options a Caller implementation reads.
 type CallSettings struct {
-	Metadata   map[string]string // NestJS 12 metadata to send (WithMetadata)
-	Idempotent bool              // the call may be sent twice (Idempotent)
+	Metadata   map[string]any // NestJS 12 metadata to send (WithMetadata, WithMetadataValues)
+	Idempotent bool           // the call may be sent twice (Idempotent)
 }
 
 // CallSettingsOf applies opts, for Caller implementations of other
@@ -46,7 +46,7 @@ func CallSettingsOf(opts ...CallOption) CallSettings {
 // a call — {"pattern":…,"data":…,"metadata":…,"id":…} — for Caller
 // implementations of other transports. An event has a nil id. It returns
 // the route key of the pattern too: the NATS subject.
-func AppendRequestPacket(dst []byte, pat any, data any, metadata map[string]string, id []byte) (packet []byte, route string, err error) {
+func AppendRequestPacket(dst []byte, pat any, data any, metadata map[string]any, id []byte) (packet []byte, route string, err error) {
 	route, err = pattern.Of(pat)
 	if err != nil {
 		return dst, "", err

@@ -105,8 +105,16 @@ func WithMaxFrameSize(units int) ClientOption { return func(o *clientOptions) { 
 // WithClientLogger sets the client's logger (default slog.Default()).
 func WithClientLogger(l *slog.Logger) ClientOption { return func(o *clientOptions) { o.log = l } }
 
-// NewClient returns a client for the server at addr ("host:port").
+// NewClient returns a client for the server at addr ("host:port"; the host
+// may be empty for the local machine). An address without a port is an
+// error at once, not at the first call.
 func NewClient(addr string, opts ...ClientOption) (*Client, error) {
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		if err == nil {
+			err = errors.New("missing port")
+		}
+		return nil, fmt.Errorf("rpc: client address %q: want host:port: %w", addr, err)
+	}
 	o := clientOptions{
 		poolSize:          1,
 		dialTimeout:       10 * time.Second,
@@ -121,7 +129,6 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 		opt(&o)
 	}
 	c := &Client{addr: addr, opts: o}
-	c.stats.started = time.Now()
 	c.slots = make([]*clientSlot, o.poolSize)
 	for i := range c.slots {
 		c.slots[i] = &clientSlot{client: c}

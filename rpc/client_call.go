@@ -16,14 +16,35 @@ import (
 type CallOption func(*callOptions)
 
 type callOptions struct {
-	metadata   map[string]string
+	metadata   map[string]any
 	idempotent bool
 }
 
 // WithMetadata sends NestJS 12 request metadata (a string map, such as a W3C
-// traceparent) with the call. Servers read it with Request.Metadata.
+// traceparent) with the call. Servers read it with Request.Metadata. It may
+// be given several times, with WithMetadataValues too: the maps are merged.
 func WithMetadata(md map[string]string) CallOption {
-	return func(o *callOptions) { o.metadata = md }
+	return func(o *callOptions) {
+		if o.metadata == nil {
+			o.metadata = make(map[string]any, len(md))
+		}
+		for k, v := range md {
+			o.metadata[k] = v
+		}
+	}
+}
+
+// WithMetadataValues sends metadata values of any JSON type ({"n": 1,
+// "tags": […]}); servers read them with Request.MetadataRaw.
+func WithMetadataValues(md map[string]any) CallOption {
+	return func(o *callOptions) {
+		if o.metadata == nil {
+			o.metadata = make(map[string]any, len(md))
+		}
+		for k, v := range md {
+			o.metadata[k] = v
+		}
+	}
 }
 
 // Idempotent marks a call that may safely run twice: when its connection
@@ -83,7 +104,7 @@ func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...CallOp
 	start := monotime()
 	cc, err := c.pick().get(ctx)
 	if err == nil {
-		err = cc.send(ctx, patternJSON, dataJSON, metaJSON, 0, true)
+		err = cc.send(ctx, patternJSON, json.RawMessage(dataJSON), metaJSON, 0, true)
 	}
 	c.stats.observe(start, err, true)
 	return err
@@ -267,7 +288,7 @@ func (c *Client) start(ctx context.Context, pattern any, data any, o callOptions
 			}
 			return nil, 0, nil, err
 		}
-		if err := cc.sendRequest(ctx, patternJSON, data, metaJSON, id); err != nil {
+		if err := cc.send(ctx, patternJSON, data, metaJSON, id, false); err != nil {
 			cc.forget(id)
 			return nil, 0, nil, err
 		}
@@ -305,7 +326,7 @@ func appendPatternValue(dst []byte, p any) ([]byte, error) {
 	return wire.AppendJSON(dst, p)
 }
 
-func encodeMetadata(md map[string]string) ([]byte, error) {
+func encodeMetadata(md map[string]any) ([]byte, error) {
 	if md == nil {
 		return nil, nil
 	}
@@ -315,15 +336,13 @@ func encodeMetadata(md map[string]string) ([]byte, error) {
 // routeOf is the normalized route of a pattern.
 func routeOf(p any) (string, error) { return pattern.Of(p) }
 
-func encodeCall(data any, md map[string]string) (dataJSON, metaJSON []byte, err error) {
+func encodeCall(data any, md map[string]any) (dataJSON, metaJSON []byte, err error) {
 	dataJSON, err = wire.AppendJSON(nil, data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("rpc: encoding call data: %w", err)
 	}
-	if md != nil {
-		if metaJSON, err = wire.AppendJSON(nil, md); err != nil {
-			return nil, nil, err
-		}
+	if metaJSON, err = encodeMetadata(md); err != nil {
+		return nil, nil, err
 	}
 	return dataJSON, metaJSON, nil
 }

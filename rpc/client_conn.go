@@ -30,7 +30,7 @@ type clientConn struct {
 	cause   error
 
 	inflight atomic.Int64
-	hbMode   atomic.Int32 // hbUnknown, hbSupported or hbUnsupported
+	hbMode   atomic.Int32 // hbUnknown or hbUnsupported
 	lastRead atomic.Int64 // monotime of the last frame read
 	deadFlag atomic.Bool
 	done     chan struct{} // closed when the reader (and heartbeat) stopped
@@ -143,16 +143,21 @@ func signal(ch chan struct{}) {
 	}
 }
 
-// send writes one request or event frame and flushes.
-func (cc *clientConn) send(ctx context.Context, pattern, data, metadata []byte, id uint64, event bool) error {
+// send writes one request frame (or, with event, an event frame: data is
+// then its raw JSON), encoding data straight into the write buffer, and
+// flushes.
+func (cc *clientConn) send(ctx context.Context, pattern []byte, data any, metadata []byte, id uint64, event bool) error {
 	var idBuf [20]byte
-	idJSON := strconv.AppendUint(idBuf[:0], id, 10)
 	_, _, _, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
 		if event {
-			return wire.AppendEvent(dst, wire.NestJS, pattern, data, metadata), nil
+			raw, _ := data.(json.RawMessage)
+			return wire.AppendEvent(dst, wire.NestJS, pattern, raw, metadata), nil
 		}
-		return wire.AppendRequest(dst, wire.NestJS, pattern, data, metadata, idJSON), nil
+		return wire.AppendRequestOf(dst, wire.NestJS, pattern, data, metadata, strconv.AppendUint(idBuf[:0], id, 10))
 	})
+	if err != nil && !cc.out.broken() {
+		return fmt.Errorf("rpc: encoding call data: %w", err) // nothing was written
+	}
 	return cc.flush(ctx, err)
 }
 
@@ -181,20 +186,6 @@ func (cc *clientConn) flush(ctx context.Context, err error) error {
 		return connLost(err)
 	}
 	return nil
-}
-
-// sendRequest writes a request frame, encoding data straight into the
-// write buffer, and flushes.
-func (cc *clientConn) sendRequest(ctx context.Context, pattern []byte, data any, metadata []byte, id uint64) error {
-	var idBuf [20]byte
-	idJSON := strconv.AppendUint(idBuf[:0], id, 10)
-	_, _, _, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
-		return wire.AppendRequestOf(dst, wire.NestJS, pattern, data, metadata, idJSON)
-	})
-	if err != nil && !cc.out.broken() {
-		return fmt.Errorf("rpc: encoding call data: %w", err) // nothing was written
-	}
-	return cc.flush(ctx, err)
 }
 
 // readLoop reads reply frames until the connection dies.
@@ -302,11 +293,9 @@ func (cc *clientConn) deliver(body []byte) {
 // stops pinging.
 const (
 	hbUnknown int32 = iota
-	hbSupported
 	hbUnsupported
 )
 
-var heartbeatPatternValue = []byte(`"` + HeartbeatPattern + `"`)
 
 func (cc *clientConn) heartbeatLoop() {
 	o := cc.client.opts
@@ -339,7 +328,7 @@ func (cc *clientConn) heartbeatLoop() {
 			}
 			pingSent = now
 			cc.client.stats.heartbeats.Add(1)
-			if cc.send(context.Background(), heartbeatPatternValue, nil, nil, id, false) != nil {
+			if cc.send(context.Background(), heartbeatPatternJSON, nil, nil, id, false) != nil {
 				return
 			}
 		}
@@ -357,5 +346,4 @@ func (cc *clientConn) pong(id uint64, rep wire.Reply) {
 		}
 		return
 	}
-	cc.hbMode.Store(hbSupported)
 }

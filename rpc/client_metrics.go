@@ -25,7 +25,6 @@ type ClientMetrics struct {
 }
 
 type clientCounters struct {
-	started                             time.Time
 	calls, events, remoteErrs, localErr atomic.Uint64
 	retries, reconnects, dialErrors     atomic.Uint64
 	heartbeats, heartbeatFailures       atomic.Uint64

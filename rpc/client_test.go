@@ -289,3 +289,34 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestClientAddressAndMetadata: NewClient rejects an address without a
+// port at once; metadata values of any JSON type reach the handler.
+func TestClientAddressAndMetadata(t *testing.T) {
+	t.Parallel()
+	for _, addr := range []string{"", "localhost", "127.0.0.1", "::1"} {
+		if c, err := rpc.NewClient(addr); err == nil {
+			c.Close()
+			t.Errorf("NewClient(%q) succeeded", addr)
+		}
+	}
+	srv, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) {
+		s.Handle("md", rpc.HandlerFunc(func(_ context.Context, w rpc.ResponseWriter, r *rpc.Request) error {
+			return w.Send(map[string]any{"strings": r.Metadata(), "raw": r.MetadataRaw()})
+		}))
+	})
+	c, err := rpc.NewClient(srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got json.RawMessage
+	err = c.Send(context.Background(), "md", nil, &got,
+		rpc.WithMetadata(map[string]string{"traceparent": "00-1"}), rpc.WithMetadataValues(map[string]any{"n": 1, "tags": []string{"a"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"raw":{"n":1,"tags":["a"],"traceparent":"00-1"},"strings":{"traceparent":"00-1"}}`; string(got) != want {
+		t.Errorf("got %s\nwant %s", got, want)
+	}
+}

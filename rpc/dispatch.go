@@ -76,7 +76,7 @@ type responder struct {
 	rc       *requestContext
 	last     replyMark
 	sent     bool // a value went out: the reply can no longer be retried
-	returned bool // the handler returned
+	returned bool // the handler returned; under rc.mu
 }
 
 var (
@@ -88,13 +88,14 @@ var (
 
 func (w *responder) Send(v any) error {
 	rc := w.rc
-	if w.returned {
-		return errSendAfterReturn
-	}
 	if rc.req.event {
 		return nil
 	}
 	rc.mu.Lock()
+	if w.returned { // under the lock: Send may come from another goroutine
+		rc.mu.Unlock()
+		return errSendAfterReturn
+	}
 	if rc.state != stateRunning {
 		rc.mu.Unlock()
 		return ErrReplyClosed
@@ -116,13 +117,14 @@ func (w *responder) Send(v any) error {
 // handler was handed off and its frames are flushed as they come.
 func (w *responder) sendLast(v any) error {
 	rc := w.rc
-	if w.returned {
-		return errSendAfterReturn
-	}
 	if rc.req.event {
 		return nil
 	}
 	rc.mu.Lock()
+	if w.returned {
+		rc.mu.Unlock()
+		return errSendAfterReturn
+	}
 	if rc.state != stateRunning {
 		rc.mu.Unlock()
 		return ErrReplyClosed
@@ -199,7 +201,9 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 		}
 		d.stats.retries.Add(1)
 	}
+	rc.mu.Lock()
 	rc.w.returned = true
+	rc.mu.Unlock()
 	rc.release()
 	var (
 		errJSON []byte

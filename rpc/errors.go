@@ -60,7 +60,7 @@ func (e *Error) Error() string { return e.Message }
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Cause }
 
-// errorValue returns the JSON error value sent for e.
+// appendValue appends the JSON error value sent for e.
 func (e *Error) appendValue(dst []byte) []byte {
 	if e.Payload != nil {
 		if out, err := wire.AppendJSON(dst, e.Payload); err == nil {

@@ -7,8 +7,8 @@ import (
 )
 
 // latencyBuckets is the number of histogram buckets: bucket i counts
-// durations below 2^i microseconds, the last one everything longer (about
-// 2^26 µs ≈ 67 s).
+// durations from 2^(i-1) up to 2^i microseconds; the last one, whose bound is
+// 2^27 µs ≈ 134 s, also counts everything from 2^26 µs ≈ 67 s on.
 const latencyBuckets = 28
 
 // histogram counts latencies in power-of-two microsecond buckets. Observing

@@ -42,8 +42,9 @@ func (r *Request) Header() map[string][]string { return r.header }
 func (r *Request) IsEvent() bool { return r.event }
 
 // Metadata returns the NestJS 12 request metadata (for example a W3C
-// traceparent), or nil when the message carries none. Values that are not
-// strings are dropped. The map is decoded on first use; do not modify it.
+// traceparent), or nil when the message carries none. It holds the string
+// values; [Request.MetadataRaw] has every value, whatever its JSON type. The
+// map is decoded on first use; do not modify it.
 func (r *Request) Metadata() map[string]string {
 	if len(r.metadataRaw) == 0 {
 		return nil
@@ -65,6 +66,20 @@ func (r *Request) Metadata() map[string]string {
 	// Racing first calls decode alike; the first stored wins.
 	r.metadata.CompareAndSwap(nil, &md)
 	return *r.metadata.Load()
+}
+
+// MetadataRaw returns every value of the NestJS 12 request metadata as raw
+// JSON, whatever its type ({"n":1} gives "n" → 1), or nil when the message
+// carries none. It is decoded at each call.
+func (r *Request) MetadataRaw() map[string]json.RawMessage {
+	if len(r.metadataRaw) == 0 {
+		return nil
+	}
+	var all map[string]json.RawMessage
+	if json.Unmarshal(r.metadataRaw, &all) != nil {
+		return nil
+	}
+	return all
 }
 
 // RemoteAddr returns the address of the peer that sent the message, or nil

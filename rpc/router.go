@@ -3,6 +3,7 @@ package rpc
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -147,6 +148,10 @@ func (r *Router) register(p any, h Handler, event bool, opts []HandleOption) {
 	r.table.Store(next)
 }
 
+// rpcPackage prefixes the names of this package's functions, whatever the
+// module is called (a fork, a vendored copy).
+var rpcPackage = reflect.TypeFor[Router]().PkgPath() + "."
+
 // callerSite names the user code that registered a handler.
 func callerSite() string {
 	for skip := 2; skip < 10; skip++ {
@@ -155,7 +160,7 @@ func callerSite() string {
 			break
 		}
 		fn := runtime.FuncForPC(pc)
-		if fn != nil && bytes.HasPrefix([]byte(fn.Name()), []byte("github.com/msgpattern/msgpattern/rpc.")) {
+		if fn != nil && strings.HasPrefix(fn.Name(), rpcPackage) {
 			continue
 		}
 		return fmt.Sprintf("%s:%d", file, line)

@@ -204,3 +204,27 @@ func TestDispatchShutdown(t *testing.T) {
 		t.Errorf("after Shutdown: %v, %q", err, w2.all())
 	}
 }
+
+// TestSendAfterReturn: a Send from another goroutine after the handler
+// returned is refused, and is no data race (run with -race).
+func TestSendAfterReturn(t *testing.T) {
+	t.Parallel()
+	s := rpc.NewServer(&rpc.Config{RetryAttempts: -1}, discardLogger())
+	late := make(chan error, 1)
+	s.Handle("leaky", rpc.HandlerFunc(func(_ context.Context, w rpc.ResponseWriter, _ *rpc.Request) error {
+		go func() {
+			time.Sleep(10 * time.Millisecond)
+			late <- w.Send("too late")
+		}()
+		return w.Send("on time")
+	}))
+	w := newRecorder()
+	s.Dispatch(context.Background(), rpc.Message{Packet: []byte(`{"pattern":"leaky","data":null,"id":1}`)}, w)
+	if err := <-late; err == nil || !strings.Contains(err.Error(), "after the handler returned") {
+		t.Errorf("Send after return: %v", err)
+	}
+	if got := w.all(); len(got) != 1 || got[0] != `{"response":"on time","isDisposed":true,"id":1}` {
+		t.Errorf("replies %q", got)
+	}
+	s.Close()
+}

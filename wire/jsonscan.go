@@ -7,7 +7,7 @@ import "errors"
 // does, and every level costs a handler that decodes the data.
 const DefaultMaxDepth = 1000
 
-// JSON errors reported by [ParseRequest].
+// JSON errors reported by [ParseRequest], [ParseReply] and [Valid].
 var (
 	ErrSyntax   = errors.New("wire: invalid JSON")
 	ErrTooDeep  = errors.New("wire: JSON nested too deeply")
