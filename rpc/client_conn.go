@@ -296,7 +296,6 @@ const (
 	hbUnsupported
 )
 
-
 func (cc *clientConn) heartbeatLoop() {
 	o := cc.client.opts
 	tick := time.NewTicker(max(o.heartbeatInterval/4, time.Millisecond))
