@@ -5,18 +5,26 @@
 //
 // # Quick start
 //
-//	srv := rpc.NewServer(&rpc.Config{Addr: ":4061"}, nil)
-//	srv.Handle("sum", rpc.Typed(func(ctx context.Context, xs []int) (int, error) {
-//		total := 0
-//		for _, x := range xs {
-//			total += x
+//	func main() {
+//		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+//		defer stop()
+//
+//		srv := rpc.NewServer(&rpc.Config{Addr: ":4061"}, nil)
+//		srv.Handle("sum", rpc.Typed(func(ctx context.Context, xs []int) (int, error) {
+//			total := 0
+//			for _, x := range xs {
+//				total += x
+//			}
+//			return total, nil
+//		}))
+//		if err := srv.Start(); err != nil { // listens, then serves in the background
+//			log.Fatal(err)
 //		}
-//		return total, nil
-//	}))
-//	if err := srv.Start(); err != nil {
-//		log.Fatal(err)
+//		<-ctx.Done() // until Ctrl-C
+//		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+//		defer cancel()
+//		srv.Shutdown(shutdown) // requests in flight finish
 //	}
-//	defer srv.Shutdown(context.Background())
 //
 // The original API — [NewServerWrapper] and MessagePattern with a
 // func(json.RawMessage) (interface{}, error) — keeps working.

@@ -6,13 +6,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
 func main() {
-	ctx := context.Background()
+	// Run until Ctrl-C (SIGINT) or SIGTERM.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 
 	// Server configuration
 	config := &rpc.Config{
@@ -42,14 +47,19 @@ func main() {
 		return payload, nil
 	})
 
-	// Start server
-	go func() {
-		if err := server.Start(); err != nil {
-			fmt.Printf("Server error: %v\n", err)
-		}
-	}()
+	// Start listens and serves in the background; it fails at once if the
+	// address cannot be listened on (already in use, say).
+	if err := server.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "Server error:", err)
+		os.Exit(1)
+	}
 
-	// Wait for interrupt
+	// Wait for Ctrl-C, then let requests in flight finish (10 s at most).
 	<-ctx.Done()
-	server.Shutdown(context.Background())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := server.Shutdown(shutdownCtx); err != nil {
+		fmt.Fprintln(os.Stderr, "Shutdown:", err)
+		os.Exit(1)
+	}
 }

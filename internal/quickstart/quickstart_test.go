@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
 // TestQuickStart builds the README's Quick Start program and checks that it
-// serves ping and echo on :4061.
+// serves ping and echo on :4061, shuts down gracefully on Ctrl-C (exit 0),
+// and exits non-zero at once when the port is taken.
 func TestQuickStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a binary")
@@ -26,7 +28,12 @@ func TestQuickStart(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
 
 	var nc net.Conn
 	var err error
@@ -55,5 +62,27 @@ func TestQuickStart(t *testing.T) {
 			t.Errorf("unexpected reply %q; want one of %v", line, want)
 		}
 		delete(want, line)
+	}
+
+	// The port is taken now: a second instance fails at once, non-zero.
+	second := exec.Command(bin)
+	var stderr strings.Builder
+	second.Stderr = &stderr
+	start := time.Now()
+	err = second.Run()
+	if err == nil || time.Since(start) > 5*time.Second || !strings.Contains(stderr.String(), "4061") {
+		t.Errorf("second instance on a taken port: %v after %v, stderr %q; want a non-zero exit at once naming the address", err, time.Since(start), stderr.String())
+	}
+
+	// Ctrl-C: a graceful shutdown, exit status 0.
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-exited:
+		exited <- err // for the cleanup
+		if err != nil {
+			t.Errorf("after Ctrl-C the Quick Start exited with %v, want 0", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the Quick Start did not exit within 10s of Ctrl-C")
 	}
 }
