@@ -1,6 +1,7 @@
 // Command bench is msgpattern's benchmark suite: it measures the msgpattern
 // server against a framing-only "ceiling", a real NestJS 11 TCP server and
-// gRPC-go, each target in a process of its own, in one run, and writes
+// gRPC-go, and behind NATS against a NestJS 11 NATS microservice, each
+// target in a process of its own, in one run, and writes
 // ../docs/BENCHMARKS.md.
 //
 //	cd bench && go run .          # the full run, about 5 minutes
@@ -60,7 +61,7 @@ func main() {
 	flag.IntVar(&o.e2ePool, "e2e-pool", 0, "try one configuration of our rpc.Client in the end-to-end test: its pool (rpc.WithPool)")
 	flag.IntVar(&o.e2eGoroutines, "e2e-goroutines", 16*64, "with -e2e-pool: goroutines calling our rpc.Client")
 	flag.StringVar(&o.out, "out", "", "report to write (default <repo>/docs/BENCHMARKS.md)")
-	only := flag.String("only", "", "run only these sections, comma-separated: load,e2e,mem,calib (debugging; the report is partial)")
+	only := flag.String("only", "", "run only these sections, comma-separated: load,e2e,mem,calib,nats (the report is then partial)")
 	flag.Parse()
 	if o.duration == 0 {
 		o.duration = pick(o.quick, time.Second, 5*time.Second)
@@ -141,6 +142,9 @@ func run(o *options) error {
 	}
 	if o.runs("calib") {
 		rep.calib = runCalibration(ctx, o, rep)
+	}
+	if o.runs("nats") {
+		rep.nats = runNATS(ctx, o)
 	}
 	rep.elapsed = time.Since(started)
 

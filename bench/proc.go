@@ -28,7 +28,7 @@ type child struct {
 	name   string
 	cmd    *exec.Cmd
 	pid    int
-	addr   string // 127.0.0.1:port it listens on
+	addr   string // 127.0.0.1:port it listens on (a NATS target: the NATS URL it serves through)
 	stderr *tailBuffer
 	stdin  io.Closer
 	done   chan struct{} // closed when the process has exited and been reaped
@@ -41,7 +41,8 @@ var registry struct {
 }
 
 // startChild runs argv in dir and waits (up to 60 s) for its first stdout
-// line, which must be "LISTENING <port>".
+// line, which must be "LISTENING <port>" (a NATS target: "LISTENING
+// nats://…").
 func startChild(name, dir string, argv []string, extraEnv ...string) (*child, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
@@ -95,11 +96,14 @@ func startChild(name, dir string, argv []string, extraEnv ...string) (*child, er
 			c.kill()
 			return nil, fmt.Errorf("%s did not start (first line %q); stderr:\n%s", name, line, c.stderr.String())
 		}
-		if _, err := strconv.Atoi(port); err != nil {
+		if _, err := strconv.Atoi(port); err == nil {
+			c.addr = "127.0.0.1:" + port
+		} else if strings.HasPrefix(port, "nats://") { // a NATS target: the server it serves through
+			c.addr = port
+		} else {
 			c.kill()
 			return nil, fmt.Errorf("%s printed %q", name, line)
 		}
-		c.addr = "127.0.0.1:" + port
 	case <-time.After(60 * time.Second):
 		c.kill()
 		return nil, fmt.Errorf("%s did not print LISTENING within 60s; stderr:\n%s", name, c.stderr.String())

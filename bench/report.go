@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 )
@@ -26,6 +25,7 @@ type report struct {
 	e2e     []*e2eRow
 	mem     []*memRow
 	calib   []*calibRow
+	nats    *natsResult
 }
 
 func (r *report) cell(sh shape, target string) *cell {
@@ -72,13 +72,9 @@ func describeMachine(o *options) [][2]string {
 		nest = "@nestjs/microservices " + npmVersion(o.root, o.nest, "@nestjs/microservices") +
 			", @nestjs/core " + npmVersion(o.root, o.nest, "@nestjs/core")
 	}
-	grpcV := "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "google.golang.org/grpc" {
-				grpcV = d.Version
-			}
-		}
+	natsJS := "NestJS's NATS client not run"
+	if pkg := natsJSPackage(o.nest); o.node != "" && pkg != "" {
+		natsJS = "npm " + pkg + " " + npmVersion(o.root, o.nest, pkg) + " (NestJS " + o.nest + "'s)"
 	}
 	return [][2]string{
 		{"CPU", fmt.Sprintf("%s (/proc/cpuinfo), %d cores", cpu, runtime.NumCPU())},
@@ -87,7 +83,9 @@ func describeMachine(o *options) [][2]string {
 		{"Go", runtime.Version() + " (GOMAXPROCS " + fmt.Sprint(runtime.GOMAXPROCS(0)) + " in every Go process)"},
 		{"node", node},
 		{"NestJS", nest},
-		{"gRPC-go", "google.golang.org/grpc " + grpcV},
+		{"gRPC-go", "google.golang.org/grpc " + modVersion("google.golang.org/grpc")},
+		{"NATS", "github.com/nats-io/nats-server/v2 " + modVersion("github.com/nats-io/nats-server/v2") +
+			" (embedded), github.com/nats-io/nats.go " + modVersion("github.com/nats-io/nats.go") + "; " + natsJS},
 		{"date", time.Now().UTC().Format("2006-01-02 15:04 UTC")},
 	}
 }
@@ -196,6 +194,7 @@ func (r *report) goals() []goal {
 		x, ok := r.ratio(sh, tMsgpattern, tCeiling, p50Of)
 		gs = append(gs, goal{sh.String() + ": msgpattern ÷ ceiling, p50 round trip", fmtRatio(x), "≤ 1.30×", verdict(x <= 1.3, ok)})
 	}
+	gs = append(gs, r.natsGoals()...)
 	for _, m := range r.mem {
 		if m.target == tMsgpattern {
 			gs = append(gs, goal{fmt.Sprintf("msgpattern: RSS per idle connection (%d connections)", m.conns),
@@ -361,6 +360,8 @@ func (r *report) markdown() string {
 		w("| %s | %d | %.1f MiB | %.1f MiB | %.1f KiB |", m.target, m.conns, float64(m.beforeKB)/1024, float64(m.afterKB)/1024, m.perConnKiB)
 	}
 	w("")
+
+	r.natsMarkdown(w)
 
 	w("## Ceiling calibration")
 	w("")

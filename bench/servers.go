@@ -2,13 +2,16 @@ package main
 
 // The Go target servers, run as `bench server <kind> [--port N]` in a child
 // process (the suite re-executes its own binary). Each prints
-// "LISTENING <port>" on stdout once bound, like interop/nestjs/server.mjs,
-// and runs until killed, until SIGINT/SIGTERM, or until its stdin closes.
+// "LISTENING <port>" on stdout once bound, like interop/nestjs/server.mjs
+// (msgpattern-nats, which binds nothing, prints "LISTENING <NATS URL>" once
+// subscribed, like interop/nestjs/nats-server.mjs), and runs until killed,
+// until SIGINT/SIGTERM, or until its stdin closes.
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,11 +21,15 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"google.golang.org/grpc"
 
 	"github.com/msgpattern/msgpattern/internal/loadgen"
+	"github.com/msgpattern/msgpattern/natsrpc"
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
@@ -33,16 +40,19 @@ const (
 	kindMsgpattern     = "msgpattern"      // rpc.NewServer with the "sum" handler
 	kindGRPC           = "grpc"            // gRPC-go unary Sum
 	kindMsgpatternRaw  = "msgpattern-raw"  // the same, "sum" reading a and b without decoding
+	kindNATS           = "nats"            // an embedded NATS server (the broker of the NATS section)
+	kindMsgpatternNATS = "msgpattern-nats" // the msgpattern server over NATS (natsrpc.Connect)
 )
 
 func serverMain(args []string) {
 	if len(args) < 1 {
-		fmt.Fprintln(os.Stderr, "usage: bench server ceiling|loadgen-ceiling|msgpattern|grpc [--port N] [--cpuprofile FILE]")
+		fmt.Fprintln(os.Stderr, "usage: bench server ceiling|loadgen-ceiling|msgpattern|msgpattern-raw|grpc|nats [--port N] [--cpuprofile FILE]\n       bench server msgpattern-nats --nats URL [--cpuprofile FILE]")
 		os.Exit(2)
 	}
 	kind := args[0]
 	fs := flag.NewFlagSet("server", flag.ExitOnError)
 	port := fs.Int("port", 0, "TCP port on 127.0.0.1 (0: any free port)")
+	natsURL := fs.String("nats", "", "msgpattern-nats: the NATS server to serve through")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file when the server stops (SIGINT, SIGTERM or stdin closed)")
 	fs.Parse(args[1:])
 	if *cpuprofile != "" {
@@ -57,7 +67,7 @@ func serverMain(args []string) {
 	raiseNoFile()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(*port))
 
-	var bound string
+	var bound string // "127.0.0.1:port", or a URL printed as is
 	var stop func()
 	switch kind {
 	case kindCeiling:
@@ -69,12 +79,7 @@ func serverMain(args []string) {
 		fatalIf(err)
 		bound, stop = c.Addr(), func() { c.Close() }
 	case kindMsgpattern, kindMsgpatternRaw:
-		srv := rpc.NewServer(&rpc.Config{
-			Addr:            addr,
-			RateLimitPerSec: -1, // a trusted high-volume peer: no rate limit
-			RetryAttempts:   -1, // and no retries
-			MaxConnections:  1 << 20,
-		}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		srv := newMsgpatternServer(addr)
 		if kind == kindMsgpattern {
 			srv.Handle("sum", sumHandler())
 		} else {
@@ -82,6 +87,22 @@ func serverMain(args []string) {
 		}
 		fatalIf(srv.Start())
 		bound, stop = srv.Addr().String(), func() { srv.Close() }
+	case kindMsgpatternNATS:
+		if *natsURL == "" {
+			fmt.Fprintln(os.Stderr, "bench server msgpattern-nats: --nats URL is required")
+			os.Exit(2)
+		}
+		// The msgpattern target's server and handler, served over NATS
+		// alone (no TCP listener: Dispatch needs no Start).
+		srv := newMsgpatternServer(addr)
+		srv.Handle("sum", sumHandler())
+		ns, err := natsrpc.Connect(srv, *natsURL) // subscribed and flushed when it returns
+		fatalIf(err)
+		bound, stop = *natsURL, func() { ns.Close(); srv.Close() }
+	case kindNATS:
+		ns, url, err := startNATSServer(*port)
+		fatalIf(err)
+		bound, stop = strings.TrimPrefix(url, "nats://"), func() { ns.Shutdown(); ns.WaitForShutdown() }
 	case kindGRPC:
 		ln, err := net.Listen("tcp", addr)
 		fatalIf(err)
@@ -93,8 +114,12 @@ func serverMain(args []string) {
 		fmt.Fprintf(os.Stderr, "unknown server kind %q\n", kind)
 		os.Exit(2)
 	}
-	_, p, _ := net.SplitHostPort(bound)
-	fmt.Printf("LISTENING %s\n", p)
+	if strings.Contains(bound, "://") {
+		fmt.Printf("LISTENING %s\n", bound)
+	} else {
+		_, p, _ := net.SplitHostPort(bound)
+		fmt.Printf("LISTENING %s\n", p)
+	}
 
 	quit := make(chan struct{}, 2)
 	go func() { // the suite went away
@@ -118,6 +143,35 @@ func fatalIf(err error) {
 }
 
 // ---- msgpattern --------------------------------------------------------------
+
+// newMsgpatternServer is the msgpattern target's rpc.Server, over TCP at
+// addr (once started) or over NATS.
+func newMsgpatternServer(addr string) *rpc.Server {
+	return rpc.NewServer(&rpc.Config{
+		Addr:            addr,
+		RateLimitPerSec: -1, // a trusted high-volume peer: no rate limit
+		RetryAttempts:   -1, // and no retries
+		MaxConnections:  1 << 20,
+	}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+}
+
+// startNATSServer runs an embedded NATS server on 127.0.0.1:port (0: a
+// free port) with default settings, and returns its client URL.
+func startNATSServer(port int) (*natsserver.Server, string, error) {
+	if port == 0 {
+		port = natsserver.RANDOM_PORT // nats-server's 0 means its default, 4222
+	}
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	if err != nil {
+		return nil, "", err
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, "", errors.New("the NATS server did not start within 30s")
+	}
+	return ns, ns.ClientURL(), nil
+}
 
 // sumObject is the large payload's data: {"a":1,"b":2,"pad":"xxx…"}.
 type sumObject struct {
