@@ -229,7 +229,7 @@ func (c *Client) start(ctx context.Context, pattern any, data any, opts []rpc.Ca
 	}
 	c.pending[token] = ca
 	c.mu.Unlock()
-	if err := c.nc.PublishMsg(&nats.Msg{Subject: route, Reply: c.inbox + token, Data: packet}); err != nil {
+	if err := c.nc.PublishRequest(route, c.inbox+token, packet); err != nil {
 		c.forget(token)
 		return "", nil, c.sendError(err)
 	}

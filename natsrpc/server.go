@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -25,10 +26,13 @@ type Server struct {
 	opts  options
 	log   *slog.Logger
 
-	sem     chan struct{} // one token per message being served
+	sem     chan struct{} // its capacity is the concurrency cap
+	work    chan job      // hands a message to an idle worker
+	workers atomic.Int64  // worker goroutines
+	drained chan struct{} // closed once the subscriptions are drained
 	ctx     context.Context
 	cancel  context.CancelFunc
-	running sync.WaitGroup // goroutines serving messages
+	running sync.WaitGroup // worker goroutines
 
 	mu       sync.Mutex
 	subs     []*nats.Subscription
@@ -102,7 +106,7 @@ func serve(srv *rpc.Server, nc *nats.Conn, owned bool, o options) (*Server, erro
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		rpc: srv, nc: nc, owned: owned, opts: o, log: slog.Default(),
-		sem: make(chan struct{}, n), ctx: ctx, cancel: cancel,
+		sem: make(chan struct{}, n), work: make(chan job), drained: make(chan struct{}), ctx: ctx, cancel: cancel,
 		subjects: subjects, peers: map[string]*rpc.Peer{},
 		anyPeer: srv.NewPeer("nats", nil), evtPeer: srv.NewPeer("nats", nil),
 	}
@@ -165,22 +169,60 @@ func (s *Server) Subjects() []string {
 func (s *Server) Conn() *nats.Conn { return s.nc }
 
 // handler returns the subscription callback of sj. nats.go runs one
-// subscription's callbacks one at a time, so each message is served in a
-// goroutine of its own; at the concurrency cap the callback waits, and the
-// subscription is not read meanwhile.
+// subscription's callbacks one at a time, so each message is handed to a
+// worker goroutine: an idle one if there is one, else a new one, up to the
+// concurrency cap; at the cap the callback waits, and the subscription is
+// not read meanwhile. Workers outlive their message for a while
+// (workerIdle), so a busy service reuses them and their grown stacks rather
+// than starting a goroutine per message.
 func (s *Server) handler(sj subject) nats.MsgHandler {
+	sjp := &sj
 	return func(m *nats.Msg) {
+		j := job{sj: sjp, m: m}
 		select {
-		case s.sem <- struct{}{}:
+		case s.work <- j: // an idle worker takes it
+			return
+		default:
+		}
+		if s.workers.Add(1) <= int64(cap(s.sem)) {
+			s.running.Add(1)
+			go s.worker(j)
+			return
+		}
+		s.workers.Add(-1)
+		select {
+		case s.work <- j:
+		case <-s.ctx.Done():
+		}
+	}
+}
+
+// job is one message for a worker.
+type job struct {
+	sj *subject
+	m  *nats.Msg
+}
+
+// workerIdle is how long a worker waits for another message before it ends.
+const workerIdle = 5 * time.Second
+
+func (s *Server) worker(j job) {
+	defer s.running.Done()
+	defer s.workers.Add(-1)
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		s.serveMsg(*j.sj, j.m)
+		idle.Reset(workerIdle)
+		select {
+		case j = <-s.work:
+		case <-idle.C:
+			return
+		case <-s.drained: // nothing more will come
+			return
 		case <-s.ctx.Done():
 			return
 		}
-		s.running.Add(1)
-		go func() {
-			defer s.running.Done()
-			defer func() { <-s.sem }()
-			s.serveMsg(sj, m)
-		}()
 	}
 }
 
@@ -256,7 +298,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	// Drain ends when the messages already delivered have been handed to
-	// their callbacks; then nothing more comes.
+	// their callbacks; then nothing more comes, and idle workers may end.
 	for _, sub := range subs {
 		for sub.IsValid() && ctx.Err() == nil {
 			time.Sleep(time.Millisecond)
@@ -265,6 +307,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			sub.Unsubscribe()
 		}
 	}
+	close(s.drained)
 	err := s.wait(ctx)
 	s.cancel()
 	if s.owned {
