@@ -27,14 +27,21 @@ duration, optionally paced at --rate requests per second in all. Then
 prints a summary in the manner of ghz and 'nats bench': counts, errors by
 kind, requests per second, latency percentiles and a histogram.
 
+With --nats URL the load goes over NATS instead (NestJS's NATS wire, to
+whatever serves PATTERN there, e.g. instances in a queue group): -c NATS
+connections, each with -p calls in flight (goroutines calling one after
+the other). A call unanswered for 10s counts as no_reply.
+
 Examples:
   msgpattern bench -c 16 -p 64 -n 1000000 sum '[1,2]'
   msgpattern bench -c 4 -d 30s --rate 5000 --json '{"cmd":"get"}' '{"id":7}'
+  msgpattern bench --nats nats://127.0.0.1:4222 -c 4 -p 64 -d 5s sum '[1,2]'
 `
 
 // benchCommand is `msgpattern bench`.
 type benchCommand struct {
 	addr     string
+	nats     string // load over the NATS server at this URL instead of addr
 	conns    int
 	inflight int
 	requests int
@@ -48,11 +55,20 @@ type benchCommand struct {
 	data    json.RawMessage
 }
 
+// target names where the load goes: the TCP address, or the NATS URL.
+func (c *benchCommand) target() string {
+	if c.nats != "" {
+		return c.nats
+	}
+	return c.addr
+}
+
 func bench(args []string) int {
 	var c benchCommand
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", defaultAddr(), "server address host:port; the default is $MSGPATTERN_ADDR, else localhost:4061")
-	fs.IntVar(&c.conns, "c", 1, "connections")
+	fs.StringVar(&c.nats, "nats", "", "load over the NATS server at this `URL` (nats://host:port) instead of --addr")
+	fs.IntVar(&c.conns, "c", 1, "connections (NATS connections with --nats)")
 	fs.IntVar(&c.inflight, "p", 1, "requests in flight on each connection")
 	fs.IntVar(&c.requests, "n", 0, "requests to measure (default 10000 unless -d is given)")
 	fs.DurationVar(&c.duration, "d", 0, "measure for this long instead of -n")
@@ -100,12 +116,23 @@ func (c *benchCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if terminal {
 		cfg.ProgressEvery = 200 * time.Millisecond
 	}
-	res, err := loadtest.Run(ctx, cfg)
+	var (
+		res loadtest.Result
+		err error
+	)
+	if c.nats != "" {
+		res, err = runNATS(ctx, c.nats, cfg)
+	} else {
+		res, err = loadtest.Run(ctx, cfg)
+	}
 	if terminal {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
 	if err != nil && res.Requests == 0 {
 		fmt.Fprintln(stderr, "msgpattern: bench:", err)
+		if c.nats != "" && ctx.Err() == nil {
+			fmt.Fprintf(stderr, "hint: is a NATS server listening at %s? Set its URL with --nats\n", c.nats)
+		}
 		return exitLocal
 	}
 	switch {
@@ -168,7 +195,7 @@ func fmtDur(d time.Duration) string {
 
 func writeSummary(w io.Writer, c *benchCommand, r loadtest.Result) {
 	l := r.Latency
-	fmt.Fprintf(w, "\nSummary: %s on %s, %d connections × %d in flight\n", c.pattern, c.addr, max(c.conns, 1), max(c.inflight, 1))
+	fmt.Fprintf(w, "\nSummary: %s on %s, %d connections × %d in flight\n", c.pattern, c.target(), max(c.conns, 1), max(c.inflight, 1))
 	fmt.Fprintf(w, "  Count:        %d\n", r.Requests)
 	fmt.Fprintf(w, "  Errors:       %d\n", r.Errors)
 	fmt.Fprintf(w, "  Total:        %s\n", fmtDur(r.Elapsed))
@@ -244,7 +271,7 @@ type histogramBar struct {
 func writeJSONSummary(w io.Writer, c *benchCommand, r loadtest.Result) {
 	l := r.Latency
 	out := benchJSON{
-		Addr: c.addr, Pattern: c.pattern, Connections: max(c.conns, 1), InFlight: max(c.inflight, 1),
+		Addr: c.target(), Pattern: c.pattern, Connections: max(c.conns, 1), InFlight: max(c.inflight, 1),
 		Requests: r.Requests, Errors: r.Errors, ErrorsBy: r.ByKind, Seconds: r.Elapsed.Seconds(), RPS: r.RPS,
 		MinMs: ms(l.Min), MeanMs: ms(l.Mean), P50Ms: ms(l.P50), P90Ms: ms(l.P90), P99Ms: ms(l.P99), P999Ms: ms(l.P999), MaxMs: ms(l.Max),
 	}
@@ -262,7 +289,7 @@ func writeCSVSummary(w io.Writer, c *benchCommand, r loadtest.Result) {
 	cw.Write([]string{"addr", "pattern", "connections", "in_flight", "requests", "errors", "seconds", "requests_per_second",
 		"min_ms", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
-	cw.Write([]string{c.addr, string(c.pattern), strconv.Itoa(max(c.conns, 1)), strconv.Itoa(max(c.inflight, 1)),
+	cw.Write([]string{c.target(), string(c.pattern), strconv.Itoa(max(c.conns, 1)), strconv.Itoa(max(c.inflight, 1)),
 		strconv.FormatUint(r.Requests, 10), strconv.FormatUint(r.Errors, 10), f(r.Elapsed.Seconds()), f(r.RPS),
 		f(ms(l.Min)), f(ms(l.Mean)), f(ms(l.P50)), f(ms(l.P90)), f(ms(l.P99)), f(ms(l.P999)), f(ms(l.Max))})
 	cw.Flush()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-
-	"github.com/msgpattern/msgpattern/rpc"
 )
 
 // emitCommand sends an event: no id, no reply.
@@ -19,13 +17,18 @@ for PATTERN and answers nothing. Prints nothing on success.
   PATTERN  as for send: a string, or a JSON object if it starts with '{'
   DATA     one JSON value, @FILE or @- (stdin); null when absent
 
-Exit status: 0 the event was written to the connection; 2 usage error, or
-the event could not be sent (cannot connect, timed out); 130 interrupted.
-Whether a handler exists or succeeds is not reported: events have no reply.
+With --nats URL the event is published over NATS, to every service that
+subscribes to PATTERN there (one instance of each queue group).
+
+Exit status: 0 the event was written to the connection (over NATS: the NATS
+server has it); 2 usage error, or the event could not be sent (cannot
+connect, timed out); 130 interrupted. Whether a handler exists or succeeds
+is not reported: events have no reply.
 
 Examples:
   msgpattern emit user.created '{"id":7}'
   msgpattern emit --metadata traceparent=00-4bf9…-01 '{"cmd":"audit"}' @event.json
+  msgpattern emit --nats nats://127.0.0.1:4222 evt '"hello"'
 `
 
 func emit(args []string) int {
@@ -34,7 +37,7 @@ func emit(args []string) int {
 }
 
 // call writes the event.
-func (c *emitCommand) call(ctx, callCtx context.Context, client *rpc.Client) int {
+func (c *emitCommand) call(ctx, callCtx context.Context, client caller) int {
 	err := client.Emit(callCtx, c.pattern, c.data, c.callOptions()...)
 	switch {
 	case err == nil:
@@ -43,7 +46,7 @@ func (c *emitCommand) call(ctx, callCtx context.Context, client *rpc.Client) int
 		}
 		return exitOK
 	case ctx.Err() == nil && callCtx.Err() != nil:
-		fmt.Fprintf(os.Stderr, "msgpattern: emit: could not send the event to %s within %s (--timeout)\n", c.addr, c.timeout)
+		fmt.Fprintf(os.Stderr, "msgpattern: emit: could not send the event to %s within %s (--timeout)\n", c.target(), c.timeout)
 		return exitLocal
 	}
 	return c.failed(ctx, "emit", err)

@@ -6,6 +6,9 @@
 //	msgpattern emit [flags] PATTERN [DATA]                   send an event
 //	msgpattern bench [flags] PATTERN [DATA]                  load-test a pattern
 //
+// Each also works over NATS: serve --nats URL (or --nats-server ADDR, which
+// starts a NATS server in the process), send|emit|bench --nats URL.
+//
 // Run `msgpattern help` for the commands, `msgpattern <command> -h` for a
 // command's flags.
 package main
@@ -54,6 +57,10 @@ Commands:
   help     show this help
 
 send and emit connect to $MSGPATTERN_ADDR, else localhost:4061 (--addr).
+
+Over NATS, to scale out: serve --nats URL serves the demo over a NATS server
+as well (instances share the load in a queue group); serve --nats-server
+ADDR starts one in the process; send, emit and bench --nats URL call over it.
 
 Run 'msgpattern <command> -h' for a command's flags.
 `)

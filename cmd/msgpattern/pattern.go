@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/msgpattern/msgpattern/pattern"
-	"github.com/msgpattern/msgpattern/rpc"
 )
 
 // Exit codes of send and emit (serve exits 1 when it cannot start).
@@ -39,6 +38,7 @@ type callFlags struct {
 	pattern  any
 	data     json.RawMessage
 	addr     string
+	nats     string // call over the NATS server at this URL instead of addr
 	timeout  time.Duration
 	verbose  bool
 	metadata metadataFlag
@@ -46,6 +46,7 @@ type callFlags struct {
 
 func (c *callFlags) bind(fs *flag.FlagSet, verbose string) {
 	fs.StringVar(&c.addr, "addr", defaultAddr(), "server address host:port; the default is $MSGPATTERN_ADDR, else localhost:4061")
+	fs.StringVar(&c.nats, "nats", "", "call over the NATS server at this `URL` (nats://host:port) instead of TCP to --addr")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "give up after this long, connecting included; 0 for no limit")
 	fs.BoolVar(&c.verbose, "v", false, verbose)
 	fs.Var(&c.metadata, "metadata", "add `key=value` to the request's metadata (NestJS 12), e.g. traceparent=…; repeatable")
@@ -264,10 +265,11 @@ func (c *callFlags) parseCall(fs *flag.FlagSet, args []string) (pat any, data js
 }
 
 // execute runs send or emit: it parses args into c, then hands call a
-// client for c.addr, the command's context (ended by SIGINT or SIGTERM) and
-// the call's (ended also by --timeout).
+// client — over TCP to c.addr, or over NATS to c.nats — the command's
+// context (ended by SIGINT or SIGTERM) and the call's (ended also by
+// --timeout).
 func (c *callFlags) execute(name, usageText, verbose string, args []string,
-	call func(ctx, callCtx context.Context, client *rpc.Client) int) int {
+	call func(ctx, callCtx context.Context, client caller) int) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	c.bind(fs, verbose)
 	setUsage(fs, usageText)
@@ -280,9 +282,12 @@ func (c *callFlags) execute(name, usageText, verbose string, args []string,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	client, err := c.client()
+	client, err := c.client(name)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "msgpattern: %s: %v\n", name, err)
+		if c.nats != "" {
+			fmt.Fprintf(os.Stderr, "hint: is a NATS server listening at %s? Set its URL with --nats\n", c.nats)
+		}
 		return exitLocal
 	}
 	defer client.Close()

@@ -29,16 +29,20 @@ reply, each value of a stream (an Observable) as it arrives.
            its JSON quotes); @FILE reads it from a file, @- from stdin;
            null when absent
 
+With --nats URL the call goes over NATS instead of TCP (NestJS's NATS
+wire), to one instance of the services that serve PATTERN there.
+
 Exit status: 0 the reply completed; 1 the server answered with an error
-(printed on stderr as "error: <JSON>") or no handler matched the pattern;
-2 usage error, or no reply (cannot connect, timed out, connection lost);
-130 interrupted.
+(printed on stderr as "error: <JSON>") or no handler matched the pattern
+(over NATS: nothing subscribes to it); 2 usage error, or no reply (cannot
+connect, timed out, connection lost); 130 interrupted.
 
 Examples:
   msgpattern send ping
   msgpattern send sum '[1,2,3]'
   msgpattern send '{"cmd":"sum2","role":"math"}' @numbers.json
   echo '{"id":7}' | msgpattern send --addr svc:3001 --metadata tenant=a user.get @-
+  msgpattern send --nats nats://127.0.0.1:4222 sum '[1,2,3]'
 `
 
 func send(args []string) int {
@@ -47,7 +51,7 @@ func send(args []string) int {
 }
 
 // call prints each value of the reply as it arrives.
-func (c *sendCommand) call(ctx, callCtx context.Context, client *rpc.Client) int {
+func (c *sendCommand) call(ctx, callCtx context.Context, client caller) int {
 	start := time.Now()
 	n := 0
 	var callErr error
@@ -70,7 +74,7 @@ func (c *sendCommand) call(ctx, callCtx context.Context, client *rpc.Client) int
 		return exitOK
 	}
 	if ctx.Err() == nil && callCtx.Err() != nil {
-		msg := fmt.Sprintf("no complete reply from %s within %s (--timeout)", c.addr, c.timeout)
+		msg := fmt.Sprintf("no complete reply from %s within %s (--timeout)", c.target(), c.timeout)
 		if n > 0 {
 			msg += fmt.Sprintf(", after %s", plural(n, "value"))
 		}
@@ -92,14 +96,32 @@ func printValue(v json.RawMessage) error {
 	return err
 }
 
-// client returns a client for c.addr that logs nothing. It connects on
-// first use.
-func (c *callFlags) client() (*rpc.Client, error) {
+// caller is what send and emit call through: the TCP client, or the NATS
+// one (--nats).
+type caller interface {
+	rpc.Caller
+	Close() error
+}
+
+// client returns a client that logs nothing: over NATS when --nats is set
+// (connected now), else over TCP to c.addr (connected on first use).
+func (c *callFlags) client(cmd string) (caller, error) {
+	if c.nats != "" {
+		return dialNATSCaller(c.nats, "msgpattern "+cmd, c.timeout)
+	}
 	opts := []rpc.ClientOption{rpc.WithClientLogger(slog.New(slog.DiscardHandler))}
 	if c.timeout > 0 {
 		opts = append(opts, rpc.WithDialTimeout(c.timeout))
 	}
 	return rpc.NewClient(c.addr, opts...)
+}
+
+// target names where the calls go, for messages.
+func (c *callFlags) target() string {
+	if c.nats != "" {
+		return c.nats
+	}
+	return c.addr
 }
 
 func (c *callFlags) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -123,7 +145,7 @@ func (c *callFlags) failed(ctx context.Context, cmd string, err error) int {
 		fmt.Fprintf(os.Stderr, "error: %s\n", indent(remote.Raw))
 		if errors.Is(err, rpc.ErrNoHandler) {
 			fmt.Fprintf(os.Stderr, "hint: no handler on %s matches this pattern; check its spelling and type "+
-				"(42 and \"42\" are the same pattern, an object's key order does not matter)\n", c.addr)
+				"(42 and \"42\" are the same pattern, an object's key order does not matter)\n", c.target())
 		}
 		return exitRemote
 	}

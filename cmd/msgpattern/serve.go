@@ -11,12 +11,16 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/msgpattern/msgpattern/internal/demo"
+	"github.com/msgpattern/msgpattern/natsrpc"
 	"github.com/msgpattern/msgpattern/prommetrics"
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -29,6 +33,11 @@ type serveCommand struct {
 	verbose     bool
 	grace       time.Duration
 	limits      rpc.Config // the resource bounds set by flags; zero means the library's default
+
+	natsURL    string // serve over the NATS server at this URL too
+	natsServer string // start a NATS server listening here, and serve over it
+	natsQueue  string
+	service    string
 }
 
 const serveUsage = `Usage: msgpattern serve [flags]
@@ -38,8 +47,18 @@ stream3, fail, boom, slow, events; event evt) until SIGINT or SIGTERM, then
 shut down gracefully. With --metrics-addr, also serve the server's metrics
 over HTTP: Prometheus at /metrics, the JSON snapshot at /metrics.json.
 
+With --nats URL, also serve them over NATS (NestJS's NATS transport), in the
+queue group --nats-queue: every instance started with the same URL and
+group shares the requests, and is listed by 'nats micro ls' under
+--service. With --nats-server ADDR, start a NATS server in this process,
+listening on ADDR (port 0 for a free one; its URL is logged as "nats server
+listening on URL"), and serve over it: other instances join with --nats
+URL. On shutdown the NATS subscriptions are drained first (new requests go
+to the other instances, those received are answered), the embedded NATS
+server stops last.
+
 Exit status: 0 after a shutdown; 1 the server could not start (address in
-use…) or did not shut down cleanly; 2 usage error.
+use, NATS unreachable…) or did not shut down cleanly; 2 usage error.
 
 Resource bounds (what peers can make the server spend) default to the
 library's; each flag overrides one (see README, "Limits"). Sizes take a
@@ -49,6 +68,8 @@ Examples:
   msgpattern serve
   msgpattern serve --addr 127.0.0.1:4061 --metrics-addr :9090 -v
   msgpattern serve --max-connections 200 --memory-budget 256M --write-timeout 5s
+  msgpattern serve --addr :4061 --nats-server 127.0.0.1:4222     # instance 1 + NATS
+  msgpattern serve --addr :4062 --nats nats://127.0.0.1:4222     # instance 2
 `
 
 func serve(args []string) int {
@@ -57,8 +78,12 @@ func serve(args []string) int {
 	fs.StringVar(&c.addr, "addr", envOr("MSGPATTERN_ADDR", ":4061"), "address to listen on (env MSGPATTERN_ADDR)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve metrics over HTTP on this address (/metrics Prometheus, /metrics.json JSON); off when empty")
 	fs.IntVar(&c.rateLimit, "rate-limit", -1, "requests per second per connection, -1 for none (the library's default is 100)")
-	fs.BoolVar(&c.verbose, "v", false, "log connections (debug level)")
+	fs.BoolVar(&c.verbose, "v", false, "log connections, and the embedded NATS server's notices (debug level)")
 	fs.DurationVar(&c.grace, "grace", 10*time.Second, "how long shutdown waits for in-flight requests")
+	fs.StringVar(&c.natsURL, "nats", "", "also serve over the NATS server at this `URL` (nats://host:port)")
+	fs.StringVar(&c.natsServer, "nats-server", "", "start a NATS server in this process listening on `ADDR` (host:port, port 0 for a free one) and serve over it too")
+	fs.StringVar(&c.natsQueue, "nats-queue", natsrpc.DefaultQueueGroup, "NATS queue group `NAME`: instances in one group share the requests; empty for none (each gets every request)")
+	fs.StringVar(&c.service, "service", "msgpattern", "service `NAME` in NATS micro discovery (nats micro ls)")
 	l := &c.limits
 	*l = *rpc.DefaultConfig() // flags show, and start from, the library's defaults
 	fs.IntVar(&l.MaxConnections, "max-connections", l.MaxConnections, "concurrent connections")
@@ -75,10 +100,42 @@ func serve(args []string) int {
 	if _, code, ok := parseCommand(fs, args, "no arguments", 0, 0); !ok {
 		return code
 	}
+	if err := c.checkNATSFlags(fs); err != nil {
+		fmt.Fprintf(os.Stderr, "msgpattern serve: %v\nRun 'msgpattern serve -h' for usage.\n", err)
+		return exitUsage
+	}
 	// Before anything listens, so that a signal never kills a started server.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return c.run(ctx)
+}
+
+// serviceName is what NATS micro accepts as a service name.
+var serviceName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// checkNATSFlags rejects NATS flags that do not go together.
+func (c *serveCommand) checkNATSFlags(fs *flag.FlagSet) error {
+	if c.natsURL != "" && c.natsServer != "" {
+		return errors.New("give --nats or --nats-server, not both (--nats-server serves over the server it starts)")
+	}
+	if c.natsURL == "" && c.natsServer == "" {
+		var err error
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "nats-queue" || f.Name == "service" {
+				err = fmt.Errorf("--%s needs --nats or --nats-server", f.Name)
+			}
+		})
+		return err
+	}
+	if !serviceName.MatchString(c.service) {
+		return fmt.Errorf("--service %q: use letters, digits, '-' and '_' (a NATS micro service name)", c.service)
+	}
+	if c.natsServer != "" {
+		if _, _, err := net.SplitHostPort(c.natsServer); err != nil {
+			return fmt.Errorf("--nats-server %q: want host:port (port 0 for a free one)", c.natsServer)
+		}
+	}
+	return nil
 }
 
 func (c *serveCommand) run(ctx context.Context) int {
@@ -88,6 +145,21 @@ func (c *serveCommand) run(ctx context.Context) int {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
+	// The embedded NATS server first, and stopped last: the instances
+	// served over it leave before it does.
+	var embedded *embeddedNATS
+	natsURL := c.natsURL
+	if c.natsServer != "" {
+		var err error
+		if embedded, err = startNATSServer(c.natsServer, log); err != nil {
+			fmt.Fprintln(os.Stderr, "msgpattern:", err)
+			return 1
+		}
+		defer embedded.shutdown()
+		natsURL = embedded.url
+		fmt.Fprintf(os.Stderr, "nats server listening on %s\n", natsURL)
+	}
+
 	cfg := c.limits
 	cfg.Addr, cfg.RateLimitPerSec, cfg.RateLimitBurst = c.addr, c.rateLimit, 2*max(c.rateLimit, 0)
 	srv := rpc.NewServer(&cfg, log)
@@ -95,6 +167,25 @@ func (c *serveCommand) run(ctx context.Context) int {
 	if err := srv.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "msgpattern:", err)
 		return 1
+	}
+	var ns *natsrpc.Server
+	if natsURL != "" {
+		// Its drain is hooked to srv.Shutdown.
+		var err error
+		ns, err = natsrpc.Connect(srv, natsURL, c.natsOptions(log)...)
+		if err != nil {
+			srv.Close()
+			fmt.Fprintln(os.Stderr, "msgpattern:", err)
+			if embedded == nil {
+				fmt.Fprintf(os.Stderr, "hint: is a NATS server listening at %s? Or start one in this process with --nats-server ADDR\n", natsURL)
+			}
+			return 1
+		}
+		queue := c.natsQueue
+		if queue == "" {
+			queue = "(none)"
+		}
+		log.Info("serving over NATS", "url", natsURL, "queue", queue, "service", c.service, "subjects", len(ns.Subjects()))
 	}
 	var metrics *http.Server
 	if c.metricsAddr != "" {
@@ -118,13 +209,23 @@ func (c *serveCommand) run(ctx context.Context) int {
 	}
 	fmt.Fprintf(os.Stderr, "serving the demo patterns on %s; try:\n  msgpattern send --addr localhost:%[2]s ping\n  printf '{\"pattern\":\"ping\",\"data\":null,\"id\":1}\\n' | nc -q1 localhost %[2]s\n",
 		srv.Addr(), port(srv.Addr().String()))
+	if natsURL != "" {
+		fmt.Fprintf(os.Stderr, "and over NATS at %s:\n  msgpattern send --nats %[1]s ping\n", natsURL)
+	}
 
 	<-ctx.Done()
 	log.Info("shutting down", "grace", c.grace)
 	sctx, cancel := context.WithTimeout(context.Background(), c.grace)
 	defer cancel()
 	code := 0
-	// The RPC server first, so that metrics can be scraped while it drains.
+	if ns != nil && !ns.Conn().IsConnected() {
+		// Draining needs the NATS server, which is gone: drop the
+		// subscriptions rather than wait for it until the grace ends.
+		log.Warn("NATS connection down: leaving without draining", "url", natsURL)
+		ns.Close()
+	}
+	// The RPC server first, so that metrics can be scraped while it drains;
+	// its shutdown drains the NATS subscriptions too.
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		fmt.Fprintln(os.Stderr, "msgpattern:", err)
 		code = 1
@@ -134,7 +235,33 @@ func (c *serveCommand) run(ctx context.Context) int {
 			metrics.Close()
 		}
 	}
-	return code
+	if embedded != nil {
+		log.Info("stopping the NATS server")
+	}
+	return code // the embedded NATS server, if any, stops now (deferred)
+}
+
+// natsOptions are the natsrpc options the flags set; the connection's
+// losses and recoveries are logged.
+func (c *serveCommand) natsOptions(log *slog.Logger) []natsrpc.Option {
+	opts := []natsrpc.Option{
+		natsrpc.WithService(c.service, "1.0.0", "msgpattern demo patterns"),
+		natsrpc.WithNATSOptions(
+			nats.Name("msgpattern serve"),
+			nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+				if !nc.IsClosed() { // not our own shutdown
+					log.Warn("NATS disconnected; reconnecting", "err", err)
+				}
+			}),
+			nats.ReconnectHandler(func(nc *nats.Conn) {
+				log.Info("NATS reconnected", "url", nc.ConnectedUrl())
+			}),
+		),
+	}
+	if c.natsQueue == "" {
+		return append(opts, natsrpc.WithoutQueueGroup())
+	}
+	return append(opts, natsrpc.WithQueueGroup(c.natsQueue))
 }
 
 // byteSize is a flag of a byte count with an optional K, M or G suffix
