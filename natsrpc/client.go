@@ -358,8 +358,13 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...rpc.
 	}
 }
 
+// Flush waits until the NATS server has everything sent so far (events
+// included), or ctx ends.
+func (c *Client) Flush(ctx context.Context) error { return c.nc.FlushWithContext(ctx) }
+
 // Emit publishes an event: no id, no reply. It returns once the event is
-// handed to the NATS connection.
+// handed to the NATS connection; [Client.Flush] waits until the NATS server
+// has it.
 func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...rpc.CallOption) error {
 	if err := ctx.Err(); err != nil {
 		return err

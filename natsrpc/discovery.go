@@ -29,6 +29,10 @@ const (
 
 var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
+// ValidateServiceName reports whether name may name a service in NATS
+// micro discovery ([WithService]): letters, digits, '-' and '_'.
+func ValidateServiceName(name string) error { return checkServiceName(name) }
+
 func checkServiceName(name string) error {
 	if !serviceNameRE.MatchString(name) {
 		return fmt.Errorf("natsrpc: service name %q: use letters, digits, '-' and '_' (NATS micro)", name)

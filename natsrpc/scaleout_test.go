@@ -221,3 +221,19 @@ func TestNATSRestart(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestShutdownWithoutNATS: an instance whose NATS server is gone shuts down
+// at once, not at its context's deadline.
+func TestShutdownWithoutNATS(t *testing.T) {
+	ns := runNATS(t, nil)
+	in := startInstance(t, ns.ClientURL(), rpc.Config{})
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	in.srv.Shutdown(ctx)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Shutdown without a NATS server took %v", d)
+	}
+}

@@ -290,8 +290,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	subs := s.subs
 	s.mu.Unlock()
 	s.disc.stop()
+	// Draining needs the NATS server: without a connection, messages already
+	// delivered are served but nothing more is waited for.
+	connected := s.nc.IsConnected()
 	for _, sub := range subs {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !connected {
 			sub.Unsubscribe()
 		} else if err := sub.Drain(); err != nil {
 			sub.Unsubscribe()
@@ -300,7 +303,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// Drain ends when the messages already delivered have been handed to
 	// their callbacks; then nothing more comes, and idle workers may end.
 	for _, sub := range subs {
-		for sub.IsValid() && ctx.Err() == nil {
+		for sub.IsValid() && ctx.Err() == nil && s.nc.IsConnected() {
 			time.Sleep(time.Millisecond)
 		}
 		if ctx.Err() != nil {
