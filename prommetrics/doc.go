@@ -42,7 +42,7 @@
 //	msgpattern_handed_off_running                 gauge               Limits.HandedOffRunning
 //	msgpattern_connections_closing                gauge               Limits.ClosingConnections
 //
-// The resource bounds of [rpc.Config] (see the "Limits" section of the
+// The resource bounds of [rpc.Config] (see "Limits" in docs/SERVER.md of the
 // README) are exported twice: msgpattern_limit{name} holds each configured
 // value (write_timeout_seconds, max_queued_reply_bytes, memory_budget_bytes,
 // max_handlers, max_connections, evict_idle_after_seconds,
