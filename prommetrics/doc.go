@@ -42,8 +42,8 @@
 //	msgpattern_handed_off_running                 gauge               Limits.HandedOffRunning
 //	msgpattern_connections_closing                gauge               Limits.ClosingConnections
 //
-// The resource bounds of [rpc.Config] (see "Limits" in docs/SERVER.md of the
-// README) are exported twice: msgpattern_limit{name} holds each configured
+// The resource bounds of [rpc.Config] (see "Limits" in the repository's
+// docs/SERVER.md) are exported twice: msgpattern_limit{name} holds each configured
 // value (write_timeout_seconds, max_queued_reply_bytes, memory_budget_bytes,
 // max_handlers, max_connections, evict_idle_after_seconds,
 // frame_timeout_seconds, min_frame_rate_bytes_per_second; -1 when a bound
