@@ -109,3 +109,59 @@ func TestAllocs(t *testing.T) {
 		t.Errorf("AppendValue+MarkDisposed into a pre-sized buffer: %v allocations, want 0", n)
 	}
 }
+
+// kib4Body is the benchmark suite's 4 KiB request: a short object with a
+// long ASCII string.
+var kib4Body = func() string {
+	pad := make([]byte, 4096-len(`{"pattern":"sum","data":{"a":1,"b":2,"pad":""},"id":1}`))
+	for i := range pad {
+		pad[i] = 'x'
+	}
+	return `{"pattern":"sum","data":{"a":1,"b":2,"pad":"` + string(pad) + `"},"id":1}`
+}()
+
+// orderNotes is text of the kind a realistic order holds: mostly ASCII,
+// some Latin-1 and CJK.
+var orderNotes = `{"pattern":"order","data":{"notes":"Lieferung bitte an der Rückseite — danke! 配達は午前中にお願いします。 Ça marche très bien, merci.","sku":"A-1"},"id":2}`
+
+func BenchmarkScanFrame4KiB(b *testing.B) {
+	in := []byte(frameOf(kib4Body))
+	var s wire.FrameScanner
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if f, err := s.Scan(in); err != nil || f.Len != len(in) {
+			b.Fatalf("Scan = Len %d, %v", f.Len, err)
+		}
+	}
+}
+
+func BenchmarkParseRequest4KiB(b *testing.B) {
+	body := []byte(kib4Body)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := wire.ParseRequest(body, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkScanFrameText(b *testing.B) {
+	in := []byte(frameOf(orderNotes))
+	var s wire.FrameScanner
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if f, err := s.Scan(in); err != nil || f.Len != len(in) {
+			b.Fatalf("Scan = Len %d, %v", f.Len, err)
+		}
+	}
+}
+
+func BenchmarkUnitsText(b *testing.B) {
+	in := []byte(orderNotes)
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		wire.Units(in)
+	}
+}
+
+func frameOf(body string) string { return string(wire.AppendFrame(nil, wire.NestJS, []byte(body))) }

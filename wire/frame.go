@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"unicode/utf8"
 )
 
 // DefaultMaxFrameUnits is the largest frame body a [FrameScanner] accepts
@@ -126,6 +127,23 @@ func (s *FrameScanner) Scan(buf []byte) (Frame, error) {
 			units += 8
 			s.lastEnd = i
 			continue
+		}
+		// A whole valid multi-byte character at once: Go's UTF-8 rules
+		// for valid text are the WHATWG decoder's. Anything else goes
+		// through the decoder, byte by byte, for its replacement rules.
+		if c := buf[i]; c >= 0x80 && !s.dec.pending() {
+			if r, size := utf8.DecodeRune(buf[i:]); size > 1 {
+				u := 1
+				if r > 0xFFFF {
+					u = 2
+				}
+				if units+u <= s.want || u == 1 {
+					i += size
+					units += u
+					s.lastEnd = i
+					continue
+				}
+			}
 		}
 		n, again, invalid := s.dec.step(buf[i])
 		if invalid {

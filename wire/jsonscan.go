@@ -1,6 +1,9 @@
 package wire
 
-import "errors"
+import (
+	"encoding/binary"
+	"errors"
+)
 
 // DefaultMaxDepth is the deepest nesting of arrays and objects that
 // [ParseRequest] accepts. JSON.parse goes deeper, but nothing legitimate
@@ -23,6 +26,28 @@ func init() {
 	}
 }
 
+// SWAR constants: one in every byte, and the high bit of every byte.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// hasStringStop reports whether any of the eight bytes of w is a '"', a
+// '\\' or a control character (< 0x20): the bytes stringStop marks. Bytes
+// of 0x80 and up (UTF-8) are plain content.
+func hasStringStop(w uint64) bool {
+	const (
+		quote     = ones * '"'
+		backslash = ones * '\\'
+	)
+	q := w ^ quote
+	s := w ^ backslash
+	zeroQ := (q - ones) &^ q
+	zeroS := (s - ones) &^ s
+	less := (w - ones*0x20) &^ w // a byte below 0x20 borrows into its high bit
+	return (zeroQ|zeroS|less)&highs != 0
+}
+
 func skipBlanks(b []byte, i int) int {
 	for i < len(b) {
 		switch b[i] {
@@ -40,6 +65,10 @@ func skipBlanks(b []byte, i int) int {
 func scanString(b []byte, i int) (end int, escaped bool, err error) {
 	i++
 	for {
+		// Eight bytes at a time while none of them ends plain content.
+		for i+8 <= len(b) && !hasStringStop(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && !stringStop[b[i]] {
 			i++
 		}

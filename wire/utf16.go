@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -81,11 +82,16 @@ func Units(b []byte) int {
 	n := 0
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		if binary.LittleEndian.Uint64(b[i:])&asciiMask == 0 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if w&asciiMask == 0 {
 			n += 8
 			continue
 		}
-		n += unitsSlow(b[i : i+8])
+		// Every byte but a continuation byte (10xxxxxx) starts a
+		// character; a 4-byte lead (11110xxx) adds the second surrogate.
+		cont := w & asciiMask &^ (w << 1)
+		four := w & (w << 1) & (w << 2) & (w << 3) & asciiMask
+		n += 8 - bits.OnesCount64(cont) + bits.OnesCount64(four)
 	}
 	return n + unitsSlow(b[i:])
 }
