@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,7 @@ type clientOptions struct {
 	backoffMin        time.Duration
 	backoffMax        time.Duration
 	maxFrame          int
+	decoder           Decoder
 	log               *slog.Logger
 }
 
@@ -101,6 +103,17 @@ func WithReconnectBackoff(minDelay, maxDelay time.Duration) ClientOption {
 // (default 16 Mi, as the server's Config.MaxFrameSize). A longer reply
 // closes the connection, failing its pending calls.
 func WithMaxFrameSize(units int) ClientOption { return func(o *clientOptions) { o.maxFrame = units } }
+
+// WithDecoder decodes replies with d instead of encoding/json (see
+// Config.Decoder).
+func WithDecoder(d Decoder) ClientOption { return func(o *clientOptions) { o.decoder = d } }
+
+func (c *Client) decode(data []byte, v any) error {
+	if c.opts.decoder != nil {
+		return c.opts.decoder.Unmarshal(data, v)
+	}
+	return json.Unmarshal(data, v)
+}
 
 // WithClientLogger sets the client's logger (default slog.Default()).
 func WithClientLogger(l *slog.Logger) ClientOption { return func(o *clientOptions) { o.log = l } }

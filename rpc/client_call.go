@@ -71,7 +71,7 @@ func (c *Client) Send(ctx context.Context, pattern any, data any, out any, opts 
 		*p = raw
 		return nil
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
+	if err := c.decode(raw, out); err != nil {
 		return fmt.Errorf("rpc: decoding the reply to %v: %w", pattern, err)
 	}
 	return nil

@@ -121,6 +121,16 @@ type Config struct {
 	// for FrameTimeout. Default 500 (as Apache's mod_reqtimeout).
 	MinFrameRate int
 
+	// Decoder, when set, decodes the data of typed handlers (Typed,
+	// Stream, Event) in place of encoding/json: plug a faster decoder here,
+	// e.g. rpc.DecoderFunc(sonic.Unmarshal) or DecoderFunc(gojson.Unmarshal),
+	// accepting its differences from encoding/json. Decoding the data is
+	// most of a typed request's cost for objects of a KiB or so
+	// (docs/PERFORMANCE-NOTES.md has the measurements). Replies are always
+	// encoded by the wire package, byte-compatible with NestJS's
+	// JSON.stringify, so there is no encoder to plug.
+	Decoder Decoder
+
 	// ExposeErrors sends the text of errors that are not *Error to the
 	// caller instead of NestJS's "Internal server error". Leave it off in
 	// production: error text may hold details callers should not see.
@@ -224,3 +234,16 @@ func setDefault[T comparable](field *T, def T) {
 		*field = def
 	}
 }
+
+// A Decoder decodes JSON into a Go value, as json.Unmarshal does; see
+// Config.Decoder.
+type Decoder interface {
+	Unmarshal(data []byte, v any) error
+}
+
+// DecoderFunc adapts an Unmarshal function (sonic.Unmarshal,
+// gojson.Unmarshal, json.Unmarshal…) to a Decoder.
+type DecoderFunc func(data []byte, v any) error
+
+// Unmarshal calls f.
+func (f DecoderFunc) Unmarshal(data []byte, v any) error { return f(data, v) }

@@ -29,6 +29,7 @@ type Request struct {
 	metadata    atomic.Pointer[map[string]string] // decoded on first use
 	header      map[string][]string               // the transport's message headers (NATS), nil on TCP
 	peer        *Peer                             // shared by a connection's requests
+	decoder     Decoder                           // Config.Decoder, nil for encoding/json
 	event       bool
 }
 

@@ -278,6 +278,7 @@ func (s *Server) intake(p *wire.Packet, routeKey []byte, peer *Peer, t replyTarg
 		ID:          p.ID,
 		metadataRaw: p.Metadata,
 		peer:        peer,
+		decoder:     s.cfg.Decoder,
 		event:       event,
 	}
 	if peer.stats != nil {

@@ -228,3 +228,39 @@ func TestSendAfterReturn(t *testing.T) {
 	}
 	s.Close()
 }
+
+// TestDecoder: Config.Decoder decodes typed handlers' data.
+func TestDecoder(t *testing.T) {
+	t.Parallel()
+	var used int
+	var mu sync.Mutex
+	dec := rpc.DecoderFunc(func(data []byte, v any) error {
+		mu.Lock()
+		used++
+		mu.Unlock()
+		return json.Unmarshal(data, v)
+	})
+	s := rpc.NewServer(&rpc.Config{Decoder: dec, RetryAttempts: -1}, discardLogger())
+	type order struct {
+		Items []struct {
+			Qty   int     `json:"qty"`
+			Price float64 `json:"price"`
+		} `json:"items"`
+	}
+	s.Handle("total", rpc.Typed(func(_ context.Context, o order) (float64, error) {
+		var t float64
+		for _, it := range o.Items {
+			t += float64(it.Qty) * it.Price
+		}
+		return t, nil
+	}))
+	w := newRecorder()
+	s.Dispatch(context.Background(), rpc.Message{Packet: []byte(`{"pattern":"total","data":{"items":[{"qty":2,"price":1.5},{"qty":1,"price":4}]},"id":1}`)}, w)
+	if got := w.all(); len(got) != 1 || got[0] != `{"response":7,"isDisposed":true,"id":1}` {
+		t.Errorf("got %q", got)
+	}
+	if used != 1 {
+		t.Errorf("decoder used %d times, want 1", used)
+	}
+	s.Close()
+}

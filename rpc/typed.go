@@ -21,14 +21,21 @@ func decode[T any](r *Request) (T, error) {
 	if fastDecode(&in, r.Data) {
 		return in, nil
 	}
-	if err := json.Unmarshal(r.Data, &in); err != nil {
+	var err error
+	if r.decoder != nil {
+		err = r.decoder.Unmarshal(r.Data, &in)
+	} else {
+		err = json.Unmarshal(r.Data, &in)
+	}
+	if err != nil {
 		return in, &decodeError{pattern: r.Route, err: err}
 	}
 	return in, nil
 }
 
 // Typed adapts a function taking a typed input and returning a typed result:
-// the request's data is decoded into T with encoding/json, and the result U
+// the request's data is decoded into T with encoding/json (or
+// Config.Decoder), and the result U
 // is encoded as the reply. Data that does not decode into T gets the caller
 // an error reply {"status":"error","message":"rpc: invalid data for pattern …"}
 // and f is not called.
