@@ -1,6 +1,7 @@
 package main
 
-// The gRPC target: a unary Sum over real protobuf wire bytes, without protoc.
+// The gRPC target: a unary Sum over real protobuf wire bytes, without protoc
+// (and Shop/Checkout for the order shape: orderpb.go).
 //
 //	message SumRequest { int64 a = 1; int64 b = 2; string pad = 3; }
 //	message SumReply   { int64 sum = 1; }
@@ -164,9 +165,9 @@ func checkLen(n int) (int, error) {
 	return n, nil
 }
 
-// sumCodec is the CodecV2 for the two messages, modelled on gRPC's proto
-// codec (small messages in a plain slice, larger ones in a pooled buffer).
-type sumCodec struct{}
+// protoCodec is the CodecV2 for the suite's messages (these two, and
+// orderpb.go's), modelled on gRPC's proto codec (small messages in a plain slice, larger ones in a pooled buffer).
+type protoCodec struct{}
 
 type message interface {
 	size() int
@@ -174,10 +175,10 @@ type message interface {
 	unmarshal([]byte) error
 }
 
-func (sumCodec) Marshal(v any) (mem.BufferSlice, error) {
+func (protoCodec) Marshal(v any) (mem.BufferSlice, error) {
 	m, ok := v.(message)
 	if !ok {
-		return nil, fmt.Errorf("sumCodec: cannot marshal %T", v)
+		return nil, fmt.Errorf("protoCodec: cannot marshal %T", v)
 	}
 	size := m.size()
 	if mem.IsBelowBufferPoolingThreshold(size) {
@@ -189,17 +190,17 @@ func (sumCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
 }
 
-func (sumCodec) Unmarshal(data mem.BufferSlice, v any) error {
+func (protoCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(message)
 	if !ok {
-		return fmt.Errorf("sumCodec: cannot unmarshal into %T", v)
+		return fmt.Errorf("protoCodec: cannot unmarshal into %T", v)
 	}
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
 	return m.unmarshal(buf.ReadOnlyData())
 }
 
-func (sumCodec) Name() string { return "proto" }
+func (protoCodec) Name() string { return "proto" }
 
 // ---- the load: gRPC-go's own client --------------------------------------------
 
@@ -212,11 +213,35 @@ type grpcResult struct {
 	P50, P99 time.Duration
 }
 
+// grpcCall is the gRPC request of a payload: the method, its request
+// message, a fresh reply message, and the check of every reply.
+type grpcCall struct {
+	method   string
+	req      message
+	newReply func() message
+	check    func(message) error
+}
+
+// sumCall is the Sum call of the [1,2] and 4 KiB payloads, which answers 3.
+func sumCall(req *SumRequest) *grpcCall {
+	return &grpcCall{
+		method:   sumMethod,
+		req:      req,
+		newReply: func() message { return new(SumReply) },
+		check: func(m message) error {
+			if got := m.(*SumReply).Sum; got != req.A+req.B {
+				return fmt.Errorf("grpc: sum %d, want %d", got, req.A+req.B)
+			}
+			return nil
+		},
+	}
+}
+
 // runGRPC opens conns ClientConns to addr and keeps inflight calls
 // outstanding on each (one goroutine per call in flight, each calling again
-// as soon as its call returns) for d, timing every call. Calls started
-// before d ends are waited for and counted, as loadtest does.
-func runGRPC(ctx context.Context, addr string, conns, inflight int, req *SumRequest, d time.Duration) (grpcResult, error) {
+// as soon as its call returns) for d, timing and checking every call. Calls
+// started before d ends are waited for and counted, as loadtest does.
+func runGRPC(ctx context.Context, addr string, conns, inflight int, call *grpcCall, d time.Duration) (grpcResult, error) {
 	ccs := make([]*grpc.ClientConn, conns)
 	defer func() {
 		for _, cc := range ccs {
@@ -228,7 +253,7 @@ func runGRPC(ctx context.Context, addr string, conns, inflight int, req *SumRequ
 	for i := range ccs {
 		cc, err := grpc.NewClient(addr,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.ForceCodecV2(sumCodec{})))
+			grpc.WithDefaultCallOptions(grpc.ForceCodecV2(protoCodec{})))
 		if err != nil {
 			return grpcResult{}, err
 		}
@@ -258,13 +283,13 @@ func runGRPC(ctx context.Context, addr string, conns, inflight int, req *SumRequ
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				var out SumReply
+				out := call.newReply()
 				for !stop.Load() {
 					t0 := time.Now()
-					err := cc.Invoke(ctx, sumMethod, req, &out)
+					err := cc.Invoke(ctx, call.method, call.req, out)
 					h.observe(time.Since(t0))
-					if err == nil && out.Sum != req.A+req.B {
-						err = fmt.Errorf("grpc: sum %d, want %d", out.Sum, req.A+req.B)
+					if err == nil {
+						err = call.check(out)
 					}
 					if err != nil {
 						errs.Add(1)

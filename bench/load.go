@@ -17,22 +17,44 @@ import (
 
 // payload is what every request of a shape carries.
 type payload struct {
-	name string
-	data []byte      // the NestJS request's data
-	grpc *SumRequest // the gRPC request
+	key     string // its name for -only: small, 4k, order
+	name    string
+	pattern []byte                      // the NestJS request's pattern (JSON)
+	data    []byte                      // the NestJS request's data
+	check   func(response []byte) error // the check of a reply's response
+	grpc    *grpcCall                   // the gRPC call
+	raw     bool                        // also run msgpattern with the raw handler
 }
 
 // padLen makes the large payload's data exactly 4096 bytes.
 const padLen = 4096 - len(`{"a":1,"b":2,"pad":""}`)
 
 var (
-	smallPayload = payload{name: "[1,2]", data: []byte(`[1,2]`), grpc: &SumRequest{A: 1, B: 2}}
+	smallPayload = payload{key: "small", name: "[1,2]", pattern: []byte(`"sum"`), data: []byte(`[1,2]`),
+		check: checkThree, grpc: sumCall(&SumRequest{A: 1, B: 2})}
 	largePayload = payload{
-		name: "4 KiB",
-		data: []byte(`{"a":1,"b":2,"pad":"` + strings.Repeat("x", padLen) + `"}`),
-		grpc: &SumRequest{A: 1, B: 2, Pad: strings.Repeat("x", padLen)},
+		key:     "4k",
+		name:    "4 KiB",
+		pattern: []byte(`"sum"`),
+		data:    []byte(`{"a":1,"b":2,"pad":"` + strings.Repeat("x", padLen) + `"}`),
+		check:   checkThree,
+		grpc:    sumCall(&SumRequest{A: 1, B: 2, Pad: strings.Repeat("x", padLen)}),
+		raw:     true,
 	}
+	// orderPayload, the realistic shape, is in order.go.
 )
+
+// payloads by their -only and `bench load -payload` names.
+var payloads = map[string]payload{"small": smallPayload, "4k": largePayload, "order": orderPayload}
+
+// checkThree checks the response of "sum": 3. It is also the ceiling's
+// fixed response, whatever the payload.
+func checkThree(response []byte) error {
+	if string(response) != "3" {
+		return fmt.Errorf("response %s, want 3", response)
+	}
+	return nil
+}
 
 // shape is a load shape: connections × requests in flight on each, and a
 // payload.
@@ -49,8 +71,10 @@ func (s shape) String() string {
 var shapes = []shape{
 	{16, 64, smallPayload},
 	{16, 64, largePayload},
+	{16, 64, orderPayload},
 	{1, 1, smallPayload},
 	{1, 1, largePayload},
+	{1, 1, orderPayload},
 }
 
 // Targets.
@@ -62,11 +86,11 @@ const (
 	tMsgRaw     = "msgpattern, raw handler"
 )
 
-// targetsFor lists the targets of a shape: the four, and for the large
+// targetsFor lists the targets of a shape: the four, and for the 4 KiB
 // payload msgpattern again with a handler that does not decode the data.
 func targetsFor(sh shape) []string {
 	ts := []string{tCeiling, tMsgpattern, tNest, tGRPC}
-	if sh.payload.data[0] == '{' {
+	if sh.payload.raw {
 		ts = append(ts, tMsgRaw)
 	}
 	return ts
@@ -81,7 +105,16 @@ type sample struct {
 	elapsed  time.Duration
 	p50, p99 time.Duration
 	cpu      time.Duration // the server process's CPU time during the run
+	// The server process's heap allocations during the run (runtime.MemStats
+	// Mallocs and TotalAlloc deltas; msgpattern targets only).
+	mallocs, allocBytes uint64
+	allocsKnown         bool
 }
+
+// allocsPerReq and bytesPerReq are the server's heap allocations per
+// request.
+func (s sample) allocsPerReq() float64 { return float64(s.mallocs) / float64(max(s.requests, 1)) }
+func (s sample) bytesPerReq() float64  { return float64(s.allocBytes) / float64(max(s.requests, 1)) }
 
 func (s sample) cpuPerReq() float64 { // µs
 	if s.requests == 0 {
@@ -131,7 +164,11 @@ func startTarget(o *options, name string, p payload) (*child, string, error) {
 		return c, "bench server ceiling (internal/loadgen's ceiling loop, reply echoing the id)", err
 	case tMsgpattern:
 		c, err := startChild(name, o.root, []string{exe, "server", kindMsgpattern, "--port", "0"})
-		return c, "bench server msgpattern (rpc.NewServer, RateLimitPerSec -1, RetryAttempts -1, MaxConnections 1<<20)", err
+		detail := "bench server msgpattern (rpc.NewServer, RateLimitPerSec -1, RetryAttempts -1, MaxConnections 1<<20)"
+		if p.key == orderPayload.key {
+			detail += "; \"checkout\": rpc.Typed[Order, Receipt]"
+		}
+		return c, detail, err
 	case tMsgRaw:
 		c, err := startChild(name, o.root, []string{exe, "server", kindMsgpatternRaw, "--port", "0"})
 		return c, "bench server msgpattern-raw (as msgpattern; \"sum\" finds a and b by a byte search, the pad is never decoded)", err
@@ -141,6 +178,11 @@ func startTarget(o *options, name string, p payload) (*child, string, error) {
 	case tNest:
 		if o.nestSkip != "" {
 			return nil, "", errors.New(o.nestSkip)
+		}
+		if p.key == orderPayload.key {
+			c, err := startChild(name, filepath.Join(o.root, "bench", "nestjs"),
+				[]string{o.node, "order-server.mjs", "--nest", o.nest, "--port", "0"})
+			return c, "node bench/nestjs/order-server.mjs --nest " + o.nest + " (\"checkout\": total and receipt in JS)", err
 		}
 		if p.data[0] == '[' {
 			c, err := startChild(name, filepath.Join(o.root, "interop", "nestjs"),
@@ -181,7 +223,11 @@ func runShape(ctx context.Context, o *options, sh shape) ([]*cell, error) {
 		}
 		procs[i] = c
 		if name != tGRPC {
-			if err := verify(c.addr, sh.payload.data); err != nil {
+			check := sh.payload.check
+			if name == tCeiling {
+				check = checkThree // its fixed reply
+			}
+			if err := verify(c.addr, sh.payload.pattern, sh.payload.data, check); err != nil {
 				cells[i].err = err.Error()
 				logf("   %-12s wrong reply: %v", name, err)
 				c.kill()
@@ -209,8 +255,8 @@ func runShape(ctx context.Context, o *options, sh shape) ([]*cell, error) {
 				continue
 			}
 			cells[i].samples = append(cells[i].samples, s)
-			logf("   %-12s rep %d: %9.0f req/s  p50 %-9v p99 %-9v cpu %6.2f µs/req (%.2f cores)%s",
-				name, rep+1, s.rps, s.p50, s.p99, s.cpuPerReq(), s.cores(), errNote(s))
+			logf("   %-12s rep %d: %9.0f req/s  p50 %-9v p99 %-9v cpu %6.2f µs/req (%.2f cores)%s%s",
+				name, rep+1, s.rps, s.p50, s.p99, s.cpuPerReq(), s.cores(), allocNote(s), errNote(s))
 		}
 	}
 	for i, c := range procs {
@@ -227,6 +273,13 @@ func runShape(ctx context.Context, o *options, sh shape) ([]*cell, error) {
 	return cells, nil
 }
 
+func allocNote(s sample) string {
+	if !s.allocsKnown {
+		return ""
+	}
+	return fmt.Sprintf("  %.1f allocs, %.0f B /req", s.allocsPerReq(), s.bytesPerReq())
+}
+
 func errNote(s sample) string {
 	if s.errors == 0 {
 		return ""
@@ -235,8 +288,14 @@ func errNote(s sample) string {
 }
 
 // measureOnce runs the load of sh at the target for d and reads the
-// server's CPU time around it.
+// server's CPU time around it, and for a msgpattern target its heap
+// allocations (memStats).
 func measureOnce(ctx context.Context, target string, c *child, sh shape, d time.Duration) (sample, error) {
+	var m0 memStats
+	var m0err error
+	if target == tMsgpattern || target == tMsgRaw {
+		m0, m0err = c.memStats()
+	}
 	cpu0, err := cpuTime(c.pid)
 	if err != nil {
 		return sample{}, err
@@ -257,7 +316,7 @@ func measureOnce(ctx context.Context, target string, c *child, sh shape, d time.
 			Connections:  sh.conns,
 			InFlight:     sh.inflight,
 			Duration:     d,
-			Pattern:      []byte(`"sum"`),
+			Pattern:      sh.payload.pattern,
 			Data:         sh.payload.data,
 			DrainTimeout: 10 * time.Second,
 		})
@@ -277,18 +336,23 @@ func measureOnce(ctx context.Context, target string, c *child, sh shape, d time.
 		return s, err
 	}
 	s.cpu = cpu1 - cpu0
+	if (target == tMsgpattern || target == tMsgRaw) && m0err == nil {
+		if m1, err := c.memStats(); err == nil {
+			s.mallocs, s.allocBytes, s.allocsKnown = m1.Mallocs-m0.Mallocs, m1.TotalAlloc-m0.TotalAlloc, true
+		}
+	}
 	return s, runErr
 }
 
-// verify sends one "sum" request and checks that the reply is 3.
-func verify(addr string, data []byte) error {
+// verify sends one request and checks its reply's response.
+func verify(addr string, pattern, data []byte, check func([]byte) error) error {
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
-	frame := wire.AppendRequest(nil, wire.NestJS, []byte(`"sum"`), data, nil, []byte("7"))
+	frame := wire.AppendRequest(nil, wire.NestJS, pattern, data, nil, []byte("7"))
 	if _, err := nc.Write(frame); err != nil {
 		return err
 	}
@@ -300,10 +364,10 @@ func verify(addr string, data []byte) error {
 	if err != nil || !ok {
 		return fmt.Errorf("bad reply %q", body)
 	}
-	if string(rep.Response) != "3" || string(rep.ID) != "7" || rep.HasError() {
-		return fmt.Errorf("reply %s, want response 3 for id 7", body)
+	if string(rep.ID) != "7" || rep.HasError() {
+		return fmt.Errorf("reply %s, want a response for id 7", body)
 	}
-	return nil
+	return check(rep.Response)
 }
 
 // readFrame reads one NestJS frame from nc.

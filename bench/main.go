@@ -4,7 +4,7 @@
 // target in a process of its own, in one run, and writes
 // ../docs/BENCHMARKS.md.
 //
-//	cd bench && go run .          # the full run, about 5 minutes
+//	cd bench && go run .          # the full run, about 8 minutes
 //	cd bench && go run . -quick   # a smoke run, well under a minute
 //
 // See README.md in this folder.
@@ -61,7 +61,7 @@ func main() {
 	flag.IntVar(&o.e2ePool, "e2e-pool", 0, "try one configuration of our rpc.Client in the end-to-end test: its pool (rpc.WithPool)")
 	flag.IntVar(&o.e2eGoroutines, "e2e-goroutines", 16*64, "with -e2e-pool: goroutines calling our rpc.Client")
 	flag.StringVar(&o.out, "out", "", "report to write (default <repo>/docs/BENCHMARKS.md)")
-	only := flag.String("only", "", "run only these sections, comma-separated: load,e2e,mem,calib,nats (the report is then partial)")
+	only := flag.String("only", "", "run only these sections, comma-separated: load,e2e,mem,calib,nats, or the load section's shapes of a payload: small,4k,order (the report is then partial)")
 	flag.Parse()
 	if o.duration == 0 {
 		o.duration = pick(o.quick, time.Second, 5*time.Second)
@@ -76,7 +76,12 @@ func main() {
 	if *only != "" {
 		o.only = map[string]bool{}
 		for _, s := range strings.Split(*only, ",") {
-			o.only[strings.TrimSpace(s)] = true
+			s = strings.TrimSpace(s)
+			if _, isPayload := payloads[s]; !isPayload && !strings.Contains(",load,e2e,mem,calib,nats,", ","+s+",") {
+				fmt.Fprintf(os.Stderr, "bench: -only %q: not one of load, e2e, mem, calib, nats, small, 4k, order\n", s)
+				os.Exit(2)
+			}
+			o.only[s] = true
 		}
 	}
 	o.reps = max(o.reps, 1)
@@ -92,6 +97,10 @@ func main() {
 }
 
 func (o *options) runs(section string) bool { return o.only == nil || o.only[section] }
+
+// runsShape reports whether the load section's shape sh runs: with the
+// section, or with its payload's key (-only order).
+func (o *options) runsShape(sh shape) bool { return o.runs("load") || o.only[sh.payload.key] }
 
 func pick[T any](quick bool, q, full T) T {
 	if quick {
@@ -125,8 +134,8 @@ func run(o *options) error {
 		pick(o.quick, "quick", "full"), o.reps, o.duration, o.warmup)
 
 	for _, sh := range shapes {
-		if !o.runs("load") {
-			break
+		if !o.runsShape(sh) {
+			continue
 		}
 		cells, err := runShape(ctx, o, sh)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -32,6 +33,8 @@ type child struct {
 	stderr *tailBuffer
 	stdin  io.Closer
 	done   chan struct{} // closed when the process has exited and been reaped
+	ctl    net.Conn      // memStats's connection, once opened
+	ctlID  int
 }
 
 var registry struct {
@@ -123,6 +126,10 @@ func (c *child) alive() bool {
 
 // kill ends the process (SIGKILL) and reaps it.
 func (c *child) kill() {
+	c.closeCtl()
+	if c.cmd == nil { // not a process of ours (bench load)
+		return
+	}
 	c.cmd.Process.Signal(syscall.SIGKILL)
 	c.stdin.Close()
 	select {

@@ -37,7 +37,7 @@ import (
 const (
 	kindCeiling        = "ceiling"         // framing only, fixed reply echoing the id
 	kindLoadgenCeiling = "loadgen-ceiling" // loadgen.StartCeiling as is (fixed id)
-	kindMsgpattern     = "msgpattern"      // rpc.NewServer with the "sum" handler
+	kindMsgpattern     = "msgpattern"      // rpc.NewServer with the "sum" and "checkout" handlers
 	kindGRPC           = "grpc"            // gRPC-go unary Sum
 	kindMsgpatternRaw  = "msgpattern-raw"  // the same, "sum" reading a and b without decoding
 	kindNATS           = "nats"            // an embedded NATS server (the broker of the NATS section)
@@ -85,6 +85,8 @@ func serverMain(args []string) {
 		} else {
 			srv.Handle("sum", rawSumHandler())
 		}
+		srv.Handle("checkout", checkoutHandler())      // the order shape (order.go)
+		srv.Handle(memStatsPattern, memStatsHandler()) // the suite's allocation readings (memstats.go)
 		fatalIf(srv.Start())
 		bound, stop = srv.Addr().String(), func() { srv.Close() }
 	case kindMsgpatternNATS:
@@ -106,8 +108,9 @@ func serverMain(args []string) {
 	case kindGRPC:
 		ln, err := net.Listen("tcp", addr)
 		fatalIf(err)
-		gs := grpc.NewServer(grpc.ForceServerCodecV2(sumCodec{}))
+		gs := grpc.NewServer(grpc.ForceServerCodecV2(protoCodec{}))
 		gs.RegisterService(&calcServiceDesc, calcServer{})
+		gs.RegisterService(&shopServiceDesc, shopServer{})
 		go gs.Serve(ln)
 		bound, stop = ln.Addr().String(), gs.Stop
 	default:
