@@ -131,9 +131,8 @@ func (w *responder) sendLast(v any) error {
 	}
 	rc.end = monotime()
 	if rc.deadline != 0 && rc.end > rc.deadline {
-		rc.expireLocked()
+		rc.expireLocked() // serve counts the dropped result, seeing stateExpired
 		rc.mu.Unlock()
-		rc.d.stats.lateDropped.Add(1)
 		rc.target.commit(rc)
 		return nil
 	}
