@@ -24,6 +24,7 @@ type payload struct {
 	check   func(response []byte) error // the check of a reply's response
 	grpc    *grpcCall                   // the gRPC call
 	raw     bool                        // also run msgpattern with the raw handler
+	plugged bool                        // also run msgpattern with each plugged decoder (decoders.go)
 }
 
 // padLen makes the large payload's data exactly 4096 bytes.
@@ -40,6 +41,7 @@ var (
 		check:   checkThree,
 		grpc:    sumCall(&SumRequest{A: 1, B: 2, Pad: strings.Repeat("x", padLen)}),
 		raw:     true,
+		plugged: true,
 	}
 	// orderPayload, the realistic shape, is in order.go.
 )
@@ -84,16 +86,30 @@ const (
 	tNest       = "NestJS"
 	tGRPC       = "gRPC-go"
 	tMsgRaw     = "msgpattern, raw handler"
+	tMsgGoJSON  = "msgpattern + go-json" // Config.Decoder: goccy/go-json (decoders.go)
+	tMsgSonic   = "msgpattern + sonic"   // Config.Decoder: bytedance/sonic
 )
 
-// targetsFor lists the targets of a shape: the four, and for the 4 KiB
-// payload msgpattern again with a handler that does not decode the data.
+// targetsFor lists the targets of a shape: the four; for the 4 KiB payload
+// msgpattern again with a handler that does not decode the data; for the 4
+// KiB payload and the order, msgpattern again with each plugged decoder.
 func targetsFor(sh shape) []string {
 	ts := []string{tCeiling, tMsgpattern, tNest, tGRPC}
 	if sh.payload.raw {
 		ts = append(ts, tMsgRaw)
 	}
+	if sh.payload.plugged {
+		for _, p := range pluggedDecoders {
+			ts = append(ts, p.target)
+		}
+	}
 	return ts
+}
+
+// hasMemStats reports whether a target answers "bench.memstats": the
+// msgpattern server, whatever its handler or decoder.
+func hasMemStats(target string) bool {
+	return target == tMsgpattern || target == tMsgRaw || pluggedByTarget(target) != nil
 }
 
 // sample is one measured repetition.
@@ -172,6 +188,10 @@ func startTarget(o *options, name string, p payload) (*child, string, error) {
 	case tMsgRaw:
 		c, err := startChild(name, o.root, []string{exe, "server", kindMsgpatternRaw, "--port", "0"})
 		return c, "bench server msgpattern-raw (as msgpattern; \"sum\" finds a and b by a byte search, the pad is never decoded)", err
+	case tMsgGoJSON, tMsgSonic:
+		pd := pluggedByTarget(name)
+		c, err := startChild(name, o.root, []string{exe, "server", pd.kind, "--port", "0"})
+		return c, "bench server " + pd.kind + " (as msgpattern; Config.Decoder: " + pd.call + ", " + pd.version() + ")", err
 	case tGRPC:
 		c, err := startChild(name, o.root, []string{exe, "server", kindGRPC, "--port", "0"})
 		return c, "bench server grpc (grpc.NewServer, defaults)", err
@@ -218,7 +238,7 @@ func runShape(ctx context.Context, o *options, sh shape) ([]*cell, error) {
 		cells[i].detail = detail
 		if err != nil {
 			cells[i].err = err.Error()
-			logf("   %-12s not run: %v", name, err)
+			logf("   %-20s not run: %v", name, err)
 			continue
 		}
 		procs[i] = c
@@ -229,7 +249,7 @@ func runShape(ctx context.Context, o *options, sh shape) ([]*cell, error) {
 			}
 			if err := verify(c.addr, sh.payload.pattern, sh.payload.data, check); err != nil {
 				cells[i].err = err.Error()
-				logf("   %-12s wrong reply: %v", name, err)
+				logf("   %-20s wrong reply: %v", name, err)
 				c.kill()
 				procs[i] = nil
 				continue
@@ -237,7 +257,7 @@ func runShape(ctx context.Context, o *options, sh shape) ([]*cell, error) {
 		}
 		if _, err := measureOnce(ctx, name, c, sh, o.warmup); err != nil {
 			cells[i].err = "warm-up: " + err.Error()
-			logf("   %-12s warm-up failed: %v", name, err)
+			logf("   %-20s warm-up failed: %v", name, err)
 			c.kill()
 			procs[i] = nil
 		}
@@ -251,11 +271,11 @@ func runShape(ctx context.Context, o *options, sh shape) ([]*cell, error) {
 			s, err := measureOnce(ctx, name, c, sh, o.duration)
 			if err != nil && s.requests == 0 {
 				cells[i].err = err.Error()
-				logf("   %-12s rep %d failed: %v", name, rep+1, err)
+				logf("   %-20s rep %d failed: %v", name, rep+1, err)
 				continue
 			}
 			cells[i].samples = append(cells[i].samples, s)
-			logf("   %-12s rep %d: %9.0f req/s  p50 %-9v p99 %-9v cpu %6.2f µs/req (%.2f cores)%s%s",
+			logf("   %-20s rep %d: %9.0f req/s  p50 %-9v p99 %-9v cpu %6.2f µs/req (%.2f cores)%s%s",
 				name, rep+1, s.rps, s.p50, s.p99, s.cpuPerReq(), s.cores(), allocNote(s), errNote(s))
 		}
 	}
@@ -293,7 +313,7 @@ func errNote(s sample) string {
 func measureOnce(ctx context.Context, target string, c *child, sh shape, d time.Duration) (sample, error) {
 	var m0 memStats
 	var m0err error
-	if target == tMsgpattern || target == tMsgRaw {
+	if hasMemStats(target) {
 		m0, m0err = c.memStats()
 	}
 	cpu0, err := cpuTime(c.pid)
@@ -336,7 +356,7 @@ func measureOnce(ctx context.Context, target string, c *child, sh shape, d time.
 		return s, err
 	}
 	s.cpu = cpu1 - cpu0
-	if (target == tMsgpattern || target == tMsgRaw) && m0err == nil {
+	if hasMemStats(target) && m0err == nil {
 		if m1, err := c.memStats(); err == nil {
 			s.mallocs, s.allocBytes, s.allocsKnown = m1.Mallocs-m0.Mallocs, m1.TotalAlloc-m0.TotalAlloc, true
 		}

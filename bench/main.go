@@ -4,7 +4,7 @@
 // target in a process of its own, in one run, and writes
 // ../docs/BENCHMARKS.md.
 //
-//	cd bench && go run .          # the full run, about 8 minutes
+//	cd bench && go run .          # the full run, about 10 minutes
 //	cd bench && go run . -quick   # a smoke run, well under a minute
 //
 // See README.md in this folder.

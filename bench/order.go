@@ -142,6 +142,7 @@ var orderPayload = payload{
 	pattern: []byte(`"checkout"`),
 	data:    orderJSON,
 	check:   checkReceipt,
+	plugged: true,
 	grpc: &grpcCall{
 		method:   checkoutMethod,
 		req:      &theOrder,
@@ -168,8 +169,9 @@ func checkReceipt(response []byte) error {
 	return nil
 }
 
-// checkoutHandler is the msgpattern target's "checkout": the order decoded
-// into Order by rpc.Typed (encoding/json), the Receipt encoded back.
+// checkoutHandler is the msgpattern targets' "checkout": the order decoded
+// into Order by rpc.Typed (encoding/json, or the server's Config.Decoder for
+// the plugged-decoder targets), the Receipt encoded back.
 func checkoutHandler() rpc.Handler {
 	return rpc.Typed(func(_ context.Context, o Order) (Receipt, error) { return checkout(&o), nil })
 }

@@ -31,3 +31,24 @@ func TestOrderShape(t *testing.T) {
 		t.Fatal("a wrong receipt passed the check")
 	}
 }
+
+// TestPluggedDecoders checks that every plugged decoder decodes the order
+// and the 4 KiB object as encoding/json does.
+func TestPluggedDecoders(t *testing.T) {
+	for _, p := range pluggedDecoders {
+		var o Order
+		if err := p.dec.Unmarshal(orderJSON, &o); err != nil {
+			t.Fatalf("%s: %v", p.target, err)
+		}
+		if got := mustJSON(o); string(got) != string(orderJSON) {
+			t.Errorf("%s: the order decoded as %s", p.target, got)
+		}
+		if r := checkout(&o); r != theReceipt {
+			t.Errorf("%s: receipt %+v, want %+v", p.target, r, theReceipt)
+		}
+		var s sumObject
+		if err := p.dec.Unmarshal(largePayload.data, &s); err != nil || s.A != 1 || s.B != 2 || len(s.Pad) != padLen {
+			t.Errorf("%s: the 4 KiB object decoded as a=%v b=%v len(pad)=%d, %v", p.target, s.A, s.B, len(s.Pad), err)
+		}
+	}
+}

@@ -86,6 +86,7 @@ func describeMachine(o *options) [][2]string {
 		{"gRPC-go", "google.golang.org/grpc " + modVersion("google.golang.org/grpc")},
 		{"NATS", "github.com/nats-io/nats-server/v2 " + modVersion("github.com/nats-io/nats-server/v2") +
 			" (embedded), github.com/nats-io/nats.go " + modVersion("github.com/nats-io/nats.go") + "; " + natsJS},
+		{"plugged decoders", pluggedDecoders[0].version() + "; " + pluggedDecoders[1].version() + " (in bench/go.mod only)"},
 		{"date", time.Now().UTC().Format("2006-01-02 15:04 UTC")},
 	}
 }
@@ -179,11 +180,16 @@ func p99Of(s sample) float64 { return float64(s.p99) }
 // sh, followed by the two latencies ("0.85× (1.20 ms vs 1.41 ms)"), the
 // other target being NestJS for p99 and the ceiling for p50.
 func (r *report) withValues(sh shape, x float64, f func(sample) float64) string {
+	return r.withValuesOf(sh, tMsgpattern, x, f)
+}
+
+// withValuesOf is withValues for target t in msgpattern's place.
+func (r *report) withValuesOf(sh shape, t string, x float64, f func(sample) float64) string {
 	other := tCeiling
 	if sh.conns != 1 {
 		other = tNest
 	}
-	a, b := r.cell(sh, tMsgpattern), r.cell(sh, other)
+	a, b := r.cell(sh, t), r.cell(sh, other)
 	if x == 0 || a == nil || b == nil {
 		return fmtRatio(x)
 	}
@@ -238,6 +244,61 @@ func (r *report) goals() []goal {
 	return gs
 }
 
+// infoLine is a ratio of a plugged-decoder target (decoders.go), shown
+// beside the goal rows for information: what, its measurement, and the
+// default msgpattern target's measurement of the same (with the goal, when
+// it is a goal row's).
+type infoLine struct{ what, measured, dflt string }
+
+// pluggedInfo is the plugged-decoder targets' ratios for the order shape:
+// the goal rows' ratios (which stay about the default msgpattern target)
+// measured for each, and what plugging bought against the default target.
+func (r *report) pluggedInfo() []infoLine {
+	var ls []infoLine
+	cpu := func(s sample) float64 { return s.cpuPerReq() }
+	for _, sh := range shapes {
+		if sh.payload.key != orderPayload.key {
+			continue
+		}
+		for _, p := range pluggedDecoders {
+			t := p.target
+			if r.cell(sh, t) == nil {
+				continue
+			}
+			if sh.conns == 1 {
+				x, _ := r.ratio(sh, t, tCeiling, p50Of)
+				d, _ := r.ratio(sh, tMsgpattern, tCeiling, p50Of)
+				ls = append(ls, infoLine{sh.String() + ": " + t + " ÷ ceiling, p50 round trip",
+					r.withValuesOf(sh, t, x, p50Of), r.withValues(sh, d, p50Of) + "; goal ≤ 1.20×"})
+			} else {
+				x, _ := r.ratio(sh, t, tNest, rpsOf)
+				d, _ := r.ratio(sh, tMsgpattern, tNest, rpsOf)
+				ls = append(ls, infoLine{sh.String() + ": " + t + " ÷ NestJS, throughput", fmtRatio(x), fmtRatio(d) + "; goal ≥ 3×"})
+				x, _ = r.ratio(sh, t, tNest, p99Of)
+				d, _ = r.ratio(sh, tMsgpattern, tNest, p99Of)
+				ls = append(ls, infoLine{sh.String() + ": " + t + " p99 ÷ NestJS p99",
+					r.withValuesOf(sh, t, x, p99Of), r.withValues(sh, d, p99Of) + "; goal ≤ 1.00×"})
+				x, _ = r.ratio(sh, t, tMsgpattern, rpsOf)
+				ls = append(ls, infoLine{sh.String() + ": " + t + " ÷ msgpattern, throughput", fmtRatio(x), "–"})
+			}
+			x, _ := r.ratio(sh, t, tMsgpattern, cpu)
+			ls = append(ls, infoLine{sh.String() + ": " + t + " server CPU µs/req ÷ msgpattern's",
+				fmt.Sprintf("%s (%s vs %s µs)", fmtRatio(x), r.cpuOf(sh, t), r.cpuOf(sh, tMsgpattern)), "–"})
+		}
+	}
+	return ls
+}
+
+// cpuOf is a target's server CPU µs/req under sh, as the results show it.
+func (r *report) cpuOf(sh shape, t string) string {
+	if c := r.cell(sh, t); c != nil {
+		if s, ok := c.best(); ok {
+			return fmt.Sprintf("%.2f", s.cpuPerReq())
+		}
+	}
+	return "–"
+}
+
 // ---- markdown ---------------------------------------------------------------
 
 func (r *report) markdown() string {
@@ -275,6 +336,16 @@ func (r *report) markdown() string {
 	w("")
 	w("The first goals are stated for the `[1,2]` payload; the 4 KiB rows hold the same bar for information. The order rows are issue 11's targets for a realistic payload: at 16×64 ≥ 3× NestJS's throughput with a p99 no worse than NestJS's, at 1×1 a p50 within 1.2× the ceiling's.")
 	w("")
+	if ls := r.pluggedInfo(); len(ls) > 0 {
+		w("**For information, not goals: plugged decoders.** The goal rows are about the default msgpattern target (`encoding/json`, which the module keeps: docs/PERFORMANCE-NOTES.md, *The JSON path*). The same server and handlers with `rpc.Config.Decoder` set to another decoder, measured in the same interleaved repetitions:")
+		w("")
+		w("| for information | measured | msgpattern (encoding/json), for comparison |")
+		w("|---|---|---|")
+		for _, l := range ls {
+			w("| %s | %s | %s |", l.what, l.measured, l.dflt)
+		}
+		w("")
+	}
 
 	w("## How it was measured")
 	w("")
@@ -282,12 +353,13 @@ func (r *report) markdown() string {
 	w("  - **ceiling** — a bare Go server speaking the NestJS framing that answers every frame with a fixed reply: no JSON, no routing, no limits (internal/loadgen's ceiling loop; its reply echoes the request's id, see *Ceiling calibration*).")
 	w("  - **msgpattern** — `rpc.NewServer` with `RateLimitPerSec: -1, RetryAttempts: -1` (and `MaxConnections` high enough for the memory test; everything else default) and the handler `\"sum\"`: internal/demo's `rpc.Typed` sum over `[]float64` for array data, `a+b` (`rpc.Typed` over `{a, b, pad}`) for the 4 KiB object; for the order, `\"checkout\"`: `rpc.Typed[Order, Receipt]` (encoding/json into structs with json tags, see `bench/order.go`).")
 	w("  - **NestJS** — a real NestJS %s TCP microservice on node: `interop/nestjs/server.mjs` and its `sum` (`data.reduce`) for `[1,2]`; for the 4 KiB object, whose data has no `reduce`, `bench/nestjs/sum-server.mjs`: the same start-up, and a `sum` that is server.mjs's for arrays and `data.a + data.b` for objects; for the order, `bench/nestjs/order-server.mjs`: the same start-up and a `checkout` doing the same in JS (the total, the receipt object).", o.nest)
+	w("  - **msgpattern + go-json**, **msgpattern + sonic** (4 KiB and the order, for information) — the msgpattern target with `rpc.Config.Decoder` set: `rpc.DecoderFunc(gojson.Unmarshal)` (%s, pure Go), `rpc.DecoderFunc(sonic.Unmarshal)` (%s); the same handlers, so only `rpc.Typed`'s decoding of the data changes (replies are encoded by package `wire` either way). What plugging a faster decoder buys (`bench/decoders.go`).", pluggedDecoders[0].version(), pluggedDecoders[1].version())
 	w("  - **msgpattern, raw handler** (4 KiB only, for information) — the same server, its `\"sum\"` an `rpc.Func` that finds `a` and `b` by a byte search and never decodes the pad: what the server itself costs for a large payload, apart from `encoding/json`'s decode in the typed handler.")
 	w("  - **gRPC-go** — `grpc.NewServer()` with default settings and a unary `Sum(SumRequest{int64 a, int64 b, string pad}) returns (SumReply{int64 sum})` (for the order: `Shop/Checkout(Order) returns (Receipt)`, nested messages, the same checkout in Go), driven by gRPC-go's own client from the suite process: N `ClientConn`s, one goroutine per call in flight, each calling again as soon as its call returns. No protoc here: the messages are encoded by a hand-written codec with `protowire` (the same bytes protoc-gen-go would produce, at no more cost; see `bench/grpc.go`, `bench/orderpb.go`).")
 	w("- **Load** for the NestJS-framed targets: `loadtest.Run` — N connections, each keeping M requests `{\"pattern\":\"sum\",\"data\":…,\"id\":n}` (the order: `\"checkout\"`) in flight, pipelined; latency from the write of a request's frame to the read of its reply. For gRPC, each call is timed around `ClientConn.Invoke`, into the same log-linear buckets.")
 	w("- **Payloads**: `[1,2]`, and a 4096-byte object `{\"a\":1,\"b\":2,\"pad\":\"xxx…\"}` (gRPC: `pad` a 4074-byte string), both to `\"sum\"`, which every target answers with 3; and the realistic shape, an order of %d bytes of JSON to `\"checkout\"` (`bench/order.go`: a customer with a postal address, 8 line items each with sku, name, qty, price and a few tags, an ISO date as a string, notes with non-ASCII text; gRPC: the same order as protobuf), answered with a receipt `{orderId, customerName, address, total, items}` echoing the customer's name and address, the total of qty × price and the item count. The suite checks one reply of every target before measuring (the receipt: every member, the total exactly; the ceiling: its fixed reply, 3, whatever the payload), and every gRPC reply.", len(orderJSON))
 	w("- **Procedure** per shape: all its target processes start; each is warmed up for %v; then %d repetitions of %v each, interleaved (repetition 1 of every target, then repetition 2), so a drift of the machine touches all alike. **Reported: the repetition with the higher throughput**; the *reps* column lists every repetition's.", o.warmup, o.reps, o.duration)
-	w("- **Server allocations** (msgpattern targets only): the target also answers `\"bench.memstats\"` with its `runtime.MemStats` `Mallocs` and `TotalAlloc`, read over a connection of the suite's just before and just after each repetition; the deltas ÷ requests are everything the server process allocated under that load, per request (`bench/memstats.go`).")
+	w("- **Server allocations** (msgpattern targets only, the plugged-decoder ones included): the target also answers `\"bench.memstats\"` with its `runtime.MemStats` `Mallocs` and `TotalAlloc`, read over a connection of the suite's just before and just after each repetition; the deltas ÷ requests are everything the server process allocated under that load, per request (`bench/memstats.go`).")
 	w("- **Server CPU** is utime+stime of the server's process (`/proc/<pid>/stat`) over the repetition, ÷ requests (µs/req), or ÷ wall time (cores; 2 is the whole machine). **Peak RSS** is the process's VmHWM (`/proc/<pid>/status`) at the end of the shape: start-up, warm-up and all repetitions of that shape.")
 	w("")
 
@@ -332,13 +404,13 @@ func (r *report) markdown() string {
 	w("")
 	w("## Ratios")
 	w("")
-	w("msgpattern against each target, measured in the same run: throughput (requests/s) ratios, and the p50 round trip against the ceiling's.")
+	w("msgpattern (and its raw-handler and plugged-decoder variants, for information) against each target, measured in the same run: throughput (requests/s) ratios, and the p50 round trip against the ceiling's.")
 	w("")
 	w("| shape | ÷ ceiling (throughput) | ÷ NestJS (throughput) | ÷ gRPC-go (throughput) | p50 ÷ ceiling p50 | CPU µs/req ÷ ceiling |")
 	w("|---|--:|--:|--:|--:|--:|")
 	for _, s := range r.shapes {
 		sh := s.shape
-		for _, t := range []string{tMsgpattern, tMsgRaw} {
+		for _, t := range []string{tMsgpattern, tMsgRaw, tMsgGoJSON, tMsgSonic} {
 			if r.cell(sh, t) == nil {
 				continue
 			}
@@ -348,8 +420,13 @@ func (r *report) markdown() string {
 			p, _ := r.ratio(sh, t, tCeiling, p50Of)
 			c, _ := r.ratio(sh, t, tCeiling, func(s sample) float64 { return s.cpuPerReq() })
 			name := sh.String()
-			if t == tMsgRaw {
+			switch t {
+			case tMsgRaw:
 				name += " (raw handler)"
+			case tMsgGoJSON:
+				name += " (+ go-json)"
+			case tMsgSonic:
+				name += " (+ sonic)"
 			}
 			w("| %s | %s | %s | %s | %s | %s |", name, fmtRatio(a), fmtRatio(n), fmtRatio(g), fmtRatio(p), fmtRatio(c))
 		}
@@ -429,7 +506,7 @@ func (r *report) markdown() string {
 	w("- NestJS is single-threaded: its *server CPU (cores)* cannot exceed about 1, however many connections. gRPC-go pays for HTTP/2 framing, flow control and a goroutine per call on both sides.")
 	w("- At 16×64 latency is mostly queueing: 1024 requests in flight ÷ throughput is the mean wait, whatever the server does per request. A p99 many times the p50 means some requests (connections) are served much later than others.")
 	w("- At 4 KiB, *msgpattern* and *msgpattern, raw handler* run the same server; what separates them is the handler's decoding of the data with `encoding/json` (`rpc.Typed`), which the other runtimes do far faster (V8's `JSON.parse`, protobuf). The raw-handler row is the server's own cost for a large payload.")
-	w("- The order is the realistic shape: about a kilobyte of nested JSON decoded into structs and a struct encoded back. The ceiling still answers its fixed `3` (a shorter reply than the receipt), so against it the order rows measure everything a real server does beyond framing. NestJS gets its objects from V8's `JSON.parse` and builds the receipt with `JSON.stringify`; msgpattern's typed handler decodes with Go's `encoding/json`, which dominates its CPU per request here.")
+	w("- The order is the realistic shape: about a kilobyte of nested JSON decoded into structs and a struct encoded back. The ceiling still answers its fixed `3` (a shorter reply than the receipt), so against it the order rows measure everything a real server does beyond framing. NestJS gets its objects from V8's `JSON.parse` and builds the receipt with `JSON.stringify`; msgpattern's typed handler decodes with Go's `encoding/json`, which dominates its CPU per request here; the *msgpattern + go-json* and *msgpattern + sonic* rows are the same server with a faster decoder plugged in (`rpc.Config.Decoder`), for information: the module's default stays `encoding/json`.")
 	w("- *Peak RSS* includes the runtime (Go) or V8 heap and whatever buffers the shape made grow; *memory at scale* is the number to use for sizing many idle connections.")
 	w("- A quick run (`-quick`) is only a smoke test: 1 s repetitions are too short for the ratios to settle.")
 	return b.String()

@@ -42,11 +42,15 @@ const (
 	kindMsgpatternRaw  = "msgpattern-raw"  // the same, "sum" reading a and b without decoding
 	kindNATS           = "nats"            // an embedded NATS server (the broker of the NATS section)
 	kindMsgpatternNATS = "msgpattern-nats" // the msgpattern server over NATS (natsrpc.Connect)
+
+	// msgpattern with Config.Decoder set (decoders.go).
+	kindMsgpatternGoJSON = "msgpattern-gojson" // github.com/goccy/go-json
+	kindMsgpatternSonic  = "msgpattern-sonic"  // github.com/bytedance/sonic
 )
 
 func serverMain(args []string) {
 	if len(args) < 1 {
-		fmt.Fprintln(os.Stderr, "usage: bench server ceiling|loadgen-ceiling|msgpattern|msgpattern-raw|grpc|nats [--port N] [--cpuprofile FILE]\n       bench server msgpattern-nats --nats URL [--cpuprofile FILE]")
+		fmt.Fprintln(os.Stderr, "usage: bench server ceiling|loadgen-ceiling|msgpattern|msgpattern-raw|msgpattern-gojson|msgpattern-sonic|grpc|nats [--port N] [--cpuprofile FILE]\n       bench server msgpattern-nats --nats URL [--cpuprofile FILE]")
 		os.Exit(2)
 	}
 	kind := args[0]
@@ -78,12 +82,16 @@ func serverMain(args []string) {
 		c, err := loadgen.StartCeiling(addr)
 		fatalIf(err)
 		bound, stop = c.Addr(), func() { c.Close() }
-	case kindMsgpattern, kindMsgpatternRaw:
-		srv := newMsgpatternServer(addr)
-		if kind == kindMsgpattern {
-			srv.Handle("sum", sumHandler())
-		} else {
+	case kindMsgpattern, kindMsgpatternRaw, kindMsgpatternGoJSON, kindMsgpatternSonic:
+		var dec rpc.Decoder // nil: encoding/json
+		if p := pluggedByKind(kind); p != nil {
+			dec = p.dec
+		}
+		srv := newMsgpatternServer(addr, dec)
+		if kind == kindMsgpatternRaw {
 			srv.Handle("sum", rawSumHandler())
+		} else {
+			srv.Handle("sum", sumHandler())
 		}
 		srv.Handle("checkout", checkoutHandler())      // the order shape (order.go)
 		srv.Handle(memStatsPattern, memStatsHandler()) // the suite's allocation readings (memstats.go)
@@ -96,7 +104,7 @@ func serverMain(args []string) {
 		}
 		// The msgpattern target's server and handler, served over NATS
 		// alone (no TCP listener: Dispatch needs no Start).
-		srv := newMsgpatternServer(addr)
+		srv := newMsgpatternServer(addr, nil)
 		srv.Handle("sum", sumHandler())
 		ns, err := natsrpc.Connect(srv, *natsURL) // subscribed and flushed when it returns
 		fatalIf(err)
@@ -148,13 +156,15 @@ func fatalIf(err error) {
 // ---- msgpattern --------------------------------------------------------------
 
 // newMsgpatternServer is the msgpattern target's rpc.Server, over TCP at
-// addr (once started) or over NATS.
-func newMsgpatternServer(addr string) *rpc.Server {
+// addr (once started) or over NATS; dec, when not nil, is its
+// Config.Decoder (the plugged-decoder targets, decoders.go).
+func newMsgpatternServer(addr string, dec rpc.Decoder) *rpc.Server {
 	return rpc.NewServer(&rpc.Config{
 		Addr:            addr,
 		RateLimitPerSec: -1, // a trusted high-volume peer: no rate limit
 		RetryAttempts:   -1, // and no retries
 		MaxConnections:  1 << 20,
+		Decoder:         dec,
 	}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 }
 
