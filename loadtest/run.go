@@ -38,8 +38,15 @@ type Config struct {
 	// with the counts so far.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
-	// DrainTimeout bounds the wait for replies after the last request is
-	// sent (default 10s); replies still missing then count as errors.
+	// Timeout bounds each request: one still without its final reply
+	// this long after it was sent counts as a KindDeadline error, and its
+	// slot takes the next request (a late reply is ignored). Zero means no
+	// bound: against a server that never answers, a run of Requests never
+	// ends.
+	Timeout time.Duration
+	// DrainTimeout bounds the wait for replies after the last request of
+	// a run of Duration is sent (default 10s, or Timeout plus a second
+	// when Timeout is set); replies still missing then count as errors.
 	DrainTimeout time.Duration
 }
 
@@ -67,8 +74,27 @@ const (
 	KindRateLimited = "rate_limited"
 	KindTimeout     = "timeout"
 	KindRemote      = "remote_error"
-	KindNoReply     = "no_reply" // connection closed, or DrainTimeout passed
+	KindNoReply     = "no_reply"          // connection closed, or DrainTimeout passed
+	KindDeadline    = "deadline_exceeded" // no final reply within Timeout
 )
+
+// Indexes of the kinds in run.errs.
+const (
+	kindNoHandler = iota
+	kindRateLimited
+	kindTimeout
+	kindRemote
+	kindNoReply
+	kindDeadline
+	numKinds
+)
+
+var kinds = [numKinds]string{KindNoHandler, KindRateLimited, KindTimeout, KindRemote, KindNoReply, KindDeadline}
+
+// ErrorKind is the kind of an error reply, from the JSON of its "err"
+// member: KindNoHandler, KindRateLimited, KindTimeout (the server says the
+// request timed out) or KindRemote.
+func ErrorKind(errJSON []byte) string { return kinds[classify(errJSON)] }
 
 // run is the shared state of a run.
 type run struct {
@@ -79,27 +105,27 @@ type run struct {
 	quota     atomic.Int64
 	hist      *histogram
 	completed atomic.Uint64
-	errs      [5]atomic.Uint64
+	errs      [numKinds]atomic.Uint64
 }
 
-var kinds = [5]string{KindNoHandler, KindRateLimited, KindTimeout, KindRemote, KindNoReply}
-
-// Run performs a run and returns its result. It returns early, with what
-// it measured so far, when ctx ends.
-func Run(ctx context.Context, cfg Config) (Result, error) {
+// newRun checks cfg and sets its defaults.
+func newRun(cfg Config) (*run, error) {
 	cfg.Connections = max(cfg.Connections, 1)
 	cfg.InFlight = max(cfg.InFlight, 1)
 	if cfg.Requests <= 0 && cfg.Duration <= 0 {
-		return Result{}, errors.New("loadtest: set Requests or Duration")
+		return nil, errors.New("loadtest: set Requests or Duration")
 	}
-	if len(cfg.Pattern) == 0 {
-		return Result{}, errors.New("loadtest: no pattern")
+	if cfg.Timeout < 0 {
+		return nil, errors.New("loadtest: negative Timeout")
 	}
 	if len(cfg.Data) == 0 {
 		cfg.Data = []byte("null")
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 10 * time.Second
+		if cfg.Timeout > 0 {
+			cfg.DrainTimeout = cfg.Timeout + time.Second // every request ends by Timeout
+		}
 	}
 	r := &run{cfg: cfg, hist: newHistogram()}
 	if cfg.Rate > 0 {
@@ -109,10 +135,22 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Requests <= 0 {
 		r.quota.Store(1 << 62)
 	}
+	return r, nil
+}
 
-	conns := make([]net.Conn, cfg.Connections)
+// Run performs a run and returns its result. It returns early, with what
+// it measured so far, when ctx ends.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	if len(cfg.Pattern) == 0 {
+		return Result{}, errors.New("loadtest: no pattern")
+	}
+	r, err := newRun(cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	conns := make([]net.Conn, r.cfg.Connections)
 	for i := range conns {
-		nc, err := dial(ctx, cfg)
+		nc, err := dial(ctx, r.cfg)
 		if err != nil {
 			for _, c := range conns[:i] {
 				c.Close()
@@ -121,26 +159,55 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		conns[i] = nc
 	}
+	return r.measure(ctx, func(ctx context.Context, wg *sync.WaitGroup) {
+		for _, nc := range conns {
+			wg.Go(func() { r.drive(ctx, nc) })
+		}
+	})
+}
 
+// RunCalls performs a run as Run does, but with requests made by call,
+// over any transport: Connections × InFlight goroutines each call it in a
+// loop, one call at a time, conn (0 ≤ conn < Connections) telling which
+// connection the goroutine stands for. call makes one request and waits
+// for its final reply; it returns "" for a success, else the error's kind:
+// one of the Kind constants (ErrorKind of an error reply; KindNoReply for
+// a call that failed without one). Addr, TLS, Pattern and Data are not
+// used. With Timeout, the ctx of each call has that deadline, and a call
+// that fails once it passed counts as KindDeadline.
+func RunCalls(ctx context.Context, cfg Config, call func(ctx context.Context, conn int) (kind string)) (Result, error) {
+	r, err := newRun(cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	return r.measure(ctx, func(ctx context.Context, wg *sync.WaitGroup) {
+		for conn := range r.cfg.Connections {
+			for range r.cfg.InFlight {
+				wg.Go(func() { r.callLoop(ctx, conn, call) })
+			}
+		}
+	})
+}
+
+// measure starts the load with start, then goes through the phases of a
+// run: warmup, measurement until the quota is used or the duration is
+// over, then drain. The load stops when its context ends.
+func (r *run) measure(ctx context.Context, start func(context.Context, *sync.WaitGroup)) (Result, error) {
+	cfg := r.cfg
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, nc := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.drive(runCtx, nc)
-		}()
+	if cfg.Warmup <= 0 {
+		r.measuring.Store(true) // from the first request
 	}
+	var wg sync.WaitGroup
+	start(runCtx, &wg)
 
-	// Phases: warmup, then measurement until the quota is used or the
-	// duration is over, then drain.
 	if cfg.Warmup > 0 {
 		r.report(0, true)
 		sleepCtx(ctx, cfg.Warmup)
+		r.measuring.Store(true)
 	}
-	r.measuring.Store(true)
-	start := time.Now()
+	began := time.Now()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	every := cfg.ProgressEvery
@@ -161,7 +228,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		case <-done:
 			finished = true
 		case <-tick.C:
-			r.report(time.Since(start), false)
+			r.report(time.Since(began), false)
 		case <-deadline:
 			r.stop.Store(true)
 			drainTimer = time.After(cfg.DrainTimeout)
@@ -172,7 +239,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			cancel()
 		}
 	}
-	elapsed := time.Since(start)
+	elapsed := time.Since(began)
 	res := Result{
 		Requests: r.completed.Load(),
 		Elapsed:  elapsed,
@@ -185,11 +252,61 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			res.Errors += n
 		}
 	}
-	res.Requests += res.ByKind[KindNoReply]
+	// Requests without a reply are not in the latencies, nor in completed.
+	res.Requests += res.ByKind[KindNoReply] + res.ByKind[KindDeadline]
 	if elapsed > 0 {
 		res.RPS = float64(res.Requests) / elapsed.Seconds()
 	}
 	return res, ctx.Err()
+}
+
+// callLoop calls call, one call at a time, until the run stops.
+func (r *run) callLoop(ctx context.Context, conn int, call func(context.Context, int) string) {
+	for !r.stop.Load() && ctx.Err() == nil {
+		measured := r.measuring.Load()
+		if measured && r.quota.Add(-1) < 0 { // warmup calls are not counted
+			r.stop.Store(true)
+			return
+		}
+		if r.limiter != nil && r.limiter.Wait(ctx) != nil {
+			return // the run is over
+		}
+		callCtx, cancel := ctx, context.CancelFunc(func() {})
+		if r.cfg.Timeout > 0 {
+			callCtx, cancel = context.WithTimeout(ctx, r.cfg.Timeout)
+		}
+		start := time.Now()
+		kind := call(callCtx, conn)
+		took := time.Since(start)
+		late := kind != "" && ctx.Err() == nil && errors.Is(callCtx.Err(), context.DeadlineExceeded)
+		cancel()
+		if !measured {
+			continue
+		}
+		switch {
+		case late:
+			r.errs[kindDeadline].Add(1) // not in the latencies, as no_reply
+			continue
+		case kind == KindNoReply:
+			r.errs[kindNoReply].Add(1)
+			continue
+		}
+		r.hist.observe(took)
+		r.completed.Add(1)
+		if kind != "" {
+			r.errs[kindIndex(kind)].Add(1)
+		}
+	}
+}
+
+// kindIndex is the index of an error kind; an unknown one is KindRemote.
+func kindIndex(kind string) int {
+	for i, k := range kinds {
+		if k == kind {
+			return i
+		}
+	}
+	return kindRemote
 }
 
 func (r *run) report(elapsed time.Duration, warmup bool) {
@@ -205,10 +322,15 @@ func (r *run) report(elapsed time.Duration, warmup bool) {
 
 func dial(ctx context.Context, cfg Config) (net.Conn, error) {
 	d := &net.Dialer{Timeout: 10 * time.Second}
+	var (
+		nc  net.Conn
+		err error
+	)
 	if cfg.TLS != nil {
-		return (&tls.Dialer{NetDialer: d, Config: cfg.TLS}).DialContext(ctx, "tcp", cfg.Addr)
+		nc, err = (&tls.Dialer{NetDialer: d, Config: cfg.TLS}).DialContext(ctx, "tcp", cfg.Addr)
+	} else {
+		nc, err = d.DialContext(ctx, "tcp", cfg.Addr)
 	}
-	nc, err := d.DialContext(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: %w", err)
 	}
@@ -226,10 +348,16 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 
 // slot is one request in flight on a connection: its id is the slot's
 // index plus a multiple of InFlight, so a reply finds its slot by division.
+// Whoever ends the request — its reply, its Timeout, the end of the run —
+// claims the slot by swapping id for 0, so it ends once.
 type slot struct {
-	sent     int64 // monotonic nanoseconds since the run's epoch
-	measured bool
+	id       atomic.Uint64 // the request's id plus one; 0 when free
+	sent     atomic.Int64  // monotonic nanoseconds since the run's epoch
+	measured atomic.Bool
 }
+
+// claim ends the slot's request if its id plus one is still id1.
+func (sl *slot) claim(id1 uint64) bool { return id1 != 0 && sl.id.CompareAndSwap(id1, 0) }
 
 var epoch = time.Now()
 
@@ -240,7 +368,7 @@ func (r *run) drive(ctx context.Context, nc net.Conn) {
 	defer nc.Close()
 	n := r.cfg.InFlight
 	slots := make([]slot, n)
-	free := make(chan int, n)
+	free := make(chan int, n) // a slot is put back once per request: it never blocks
 	for i := range n {
 		free <- i
 	}
@@ -258,6 +386,11 @@ func (r *run) drive(ctx context.Context, nc net.Conn) {
 		case <-readDone:
 		}
 	}()
+	if r.cfg.Timeout > 0 {
+		quit := make(chan struct{})
+		defer close(quit)
+		go r.expire(quit, slots, free, &outstanding)
+	}
 
 	prefix := append(append([]byte(`{"pattern":`), r.cfg.Pattern...), `,"data":`...)
 	prefix = append(append(prefix, r.cfg.Data...), `,"id":`...)
@@ -269,12 +402,18 @@ func (r *run) drive(ctx context.Context, nc net.Conn) {
 		select {
 		case s = <-free:
 		case <-readDone:
+			r.lost(slots)
 			return
 		case <-ctx.Done():
+			r.lost(slots)
 			return
 		}
 		batch = batch[:0]
 		for {
+			if r.stop.Load() {
+				free <- s
+				break
+			}
 			if r.measuring.Load() && r.quota.Add(-1) < 0 { // warmup requests are not counted
 				r.stop.Store(true)
 				free <- s
@@ -288,7 +427,10 @@ func (r *run) drive(ctx context.Context, nc net.Conn) {
 			gens[s]++
 			body = append(append(append(body[:0], prefix...), strconv.AppendUint(idBuf[:0], id, 10)...), '}')
 			batch = wire.AppendFrame(batch, wire.NestJS, body)
-			slots[s] = slot{sent: now(), measured: r.measuring.Load()}
+			sl := &slots[s]
+			sl.sent.Store(now())
+			sl.measured.Store(r.measuring.Load())
+			sl.id.Store(id + 1)
 			outstanding.Add(1)
 			if r.limiter != nil { // paced: send each request as it is due
 				break
@@ -301,29 +443,64 @@ func (r *run) drive(ctx context.Context, nc net.Conn) {
 			break
 		}
 		if len(batch) > 0 {
+			if r.cfg.Timeout > 0 { // a server that stops reading fails the connection
+				nc.SetWriteDeadline(time.Now().Add(r.cfg.Timeout))
+			}
 			if _, err := nc.Write(batch); err != nil {
 				break
 			}
 		}
 	}
-	// Wait for the replies still outstanding (bounded by the run's drain).
+	// Wait for the replies still outstanding (bounded by the run's drain,
+	// and by Timeout).
 	for outstanding.Load() > 0 {
 		select {
 		case <-readDone:
-			r.lost(outstanding.Load(), slots)
+			r.lost(slots)
 			return
 		case <-ctx.Done():
-			r.lost(outstanding.Load(), slots)
+			r.lost(slots)
 			return
 		case <-free:
 		}
 	}
 }
 
-// lost counts requests that never got a reply.
-func (r *run) lost(n int64, _ []slot) {
-	if n > 0 && r.measuring.Load() {
-		r.errs[4].Add(uint64(n))
+// expire ends the requests that have waited Timeout for their reply, until
+// quit is closed.
+func (r *run) expire(quit <-chan struct{}, slots []slot, free chan<- int, outstanding *atomic.Int64) {
+	timeout := r.cfg.Timeout
+	tick := time.NewTicker(min(max(timeout/10, time.Millisecond), 100*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-tick.C:
+		}
+		due := now() - int64(timeout)
+		for s := range slots {
+			sl := &slots[s]
+			id1 := sl.id.Load()
+			if id1 == 0 || sl.sent.Load() > due || !sl.claim(id1) {
+				continue
+			}
+			if sl.measured.Load() {
+				r.errs[kindDeadline].Add(1)
+			}
+			outstanding.Add(-1)
+			free <- s
+		}
+	}
+}
+
+// lost counts the requests still outstanding, which will get no reply.
+func (r *run) lost(slots []slot) {
+	for s := range slots {
+		sl := &slots[s]
+		if sl.claim(sl.id.Load()) && sl.measured.Load() {
+			r.errs[kindNoReply].Add(1)
+		}
 	}
 }
 
@@ -349,9 +526,12 @@ func (r *run) read(nc net.Conn, slots []slot, free chan<- int, outstanding *atom
 				continue
 			}
 			s := int(id % n)
-			sl := slots[s]
-			if sl.measured {
-				r.hist.observe(time.Duration(now() - sl.sent))
+			sl := &slots[s]
+			if !sl.claim(id + 1) {
+				continue // a reply after its Timeout, or not ours
+			}
+			if sl.measured.Load() {
+				r.hist.observe(time.Duration(now() - sl.sent.Load()))
 				r.completed.Add(1)
 				if rep.HasError() {
 					r.errs[classify(rep.Err)].Add(1)
@@ -385,13 +565,13 @@ func classify(errJSON []byte) int {
 	s := string(errJSON)
 	switch {
 	case s == `"`+wire.NoHandlerMessage+`"`:
-		return 0
+		return kindNoHandler
 	case containsFold(s, "rate limit"):
-		return 1
+		return kindRateLimited
 	case containsFold(s, "timed out") || containsFold(s, "timeout"):
-		return 2
+		return kindTimeout
 	}
-	return 3
+	return kindRemote
 }
 
 func containsFold(s, sub string) bool {

@@ -2,13 +2,17 @@ package loadtest_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/msgpattern/msgpattern/internal/testcert"
 	"github.com/msgpattern/msgpattern/loadtest"
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -23,6 +27,14 @@ func startServer(t *testing.T, cfg rpc.Config) *rpc.Server {
 	srv.Handle("sum", rpc.Func(func(json.RawMessage) (any, error) { return 3, nil }))
 	srv.Handle("slow", rpc.Func(func(json.RawMessage) (any, error) { time.Sleep(2 * time.Millisecond); return 1, nil }))
 	srv.Handle("fail", rpc.Func(func(json.RawMessage) (any, error) { return nil, rpc.NewError("no") }))
+	srv.Handle("late", rpc.Func(func(json.RawMessage) (any, error) { time.Sleep(150 * time.Millisecond); return 1, nil }))
+	srv.Handle("hang", rpc.Typed(func(ctx context.Context, _ json.RawMessage) (any, error) {
+		select { // silent for longer than any Timeout here, short enough for the cleanup
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+		return nil, errors.New("hung")
+	}))
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -121,5 +133,109 @@ func TestRunFailsToDial(t *testing.T) {
 	var zero loadtest.Config
 	if _, err := loadtest.Run(context.Background(), zero); err == nil || errors.Is(err, context.Canceled) {
 		t.Errorf("empty config: %v", err)
+	}
+}
+
+// TestRunTimeout: a request without its reply after Timeout counts as
+// deadline_exceeded and frees its slot for the next, so that a run of
+// Requests against a server that never answers ends; a reply that comes
+// after the timeout is not counted again.
+func TestRunTimeout(t *testing.T) {
+	srv := startServer(t, rpc.Config{})
+	for _, tc := range []struct {
+		pattern string
+		timeout time.Duration
+	}{
+		{`"hang"`, 100 * time.Millisecond},
+		{`"late"`, 50 * time.Millisecond}, // answers after 150ms
+	} {
+		start := time.Now()
+		res, err := loadtest.Run(context.Background(), loadtest.Config{
+			Addr: srv.Addr().String(), Connections: 2, InFlight: 3, Requests: 12,
+			Timeout: tc.timeout, Pattern: []byte(tc.pattern),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Requests != 12 || res.Errors != 12 || res.ByKind[loadtest.KindDeadline] != 12 || len(res.ByKind) != 1 {
+			t.Errorf("%s with Timeout %s: %d requests, %d errors %v; want 12 deadline_exceeded",
+				tc.pattern, tc.timeout, res.Requests, res.Errors, res.ByKind)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("%s: the run took %s; 2 rounds of %s expected", tc.pattern, took, tc.timeout)
+		}
+	}
+	// A run of Duration drains within Timeout: what is left is deadline_exceeded.
+	res, err := loadtest.Run(context.Background(), loadtest.Config{
+		Addr: srv.Addr().String(), InFlight: 2, Duration: 100 * time.Millisecond,
+		Timeout: 200 * time.Millisecond, Pattern: []byte(`"hang"`),
+	})
+	if err != nil || res.Requests != 2 || res.ByKind[loadtest.KindDeadline] != 2 {
+		t.Errorf("run of a duration against a silent handler: %+v, %v; want 2 deadline_exceeded", res, err)
+	}
+}
+
+// TestRunTLS: Config.TLS dials TLS.
+func TestRunTLS(t *testing.T) {
+	certs := testcert.New(t, t.TempDir())
+	srv := startServer(t, rpc.Config{TLSConfig: certs.ServerConfig(true)})
+	res, err := loadtest.Run(context.Background(), loadtest.Config{
+		Addr: srv.Addr().String(), TLS: certs.ClientConfig(true), InFlight: 4, Requests: 100, Pattern: []byte(`"sum"`),
+	})
+	if err != nil || res.Requests != 100 || res.Errors != 0 {
+		t.Errorf("over TLS: %+v, %v", res, err)
+	}
+	res, err = loadtest.Run(context.Background(), loadtest.Config{
+		Addr: srv.Addr().String(), TLS: certs.ClientConfig(false), Requests: 1, Pattern: []byte(`"sum"`),
+	})
+	if err == nil && res.Errors == 0 {
+		t.Errorf("a client without the certificate the server requires: %+v", res)
+	}
+	if _, err := loadtest.Run(context.Background(), loadtest.Config{
+		Addr: srv.Addr().String(), TLS: &tls.Config{MinVersion: tls.VersionTLS12}, Requests: 1, Pattern: []byte(`"sum"`),
+	}); err == nil || !strings.HasPrefix(err.Error(), "loadtest: ") {
+		t.Errorf("a server certificate from an unknown CA: %v, want a loadtest: error", err)
+	}
+}
+
+// TestRunCalls: the phases, quota, kinds and timeouts of Run, with the
+// requests made by a function.
+func TestRunCalls(t *testing.T) {
+	var calls atomic.Int64
+	conns := make([]atomic.Int64, 3)
+	res, err := loadtest.RunCalls(context.Background(), loadtest.Config{Connections: 3, InFlight: 4, Requests: 600},
+		func(_ context.Context, conn int) string {
+			conns[conn].Add(1)
+			switch calls.Add(1) % 3 {
+			case 0:
+				return loadtest.ErrorKind([]byte(`"There is no matching message handler defined in the remote service."`))
+			case 1:
+				return ""
+			}
+			time.Sleep(time.Millisecond)
+			return loadtest.ErrorKind([]byte(`{"status":"error","message":"Request timed out"}`))
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 600 || res.Errors != 400 || res.ByKind[loadtest.KindNoHandler] != 200 || res.ByKind[loadtest.KindTimeout] != 200 {
+		t.Errorf("RunCalls: %d requests, %d errors %v; want 600, 400: 200 no_handler, 200 timeout", res.Requests, res.Errors, res.ByKind)
+	}
+	if res.Latency.Max < time.Millisecond || res.Latency.Histogram == nil {
+		t.Errorf("RunCalls latencies: %+v", res.Latency)
+	}
+	for i := range conns {
+		if conns[i].Load() == 0 {
+			t.Errorf("connection %d made no call", i)
+		}
+	}
+
+	res, err = loadtest.RunCalls(context.Background(), loadtest.Config{InFlight: 2, Requests: 4, Timeout: 50 * time.Millisecond},
+		func(ctx context.Context, _ int) string {
+			<-ctx.Done()
+			return loadtest.KindNoReply
+		})
+	if err != nil || res.Requests != 4 || res.ByKind[loadtest.KindDeadline] != 4 || len(res.ByKind) != 1 {
+		t.Errorf("RunCalls of calls that time out: %+v, %v; want 4 deadline_exceeded", res, err)
 	}
 }

@@ -2,20 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
-	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/msgpattern/msgpattern/loadtest"
+	"github.com/msgpattern/msgpattern/pattern"
 	"github.com/msgpattern/msgpattern/wire"
 )
 
@@ -27,31 +28,48 @@ duration, optionally paced at --rate requests per second in all. Then
 prints a summary in the manner of ghz and 'nats bench': counts, errors by
 kind, requests per second, latency percentiles and a histogram.
 
+A request without its reply after --timeout counts as an error
+(deadline_exceeded), and its place goes to the next request.
+
 With --nats URL the load goes over NATS instead (NestJS's NATS wire, to
 whatever serves PATTERN there, e.g. instances in a queue group): -c NATS
 connections, each with -p calls in flight (goroutines calling one after
-the other). A call unanswered for 10s counts as no_reply.
+the other).
+
+With --tls, --cacert, --cert or --insecure the connections are TLS (to the
+NATS server with --nats).
+
+Exit status: 0 the run completed, with at most --max-error-rate of its
+requests failed; 1 more failed (the summary is printed all the same); 2
+usage error, or no connection; 130 interrupted (SIGINT), 143 terminated
+(SIGTERM), after the summary of what was measured.
 
 Examples:
   msgpattern bench -c 16 -p 64 -n 1000000 sum '[1,2]'
   msgpattern bench -c 4 -d 30s --rate 5000 --json '{"cmd":"get"}' '{"id":7}'
+  msgpattern bench -n 1000 --max-error-rate 0.01 --timeout 2s user.get '{"id":7}'
   msgpattern bench --nats nats://127.0.0.1:4222 -c 4 -p 64 -d 5s sum '[1,2]'
 `
 
 // benchCommand is `msgpattern bench`.
 type benchCommand struct {
-	addr     string
-	nats     string // load over the NATS server at this URL instead of addr
-	conns    int
-	inflight int
-	requests int
-	duration time.Duration
-	rate     float64
-	warmup   time.Duration
-	asJSON   bool
-	asCSV    bool
+	addr         string
+	nats         string // load over the NATS server at this URL instead of addr
+	conns        int
+	inflight     int
+	requests     int
+	duration     time.Duration
+	rate         float64
+	warmup       time.Duration
+	timeout      time.Duration
+	maxErrorRate float64
+	asJSON       bool
+	asCSV        bool
+	tls          clientTLS
+	tlsCfg       *tls.Config
 
-	pattern json.RawMessage
+	pattern json.RawMessage // as sent
+	route   string          // its route key, for the CSV
 	data    json.RawMessage
 }
 
@@ -68,27 +86,34 @@ func bench(args []string) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", defaultAddr(), "server address host:port; the default is $MSGPATTERN_ADDR, else localhost:4061")
 	fs.StringVar(&c.nats, "nats", "", "load over the NATS server at this `URL` (nats://host:port) instead of --addr")
-	fs.IntVar(&c.conns, "c", 1, "connections (NATS connections with --nats)")
-	fs.IntVar(&c.inflight, "p", 1, "requests in flight on each connection")
-	fs.IntVar(&c.requests, "n", 0, "requests to measure (default 10000 unless -d is given)")
-	fs.DurationVar(&c.duration, "d", 0, "measure for this long instead of -n")
-	fs.Float64Var(&c.rate, "rate", 0, "requests per second in all; 0 for as fast as the server answers")
-	fs.DurationVar(&c.warmup, "warmup", 0, "unmeasured load before the run")
+	intAtLeast(fs, &c.conns, "c", 1, 1, "connections (NATS connections with --nats)")
+	intAtLeast(fs, &c.inflight, "p", 1, 1, "requests in flight on each connection")
+	intAtLeast(fs, &c.requests, "n", 0, 0, "requests to measure (default 10000 unless -d is given)")
+	nonNegativeDuration(fs, &c.duration, "d", 0, "measure for this long instead of -n")
+	floatBetween(fs, &c.rate, "rate", 0, 0, math.Inf(1), "requests per second in all; 0 for as fast as the server answers")
+	nonNegativeDuration(fs, &c.warmup, "warmup", 0, "unmeasured load before the run")
+	nonNegativeDuration(fs, &c.timeout, "timeout", defaultTimeout, "a request without its reply after this long counts as an error (deadline_exceeded); 0 for no limit")
+	floatBetween(fs, &c.maxErrorRate, "max-error-rate", 0, 0, 1, "exit 1 when more than this share of the requests failed, e.g. 0.01 for 1%; 0, the default: when any did")
 	fs.BoolVar(&c.asJSON, "json", false, "print the summary as JSON")
 	fs.BoolVar(&c.asCSV, "csv", false, "print the summary as CSV")
+	c.tls.bind(fs)
 	setUsage(fs, benchUsage)
 	pos, code, ok := parseCommand(fs, args, "PATTERN [DATA]", 1, 2)
 	if !ok {
 		return code
 	}
 	if c.requests > 0 && c.duration > 0 {
-		return usageError(fmt.Errorf("give -n or -d, not both"))
+		return usageErrorf("bench", "give -n or -d, not both")
 	}
 	if c.requests <= 0 && c.duration <= 0 {
 		c.requests = 10000
 	}
 	if c.asJSON && c.asCSV {
-		return usageError(fmt.Errorf("give --json or --csv, not both"))
+		return usageErrorf("bench", "give --json or --csv, not both")
+	}
+	var err error
+	if c.tlsCfg, err = c.tls.config(); err != nil {
+		return usageErrorf("bench", "%v", err)
 	}
 	p, err := parsePattern(pos[0])
 	if err != nil {
@@ -97,10 +122,13 @@ func bench(args []string) int {
 	if c.pattern, err = wire.AppendJSON(nil, p); err != nil {
 		return usageError(err)
 	}
+	if c.route, err = pattern.Of(p); err != nil {
+		return usageError(err)
+	}
 	if c.data, err = parseData(pos[1:], os.Stdin); err != nil {
 		return usageError(err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, _, stop := notifySignals()
 	defer stop()
 	return c.run(ctx, os.Stdout, os.Stderr)
 }
@@ -108,8 +136,8 @@ func bench(args []string) int {
 func (c *benchCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 	terminal := isTerminal(stderr)
 	cfg := loadtest.Config{
-		Addr: c.addr, Connections: c.conns, InFlight: c.inflight,
-		Requests: c.requests, Duration: c.duration, Rate: c.rate, Warmup: c.warmup,
+		Addr: c.addr, TLS: c.tlsCfg, Connections: c.conns, InFlight: c.inflight,
+		Requests: c.requests, Duration: c.duration, Rate: c.rate, Warmup: c.warmup, Timeout: c.timeout,
 		Pattern: c.pattern, Data: c.data,
 		Progress: func(p loadtest.Progress) { progress(stderr, p, terminal, c.requests) },
 	}
@@ -121,7 +149,7 @@ func (c *benchCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 		err error
 	)
 	if c.nats != "" {
-		res, err = runNATS(ctx, c.nats, cfg)
+		res, err = runNATS(ctx, c.nats, c.tlsCfg, cfg)
 	} else {
 		res, err = loadtest.Run(ctx, cfg)
 	}
@@ -129,8 +157,14 @@ func (c *benchCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
 	if err != nil && res.Requests == 0 {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "msgpattern: interrupted")
+			return interruptCode(ctx)
+		}
 		fmt.Fprintln(stderr, "msgpattern: bench:", err)
-		if c.nats != "" && ctx.Err() == nil {
+		if hint := c.tls.hint(err, c.tlsCfg); hint != "" {
+			fmt.Fprintln(stderr, "hint:", hint)
+		} else if c.nats != "" {
 			fmt.Fprintf(stderr, "hint: is a NATS server listening at %s? Set its URL with --nats\n", c.nats)
 		}
 		return exitLocal
@@ -144,7 +178,12 @@ func (c *benchCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 		writeSummary(stdout, c, res)
 	}
 	if ctx.Err() != nil {
-		return exitInterrupted
+		return interruptCode(ctx)
+	}
+	if res.Requests > 0 && float64(res.Errors) > c.maxErrorRate*float64(res.Requests) {
+		fmt.Fprintf(stderr, "msgpattern: bench: %d of %d requests failed (%.3g%%), more than --max-error-rate %g allows\n",
+			res.Errors, res.Requests, 100*float64(res.Errors)/float64(res.Requests), c.maxErrorRate)
+		return exitFailed
 	}
 	return exitOK
 }
@@ -195,7 +234,7 @@ func fmtDur(d time.Duration) string {
 
 func writeSummary(w io.Writer, c *benchCommand, r loadtest.Result) {
 	l := r.Latency
-	fmt.Fprintf(w, "\nSummary: %s on %s, %d connections × %d in flight\n", c.pattern, c.target(), max(c.conns, 1), max(c.inflight, 1))
+	fmt.Fprintf(w, "\nSummary: %s on %s, %d connections × %d in flight\n", c.pattern, c.target(), c.conns, c.inflight)
 	fmt.Fprintf(w, "  Count:        %d\n", r.Requests)
 	fmt.Fprintf(w, "  Errors:       %d\n", r.Errors)
 	fmt.Fprintf(w, "  Total:        %s\n", fmtDur(r.Elapsed))
@@ -271,7 +310,7 @@ type histogramBar struct {
 func writeJSONSummary(w io.Writer, c *benchCommand, r loadtest.Result) {
 	l := r.Latency
 	out := benchJSON{
-		Addr: c.target(), Pattern: c.pattern, Connections: max(c.conns, 1), InFlight: max(c.inflight, 1),
+		Addr: c.target(), Pattern: c.pattern, Connections: c.conns, InFlight: c.inflight,
 		Requests: r.Requests, Errors: r.Errors, ErrorsBy: r.ByKind, Seconds: r.Elapsed.Seconds(), RPS: r.RPS,
 		MinMs: ms(l.Min), MeanMs: ms(l.Mean), P50Ms: ms(l.P50), P90Ms: ms(l.P90), P99Ms: ms(l.P99), P999Ms: ms(l.P999), MaxMs: ms(l.Max),
 	}
@@ -289,7 +328,7 @@ func writeCSVSummary(w io.Writer, c *benchCommand, r loadtest.Result) {
 	cw.Write([]string{"addr", "pattern", "connections", "in_flight", "requests", "errors", "seconds", "requests_per_second",
 		"min_ms", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
-	cw.Write([]string{c.target(), string(c.pattern), strconv.Itoa(max(c.conns, 1)), strconv.Itoa(max(c.inflight, 1)),
+	cw.Write([]string{c.target(), c.route, strconv.Itoa(c.conns), strconv.Itoa(c.inflight),
 		strconv.FormatUint(r.Requests, 10), strconv.FormatUint(r.Errors, 10), f(r.Elapsed.Seconds()), f(r.RPS),
 		f(ms(l.Min)), f(ms(l.Mean)), f(ms(l.P50)), f(ms(l.P90)), f(ms(l.P99)), f(ms(l.P999)), f(ms(l.Max))})
 	cw.Flush()

@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,14 +57,20 @@ func TestMain(m *testing.M) {
 
 // testServer is an in-process server with a few handlers.
 type testServer struct {
+	srv    *rpc.Server
 	addr   string
 	events chan json.RawMessage // data of the "audit" events, in order
+	hangs  chan struct{}        // a "hang" request started (when there is room)
 }
 
-func startServer(t *testing.T) *testServer {
+func startServer(t *testing.T) *testServer { return startTLSServer(t, nil) }
+
+// startTLSServer starts a testServer serving TLS with tlsCfg (none when nil).
+func startTLSServer(t *testing.T, tlsCfg *tls.Config) *testServer {
 	t.Helper()
-	ts := &testServer{events: make(chan json.RawMessage, 16)}
-	srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1}, slog.New(slog.DiscardHandler))
+	ts := &testServer{events: make(chan json.RawMessage, 16), hangs: make(chan struct{}, 16)}
+	srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1, TLSConfig: tlsCfg}, slog.New(slog.DiscardHandler))
+	ts.srv = srv
 	srv.Handle("sum", rpc.Typed(func(_ context.Context, xs []int) (int, error) {
 		total := 0
 		for _, x := range xs {
@@ -93,6 +100,10 @@ func startServer(t *testing.T) *testServer {
 		return req.Metadata(), nil
 	}))
 	srv.Handle("hang", rpc.Typed(func(ctx context.Context, _ json.RawMessage) (any, error) {
+		select {
+		case ts.hangs <- struct{}{}:
+		default:
+		}
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}))
@@ -244,7 +255,19 @@ func TestSend(t *testing.T) {
 		{"no PATTERN", invocation{args: args()},
 			want{code: 2, stderrRE: `want PATTERN \[DATA\], got 0 argument\(s\)\nRun 'msgpattern send -h' for usage.\n$`}},
 		{"unknown flag", invocation{args: args("--nope", "ping")},
-			want{code: 2, stderrRE: `flag provided but not defined: -nope`}},
+			want{code: 2, stderrRE: `^msgpattern send: flag provided but not defined: --nope\nRun 'msgpattern send -h' for usage.\n$`}},
+		{"unknown one-letter flag", invocation{args: args("-x", "ping")},
+			want{code: 2, stderrRE: `^msgpattern send: flag provided but not defined: -x\n`}},
+		{"flag without its value", invocation{args: args("ping", "--timeout")},
+			want{code: 2, stderrRE: `^msgpattern send: flag needs an argument: --timeout\n`}},
+		{"negative --timeout", invocation{args: args("--timeout", "-1s", "ping")},
+			want{code: 2, stderrRE: `^msgpattern send: invalid value "-1s" for flag --timeout: must not be negative\n`}},
+		{"--timeout not a duration", invocation{args: args("--timeout=10", "ping")},
+			want{code: 2, stderrRE: `^msgpattern send: invalid value "10" for flag --timeout: want a duration such as 500ms`}},
+		{"bad boolean", invocation{args: args("-v=maybe", "ping")},
+			want{code: 2, stderrRE: `^msgpattern send: invalid boolean value "maybe" for -v: `}},
+		{"event handler", invocation{args: args("audit", `"sent with send"`)},
+			want{stderrRE: `^note: audit answered no value: it is an event handler \(it ran, and sends no reply; send events with 'msgpattern emit'\), or a stream that ended empty\n$`}},
 		{"unreachable address", invocation{args: []string{"--addr", dead, "sum", "[1]"}},
 			want{code: 2, stderrRE: `^msgpattern: send: rpc: dial .*\nhint: is a server listening on ` + regexp.QuoteMeta(dead)}},
 		{"timeout", invocation{args: args("--timeout", "200ms", "hang")},
@@ -258,7 +281,9 @@ func TestSend(t *testing.T) {
 		{"--addr beats MSGPATTERN_ADDR", invocation{args: args("sum", "[2,2]"), env: []string{"MSGPATTERN_ADDR=" + dead}},
 			want{stdout: "4\n"}},
 		{"help", invocation{args: []string{"-h"}},
-			want{stderrRE: `^Usage: msgpattern send \[flags\] PATTERN \[DATA\]\n(?s).*--addr string.*--timeout duration`}},
+			want{stdoutRE: `^Usage: msgpattern send \[flags\] PATTERN \[DATA\]\n(?s).*--addr string.*--timeout duration .*\(default 10s\)`}},
+		{"--help", invocation{args: []string{"ping", "--help"}},
+			want{stdoutRE: `^Usage: msgpattern send \[flags\] PATTERN \[DATA\]\n(?s).*--cacert FILE .*--insecure .*--tls `}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -304,23 +329,49 @@ func TestEmit(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
+	commands := `(?s)^Usage: msgpattern <command>.*serve .*send .*emit .*bench .*version .*help `
 	tests := []struct {
 		name string
 		args []string
 		want want
 	}{
-		{"no command", nil, want{code: 2, stderrRE: `^Usage: msgpattern <command>`}},
-		{"help", []string{"help"}, want{stderrRE: `(?s)serve .*send .*emit .*bench `}},
+		{"no command", nil, want{code: 2, stderrRE: commands}},
+		{"help", []string{"help"}, want{stdoutRE: commands}},
+		{"-h", []string{"-h"}, want{stdoutRE: commands}},
+		{"--help", []string{"--help"}, want{stdoutRE: commands}},
+		{"help help", []string{"help", "help"}, want{stdoutRE: commands}},
+		{"help send", []string{"help", "send"}, want{stdoutRE: `(?s)^Usage: msgpattern send \[flags\] PATTERN \[DATA\].*--timeout duration`}},
+		{"help bench", []string{"help", "bench"}, want{stdoutRE: `(?s)^Usage: msgpattern bench \[flags\] PATTERN \[DATA\].*--max-error-rate float`}},
+		{"help serve", []string{"help", "serve"}, want{stdoutRE: `(?s)^Usage: msgpattern serve \[flags\].*--log-format text\|json .*--tls-cert FILE`}},
+		{"help version", []string{"help", "version"}, want{stdoutRE: `^Usage: msgpattern version`}},
+		{"help of an unknown command", []string{"help", "nope"}, want{code: 2, stderrRE: `^msgpattern help: unknown command "nope"\nUsage: `}},
 		{"unknown command", []string{"nope"}, want{code: 2, stderrRE: `^msgpattern: unknown command "nope"`}},
-		{"emit -h", []string{"emit", "-h"}, want{stderrRE: `^Usage: msgpattern emit \[flags\] PATTERN \[DATA\]`}},
-		{"serve -h", []string{"serve", "-h"}, want{stderrRE: `(?s)^Usage: msgpattern serve \[flags\].*--metrics-addr string`}},
+		{"emit -h", []string{"emit", "-h"}, want{stdoutRE: `^Usage: msgpattern emit \[flags\] PATTERN \[DATA\]`}},
+		{"serve -h", []string{"serve", "-h"}, want{stdoutRE: `(?s)^Usage: msgpattern serve \[flags\].*--grace duration +how long .*\(default 10s\).*--max-queued-reply size +reply .*--metrics-addr string`}},
 		{"serve with an argument", []string{"serve", "x"}, want{code: 2, stderrRE: `msgpattern serve: want no arguments`}},
+		{"serve --grace -1s", []string{"serve", "--grace", "-1s"}, want{code: 2, stderrRE: `^msgpattern serve: invalid value "-1s" for flag --grace: must not be negative\n`}},
+		{"serve --log-format xml", []string{"serve", "--log-format", "xml"}, want{code: 2, stderrRE: `^msgpattern serve: invalid value "xml" for flag --log-format: want text or json\n`}},
+		{"serve --max-connections x", []string{"serve", "--max-connections", "x"}, want{code: 2, stderrRE: `^msgpattern serve: invalid value "x" for flag --max-connections: `}},
+		{"serve --tls-cert without --tls-key", []string{"serve", "--tls-cert", "x.pem"}, want{code: 2, stderrRE: `^msgpattern serve: give --tls-cert and --tls-key together\n`}},
+		{"serve --tls-client-ca alone", []string{"serve", "--tls-client-ca", "x.pem"}, want{code: 2, stderrRE: `^msgpattern serve: --tls-client-ca needs --tls-cert and --tls-key\n`}},
+		{"send --cert without --key", []string{"send", "--cert", "x.pem", "ping"}, want{code: 2, stderrRE: `^msgpattern send: give --cert and --key together\n`}},
+		{"send --cacert missing", []string{"send", "--cacert", "/nonexistent/ca.pem", "ping"}, want{code: 2, stderrRE: `^msgpattern send: --cacert: open /nonexistent/ca.pem: `}},
+		{"version with an argument", []string{"version", "x"}, want{code: 2, stderrRE: `^msgpattern version: want no arguments, got 1\n$`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			tt.want.check(t, runCLI(t, invocation{args: tt.args}))
 		})
+	}
+}
+
+// TestVersion: --version and the version command print the module version
+// ("(devel)", or the version Go derives from the clone's VCS) and Go's.
+func TestVersion(t *testing.T) {
+	re := `^msgpattern (\(devel\)|v[0-9]+\.[0-9]+\.[0-9]+\S*) ` + regexp.QuoteMeta(runtime.Version()) + `\n$`
+	for _, arg := range []string{"--version", "version", "-version"} {
+		want{stdoutRE: re}.check(t, runCLI(t, invocation{args: []string{arg}}))
 	}
 }
 
@@ -389,6 +440,9 @@ func TestServe(t *testing.T) {
 	}
 
 	want{stdout: "\"pong\"\n"}.check(t, runCLI(t, invocation{args: []string{"send", "--addr", addr, "ping"}}))
+	if body := httpGet(t, "http://"+metricsAddr+"/healthz"); body != "serving\n" {
+		t.Errorf("/healthz while serving: %q, want \"serving\\n\"", body)
+	}
 
 	prom := httpGet(t, "http://"+metricsAddr+"/metrics")
 	if !regexp.MustCompile(`(?m)^msgpattern_requests_total [1-9]`).MatchString(prom) {
@@ -439,6 +493,16 @@ func TestServe(t *testing.T) {
 
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
+	code, body := httpGetStatus(t, url)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d\n%s", url, code, body)
+	}
+	return body
+}
+
+// httpGetStatus returns the status code and the body of a GET of url.
+func httpGetStatus(t *testing.T, url string) (int, string) {
+	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
@@ -448,8 +512,5 @@ func httpGet(t *testing.T, url string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s\n%s", url, resp.Status, body)
-	}
-	return string(body)
+	return resp.StatusCode, string(body)
 }

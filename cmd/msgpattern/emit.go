@@ -20,10 +20,13 @@ for PATTERN and answers nothing. Prints nothing on success.
 With --nats URL the event is published over NATS, to every service that
 subscribes to PATTERN there (one instance of each queue group).
 
+With --tls, --cacert, --cert or --insecure the connection is TLS (to the
+NATS server with --nats).
+
 Exit status: 0 the event was written to the connection (over NATS: the NATS
 server has it); 2 usage error, or the event could not be sent (cannot
-connect, timed out); 130 interrupted. Whether a handler exists or succeeds
-is not reported: events have no reply.
+connect, timed out); 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+Whether a handler exists or succeeds is not reported: events have no reply.
 
 Examples:
   msgpattern emit user.created '{"id":7}'

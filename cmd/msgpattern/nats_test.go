@@ -8,87 +8,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
-	"os/exec"
 	"regexp"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/msgpattern/msgpattern/loadtest"
 	"github.com/msgpattern/msgpattern/rpc"
 )
-
-// serveProc is a `msgpattern serve` process started by a test, killed at
-// cleanup if it is still running.
-type serveProc struct {
-	cmd     *exec.Cmd
-	stderr  *syncBuffer
-	exited  chan struct{} // closed once waitErr is set
-	waitErr error
-}
-
-func startServe(t *testing.T, args ...string) *serveProc {
-	t.Helper()
-	p := &serveProc{stderr: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(binary, append([]string{"serve"}, args...)...)
-	p.cmd.Env = environ()
-	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	return p
-}
-
-// waitFor waits until the process's output matches re, and returns the
-// first submatch (or the match).
-func (p *serveProc) waitFor(t *testing.T, re string) string {
-	t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if m := rx.FindStringSubmatch(p.stderr.String()); m != nil {
-			return m[len(m)-1]
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("serve exited early (%v):\n%s", p.waitErr, p.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve's output never matched %q:\n%s", re, p.stderr.String())
-		}
-	}
-}
-
-// stop sends SIGTERM and wants a clean exit.
-func (p *serveProc) stop(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-p.exited:
-		if p.waitErr != nil {
-			t.Errorf("serve exited with %v after SIGTERM, want 0:\n%s", p.waitErr, p.stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("serve still running 10s after SIGTERM:\n%s", p.stderr.String())
-	}
-}
 
 // natsRequests reads the requests that came over NATS from an instance's
 // /metrics.json.
@@ -111,27 +39,6 @@ func natsRequests(t *testing.T, metricsAddr string) uint64 {
 	}
 	t.Fatalf("/metrics.json has no nats transport:\n%s", body)
 	return 0
-}
-
-// waitHTTP waits until url answers.
-func waitHTTP(t *testing.T, p *serveProc, url string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("serve exited early (%v):\n%s", p.waitErr, p.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not answering after 15s:\n%s", url, p.stderr.String())
-		}
-	}
 }
 
 func TestNATS(t *testing.T) {
@@ -167,15 +74,18 @@ func TestNATS(t *testing.T) {
 		want{stderrRE: `^sent\n$`}.check(t, runCLI(t, invocation{args: nats("emit", "-v", "evt", `"second"`)}))
 		// One instance so far: it got both, in order.
 		want{stdout: "[\n  {\n    \"id\": 7\n  },\n  \"second\"\n]\n"}.check(t, runCLI(t, invocation{args: nats("send", "events")}))
+		// send to an event handler: it runs, and says nothing back.
+		want{stderrRE: `^note: evt answered no value: it is an event handler`}.check(t, runCLI(t, invocation{args: nats("send", "evt", `"by send"`)}))
+		want{stdout: "[\n  \"by send\"\n]\n"}.check(t, runCLI(t, invocation{args: nats("send", "events")}))
 	})
 
 	t.Run("unreachable NATS", func(t *testing.T) {
 		dead := "nats://" + freeAddr(t)
 		for _, cmd := range []string{"send", "emit"} {
-			want{code: 2, stderrRE: `^msgpattern: ` + cmd + `: connect to NATS at ` + regexp.QuoteMeta(dead) + `: .*\nhint: is a NATS server listening`}.check(t,
+			want{code: 2, stderrRE: `^msgpattern: ` + cmd + `: natsrpc: connect to ` + regexp.QuoteMeta(dead) + `: .*\nhint: is a NATS server listening`}.check(t,
 				runCLI(t, invocation{args: []string{cmd, "--nats", dead, "--timeout", "2s", "sum", "[1]"}}))
 		}
-		want{code: 2, stderrRE: `^msgpattern: bench: connect to NATS at `}.check(t,
+		want{code: 2, stderrRE: `^msgpattern: bench: natsrpc: connect to `}.check(t,
 			runCLI(t, invocation{args: []string{"bench", "--nats", dead, "-n", "1", "sum"}}))
 		if r := runCLI(t, invocation{args: []string{"serve", "--addr", "127.0.0.1:0", "--nats", dead}}); r.code != 1 ||
 			!strings.Contains(r.stderr, "connect to "+dead) {
@@ -213,7 +123,8 @@ func TestNATS(t *testing.T) {
 			Errors   uint64            `json:"errors"`
 			ByKind   map[string]uint64 `json:"errors_by_kind"`
 		}
-		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil {
+		if r.code != exitFailed || json.Unmarshal([]byte(r.stdout), &out) != nil ||
+			r.stderr != "msgpattern: bench: 50 of 50 requests failed (100%), more than --max-error-rate 0 allows\n" {
 			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 		}
 		if out.Addr != url || out.Requests != 50 || out.Errors != 50 || out.ByKind["no_handler"] != 50 {
@@ -221,8 +132,17 @@ func TestNATS(t *testing.T) {
 		}
 
 		r = runCLI(t, invocation{args: nats("bench", "-c", "2", "-d", "1200ms", "--warmup", "200ms", "--rate", "500", "--csv", "sum", "[1]")})
-		if r.code != 0 || !strings.HasPrefix(r.stdout, "addr,") || !strings.Contains(r.stdout, "\n"+url+`,"""sum""",2,1,`) {
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "addr,") || !strings.Contains(r.stdout, "\n"+url+`,sum,2,1,`) {
 			t.Errorf("bench -d --rate --csv: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+
+		// Calls unanswered within --timeout are errors: 4 calls of 1s with -p 2 and 100ms.
+		start := time.Now()
+		r = runCLI(t, invocation{args: nats("bench", "-p", "2", "-n", "4", "--timeout", "100ms", "--json", "slow", "1000")})
+		out.ByKind = nil
+		if r.code != exitFailed || json.Unmarshal([]byte(r.stdout), &out) != nil ||
+			out.Requests != 4 || out.ByKind["deadline_exceeded"] != 4 || time.Since(start) > 5*time.Second {
+			t.Errorf("bench --timeout over NATS: exit %d after %s, stdout %q, stderr %q", r.code, time.Since(start), r.stdout, r.stderr)
 		}
 	})
 
@@ -267,7 +187,7 @@ func TestServeNATSUsage(t *testing.T) {
 		{"bad --service", []string{"--nats-server", "127.0.0.1:0", "--service", "my service"},
 			want{code: 2, stderrRE: `--service "my service": use letters`}},
 		{"help", []string{"-h"},
-			want{stderrRE: `(?s)--nats URL .*--nats-queue NAME .*--nats-server ADDR .*--service NAME `}},
+			want{stdoutRE: `(?s)--nats URL .*--nats-queue NAME .*--nats-server ADDR .*--service NAME `}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -276,7 +196,7 @@ func TestServeNATSUsage(t *testing.T) {
 		})
 	}
 	for _, cmd := range []string{"send", "emit", "bench"} {
-		want{stderrRE: `(?s)^Usage: msgpattern ` + cmd + ` .*--nats URL `}.check(t, runCLI(t, invocation{args: []string{cmd, "-h"}}))
+		want{stdoutRE: `(?s)^Usage: msgpattern ` + cmd + ` .*--nats URL `}.check(t, runCLI(t, invocation{args: []string{cmd, "-h"}}))
 	}
 }
 
@@ -316,40 +236,23 @@ func TestServeNATSServerGone(t *testing.T) {
 	}
 }
 
-// TestClassifyNATS: bench --nats sorts errors into loadtest's kinds.
-func TestClassifyNATS(t *testing.T) {
+// TestErrorKind: bench --nats sorts errors into loadtest's kinds.
+func TestErrorKind(t *testing.T) {
 	remote := func(raw string) error { return &rpc.RemoteError{Raw: json.RawMessage(raw)} }
 	for _, tt := range []struct {
 		err  error
-		want int
+		want string
 	}{
-		{nil, -1},
-		{rpc.NoHandlerError(), 0},
-		{remote(`{"status":"error","message":"Rate limit exceeded"}`), 1},
-		{remote(`"request timed out"`), 2},
-		{remote(`{"status":"error","message":"bad input"}`), 3},
-		{fmt.Errorf("%w: closed", rpc.ErrConnectionLost), kindNoReply},
-		{context.DeadlineExceeded, kindNoReply},
+		{nil, ""},
+		{rpc.NoHandlerError(), loadtest.KindNoHandler},
+		{remote(`{"status":"error","message":"Rate limit exceeded"}`), loadtest.KindRateLimited},
+		{remote(`"request timed out"`), loadtest.KindTimeout},
+		{remote(`{"status":"error","message":"bad input"}`), loadtest.KindRemote},
+		{fmt.Errorf("%w: closed", rpc.ErrConnectionLost), loadtest.KindNoReply},
+		{context.DeadlineExceeded, loadtest.KindNoReply},
 	} {
-		if got := classifyNATS(tt.err); got != tt.want {
-			t.Errorf("classifyNATS(%v) = %d, want %d", tt.err, got, tt.want)
+		if got := errorKind(tt.err); got != tt.want {
+			t.Errorf("errorKind(%v) = %q, want %q", tt.err, got, tt.want)
 		}
-	}
-	h := newLatencyHistogram()
-	for i := 1; i <= 1000; i++ {
-		h.observe(time.Duration(i) * time.Microsecond)
-	}
-	l := h.summary(20)
-	near := func(got, want time.Duration) bool { return got >= want*96/100 && got <= want*104/100 }
-	if l.Min != time.Microsecond || l.Max != time.Millisecond || !near(l.P50, 500*time.Microsecond) ||
-		!near(l.P99, 990*time.Microsecond) || len(l.Histogram) != 20 {
-		t.Errorf("latency summary of 1..1000µs: %+v", l)
-	}
-	var n uint64
-	for _, b := range l.Histogram {
-		n += b.Count
-	}
-	if n != 1000 {
-		t.Errorf("the histogram holds %d latencies, want 1000", n)
 	}
 }

@@ -5,7 +5,7 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"crypto/tls"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -14,41 +14,33 @@ import (
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
-// dialNATS connects to the NATS server at url. It does not reconnect: a
-// command that loses its connection fails its pending calls at once with
-// rpc.ErrConnectionLost, as over TCP, rather than waiting for a deadline.
-// connectTimeout bounds the connection (0: nats.go's default, 2s).
-func dialNATS(url, name string, connectTimeout time.Duration) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(name), nats.NoReconnect()}
+// natsFlushTimeout bounds the wait for the NATS server to have an event
+// when the call has no deadline (--timeout 0), as nats.Conn.Flush does.
+const natsFlushTimeout = 10 * time.Second
+
+// natsCaller is a natsrpc.Client owning its connection.
+type natsCaller struct{ *natsrpc.Client }
+
+// dialNATS connects to the NATS server at url (with TLS when tlsCfg is
+// set) and returns a client whose calls without a deadline have none:
+// send and emit set theirs with --timeout, bench with its own. The
+// connection does not reconnect: a command that loses it fails its pending
+// calls at once with rpc.ErrConnectionLost, as over TCP, rather than
+// waiting for a deadline. connectTimeout bounds the connection (0:
+// nats.go's default, 2s).
+func dialNATS(url, name string, connectTimeout time.Duration, tlsCfg *tls.Config) (*natsCaller, error) {
+	conn := []natsrpc.Option{natsrpc.WithNATSOptions(nats.Name(name), nats.NoReconnect())}
 	if connectTimeout > 0 {
-		opts = append(opts, nats.Timeout(connectTimeout))
+		conn = append(conn, natsrpc.WithNATSOptions(nats.Timeout(connectTimeout)))
 	}
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	if tlsCfg != nil {
+		conn = append(conn, natsrpc.TLS(tlsCfg))
 	}
-	return nc, nil
-}
-
-// natsCaller is a natsrpc.Client on a connection of its own.
-type natsCaller struct {
-	*natsrpc.Client
-	nc *nats.Conn
-}
-
-// dialNATSCaller connects to url and returns a client whose calls without
-// a deadline have none (send and emit set theirs with --timeout).
-func dialNATSCaller(url, name string, timeout time.Duration) (*natsCaller, error) {
-	nc, err := dialNATS(url, name, timeout)
+	c, err := natsrpc.Dial(url, natsrpc.WithConnOptions(conn...), natsrpc.WithCallTimeout(0))
 	if err != nil {
 		return nil, err
 	}
-	client, err := natsrpc.NewClient(nc, natsrpc.WithCallTimeout(0))
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return &natsCaller{Client: client, nc: nc}, nil
+	return &natsCaller{c}, nil
 }
 
 // Emit publishes the event and waits until the NATS server has it, so that
@@ -58,15 +50,10 @@ func (c *natsCaller) Emit(ctx context.Context, pattern any, data any, opts ...rp
 	if err := c.Client.Emit(ctx, pattern, data, opts...); err != nil {
 		return err
 	}
-	if _, ok := ctx.Deadline(); ok {
-		return c.nc.FlushWithContext(ctx)
+	if _, ok := ctx.Deadline(); !ok { // Flush wants one
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, natsFlushTimeout)
+		defer cancel()
 	}
-	return c.nc.Flush()
-}
-
-// Close closes the client, then its connection.
-func (c *natsCaller) Close() error {
-	c.Client.Close()
-	c.nc.Close()
-	return nil
+	return c.Flush(ctx)
 }

@@ -4,14 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"os"
 	"time"
-
-	"github.com/msgpattern/msgpattern/rpc"
 )
 
 // sendCommand calls a pattern and prints the reply's values as they arrive.
@@ -32,10 +27,18 @@ reply, each value of a stream (an Observable) as it arrives.
 With --nats URL the call goes over NATS instead of TCP (NestJS's NATS
 wire), to one instance of the services that serve PATTERN there.
 
+A reply that completes without a value is what an event handler answers
+(it ran, and sends no reply: send events with 'msgpattern emit'), or a
+stream that ended empty: send says so on stderr, and exits 0.
+
+With --tls, --cacert, --cert or --insecure the connection is TLS (to the
+NATS server with --nats).
+
 Exit status: 0 the reply completed; 1 the server answered with an error
 (printed on stderr as "error: <JSON>") or no handler matched the pattern
 (over NATS: nothing subscribes to it); 2 usage error, or no reply (cannot
-connect, timed out, connection lost); 130 interrupted.
+connect, timed out, connection lost); 130 interrupted (SIGINT), 143
+terminated (SIGTERM).
 
 Examples:
   msgpattern send ping
@@ -43,6 +46,7 @@ Examples:
   msgpattern send '{"cmd":"sum2","role":"math"}' @numbers.json
   echo '{"id":7}' | msgpattern send --addr svc:3001 --metadata tenant=a user.get @-
   msgpattern send --nats nats://127.0.0.1:4222 sum '[1,2,3]'
+  msgpattern send --addr svc:4061 --cacert ca.pem --cert me.pem --key me-key.pem ping
 `
 
 func send(args []string) int {
@@ -71,6 +75,10 @@ func (c *sendCommand) call(ctx, callCtx context.Context, client caller) int {
 		fmt.Fprintf(os.Stderr, "%s in %s\n", plural(n, "value"), rtt.Round(time.Microsecond))
 	}
 	if callErr == nil {
+		if n == 0 {
+			fmt.Fprintf(os.Stderr, "note: %s answered no value: it is an event handler (it ran, and sends no reply; "+
+				"send events with 'msgpattern emit'), or a stream that ended empty\n", patternText(c.pattern))
+		}
 		return exitOK
 	}
 	if ctx.Err() == nil && callCtx.Err() != nil {
@@ -84,6 +92,14 @@ func (c *sendCommand) call(ctx, callCtx context.Context, client caller) int {
 	return c.failed(ctx, "send", callErr)
 }
 
+// patternText is PATTERN as the user gave it, for messages.
+func patternText(p any) string {
+	if raw, ok := p.(json.RawMessage); ok {
+		return string(raw)
+	}
+	return fmt.Sprint(p)
+}
+
 // printValue prints one reply value as indented JSON.
 func printValue(v json.RawMessage) error {
 	var buf bytes.Buffer
@@ -94,94 +110,4 @@ func printValue(v json.RawMessage) error {
 	buf.WriteByte('\n')
 	_, err := os.Stdout.Write(buf.Bytes())
 	return err
-}
-
-// caller is what send and emit call through: the TCP client, or the NATS
-// one (--nats).
-type caller interface {
-	rpc.Caller
-	Close() error
-}
-
-// client returns a client that logs nothing: over NATS when --nats is set
-// (connected now), else over TCP to c.addr (connected on first use).
-func (c *callFlags) client(cmd string) (caller, error) {
-	if c.nats != "" {
-		return dialNATSCaller(c.nats, "msgpattern "+cmd, c.timeout)
-	}
-	opts := []rpc.ClientOption{rpc.WithClientLogger(slog.New(slog.DiscardHandler))}
-	if c.timeout > 0 {
-		opts = append(opts, rpc.WithDialTimeout(c.timeout))
-	}
-	return rpc.NewClient(c.addr, opts...)
-}
-
-// target names where the calls go, for messages.
-func (c *callFlags) target() string {
-	if c.nats != "" {
-		return c.nats
-	}
-	return c.addr
-}
-
-func (c *callFlags) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if c.timeout <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, c.timeout)
-}
-
-func (c *callFlags) callOptions() []rpc.CallOption {
-	if len(c.metadata) == 0 {
-		return nil
-	}
-	return []rpc.CallOption{rpc.WithMetadata(c.metadata)}
-}
-
-// failed reports a call's error (not a timeout) and returns the exit code:
-// exitRemote for an error the server sent, exitLocal for the others.
-func (c *callFlags) failed(ctx context.Context, cmd string, err error) int {
-	if remote, ok := errors.AsType[*rpc.RemoteError](err); ok {
-		fmt.Fprintf(os.Stderr, "error: %s\n", indent(remote.Raw))
-		if errors.Is(err, rpc.ErrNoHandler) {
-			fmt.Fprintf(os.Stderr, "hint: no handler on %s matches this pattern; check its spelling and type "+
-				"(42 and \"42\" are the same pattern, an object's key order does not matter)\n", c.target())
-		}
-		return exitRemote
-	}
-	if ctx.Err() != nil {
-		fmt.Fprintln(os.Stderr, "msgpattern: interrupted")
-		return exitInterrupted
-	}
-	fmt.Fprintf(os.Stderr, "msgpattern: %s: %v\n", cmd, err)
-	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
-		fmt.Fprintf(os.Stderr, "hint: is a server listening on %s? Set the address with --addr or MSGPATTERN_ADDR\n", c.addr)
-	}
-	return exitLocal
-}
-
-func isRemote(err error) bool {
-	_, ok := errors.AsType[*rpc.RemoteError](err)
-	return ok
-}
-
-func indent(raw json.RawMessage) string {
-	var buf bytes.Buffer
-	if json.Indent(&buf, raw, "", "  ") != nil {
-		return string(raw)
-	}
-	return buf.String()
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// usageError reports a bad PATTERN or DATA.
-func usageError(err error) int {
-	fmt.Fprintln(os.Stderr, "msgpattern:", err)
-	return exitUsage
 }

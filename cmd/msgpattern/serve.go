@@ -2,19 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"regexp"
-	"strconv"
-	"strings"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -32,7 +29,10 @@ type serveCommand struct {
 	rateLimit   int
 	verbose     bool
 	grace       time.Duration
+	logFormat   string
 	limits      rpc.Config // the resource bounds set by flags; zero means the library's default
+	tls         serverTLS
+	tlsCfg      *tls.Config
 
 	natsURL    string // serve over the NATS server at this URL too
 	natsServer string // start a NATS server listening here, and serve over it
@@ -44,8 +44,12 @@ const serveUsage = `Usage: msgpattern serve [flags]
 
 Serve the demo patterns (ping, echo, sum, 42, {"cmd":"sum2","role":"math"},
 stream3, fail, boom, slow, events; event evt) until SIGINT or SIGTERM, then
-shut down gracefully. With --metrics-addr, also serve the server's metrics
-over HTTP: Prometheus at /metrics, the JSON snapshot at /metrics.json.
+shut down gracefully, for --grace at most; a second SIGINT or SIGTERM stops
+it at once. With --tls-cert and --tls-key, serve TLS (mutual TLS with
+--tls-client-ca). With --metrics-addr, also serve over HTTP the server's
+metrics (Prometheus at /metrics, the JSON snapshot at /metrics.json) and
+its health at /healthz: 200 "serving", then 503 "draining" once the
+shutdown has begun.
 
 With --nats URL, also serve them over NATS (NestJS's NATS transport), in the
 queue group --nats-queue: every instance started with the same URL and
@@ -57,8 +61,12 @@ URL. On shutdown the NATS subscriptions are drained first (new requests go
 to the other instances, those received are answered), the embedded NATS
 server stops last.
 
-Exit status: 0 after a shutdown; 1 the server could not start (address in
-use, NATS unreachable…) or did not shut down cleanly; 2 usage error.
+The log goes to stderr, as text or, with --log-format json, one JSON
+object a line.
+
+Exit status: 0 after a graceful shutdown; 1 the server could not start
+(address in use, NATS unreachable…) or did not shut down cleanly; 2 usage
+error; 130 (SIGINT) or 143 (SIGTERM): stopped at once by a second signal.
 
 Resource bounds (what peers can make the server spend) default to the
 library's; each flag overrides one (see README, "Limits"). Sizes take a
@@ -68,6 +76,7 @@ Examples:
   msgpattern serve
   msgpattern serve --addr 127.0.0.1:4061 --metrics-addr :9090 -v
   msgpattern serve --max-connections 200 --memory-budget 256M --write-timeout 5s
+  msgpattern serve --tls-cert server.pem --tls-key server-key.pem --log-format json
   msgpattern serve --addr :4061 --nats-server 127.0.0.1:4222     # instance 1 + NATS
   msgpattern serve --addr :4062 --nats nats://127.0.0.1:4222     # instance 2
 `
@@ -76,10 +85,13 @@ func serve(args []string) int {
 	var c serveCommand
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", envOr("MSGPATTERN_ADDR", ":4061"), "address to listen on (env MSGPATTERN_ADDR)")
-	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve metrics over HTTP on this address (/metrics Prometheus, /metrics.json JSON); off when empty")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve metrics and health over HTTP on this address (/metrics Prometheus, /metrics.json JSON, /healthz); off when empty")
 	fs.IntVar(&c.rateLimit, "rate-limit", -1, "requests per second per connection, -1 for none (the library's default is 100)")
 	fs.BoolVar(&c.verbose, "v", false, "log connections, and the embedded NATS server's notices (debug level)")
-	fs.DurationVar(&c.grace, "grace", 10*time.Second, "how long shutdown waits for in-flight requests")
+	nonNegativeDuration(fs, &c.grace, "grace", 10*time.Second, "how long shutdown waits for in-flight requests")
+	c.logFormat = "text"
+	fs.Var(choiceFlag{&c.logFormat, []string{"text", "json"}}, "log-format", "log as text, or as JSON (one object a line)")
+	c.tls.bind(fs)
 	fs.StringVar(&c.natsURL, "nats", "", "also serve over the NATS server at this `URL` (nats://host:port)")
 	fs.StringVar(&c.natsServer, "nats-server", "", "start a NATS server in this process listening on `ADDR` (host:port, port 0 for a free one) and serve over it too")
 	fs.StringVar(&c.natsQueue, "nats-queue", natsrpc.DefaultQueueGroup, "NATS queue group `NAME`: instances in one group share the requests; empty for none (each gets every request)")
@@ -101,17 +113,17 @@ func serve(args []string) int {
 		return code
 	}
 	if err := c.checkNATSFlags(fs); err != nil {
-		fmt.Fprintf(os.Stderr, "msgpattern serve: %v\nRun 'msgpattern serve -h' for usage.\n", err)
-		return exitUsage
+		return usageErrorf("serve", "%v", err)
+	}
+	var err error
+	if c.tlsCfg, err = c.tls.config(); err != nil {
+		return usageErrorf("serve", "%v", err)
 	}
 	// Before anything listens, so that a signal never kills a started server.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, sigs, stop := notifySignals()
 	defer stop()
-	return c.run(ctx)
+	return c.run(ctx, sigs.Again())
 }
-
-// serviceName is what NATS micro accepts as a service name.
-var serviceName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // checkNATSFlags rejects NATS flags that do not go together.
 func (c *serveCommand) checkNATSFlags(fs *flag.FlagSet) error {
@@ -127,7 +139,7 @@ func (c *serveCommand) checkNATSFlags(fs *flag.FlagSet) error {
 		})
 		return err
 	}
-	if !serviceName.MatchString(c.service) {
+	if natsrpc.ValidateServiceName(c.service) != nil {
 		return fmt.Errorf("--service %q: use letters, digits, '-' and '_' (a NATS micro service name)", c.service)
 	}
 	if c.natsServer != "" {
@@ -138,12 +150,32 @@ func (c *serveCommand) checkNATSFlags(fs *flag.FlagSet) error {
 	return nil
 }
 
-func (c *serveCommand) run(ctx context.Context) int {
-	level := slog.LevelInfo
+// logger is the server's log, on stderr, in the --log-format.
+func (c *serveCommand) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	if c.verbose {
-		level = slog.LevelDebug
+		opts.Level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// say prints a line for the person at the terminal; with --log-format
+// json, where stderr is for machines, it logs msg with args instead.
+func (c *serveCommand) say(log *slog.Logger, text, msg string, args ...any) {
+	if c.logFormat == "json" {
+		log.Info(msg, args...)
+		return
+	}
+	fmt.Fprint(os.Stderr, text)
+}
+
+// run serves until ctx ends, then shuts down gracefully, or at once when
+// a signal comes on again.
+func (c *serveCommand) run(ctx context.Context, again <-chan os.Signal) int {
+	log := c.logger(os.Stderr)
 
 	// The embedded NATS server first, and stopped last: the instances
 	// served over it leave before it does.
@@ -157,11 +189,12 @@ func (c *serveCommand) run(ctx context.Context) int {
 		}
 		defer embedded.shutdown()
 		natsURL = embedded.url
-		fmt.Fprintf(os.Stderr, "nats server listening on %s\n", natsURL)
+		c.say(log, "nats server listening on "+natsURL+"\n", "nats server listening", "url", natsURL)
 	}
 
 	cfg := c.limits
 	cfg.Addr, cfg.RateLimitPerSec, cfg.RateLimitBurst = c.addr, c.rateLimit, 2*max(c.rateLimit, 0)
+	cfg.TLSConfig = c.tlsCfg
 	srv := rpc.NewServer(&cfg, log)
 	demo.Register(srv)
 	if err := srv.Start(); err != nil {
@@ -187,6 +220,7 @@ func (c *serveCommand) run(ctx context.Context) int {
 		}
 		log.Info("serving over NATS", "url", natsURL, "queue", queue, "service", c.service, "subjects", len(ns.Subjects()))
 	}
+	var draining atomic.Bool // /healthz: the shutdown has begun
 	var metrics *http.Server
 	if c.metricsAddr != "" {
 		ln, err := net.Listen("tcp", c.metricsAddr)
@@ -198,25 +232,54 @@ func (c *serveCommand) run(ctx context.Context) int {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", prommetrics.Handler(srv))
 		mux.Handle("GET /metrics.json", rpc.MetricsHandler(srv))
+		mux.Handle("GET /healthz", healthHandler(&draining))
 		metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := metrics.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				log.Error("metrics server stopped", "err", err)
 			}
 		}()
-		log.Info("metrics over HTTP", "prometheus", "http://"+ln.Addr().String()+"/metrics",
-			"json", "http://"+ln.Addr().String()+"/metrics.json")
+		base := "http://" + ln.Addr().String()
+		log.Info("metrics over HTTP", "prometheus", base+"/metrics", "json", base+"/metrics.json", "health", base+"/healthz")
 	}
-	fmt.Fprintf(os.Stderr, "serving the demo patterns on %s; try:\n  msgpattern send --addr localhost:%[2]s ping\n  printf '{\"pattern\":\"ping\",\"data\":null,\"id\":1}\\n' | nc -q1 localhost %[2]s\n",
-		srv.Addr(), port(srv.Addr().String()))
+	c.say(log, c.tryHint(srv.Addr().String()), "serving the demo patterns", "addr", srv.Addr().String(), "tls", c.tlsCfg != nil)
 	if natsURL != "" {
-		fmt.Fprintf(os.Stderr, "and over NATS at %s:\n  msgpattern send --nats %[1]s ping\n", natsURL)
+		c.say(log, fmt.Sprintf("and over NATS at %s:\n  msgpattern send --nats %[1]s ping\n", natsURL), "serving the demo patterns over NATS", "url", natsURL)
 	}
 
 	<-ctx.Done()
-	log.Info("shutting down", "grace", c.grace)
+	draining.Store(true)
+	log.Info("shutting down", "grace", c.grace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), c.grace)
 	defer cancel()
+	// A second signal cuts the grace short: Shutdown closes everything at
+	// once when sctx ends.
+	hurried := make(chan os.Signal, 1) // the second signal, if any; closed once known
+	done := make(chan struct{})
+	go func() {
+		defer close(hurried)
+		select {
+		case sig := <-again:
+			log.Warn("stopping at once", "signal", sig.String())
+			cancel()
+			hurried <- sig
+		case <-done:
+		}
+	}()
+	code := shutdown(sctx, log, srv, ns, metrics, natsURL)
+	close(done)
+	if sig, ok := <-hurried; ok {
+		code = signalCode(sig)
+	}
+	if embedded != nil {
+		log.Info("stopping the NATS server")
+	}
+	return code // the embedded NATS server, if any, stops now (deferred)
+}
+
+// shutdown stops the server, its NATS subscriptions and its metrics
+// server, gracefully until ctx ends, and returns the exit code.
+func shutdown(ctx context.Context, log *slog.Logger, srv *rpc.Server, ns *natsrpc.Server, metrics *http.Server, natsURL string) int {
 	code := 0
 	if ns != nil && !ns.Conn().IsConnected() {
 		// Draining needs the NATS server, which is gone: drop the
@@ -224,21 +287,44 @@ func (c *serveCommand) run(ctx context.Context) int {
 		log.Warn("NATS connection down: leaving without draining", "url", natsURL)
 		ns.Close()
 	}
-	// The RPC server first, so that metrics can be scraped while it drains;
-	// its shutdown drains the NATS subscriptions too.
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	// The RPC server first, so that metrics (and /healthz, "draining") can
+	// be scraped while it drains; its shutdown drains the NATS
+	// subscriptions too.
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "msgpattern:", err)
 		code = 1
 	}
 	if metrics != nil {
-		if err := metrics.Shutdown(sctx); err != nil {
+		if err := metrics.Shutdown(ctx); err != nil {
 			metrics.Close()
 		}
 	}
-	if embedded != nil {
-		log.Info("stopping the NATS server")
+	return code
+}
+
+// healthHandler answers /healthz: 200 "serving", or 503 "draining" once
+// the shutdown has begun, so that a load balancer stops sending new work.
+func healthHandler(draining *atomic.Bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "draining")
+			return
+		}
+		fmt.Fprintln(w, "serving")
+	})
+}
+
+// tryHint shows how to call the server listening on addr.
+func (c *serveCommand) tryHint(addr string) string {
+	if c.tlsCfg == nil {
+		return fmt.Sprintf("serving the demo patterns on %s; try:\n  msgpattern send --addr localhost:%[2]s ping\n"+
+			"  printf '{\"pattern\":\"ping\",\"data\":null,\"id\":1}\\n' | nc -q1 localhost %[2]s\n", addr, port(addr))
 	}
-	return code // the embedded NATS server, if any, stops now (deferred)
+	return fmt.Sprintf("serving the demo patterns over TLS on %s; try:\n  msgpattern send --addr localhost:%s --cacert CA.pem ping\n"+
+		"  (--cacert: the certificate of the CA that issued --tls-cert, unless the system trusts it)\n", addr, port(addr))
 }
 
 // natsOptions are the natsrpc options the flags set; the connection's
@@ -262,85 +348,6 @@ func (c *serveCommand) natsOptions(log *slog.Logger) []natsrpc.Option {
 		return append(opts, natsrpc.WithoutQueueGroup())
 	}
 	return append(opts, natsrpc.WithQueueGroup(c.natsQueue))
-}
-
-// byteSize is a flag of a byte count with an optional K, M or G suffix
-// (powers of 1024).
-type byteSize struct{ p *int }
-
-func (b byteSize) String() string {
-	if b.p == nil {
-		return ""
-	}
-	return formatByteSize(int64(*b.p))
-}
-
-func (b byteSize) Set(s string) error {
-	n, err := parseByteSize(s)
-	if err != nil {
-		return err
-	}
-	if n > math.MaxInt || n < math.MinInt {
-		return errors.New("out of range")
-	}
-	*b.p = int(n)
-	return nil
-}
-
-type byteSize64 struct{ p *int64 }
-
-func (b byteSize64) String() string {
-	if b.p == nil {
-		return ""
-	}
-	return formatByteSize(*b.p)
-}
-
-func formatByteSize(n int64) string {
-	for _, u := range []struct {
-		suffix string
-		size   int64
-	}{{"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
-		if n != 0 && n%u.size == 0 {
-			return strconv.FormatInt(n/u.size, 10) + u.suffix
-		}
-	}
-	return strconv.FormatInt(n, 10)
-}
-
-func (b byteSize64) Set(s string) error {
-	n, err := parseByteSize(s)
-	if err == nil {
-		*b.p = n
-	}
-	return err
-}
-
-func parseByteSize(s string) (int64, error) {
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(s, "K"):
-		mult, s = 1<<10, strings.TrimSuffix(s, "K")
-	case strings.HasSuffix(s, "M"):
-		mult, s = 1<<20, strings.TrimSuffix(s, "M")
-	case strings.HasSuffix(s, "G"):
-		mult, s = 1<<30, strings.TrimSuffix(s, "G")
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, errors.New("want a number of bytes, with an optional K, M or G suffix")
-	}
-	if n > math.MaxInt64/mult || n < math.MinInt64/mult {
-		return 0, errors.New("out of range")
-	}
-	return n * mult, nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }
 
 func port(addr string) string {
