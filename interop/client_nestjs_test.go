@@ -305,7 +305,7 @@ func testNestContract(t *testing.T, node, major string) {
 			return err
 		}
 		if re.Status != "error" || re.Message != "bad input" {
-			return fmt.Errorf("got Status %q Message %q (raw %s), want error / bad input", re.Status, re.Message, re.Raw)
+			return fmt.Errorf("got Status %q Message %q (raw %s), want error / bad input", re.Status, re.Message, re.Payload)
 		}
 		return nil
 	})
@@ -314,8 +314,8 @@ func testNestContract(t *testing.T, node, major string) {
 		if err != nil {
 			return err
 		}
-		if string(re.Raw) != `{"status":400,"message":"bad"}` || re.Status != "400" || re.Message != "bad" {
-			return fmt.Errorf("got Raw %s Status %q Message %q, want {\"status\":400,\"message\":\"bad\"} / 400 / bad", re.Raw, re.Status, re.Message)
+		if string(re.Payload) != `{"status":400,"message":"bad"}` || re.Status != "400" || re.Message != "bad" {
+			return fmt.Errorf("got Payload %s Status %q Message %q, want {\"status\":400,\"message\":\"bad\"} / 400 / bad", re.Payload, re.Status, re.Message)
 		}
 		return nil
 	})
@@ -325,7 +325,7 @@ func testNestContract(t *testing.T, node, major string) {
 			return err
 		}
 		if re.Message != "Internal server error" {
-			return fmt.Errorf("got Message %q (raw %s), want Internal server error", re.Message, re.Raw)
+			return fmt.Errorf("got Message %q (raw %s), want Internal server error", re.Message, re.Payload)
 		}
 		return nil
 	})

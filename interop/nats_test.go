@@ -401,7 +401,7 @@ func testNestNATSContract(t *testing.T, c *natsrpc.Client) {
 			return err
 		}
 		if re.Status != "error" || re.Message != "bad input" {
-			return fmt.Errorf("got Status %q Message %q (raw %s), want error / bad input", re.Status, re.Message, re.Raw)
+			return fmt.Errorf("got Status %q Message %q (raw %s), want error / bad input", re.Status, re.Message, re.Payload)
 		}
 		return nil
 	})
@@ -410,8 +410,8 @@ func testNestNATSContract(t *testing.T, c *natsrpc.Client) {
 		if err != nil {
 			return err
 		}
-		if string(re.Raw) != `{"status":400,"message":"bad"}` || re.Status != "400" || re.Message != "bad" {
-			return fmt.Errorf("got Raw %s Status %q Message %q", re.Raw, re.Status, re.Message)
+		if string(re.Payload) != `{"status":400,"message":"bad"}` || re.Status != "400" || re.Message != "bad" {
+			return fmt.Errorf("got Payload %s Status %q Message %q", re.Payload, re.Status, re.Message)
 		}
 		return nil
 	})

@@ -112,5 +112,5 @@ func ParseReplyPacket(packet []byte) (r ReplyPacket, ok bool) {
 // no-handler reply, and so does errors.Is(err, ErrUnavailable): the request
 // was delivered to nobody, so it may be retried.
 func NoHandlerError() error {
-	return &RemoteError{Raw: json.RawMessage(`"` + wire.NoHandlerMessage + `"`), Status: "error", Message: wire.NoHandlerMessage, undelivered: true}
+	return &Error{Payload: json.RawMessage(`"` + wire.NoHandlerMessage + `"`), Status: "error", Message: wire.NoHandlerMessage, remote: true, undelivered: true}
 }

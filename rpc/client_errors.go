@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-
-	"github.com/msgpattern/msgpattern/wire"
 )
 
-// Local client errors: the call never got a reply from the remote handler.
-// They are distinct from [*RemoteError], which the remote side chose.
+// Local client errors: the call got no reply from a remote handler, for a
+// reason on this side or on the way. They are distinct from the [*Error] a
+// remote side answers with. ErrUnavailable (transient.go) says the request
+// was never delivered.
 var (
 	// ErrClientClosed is returned by calls on a closed Client.
 	ErrClientClosed = errors.New("rpc: client closed")
@@ -20,38 +20,22 @@ var (
 	// ErrHeartbeatTimeout is the cause of ErrConnectionLost when the
 	// server stopped answering heartbeats.
 	ErrHeartbeatTimeout = errors.New("rpc: no heartbeat answer within HeartbeatTimeout")
-	// ErrNoHandler matches (errors.Is) the *RemoteError a server sends when
-	// no handler matches the pattern.
+	// ErrNoHandler matches (errors.Is) the *Error a client receives when
+	// the server answered that no handler matches the pattern — a remote
+	// answer, not a local failure — or, on NATS, when nobody is subscribed.
 	ErrNoHandler = errors.New("rpc: no matching message handler")
 )
 
-// RemoteError is an error reply: the remote handler failed, or no handler
-// matched. Raw is the "err" value exactly as sent; Status and Message are
-// read from it when it has the usual {"status":…,"message":…} shape, or
-// Message is the text when it is a string.
-type RemoteError struct {
-	Raw     json.RawMessage
-	Status  string // "error" for RpcException("…"); the status field as text otherwise
-	Message string
-
-	undelivered bool // nobody received the request (NATS no responders): also ErrUnavailable
-}
-
-func (e *RemoteError) Error() string {
-	if e.Message != "" {
-		return "rpc: remote error: " + e.Message
-	}
-	return "rpc: remote error: " + string(e.Raw)
-}
-
-// Is makes errors.Is(err, ErrNoHandler) recognise the no-handler reply.
-func (e *RemoteError) Is(target error) bool {
-	return target == ErrNoHandler && e.Message == wire.NoHandlerMessage || target == ErrUnavailable && e.undelivered
-}
+// RemoteError is the error a client receives from a remote handler.
+//
+// Deprecated: it is [Error], the one type for both sides: what a handler
+// returns to send an error is what the caller receives (its Payload is the
+// "err" value exactly as received; the field was called Raw before).
+type RemoteError = Error
 
 // newRemoteError reads an "err" value; raw is copied.
-func newRemoteError(raw, status []byte) *RemoteError {
-	e := &RemoteError{Raw: append(json.RawMessage(nil), raw...)}
+func newRemoteError(raw, status []byte) *Error {
+	e := &Error{Payload: append(json.RawMessage(nil), raw...), remote: true}
 	var text string
 	if json.Unmarshal(raw, &text) == nil {
 		e.Message = text

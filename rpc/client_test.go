@@ -173,7 +173,7 @@ func TestClientErrors(t *testing.T) {
 	var re *rpc.RemoteError
 	var rawErr map[string]any
 	if !errors.As(err, &re) || re.Status != "400" || re.Message != "bad" ||
-		json.Unmarshal(re.Raw, &rawErr) != nil || rawErr["status"] != float64(400) {
+		json.Unmarshal(re.Payload, &rawErr) != nil || rawErr["status"] != float64(400) {
 		t.Errorf("remote error = %+v (%v); want status 400, message bad, the raw object", re, err)
 	}
 	if errors.Is(err, rpc.ErrNoHandler) || errors.Is(err, rpc.ErrConnectionLost) {
@@ -318,5 +318,44 @@ func TestClientAddressAndMetadata(t *testing.T) {
 	}
 	if want := `{"raw":{"n":1,"tags":["a"],"traceparent":"00-1"},"strings":{"traceparent":"00-1"}}`; string(got) != want {
 		t.Errorf("got %s\nwant %s", got, want)
+	}
+}
+
+// TestErrorForwarding: one error type for both sides — a handler that
+// returns the error its own call got forwards status and message verbatim;
+// a downstream "no handler" goes out as an internal error.
+func TestErrorForwarding(t *testing.T) {
+	t.Parallel()
+	down, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) {
+		s.Handle("bad", rpc.Func(func(json.RawMessage) (any, error) {
+			return nil, &rpc.Error{Payload: json.RawMessage(`{"status":400,"message":"bad input"}`)}
+		}))
+	})
+	downClient, err := rpc.NewClient(down.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer downClient.Close()
+	up, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) {
+		s.Handle("forward", rpc.ContextFunc(func(ctx context.Context, data json.RawMessage) (any, error) {
+			var pattern string
+			json.Unmarshal(data, &pattern)
+			return nil, downClient.Send(ctx, pattern, nil, nil)
+		}))
+	})
+	c := dial(t, up)
+	c.call(`"forward"`, `"bad"`, "1", errReply(`{"status":400,"message":"bad input"}`, "1"))
+	c.call(`"forward"`, `"missing"`, "2", errReply(internalError, "2"))
+
+	// The client side: the same type, Status and Message read from the value.
+	upClient, _ := rpc.NewClient(up.Addr().String())
+	defer upClient.Close()
+	err = upClient.Send(context.Background(), "forward", "bad", nil)
+	var e *rpc.Error
+	if !errors.As(err, &e) || e.Status != "400" || e.Message != "bad input" || errors.Is(err, rpc.ErrNoHandler) {
+		t.Errorf("forwarded error: %#v", err)
+	}
+	if err := upClient.Send(context.Background(), "nope", nil, nil); !errors.Is(err, rpc.ErrNoHandler) {
+		t.Errorf("our own no-handler: %v", err)
 	}
 }

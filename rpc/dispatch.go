@@ -302,6 +302,10 @@ func (d *dispatcher) errorValue(dst []byte, rc *requestContext, err error) ([]by
 		pe     *panicError
 	)
 	switch {
+	case errors.As(err, &rpcErr) && rpcErr.remote && errors.Is(rpcErr, ErrNoHandler):
+		// A downstream "no handler" must not look like this server's own.
+		d.limit.log(d.log, slog.LevelError, "handler forwarded a downstream no-handler error", "pattern", rc.req.Route, "err", err)
+		return appendStatusError(dst, internalErrorMessage), kindHandler
 	case errors.As(err, &rpcErr):
 		return rpcErr.appendValue(dst), kindRPC
 	case errors.As(err, &decErr):

@@ -11,22 +11,36 @@ import (
 // ErrServerClosed is returned by [Server.Start] after [Server.Shutdown].
 var ErrServerClosed = errors.New("rpc: server closed")
 
-// Error is an error a handler returns to choose exactly what the caller
-// sees, like NestJS's RpcException. Any other error returned by a handler,
-// and any panic, reaches the caller as
+// Error is an error reply, the one type for both sides (as connect-go
+// has): a handler returns one to choose exactly what the caller sees, like
+// NestJS's RpcException, and a client returns one when the remote side
+// answered with an error. So a handler that returns the *Error its own
+// call got forwards the downstream status and message verbatim — except
+// that a downstream "no handler" is sent as an internal error, so that it
+// does not look like this server's own (and is logged). Any other error
+// returned by a handler, and any panic, reaches the caller as
 // {"status":"error","message":"Internal server error"} and is logged.
 //
 // The message reaches the caller: take care not to leak sensitive details.
 type Error struct {
-	// Message is sent as {"status":"error","message":Message}, the shape
-	// of RpcException("message"), unless Payload is set.
+	// Status is the error's status: "error" for RpcException("…"), or the
+	// status of an object error as text ("400"). A handler may leave it
+	// empty ("error").
+	Status string
+	// Message is sent as {"status":Status,"message":Message}, the shape of
+	// RpcException("message"), unless Payload is set. On the client side
+	// it is read from the error value.
 	Message string
 	// Payload, when not nil, is sent verbatim as the error value, the shape
-	// of RpcException({...}). It must be valid JSON.
+	// of RpcException({...}); it must be valid JSON. On the client side it
+	// is the "err" value exactly as received.
 	Payload json.RawMessage
 	// Cause is an underlying error, for errors.Is/As on the server side.
 	// It is never sent.
 	Cause error
+
+	remote      bool // received by a client
+	undelivered bool // nobody received the request (NATS no responders): also ErrUnavailable
 }
 
 // NewError returns an *Error whose caller sees {"status":"error","message":msg}.
@@ -55,7 +69,22 @@ func NewErrorObject(v any) (*Error, error) {
 	return &Error{Message: msg, Payload: b}, nil
 }
 
-func (e *Error) Error() string { return e.Message }
+func (e *Error) Error() string {
+	if !e.remote {
+		return e.Message
+	}
+	if e.Message != "" {
+		return "rpc: remote error: " + e.Message
+	}
+	return "rpc: remote error: " + string(e.Payload)
+}
+
+// Is makes errors.Is(err, ErrNoHandler) recognise a received no-handler
+// answer, and errors.Is(err, ErrUnavailable) an undelivered request.
+func (e *Error) Is(target error) bool {
+	return target == ErrNoHandler && e.remote && e.Message == wire.NoHandlerMessage ||
+		target == ErrUnavailable && e.undelivered
+}
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Cause }
@@ -68,6 +97,13 @@ func (e *Error) appendValue(dst []byte) []byte {
 		}
 		// An invalid payload must not corrupt the stream: fall back to the
 		// message shape.
+	}
+	if e.Status != "" && e.Status != "error" {
+		dst = append(dst, `{"status":`...)
+		dst = wire.AppendString(dst, e.Status)
+		dst = append(dst, `,"message":`...)
+		dst = wire.AppendString(dst, e.Message)
+		return append(dst, '}')
 	}
 	return appendStatusError(dst, e.Message)
 }

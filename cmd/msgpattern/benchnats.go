@@ -55,7 +55,7 @@ func errorKind(err error) string {
 		return loadtest.KindNoHandler
 	}
 	if remote, ok := errors.AsType[*rpc.RemoteError](err); ok {
-		return loadtest.ErrorKind(remote.Raw)
+		return loadtest.ErrorKind(remote.Payload)
 	}
 	return loadtest.KindNoReply
 }

@@ -157,7 +157,7 @@ func (c *callFlags) callOptions() []rpc.CallOption {
 // ctx, exitLocal for the others.
 func (c *callFlags) failed(ctx context.Context, cmd string, err error) int {
 	if remote, ok := errors.AsType[*rpc.RemoteError](err); ok {
-		fmt.Fprintf(os.Stderr, "error: %s\n", indent(remote.Raw))
+		fmt.Fprintf(os.Stderr, "error: %s\n", indent(remote.Payload))
 		if errors.Is(err, rpc.ErrNoHandler) {
 			fmt.Fprintf(os.Stderr, "hint: no handler on %s matches this pattern; check its spelling and type "+
 				"(42 and \"42\" are the same pattern, an object's key order does not matter)\n", c.target())
