@@ -68,7 +68,9 @@ func WithEagerConnect() ClientOption { return func(o *clientOptions) { o.eager =
 // mutual TLS.
 func WithTLS(cfg *tls.Config) ClientOption { return func(o *clientOptions) { o.tls = cfg } }
 
-// WithDialTimeout bounds each dial (default 10s).
+// WithDialTimeout bounds each dial of the client (default 10s). It is a
+// client option; a handler's deadline is the server's Config.Timeout, or
+// the HandleOption WithTimeout, and a call's is its context's.
 func WithDialTimeout(d time.Duration) ClientOption {
 	return func(o *clientOptions) { o.dialTimeout = d }
 }

@@ -67,7 +67,9 @@ type routeOptions struct {
 }
 
 // WithTimeout overrides Config.Timeout for this pattern; zero or a
-// negative duration means no deadline.
+// negative duration means no deadline. It is a server HandleOption (for
+// Handle); on the client side a call's deadline is its context's, and
+// WithDialTimeout bounds dialling.
 func WithTimeout(d time.Duration) HandleOption {
 	return func(o *routeOptions) { o.timeout, o.timeoutSet = max(d, 0), true }
 }

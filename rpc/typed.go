@@ -53,7 +53,8 @@ func Typed[T, U any](f func(ctx context.Context, in T) (U, error)) Handler {
 	})
 }
 
-// Stream adapts a function returning a sequence of values, sent as the
+// Stream adapts (on the server side; the client side is [Client.Stream]
+// and [StreamOf]) a function returning a sequence of values, sent as the
 // values of a NestJS Observable: each value as it is produced, the reply
 // completing when the sequence ends. A non-nil error in the sequence ends
 // the reply with that error after the values already sent. The sequence

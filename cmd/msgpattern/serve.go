@@ -69,7 +69,7 @@ Exit status: 0 after a graceful shutdown; 1 the server could not start
 error; 130 (SIGINT) or 143 (SIGTERM): stopped at once by a second signal.
 
 Resource bounds (what peers can make the server spend) default to the
-library's; each flag overrides one (see README, "Limits"). Sizes take a
+library's; each flag overrides one (see docs/SERVER.md, "Limits"). Sizes take a
 K, M or G suffix (powers of 1024); a negative value turns a bound off.
 
 Examples:
