@@ -209,10 +209,10 @@ func testNestContract(t *testing.T, node, major string) {
 		}
 		return nil
 	}
-	remote := func(err error) (*rpc.RemoteError, error) {
-		var re *rpc.RemoteError
+	remote := func(err error) (*rpc.Error, error) {
+		var re *rpc.Error
 		if !errors.As(err, &re) {
-			return nil, fmt.Errorf("got error %v (%T), want a *rpc.RemoteError", err, err)
+			return nil, fmt.Errorf("got error %v (%T), want a *rpc.Error", err, err)
 		}
 		return re, nil
 	}
@@ -549,7 +549,7 @@ func testNestRestart(t *testing.T, node, major string) {
 }
 
 func isRemoteError(err error) bool {
-	var re *rpc.RemoteError
+	var re *rpc.Error
 	return errors.As(err, &re)
 }
 

@@ -164,7 +164,7 @@ func TestNestNATSClientToGoServer(t *testing.T) {
 // TestGoNATSClientToNestServer: our natsrpc.Client calls a real NestJS NATS
 // microservice (nats-server.mjs, in queue group "nest-demo") of majors 11
 // and 12: every pattern of the demo contract, a stream, RpcExceptions as
-// *rpc.RemoteError, events, metadata, 200 concurrent calls, a call given
+// *rpc.Error, events, metadata, 200 concurrent calls, a call given
 // up on, and an unknown pattern as rpc.ErrNoHandler at once; two instances
 // sharing a queue group; an instance killed under pending calls and
 // replaced.
@@ -352,10 +352,10 @@ func testNestNATSContract(t *testing.T, c *natsrpc.Client) {
 		}
 		return nil
 	}
-	remote := func(err error) (*rpc.RemoteError, error) {
-		var re *rpc.RemoteError
+	remote := func(err error) (*rpc.Error, error) {
+		var re *rpc.Error
 		if !errors.As(err, &re) {
-			return nil, fmt.Errorf("got error %v (%T), want a *rpc.RemoteError", err, err)
+			return nil, fmt.Errorf("got error %v (%T), want a *rpc.Error", err, err)
 		}
 		return re, nil
 	}

@@ -19,7 +19,7 @@ import (
 // Client calls message patterns over NATS: msgpattern servers behind
 // [Serve] and NestJS NATS microservices alike. It implements [rpc.Caller],
 // so rpc.Call and rpc.StreamOf work with it as with the TCP client, with
-// the same errors: a *rpc.RemoteError for an error reply, errors.Is(err,
+// the same errors: a *rpc.Error for an error reply, errors.Is(err,
 // rpc.ErrNoHandler) when nobody serves the pattern (NATS's "no responders",
 // at once), ctx.Err() when the context ends, rpc.ErrConnectionLost when the
 // NATS connection closes, rpc.ErrClientClosed after Close.

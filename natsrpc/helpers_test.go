@@ -157,6 +157,6 @@ func connect(t testing.TB, url string, opts ...nats.Option) *nats.Conn {
 }
 
 func isRemote(err error) bool {
-	var re *rpc.RemoteError
+	var re *rpc.Error
 	return errors.As(err, &re)
 }

@@ -52,7 +52,7 @@ func TestCalls(t *testing.T) {
 		t.Errorf("stream = %v, want [3 2 1]", ticks)
 	}
 	err := c.Send(ctx, "fail", nil, nil)
-	var re *rpc.RemoteError
+	var re *rpc.Error
 	if !errors.As(err, &re) || re.Message != "it failed" {
 		t.Errorf("fail: %v, want RemoteError it failed", err)
 	}

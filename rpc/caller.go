@@ -12,7 +12,7 @@ import (
 // Caller is a client of message patterns over some transport: [*Client]
 // over TCP, natsrpc.Client over NATS. [Call] and [StreamOf] take any
 // Caller, so code that calls does not care which transport serves. Every
-// implementation returns the same errors: a [*RemoteError] for an error
+// implementation returns the same errors: a [*Error] for an error
 // reply (errors.Is(err, ErrNoHandler) when no handler matched, or nobody
 // listens), ctx.Err() when the context ends first, and ErrConnectionLost,
 // ErrClientClosed or a dial error for local failures.
@@ -83,7 +83,7 @@ type ReplyPacket struct {
 	ID    json.RawMessage // the id, as sent
 	Value json.RawMessage // the value ("response"), nil when the packet has none; a copy
 	Last  bool            // the packet completes the reply (isDisposed, or an error)
-	Err   error           // a *RemoteError for an error reply
+	Err   error           // a *Error for an error reply
 }
 
 // ParseReplyPacket decodes one unframed reply packet, for Caller

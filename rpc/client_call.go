@@ -58,7 +58,7 @@ const maxConnRetries = 3
 // Send calls pattern (a string, number or object, as for Server.Handle)
 // with data encoded as JSON, waits for the reply to complete, and decodes
 // its last value into out (which may be nil). It returns as soon as ctx
-// ends. The error is a *RemoteError when the remote side answered with an
+// ends. The error is a *Error when the remote side answered with an
 // error (errors.Is(err, ErrNoHandler) when no handler matched), and a local
 // error otherwise: ErrConnectionLost, ErrClientClosed, a dial or encoding
 // error, or ctx.Err().
@@ -176,7 +176,7 @@ func StreamOf[U any](ctx context.Context, c Caller, pattern any, data any, opts 
 }
 
 func isRemote(err error) bool {
-	var re *RemoteError
+	var re *Error
 	return errors.As(err, &re)
 }
 

@@ -138,7 +138,7 @@ func TestClientCalls(t *testing.T) {
 		}
 		got = append(got, v)
 	}
-	var re *rpc.RemoteError
+	var re *rpc.Error
 	if len(got) != 1 || !errors.As(streamErr, &re) || re.Message != "stream broke" {
 		t.Errorf("failing stream: values %v, err %v; want [1] then a remote error", got, streamErr)
 	}
@@ -170,7 +170,7 @@ func TestClientErrors(t *testing.T) {
 	ctx := context.Background()
 
 	err := c.Send(ctx, "fail", nil, nil)
-	var re *rpc.RemoteError
+	var re *rpc.Error
 	var rawErr map[string]any
 	if !errors.As(err, &re) || re.Status != "400" || re.Message != "bad" ||
 		json.Unmarshal(re.Payload, &rawErr) != nil || rawErr["status"] != float64(400) {
@@ -212,7 +212,7 @@ func TestClientErrors(t *testing.T) {
 }
 
 func isRemoteErr(err error) bool {
-	var re *rpc.RemoteError
+	var re *rpc.Error
 	return errors.As(err, &re)
 }
 

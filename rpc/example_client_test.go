@@ -65,7 +65,7 @@ func ExampleNewClient() {
 	// true
 }
 
-// Send decodes the reply into out; an error reply is a *rpc.RemoteError,
+// Send decodes the reply into out; an error reply is a *rpc.Error,
 // a pattern nobody serves matches rpc.ErrNoHandler.
 func ExampleClient_Send() {
 	addr, stop := exampleServer()
@@ -78,7 +78,7 @@ func ExampleClient_Send() {
 	if err := client.Send(ctx, map[string]any{"cmd": "sum"}, []int{4, 5}, &total); err == nil {
 		fmt.Println("sum:", total)
 	}
-	var remote *rpc.RemoteError
+	var remote *rpc.Error
 	if err := client.Send(ctx, "fail", nil, nil); errors.As(err, &remote) {
 		fmt.Println("remote error:", remote.Message)
 	}

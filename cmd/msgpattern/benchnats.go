@@ -54,7 +54,7 @@ func errorKind(err error) string {
 	if errors.Is(err, rpc.ErrNoHandler) {
 		return loadtest.KindNoHandler
 	}
-	if remote, ok := errors.AsType[*rpc.RemoteError](err); ok {
+	if remote, ok := errors.AsType[*rpc.Error](err); ok {
 		return loadtest.ErrorKind(remote.Payload)
 	}
 	return loadtest.KindNoReply

@@ -156,7 +156,7 @@ func (c *callFlags) callOptions() []rpc.CallOption {
 // exitRemote for an error the server sent, 130 or 143 when a signal ended
 // ctx, exitLocal for the others.
 func (c *callFlags) failed(ctx context.Context, cmd string, err error) int {
-	if remote, ok := errors.AsType[*rpc.RemoteError](err); ok {
+	if remote, ok := errors.AsType[*rpc.Error](err); ok {
 		fmt.Fprintf(os.Stderr, "error: %s\n", indent(remote.Payload))
 		if errors.Is(err, rpc.ErrNoHandler) {
 			fmt.Fprintf(os.Stderr, "hint: no handler on %s matches this pattern; check its spelling and type "+
@@ -178,7 +178,7 @@ func (c *callFlags) failed(ctx context.Context, cmd string, err error) int {
 }
 
 func isRemote(err error) bool {
-	_, ok := errors.AsType[*rpc.RemoteError](err)
+	_, ok := errors.AsType[*rpc.Error](err)
 	return ok
 }
 

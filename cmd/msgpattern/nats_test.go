@@ -238,7 +238,7 @@ func TestServeNATSServerGone(t *testing.T) {
 
 // TestErrorKind: bench --nats sorts errors into loadtest's kinds.
 func TestErrorKind(t *testing.T) {
-	remote := func(raw string) error { return &rpc.RemoteError{Payload: json.RawMessage(raw)} }
+	remote := func(raw string) error { return &rpc.Error{Payload: json.RawMessage(raw)} }
 	for _, tt := range []struct {
 		err  error
 		want string
