@@ -1,12 +1,22 @@
 // The interop "demo contract" (README.md) as a NestJS module, for
 // server.mjs (TCP) and nats-server.mjs (NATS): the same controller behind
 // either transport. Decorators are applied by hand (plain JavaScript).
-export function demoModule(nest) {
+//
+// With tcpMetadata (server.mjs), it also has "meta" and the event
+// "meta-evt", which read the packet's NestJS 12 metadata with
+// TcpContext.getMetadata() (NestJS 10 and 11 have none: null), and
+// "meta-events": the metadata of the "meta-evt" events received so far,
+// cleared as "events" is.
+export function demoModule(nest, { tcpMetadata = false } = {}) {
   const { Controller, Module } = nest.common;
-  const { MessagePattern, EventPattern, RpcException } = nest.microservices;
+  const { MessagePattern, EventPattern, RpcException, Ctx } = nest.microservices;
   const { of } = nest.rxjs;
 
   const events = []; // data of every "evt" event, in arrival order
+  const metaEvents = []; // metadata of every "meta-evt" event, in arrival order
+  // The packet's metadata, from the RPC context's getMetadata() (TcpContext,
+  // NestJS 12), or null.
+  const metadataOf = (ctx) => (typeof ctx?.getMetadata === 'function' ? ctx.getMetadata() : undefined) ?? null;
 
   class DemoController {
     sum(data) {
@@ -53,6 +63,15 @@ export function demoModule(nest) {
     onCmdEvt(data) {
       events.push(data);
     }
+    meta(_data, ctx) {
+      return { metadata: metadataOf(ctx) };
+    }
+    onMetaEvt(_data, ctx) {
+      metaEvents.push(metadataOf(ctx));
+    }
+    metaEventsSeen() {
+      return metaEvents.splice(0, metaEvents.length);
+    }
   }
 
   function decorate(decorator, method) {
@@ -76,6 +95,15 @@ export function demoModule(nest) {
   decorate(MessagePattern('events'), 'events');
   decorate(EventPattern('evt'), 'onEvt');
   decorate(EventPattern({ cmd: 'evt' }), 'onCmdEvt');
+  if (tcpMetadata) {
+    // Ctx() puts the RpcContext in the second parameter (without a parameter
+    // decorator Nest passes the payload alone).
+    Ctx()(DemoController.prototype, 'meta', 1);
+    Ctx()(DemoController.prototype, 'onMetaEvt', 1);
+    decorate(MessagePattern('meta'), 'meta');
+    decorate(EventPattern('meta-evt'), 'onMetaEvt');
+    decorate(MessagePattern('meta-events'), 'metaEventsSeen');
+  }
   Controller()(DemoController);
 
   class DemoModule {}

@@ -18,7 +18,8 @@ const host = args.host;
 const nest = await loadNest(args.nest);
 const { NestFactory } = nest.core;
 const { Transport } = nest.microservices;
-const DemoModule = demoModule(nest);
+// The demo contract, plus "meta", "meta-evt" and "meta-events" (demo.mjs).
+const DemoModule = demoModule(nest, { tcpMetadata: true });
 
 // ---- start -------------------------------------------------------------------
 

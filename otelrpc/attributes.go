@@ -1,0 +1,193 @@
+package otelrpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// The attributes of this package's own, beside OpenTelemetry's RPC
+// semantic conventions.
+const (
+	// TransportKey is the msgpattern transport a message came by or was
+	// sent over: "tcp" or "nats" ([rpc.Request.Transport]).
+	TransportKey = attribute.Key("msgpattern.transport")
+	// OutcomeKey is how the call or message ended: "ok", "error", or, for
+	// a client stream the caller stopped reading, "abandoned".
+	OutcomeKey = attribute.Key("msgpattern.outcome")
+	// StreamValuesKey is how many values a client stream received.
+	StreamValuesKey = attribute.Key("msgpattern.stream.values")
+)
+
+// SystemName is the value of rpc.system.name on every span: the NestJS
+// microservices protocol, which both sides speak whether they are NestJS
+// or msgpattern.
+const SystemName = "nestjs"
+
+// The outcomes.
+const (
+	outcomeOK        = "ok"
+	outcomeError     = "error"
+	outcomeAbandoned = "abandoned"
+)
+
+var (
+	systemAttr      = semconv.RPCSystemNameKey.String(SystemName)
+	okAttr          = OutcomeKey.String(outcomeOK)
+	errorAttr       = OutcomeKey.String(outcomeError)
+	tcpAttrs        = []attribute.KeyValue{TransportKey.String("tcp"), semconv.NetworkTransportTCP}
+	natsAttr        = TransportKey.String("nats")
+	statusErrorAttr = semconv.RPCResponseStatusCode("error")
+)
+
+// transportAttrs appends the transport of a message served, as
+// msgpattern.transport, and network.transport when it is TCP.
+func transportAttrs(dst []attribute.KeyValue, transport string) []attribute.KeyValue {
+	switch transport {
+	case "":
+	case "tcp":
+		dst = append(dst, tcpAttrs...)
+	case "nats":
+		dst = append(dst, natsAttr)
+	default:
+		dst = append(dst, TransportKey.String(transport))
+	}
+	return dst
+}
+
+// appendPeerAttrs appends network.peer.address and network.peer.port for
+// addr (nothing for nil).
+func appendPeerAttrs(dst []attribute.KeyValue, addr net.Addr) []attribute.KeyValue {
+	switch a := addr.(type) {
+	case nil:
+		return dst
+	case *net.TCPAddr:
+		return append(dst, semconv.NetworkPeerAddressKey.String(a.IP.String()), semconv.NetworkPeerPortKey.Int(a.Port))
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return append(dst, semconv.NetworkPeerAddressKey.String(addr.String()))
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return append(dst, semconv.NetworkPeerAddressKey.String(host))
+	}
+	return append(dst, semconv.NetworkPeerAddressKey.String(host), semconv.NetworkPeerPortKey.Int(p))
+}
+
+// The server's error kinds: error.type on a server span. They are the
+// kinds of the rpc server's metrics (the kind label of prommetrics'
+// msgpattern_errors_total) that a handler's error can have.
+const (
+	kindRPC      = "rpc"      // an *rpc.Error: the caller sees what the handler chose
+	kindDecode   = "decode"   // the request's data did not decode (rpc.Typed and the like)
+	kindTimeout  = "timeout"  // the request's deadline passed
+	kindCanceled = "canceled" // the caller went away, or the server shut down
+	kindPanic    = "panic"    // the handler panicked
+	kindHandler  = "handler"  // any other error: the caller sees "Internal server error"
+)
+
+// serverErrorKind classifies a handler's error as the rpc server does for
+// its metrics; ctx is the request's context.
+func serverErrorKind(ctx context.Context, err error) string {
+	var re *rpc.Error
+	switch {
+	case errors.As(err, &re) && errors.Is(re, rpc.ErrNoHandler):
+		// A downstream "no handler", forwarded: the server answers
+		// "Internal server error" rather than pass it for its own.
+		return kindHandler
+	case errors.As(err, &re):
+		return kindRPC
+	case isDecodeError(err):
+		return kindDecode
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+		return kindTimeout
+	case (errors.Is(err, context.Canceled) || errors.Is(err, rpc.ErrReplyClosed)) && ctx.Err() != nil:
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The reply was closed by the deadline: the caller got the
+			// timeout error.
+			return kindTimeout
+		}
+		return kindCanceled
+	}
+	return kindHandler
+}
+
+// isDecodeError recognises rpc's unexported decode error (the typed
+// adapters' "rpc: invalid data for pattern …") by its type's name; a test
+// pins it.
+func isDecodeError(err error) bool {
+	for err != nil {
+		if fmt.Sprintf("%T", err) == "*rpc.decodeError" {
+			return true
+		}
+		err = errors.Unwrap(err)
+	}
+	return false
+}
+
+// serverStatusCode is the NestJS status of the error reply err produces:
+// an *rpc.Error's (the "status" of its payload, or its Status), else
+// "error".
+func serverStatusCode(err error) attribute.KeyValue {
+	var re *rpc.Error
+	if !errors.As(err, &re) || errors.Is(re, rpc.ErrNoHandler) {
+		return statusErrorAttr
+	}
+	if re.Payload != nil {
+		var shape struct {
+			Status json.RawMessage `json:"status"`
+		}
+		if json.Unmarshal(re.Payload, &shape) == nil && len(shape.Status) > 0 {
+			var s string
+			if json.Unmarshal(shape.Status, &s) != nil {
+				s = string(shape.Status)
+			}
+			return semconv.RPCResponseStatusCode(s)
+		}
+		return statusErrorAttr
+	}
+	if re.Status != "" {
+		return semconv.RPCResponseStatusCode(re.Status)
+	}
+	return statusErrorAttr
+}
+
+// The client's error kinds: error.type on a client or producer span.
+const (
+	kindRemote         = "remote"          // an error reply (an *rpc.Error received)
+	kindNoHandler      = "no_handler"      // the remote side has no handler for the pattern, or nobody listens
+	kindConnectionLost = "connection_lost" // rpc.ErrConnectionLost
+	kindClientClosed   = "client_closed"   // rpc.ErrClientClosed
+	kindUnavailable    = "unavailable"     // rpc.ErrUnavailable: the request was not delivered (a dial error)
+)
+
+// clientErrorKind classifies a call's error.
+func clientErrorKind(err error) string {
+	var re *rpc.Error // what a Caller returns for an error reply
+	switch {
+	case errors.Is(err, rpc.ErrNoHandler):
+		return kindNoHandler
+	case errors.As(err, &re):
+		return kindRemote
+	case errors.Is(err, context.DeadlineExceeded):
+		return kindTimeout
+	case errors.Is(err, context.Canceled):
+		return kindCanceled
+	case errors.Is(err, rpc.ErrConnectionLost):
+		return kindConnectionLost
+	case errors.Is(err, rpc.ErrClientClosed):
+		return kindClientClosed
+	case errors.Is(err, rpc.ErrUnavailable):
+		return kindUnavailable
+	}
+	return semconv.ErrorTypeOther.Value.AsString()
+}

@@ -1,0 +1,102 @@
+package otelrpc
+
+import (
+	"context"
+	"errors"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// Middleware returns an [rpc.Middleware] that makes a span for every
+// request (kind server) and every event (kind consumer) its handlers
+// serve, named after the route key, as a child of the trace context the
+// message carries: in its NestJS 12 metadata ([rpc.Request.Metadata]) and,
+// over NATS, in its headers ([rpc.Request.Header]); the metadata wins when
+// both carry one. The handler's context carries the span: spans started
+// from it, calls made through [WrapCaller] with it, and records logged with
+// it through [LogHandler] belong to the trace.
+//
+// Install it on the server, first so that its span covers the other
+// middleware:
+//
+//	srv.Use(otelrpc.Middleware())
+//
+// The span ends when the handler returns: for a stream, after its last
+// value. Each retry of a handler (rpc.Config.RetryAttempts) is a span of
+// its own, under the same parent.
+func Middleware(opts ...Option) rpc.Middleware {
+	rc := newResolved(opts)
+	return func(next rpc.Handler) rpc.Handler {
+		return rpc.HandlerFunc(func(ctx context.Context, w rpc.ResponseWriter, r *rpc.Request) error {
+			return rc.serve(ctx, next, w, r)
+		})
+	}
+}
+
+func (rc *resolved) serve(ctx context.Context, next rpc.Handler, w rpc.ResponseWriter, r *rpc.Request) error {
+	parent := ctx
+	if h := r.Header(); len(h) > 0 {
+		parent = rc.propagator.Extract(parent, headerCarrier(h))
+	}
+	if md := r.Metadata(); len(md) > 0 {
+		parent = rc.propagator.Extract(parent, metadataCarrier(md))
+	}
+	kind := trace.SpanKindServer
+	if r.IsEvent() {
+		kind = trace.SpanKindConsumer
+	}
+	attrs := make([]attribute.KeyValue, 0, 4+len(rc.attrs))
+	attrs = append(attrs, systemAttr, semconv.RPCMethod(r.Route))
+	attrs = transportAttrs(attrs, r.Transport())
+	attrs = append(attrs, rc.attrs...)
+	hctx, span := rc.tracer.Start(parent, r.Route, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
+
+	returned := false
+	defer func() {
+		if !returned { // a panic (or runtime.Goexit) on its way up
+			rc.endServer(span, r, kindPanic, statusErrorAttr)
+			span.SetStatus(codes.Error, "handler panicked")
+			span.End()
+		}
+	}()
+	err := next.ServeMessage(hctx, w, r)
+	returned = true
+
+	spanErr := err
+	if err == nil && !r.IsEvent() && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The handler finished past the deadline: the caller was answered
+		// with the timeout error.
+		spanErr = context.DeadlineExceeded
+	}
+	if spanErr == nil {
+		rc.endServer(span, r, "", attribute.KeyValue{})
+	} else {
+		rc.endServer(span, r, serverErrorKind(ctx, spanErr), serverStatusCode(spanErr))
+		span.RecordError(spanErr)
+		span.SetStatus(codes.Error, spanErr.Error())
+	}
+	span.End()
+	return err
+}
+
+// endServer sets the attributes known at the end, in one call: the peer's
+// address, the outcome and, when errKind is set, the error's kind and
+// status code.
+func (rc *resolved) endServer(span trace.Span, r *rpc.Request, errKind string, status attribute.KeyValue) {
+	if !span.IsRecording() {
+		return
+	}
+	var buf [5]attribute.KeyValue
+	attrs := appendPeerAttrs(buf[:0], r.RemoteAddr())
+	if errKind == "" {
+		attrs = append(attrs, okAttr)
+	} else {
+		attrs = append(attrs, errorAttr, semconv.ErrorTypeKey.String(errKind), status)
+	}
+	span.SetAttributes(attrs...)
+}
