@@ -90,6 +90,10 @@ type statsResponse struct {
 func newDiscovery(s *Server) *discovery {
 	d := &discovery{s: s, id: nuid.Next(), started: time.Now().UTC()}
 	used := map[string]int{}
+	kinds := map[string]string{}
+	for _, p := range s.rpc.Patterns(false) {
+		kinds[p.Pattern] = p.Kind // request, stream, event or handler
+	}
 	for _, sj := range s.subjects {
 		name := endpointName(sj.name)
 		if n := used[name]; n > 0 {
@@ -98,9 +102,9 @@ func newDiscovery(s *Server) *discovery {
 		} else {
 			used[name] = 1
 		}
-		kind := "request"
-		if sj.event {
-			kind = "event"
+		kind := kinds[sj.route]
+		if kind == "" { // a reserved introspection pattern
+			kind = "request"
 		}
 		d.ends = append(d.ends, endpoint{
 			Name: name, Subject: sj.name, QueueGroup: s.opts.queue, route: sj.route,

@@ -131,6 +131,14 @@ type Config struct {
 	// JSON.stringify, so there is no encoder to plug.
 	Decoder Decoder
 
+	// Introspection serves the reserved patterns ListPattern,
+	// HealthPattern and StatsPattern ("msgpattern:list", …), by which a
+	// client (`msgpattern list`, `msgpattern health`) asks the server what
+	// it serves, with JSON Schemas of typed handlers, whether it is
+	// draining, and its counters. Off by default: a server shows nothing
+	// of itself unless asked to.
+	Introspection bool
+
 	// ExposeErrors sends the text of errors that are not *Error to the
 	// caller instead of NestJS's "Internal server error". Leave it off in
 	// production: error text may hold details callers should not see.

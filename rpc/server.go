@@ -79,6 +79,9 @@ func NewServer(config *Config, logger *slog.Logger) *Server {
 		log: logger, limit: s.limit, stats: &s.stats, shuttingDown: s.isClosing,
 	}
 	s.mon = newMonitor(s)
+	if s.cfg.Introspection {
+		s.registerIntrospection()
+	}
 	if s.cfg.GlobalRateLimitPerSec > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(s.cfg.GlobalRateLimitPerSec), max(s.cfg.GlobalRateLimitBurst, 1))
 	}

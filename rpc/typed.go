@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"iter"
+	"reflect"
 )
 
 // decode unmarshals a request's data into a T. Absent data decodes as the
@@ -40,7 +41,7 @@ func decode[T any](r *Request) (T, error) {
 // an error reply {"status":"error","message":"rpc: invalid data for pattern …"}
 // and f is not called.
 func Typed[T, U any](f func(ctx context.Context, in T) (U, error)) Handler {
-	return HandlerFunc(func(ctx context.Context, w ResponseWriter, r *Request) error {
+	return describe[T, U](kindRequest, func(ctx context.Context, w ResponseWriter, r *Request) error {
 		in, err := decode[T](r)
 		if err != nil {
 			return err
@@ -60,7 +61,7 @@ func Typed[T, U any](f func(ctx context.Context, in T) (U, error)) Handler {
 // the reply with that error after the values already sent. The sequence
 // should stop when ctx is cancelled.
 func Stream[T, U any](f func(ctx context.Context, in T) iter.Seq2[U, error]) Handler {
-	return HandlerFunc(func(ctx context.Context, w ResponseWriter, r *Request) error {
+	return describe[T, U](kindStream, func(ctx context.Context, w ResponseWriter, r *Request) error {
 		in, err := decode[T](r)
 		if err != nil {
 			return err
@@ -80,11 +81,34 @@ func Stream[T, U any](f func(ctx context.Context, in T) iter.Seq2[U, error]) Han
 // Event adapts a function handling an event: data decoded into T, no reply.
 // A returned error is logged and counted.
 func Event[T any](f func(ctx context.Context, in T) error) Handler {
-	return HandlerFunc(func(ctx context.Context, _ ResponseWriter, r *Request) error {
+	return describe[T, struct{}](kindEvent, func(ctx context.Context, _ ResponseWriter, r *Request) error {
 		in, err := decode[T](r)
 		if err != nil {
 			return err
 		}
 		return f(ctx, in)
 	})
+}
+
+// Handler kinds, as introspection reports them.
+const (
+	kindRequest = "request"
+	kindStream  = "stream"
+	kindEvent   = "event"
+)
+
+// typedHandler is a handler made by Typed, Stream or Event: it remembers
+// its Go types, for introspection's schemas.
+type typedHandler struct {
+	HandlerFunc
+	kind    string
+	in, out reflect.Type // out is nil for an event
+}
+
+func describe[T, U any](kind string, f HandlerFunc) Handler {
+	h := &typedHandler{HandlerFunc: f, kind: kind, in: reflect.TypeFor[T]()}
+	if kind != kindEvent {
+		h.out = reflect.TypeFor[U]()
+	}
+	return h
 }

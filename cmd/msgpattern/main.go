@@ -5,6 +5,8 @@
 //	msgpattern send [flags] PATTERN [DATA]                   call a pattern, print the reply
 //	msgpattern emit [flags] PATTERN [DATA]                   send an event
 //	msgpattern bench [flags] PATTERN [DATA]                  load-test a pattern
+//	msgpattern list [flags]                                  list a server's patterns (ls)
+//	msgpattern health [flags]                                serving or draining
 //	msgpattern version                                       print the version
 //
 // Each also works over NATS: serve --nats URL (or --nats-server ADDR, which
@@ -30,10 +32,13 @@ func main() {
 
 // commands are the commands, by name.
 var commands = map[string]func(args []string) int{
-	"serve": serve,
-	"send":  send,
-	"emit":  emit,
-	"bench": bench,
+	"serve":  serve,
+	"send":   send,
+	"emit":   emit,
+	"bench":  bench,
+	"list":   list,
+	"ls":     list,
+	"health": health,
 }
 
 func run(args []string) int {
@@ -95,6 +100,8 @@ Commands:
   send     call a pattern and print the reply: send [flags] PATTERN [DATA]
   emit     send an event, no reply: emit [flags] PATTERN [DATA]
   bench    load-test a pattern: bench [flags] PATTERN [DATA]
+  list     list the patterns a server serves (alias ls; --schema, --json)
+  health   ask a server whether it is serving or draining
   version  print the version of msgpattern and of Go (also --version)
   help     show this help, or a command's: help COMMAND
 

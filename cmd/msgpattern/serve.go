@@ -195,6 +195,7 @@ func (c *serveCommand) run(ctx context.Context, again <-chan os.Signal) int {
 	cfg := c.limits
 	cfg.Addr, cfg.RateLimitPerSec, cfg.RateLimitBurst = c.addr, c.rateLimit, 2*max(c.rateLimit, 0)
 	cfg.TLSConfig = c.tlsCfg
+	cfg.Introspection = true // msgpattern list, msgpattern health
 	srv := rpc.NewServer(&cfg, log)
 	demo.Register(srv)
 	if err := srv.Start(); err != nil {

@@ -1,0 +1,179 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// Introspection: reserved patterns, served when Config.Introspection is on,
+// by which a client asks a running server what it serves, whether it is
+// healthy, and its counters — as gRPC has reflection and health, and NATS
+// micro has $SRV.INFO. They are ordinary request patterns, so they work on
+// every transport; NestJS peers never see them unless they call them.
+const (
+	// ListPattern answers the registered patterns: a [PatternInfo] each,
+	// sorted by route key. With data {"schema":true} each typed handler's
+	// entry carries the JSON Schema of its input and result.
+	ListPattern = "msgpattern:list"
+	// HealthPattern answers {"status":"serving"} or {"status":"draining"}
+	// (once Shutdown has begun), as Server.Health.
+	HealthPattern = "msgpattern:health"
+	// StatsPattern answers the metrics snapshot (Server.GetMetrics).
+	StatsPattern = "msgpattern:stats"
+)
+
+// PatternInfo describes one registered pattern, as ListPattern answers.
+type PatternInfo struct {
+	Pattern string `json:"pattern"` // the route key
+	// Kind is "request", "stream" or "event" for handlers made with
+	// Typed, Stream and Event (and HandleEvent); "handler" for others,
+	// which may reply in any way.
+	Kind   string          `json:"kind"`
+	Input  json.RawMessage `json:"input,omitempty"`  // JSON Schema of the data (typed handlers, with schemas)
+	Output json.RawMessage `json:"output,omitempty"` // JSON Schema of each reply value
+}
+
+// Health reports "serving", or "draining" once Shutdown or Close has
+// begun: the definition of both HealthPattern and the CLI's /healthz.
+func (s *Server) Health() string {
+	if s.isClosing() {
+		return "draining"
+	}
+	return "serving"
+}
+
+// registerIntrospection adds the reserved patterns.
+func (s *Server) registerIntrospection() {
+	s.router.Handle(ListPattern, Typed(func(_ context.Context, in struct {
+		Schema bool `json:"schema"`
+	}) ([]PatternInfo, error) {
+		return s.Patterns(in.Schema), nil
+	}))
+	s.router.Handle(HealthPattern, Typed(func(context.Context, json.RawMessage) (map[string]string, error) {
+		return map[string]string{"status": s.Health()}, nil
+	}))
+	s.router.Handle(StatsPattern, Typed(func(context.Context, json.RawMessage) (Metrics, error) {
+		return s.GetMetrics(), nil
+	}))
+}
+
+// Patterns describes the registered patterns other than the reserved
+// ones, sorted by route key; with schemas, typed handlers get the JSON
+// Schemas of their input and result.
+func (s *Server) Patterns(schemas bool) []PatternInfo {
+	routes := s.router.table.Load().routes
+	out := make([]PatternInfo, 0, len(routes))
+	for _, ri := range s.router.Routes() {
+		if strings.HasPrefix(ri.Key, "msgpattern:") {
+			continue
+		}
+		rt := routes[ri.Key]
+		pi := PatternInfo{Pattern: ri.Key, Kind: "handler"}
+		if rt.event {
+			pi.Kind = kindEvent
+		}
+		if th, ok := rt.raw.(*typedHandler); ok {
+			if !rt.event {
+				pi.Kind = th.kind
+			}
+			if schemas {
+				pi.Input = mustJSON(jsonSchema(th.in))
+				if th.out != nil && !rt.event {
+					pi.Output = mustJSON(jsonSchema(th.out))
+				}
+			}
+		}
+		out = append(out, pi)
+	}
+	return out
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+var (
+	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	timeType       = reflect.TypeFor[time.Time]()
+	marshalerType  = reflect.TypeFor[json.Marshaler]()
+)
+
+// jsonSchema describes t as encoding/json encodes and decodes it, in JSON
+// Schema (draft 2020-12): objects with their json-tagged properties, arrays,
+// maps, scalars. A type that encodes itself (json.Marshaler, RawMessage,
+// any) is unconstrained ({}); a recursive type is cut where it recurs.
+func jsonSchema(t reflect.Type) map[string]any {
+	return schemaOf(t, map[reflect.Type]bool{})
+}
+
+func schemaOf(t reflect.Type, seen map[reflect.Type]bool) map[string]any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == timeType:
+		return map[string]any{"type": "string", "format": "date-time"}
+	case t == rawMessageType, t.Implements(marshalerType), reflect.PointerTo(t).Implements(marshalerType):
+		return map[string]any{}
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return map[string]any{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return map[string]any{"type": "number"}
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 && t.Kind() == reflect.Slice {
+			return map[string]any{"type": "string", "contentEncoding": "base64"}
+		}
+		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), seen)}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem(), seen)}
+	case reflect.Struct:
+		if seen[t] {
+			return map[string]any{"type": "object"} // recursion: cut here
+		}
+		seen[t] = true
+		defer delete(seen, t)
+		props := map[string]any{}
+		addFields(t, props, seen)
+		return map[string]any{"type": "object", "properties": props}
+	}
+	return map[string]any{} // interface{}, and what JSON cannot carry
+}
+
+// addFields adds t's fields as encoding/json sees them: exported, named by
+// their json tag, "-" skipped, untagged embedded structs flattened.
+func addFields(t reflect.Type, props map[string]any, seen map[reflect.Type]bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
+			addFields(ft, props, seen)
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		props[name] = schemaOf(f.Type, seen)
+	}
+}
