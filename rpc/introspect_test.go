@@ -98,6 +98,8 @@ func TestIntrospection(t *testing.T) {
 	}
 }
 
+var _ = orderIn{internal: 0} // the unexported field is there to be left out of the schema
+
 func equalMaps(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
