@@ -197,72 +197,9 @@ func testNestContract(t *testing.T, node, major string) {
 	defer cancel()
 
 	// Each check runs on the same client (one connection), in order.
-	check := func(name string, f func() error) {
-		t.Helper()
-		if err := f(); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-	want := func(got, want any) error {
-		if !reflect.DeepEqual(got, want) {
-			return fmt.Errorf("got %#v, want %#v", got, want)
-		}
-		return nil
-	}
-	remote := func(err error) (*rpc.Error, error) {
-		var re *rpc.Error
-		if !errors.As(err, &re) {
-			return nil, fmt.Errorf("got error %v (%T), want a *rpc.Error", err, err)
-		}
-		return re, nil
-	}
-
-	check("string pattern", func() error {
-		got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{1, 2, 3})
-		if err != nil {
-			return err
-		}
-		return want(got, 6)
-	})
-	check("number pattern", func() error {
-		got, err := rpc.Call[map[string]any, string](ctx, c, 42, map[string]any{})
-		if err != nil {
-			return err
-		}
-		return want(got, "forty-two")
-	})
-	check("null data", func() error {
-		// A Nest ClientProxy refuses null data; ours sends it, and a Nest
-		// server takes it.
-		var got string
-		if err := c.Send(ctx, 42, nil, &got); err != nil {
-			return err
-		}
-		return want(got, "forty-two")
-	})
-	check("object pattern", func() error {
-		got, err := rpc.Call[[]int, string](ctx, c, map[string]any{"role": "math", "cmd": "sum2"}, []int{1, 2})
-		if err != nil {
-			return err
-		}
-		return want(got, "sum2:3")
-	})
-	check("nested object pattern", func() error {
-		p := map[string]any{"cmd": "nested", "opts": map[string]any{"z": 1, "a": "x"}}
-		got, err := rpc.Call[int, string](ctx, c, p, 1)
-		if err != nil {
-			return err
-		}
-		return want(got, "nested-ok")
-	})
-	check("unicode echo", func() error {
-		got, err := rpc.Call[string, string](ctx, c, "echo", unicodeText)
-		if err != nil {
-			return err
-		}
-		return want(got, unicodeText)
-	})
-	check("1 MiB echo", func() error {
+	k := contractChecks{t: t, ctx: ctx, c: c}
+	k.checkPatterns()
+	k.check("1 MiB echo", func() error {
 		s := largeText()
 		got, err := rpc.Call[string, string](ctx, c, "echo", s)
 		if err != nil {
@@ -273,7 +210,7 @@ func testNestContract(t *testing.T, node, major string) {
 		}
 		return nil
 	})
-	check("500 concurrent calls", func() error {
+	k.check("500 concurrent calls", func() error {
 		const n = 500
 		errs := make([]error, n)
 		var wg sync.WaitGroup
@@ -289,142 +226,37 @@ func testNestContract(t *testing.T, node, major string) {
 		wg.Wait()
 		return errors.Join(errs...)
 	})
-	check("stream", func() error {
-		var got []int
-		for v, err := range rpc.StreamOf[int](ctx, c, "stream3", map[string]any{}) {
-			if err != nil {
-				return err
-			}
-			got = append(got, v)
-		}
-		return want(got, []int{1, 2, 3})
-	})
-	check("RpcException(string)", func() error {
-		re, err := remote(c.Send(ctx, "fail", map[string]any{}, nil))
-		if err != nil {
-			return err
-		}
-		if re.Status != "error" || re.Message != "bad input" {
-			return fmt.Errorf("got Status %q Message %q (raw %s), want error / bad input", re.Status, re.Message, re.Payload)
-		}
-		return nil
-	})
-	check("RpcException(object)", func() error {
-		re, err := remote(c.Send(ctx, "failobj", map[string]any{}, nil))
-		if err != nil {
-			return err
-		}
-		if string(re.Payload) != `{"status":400,"message":"bad"}` || re.Status != "400" || re.Message != "bad" {
-			return fmt.Errorf("got Payload %s Status %q Message %q, want {\"status\":400,\"message\":\"bad\"} / 400 / bad", re.Payload, re.Status, re.Message)
-		}
-		return nil
-	})
-	check("plain Error", func() error {
-		re, err := remote(c.Send(ctx, "boom", map[string]any{}, nil))
-		if err != nil {
-			return err
-		}
-		if re.Message != "Internal server error" {
-			return fmt.Errorf("got Message %q (raw %s), want Internal server error", re.Message, re.Payload)
-		}
-		return nil
-	})
-	check("unknown pattern", func() error {
+	k.checkStreamAndErrors()
+	k.check("unknown pattern", func() error {
 		err := c.Send(ctx, "nope", map[string]any{}, nil)
 		if !errors.Is(err, rpc.ErrNoHandler) {
 			return fmt.Errorf("got %v, want errors.Is(err, rpc.ErrNoHandler)", err)
 		}
-		_, err = remote(err)
+		_, err = remoteError(err)
 		return err
 	})
-	check("events", func() error {
-		if err := c.Emit(ctx, "evt", map[string]int{"n": 1}); err != nil {
+	// One connection: the events arrive in the order they were sent.
+	k.check("events", func() error { return k.events(false) })
+	k.check("metadata", k.metadata)
+	k.check("cancelled call", func() error {
+		if err := k.cancelledCall(); err != nil {
 			return err
-		}
-		if err := c.Emit(ctx, map[string]any{"cmd": "evt"}, map[string]int{"n": 2}); err != nil {
-			return err
-		}
-		// Nest runs an event's handler asynchronously: poll "events"
-		// (which returns and clears what arrived) until both are in.
-		var got []map[string]int
-		for deadline := time.Now().Add(10 * time.Second); len(got) < 2 && time.Now().Before(deadline); {
-			batch, err := rpc.Call[map[string]any, []map[string]int](ctx, c, "events", map[string]any{})
-			if err != nil {
-				return err
-			}
-			got = append(got, batch...)
-			if len(got) < 2 {
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-		return want(got, []map[string]int{{"n": 1}, {"n": 2}})
-	})
-	check("metadata", func() error {
-		md := map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
-		var got int
-		if err := c.Send(ctx, "sum", []int{2, 3}, &got, rpc.WithMetadata(md)); err != nil {
-			return err
-		}
-		return want(got, 5)
-	})
-	check("cancelled call", func() error {
-		// The caller gives up; the reply that comes later is dropped and
-		// the connection carries on.
-		cctx, ccancel := context.WithTimeout(ctx, 50*time.Millisecond)
-		defer ccancel()
-		if _, err := rpc.Call[int, string](cctx, c, "slow", 300); !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("slow 300 ms with a 50 ms deadline: got %v, want DeadlineExceeded", err)
-		}
-		if got, err := rpc.Call[int, string](ctx, c, "slow", 400); err != nil || got != "slow:400" {
-			return fmt.Errorf("slow 400 after the cancelled call = %q, %v", got, err)
 		}
 		if n := c.Metrics().InFlight; n != 0 {
 			return fmt.Errorf("%d calls still in flight", n)
 		}
 		return nil
 	})
-	check("stream abandoned", func() error {
-		for v, err := range rpc.StreamOf[int](ctx, c, "stream3", map[string]any{}) {
-			if err != nil || v != 1 {
-				return fmt.Errorf("first value %d, %v", v, err)
-			}
-			break
-		}
-		got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{7, 8})
-		if err != nil {
-			return err
-		}
-		return want(got, 15)
-	})
-	check("after errors", func() error {
-		got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{1})
-		if err != nil {
-			return err
-		}
-		return want(got, 1)
-	})
+	k.check("stream abandoned", k.streamAbandoned)
+	k.check("after errors", k.call("sum", []int{1}, 1))
 	if m := c.Metrics(); m.Reconnects != 0 || m.DialErrors != 0 {
 		t.Errorf("one connection expected: %d reconnects, %d dial errors", m.Reconnects, m.DialErrors)
 	}
 
 	// A pool of 4 connections, calls to the least busy one.
 	pool := newNestClient(t, srv.addr(), rpc.WithPool(4, true))
-	check("pool of 4, 200 concurrent calls", func() error {
-		const n = 200
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				got, err := rpc.Call[[]int, string](ctx, pool, map[string]any{"cmd": "sum2", "role": "math"}, []int{i, 1})
-				if err == nil && got != fmt.Sprintf("sum2:%d", i+1) {
-					err = fmt.Errorf("sum2 [%d,1] = %q", i, got)
-				}
-				errs[i] = err
-			})
-		}
-		wg.Wait()
-		return errors.Join(errs...)
-	})
+	pk := contractChecks{t: t, ctx: ctx, c: pool}
+	pk.check("pool of 4, 200 concurrent calls", pk.concurrentSum2(200))
 	pool.Close()
 	if err := pool.Send(ctx, "sum", []int{1}, nil); !errors.Is(err, rpc.ErrClientClosed) {
 		t.Errorf("call on a closed client: got %v, want ErrClientClosed", err)

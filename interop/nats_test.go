@@ -15,7 +15,6 @@ package interop_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -29,6 +28,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/msgpattern/msgpattern/internal/demo"
+	"github.com/msgpattern/msgpattern/internal/natstest"
 	"github.com/msgpattern/msgpattern/natsrpc"
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -38,29 +38,6 @@ var natsMajors = []string{"11", "12"}
 
 // natsScenarioCount is how many scenarios nats-client.mjs runs.
 const natsScenarioCount = 17
-
-// traceparent is the metadata nats-client.mjs sends with NestJS 12.
-const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-
-// runNATS starts a NATS server on a free loopback port, shut down when the
-// test ends.
-func runNATS(t *testing.T) *natsserver.Server {
-	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		ns.Shutdown()
-		t.Fatal("nats server not ready within 10 s")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns
-}
 
 // metaSeen records the metadata our "meta" and "meta-evt" handlers saw.
 type metaSeen struct {
@@ -108,22 +85,11 @@ func TestNestNATSClientToGoServer(t *testing.T) {
 	for _, v := range natsMajors {
 		t.Run("nest"+v, func(t *testing.T) {
 			t.Parallel()
-			ns := runNATS(t)
+			ns := natstest.Run(t, nil)
 			srv := rpc.NewServer(&rpc.Config{RateLimitPerSec: -1}, discard())
 			demo.Register(srv)
 			seen := registerMeta(srv)
-			nsrv, err := natsrpc.Connect(srv, ns.ClientURL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				if err := srv.Shutdown(ctx); err != nil {
-					t.Errorf("Shutdown: %v", err)
-				}
-				nsrv.Close()
-			})
+			natstest.Serve(t, srv, ns.ClientURL())
 
 			results := runScenarioScript(t, node, v, 2*time.Minute, "nats-client.mjs", "--nest", v, "--url", ns.ClientURL())
 			if len(results) != natsScenarioCount {
@@ -174,14 +140,14 @@ func TestGoNATSClientToNestServer(t *testing.T) {
 		t.Run("nest"+v, func(t *testing.T) {
 			t.Parallel()
 			t.Run("contract", func(t *testing.T) {
-				ns := runNATS(t)
+				ns := natstest.Run(t, nil)
 				const queue = "nest-demo"
 				_, url := startNestProc(t, node, v, "nats-server.mjs", "--url", ns.ClientURL(), "--queue", queue)
 				if url != ns.ClientURL() {
 					t.Errorf("nats-server.mjs printed LISTENING %s, want %s", url, ns.ClientURL())
 				}
 				checkNestSubscriptions(t, ns, "nest"+v+"-nats-server", queue)
-				testNestNATSContract(t, dialNATS(t, ns))
+				testNestNATSContract(t, natstest.Dial(t, ns.ClientURL()))
 			})
 			t.Run("queue", func(t *testing.T) { testNestNATSQueue(t, node, v) })
 			t.Run("restart", func(t *testing.T) { testNestNATSRestart(t, node, v) })
@@ -189,26 +155,14 @@ func TestGoNATSClientToNestServer(t *testing.T) {
 	}
 }
 
-// dialNATS is a natsrpc.Client of the NATS server ns, closed when the test
-// ends.
-func dialNATS(t *testing.T, ns *natsserver.Server) *natsrpc.Client {
-	t.Helper()
-	c, err := natsrpc.Dial(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // testNestNATSQueue: two NestJS instances in one queue group (--queue)
 // share the calls, each answered once.
 func testNestNATSQueue(t *testing.T, node, major string) {
-	ns := runNATS(t)
+	ns := natstest.Run(t, nil)
 	for range 2 {
 		startNestProc(t, node, major, "nats-server.mjs", "--url", ns.ClientURL(), "--queue", "shared")
 	}
-	c := dialNATS(t, ns)
+	c := natstest.Dial(t, ns.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const n = 200
@@ -249,9 +203,9 @@ func testNestNATSQueue(t *testing.T, node, major string) {
 // gone a call fails at once with ErrNoHandler; a new instance is reached
 // by the next call.
 func testNestNATSRestart(t *testing.T, node, major string) {
-	ns := runNATS(t)
+	ns := natstest.Run(t, nil)
 	first, _ := startNestProc(t, node, major, "nats-server.mjs", "--url", ns.ClientURL())
-	c := dialNATS(t, ns)
+	c := natstest.Dial(t, ns.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{1, 2}); err != nil || got != 3 {
@@ -340,89 +294,11 @@ func checkNestSubscriptions(t *testing.T, ns *natsserver.Server, name, queue str
 func testNestNATSContract(t *testing.T, c *natsrpc.Client) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	check := func(name string, f func() error) {
-		t.Helper()
-		if err := f(); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-	want := func(got, want any) error {
-		if !reflect.DeepEqual(got, want) {
-			return fmt.Errorf("got %#v, want %#v", got, want)
-		}
-		return nil
-	}
-	remote := func(err error) (*rpc.Error, error) {
-		var re *rpc.Error
-		if !errors.As(err, &re) {
-			return nil, fmt.Errorf("got error %v (%T), want a *rpc.Error", err, err)
-		}
-		return re, nil
-	}
-	call := func(pattern any, data any, expect any) func() error {
-		return func() error {
-			var got any
-			if err := c.Send(ctx, pattern, data, &got); err != nil {
-				return err
-			}
-			var exp any
-			b, _ := json.Marshal(expect)
-			json.Unmarshal(b, &exp)
-			return want(got, exp)
-		}
-	}
-
-	check("string pattern", func() error {
-		got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{1, 2, 3})
-		if err != nil {
-			return err
-		}
-		return want(got, 6)
-	})
-	check("number pattern", call(42, map[string]any{}, "forty-two"))
-	check("null data", call(42, nil, "forty-two"))
-	check("object pattern", call(map[string]any{"role": "math", "cmd": "sum2"}, []int{1, 2}, "sum2:3"))
-	check("nested object pattern", call(map[string]any{"cmd": "nested", "opts": map[string]any{"z": 1, "a": "x"}}, 1, "nested-ok"))
-	check("cmd pattern", call(map[string]any{"cmd": "sum"}, []int{4, 5}, 9))
-	check("unicode echo", call("echo", unicodeText, unicodeText))
-	check("stream", func() error {
-		var got []int
-		for v, err := range rpc.StreamOf[int](ctx, c, "stream3", map[string]any{}) {
-			if err != nil {
-				return err
-			}
-			got = append(got, v)
-		}
-		return want(got, []int{1, 2, 3})
-	})
-	check("RpcException(string)", func() error {
-		re, err := remote(c.Send(ctx, "fail", map[string]any{}, nil))
-		if err != nil {
-			return err
-		}
-		if re.Status != "error" || re.Message != "bad input" {
-			return fmt.Errorf("got Status %q Message %q (raw %s), want error / bad input", re.Status, re.Message, re.Payload)
-		}
-		return nil
-	})
-	check("RpcException(object)", func() error {
-		re, err := remote(c.Send(ctx, "failobj", map[string]any{}, nil))
-		if err != nil {
-			return err
-		}
-		if string(re.Payload) != `{"status":400,"message":"bad"}` || re.Status != "400" || re.Message != "bad" {
-			return fmt.Errorf("got Payload %s Status %q Message %q", re.Payload, re.Status, re.Message)
-		}
-		return nil
-	})
-	check("plain Error", func() error {
-		re, err := remote(c.Send(ctx, "boom", map[string]any{}, nil))
-		if err != nil {
-			return err
-		}
-		return want(re.Message, "Internal server error")
-	})
-	check("unknown pattern", func() error {
+	k := contractChecks{t: t, ctx: ctx, c: c}
+	k.checkPatterns()
+	k.check("cmd pattern", k.call(map[string]any{"cmd": "sum"}, []int{4, 5}, 9))
+	k.checkStreamAndErrors()
+	k.check("unknown pattern", func() error {
 		start := time.Now()
 		err := c.Send(ctx, "nope", map[string]any{}, nil)
 		if !errors.Is(err, rpc.ErrNoHandler) {
@@ -433,7 +309,7 @@ func testNestNATSContract(t *testing.T, c *natsrpc.Client) {
 		}
 		return nil
 	})
-	check("unknown pattern, stream", func() error {
+	k.check("unknown pattern, stream", func() error {
 		for _, err := range rpc.StreamOf[int](ctx, c, "nope", map[string]any{}) {
 			if !errors.Is(err, rpc.ErrNoHandler) {
 				return fmt.Errorf("got %v, want errors.Is(err, rpc.ErrNoHandler)", err)
@@ -442,75 +318,14 @@ func testNestNATSContract(t *testing.T, c *natsrpc.Client) {
 		}
 		return errors.New("the stream ended with no error")
 	})
-	check("events", func() error {
-		if err := c.Emit(ctx, "evt", map[string]int{"n": 1}); err != nil {
-			return err
-		}
-		if err := c.Emit(ctx, map[string]any{"cmd": "evt"}, map[string]int{"n": 2}); err != nil {
-			return err
-		}
-		// Two subjects, two subscriptions: either order, and later than a
-		// request may be. Poll "events" (which returns and clears).
-		var got []map[string]int
-		for deadline := time.Now().Add(10 * time.Second); len(got) < 2 && time.Now().Before(deadline); {
-			batch, err := rpc.Call[map[string]any, []map[string]int](ctx, c, "events", map[string]any{})
-			if err != nil {
-				return err
-			}
-			got = append(got, batch...)
-			if len(got) < 2 {
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-		sort.Slice(got, func(i, j int) bool { return got[i]["n"] < got[j]["n"] })
-		return want(got, []map[string]int{{"n": 1}, {"n": 2}})
-	})
-	check("metadata", func() error {
-		// NestJS's NatsContext does not expose body metadata; the call
-		// must work all the same.
-		var got int
-		if err := c.Send(ctx, "sum", []int{2, 3}, &got, rpc.WithMetadata(map[string]string{"traceparent": traceparent})); err != nil {
-			return err
-		}
-		return want(got, 5)
-	})
-	check("200 concurrent calls", func() error {
-		const n = 200
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				got, err := rpc.Call[[]int, string](ctx, c, map[string]any{"cmd": "sum2", "role": "math"}, []int{i, 1})
-				if err == nil && got != fmt.Sprintf("sum2:%d", i+1) {
-					err = fmt.Errorf("sum2 [%d,1] = %q", i, got)
-				}
-				errs[i] = err
-			})
-		}
-		wg.Wait()
-		return errors.Join(errs...)
-	})
-	check("cancelled call", func() error {
-		cctx, ccancel := context.WithTimeout(ctx, 50*time.Millisecond)
-		defer ccancel()
-		if _, err := rpc.Call[int, string](cctx, c, "slow", 300); !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("slow 300 ms with a 50 ms deadline: got %v, want DeadlineExceeded", err)
-		}
-		// The late reply is dropped; the next call gets its own.
-		got, err := rpc.Call[int, string](ctx, c, "slow", 400)
-		if err != nil {
-			return err
-		}
-		return want(got, "slow:400")
-	})
-	check("stream abandoned", func() error {
-		for v, err := range rpc.StreamOf[int](ctx, c, "stream3", map[string]any{}) {
-			if err != nil || v != 1 {
-				return fmt.Errorf("first value %d, %v", v, err)
-			}
-			break
-		}
-		return call("sum", []int{7, 8}, 15)()
-	})
-	check("after errors", call("sum", []int{1}, 1))
+	// Two subjects, two subscriptions: the events may arrive in either
+	// order, and later than a request may.
+	k.check("events", func() error { return k.events(true) })
+	// NestJS's NatsContext does not expose body metadata; the call must
+	// work all the same.
+	k.check("metadata", k.metadata)
+	k.check("200 concurrent calls", k.concurrentSum2(200))
+	k.check("cancelled call", k.cancelledCall)
+	k.check("stream abandoned", k.streamAbandoned)
+	k.check("after errors", k.call("sum", []int{1}, 1))
 }

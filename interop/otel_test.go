@@ -31,6 +31,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/msgpattern/msgpattern/internal/demo"
+	"github.com/msgpattern/msgpattern/internal/natstest"
 	"github.com/msgpattern/msgpattern/natsrpc"
 	"github.com/msgpattern/msgpattern/otelrpc"
 	"github.com/msgpattern/msgpattern/rpc"
@@ -170,7 +171,7 @@ func TestTraceNestClientThroughGo(t *testing.T) {
 		return w.Send("leaf over " + r.Transport())
 	}))
 	startTraced(t, b)
-	ns := runNATS(t)
+	ns := natstest.Run(t, nil)
 	bNATS, err := natsrpc.Connect(b, ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +180,7 @@ func TestTraceNestClientThroughGo(t *testing.T) {
 	nest := startNestServer(t, node, "12", "0")
 
 	toB := otelrpc.WrapCaller(newNestClient(t, b.Addr().String()), traced)
-	natsClient := dialNATS(t, ns)
+	natsClient := natstest.Dial(t, ns.ClientURL())
 	toBNATS := otelrpc.WrapCaller(natsClient, traced)
 	toNest := otelrpc.WrapCaller(newNestClient(t, nest.addr()), traced)
 
@@ -319,21 +320,12 @@ func TestTraceNestClientThroughGo(t *testing.T) {
 func TestTraceNestNATSClientToGoServer(t *testing.T) {
 	node := requireNode(t)
 	tp, exp := newTracing(t)
-	ns := runNATS(t)
+	ns := natstest.Run(t, nil)
 	srv := rpc.NewServer(&rpc.Config{RateLimitPerSec: -1}, discard())
 	srv.Use(otelrpc.Middleware(otelrpc.WithTracerProvider(tp)))
 	demo.Register(srv)
 	seen := registerMeta(srv)
-	nsrv, err := natsrpc.Connect(srv, ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		nsrv.Close()
-	})
+	natstest.Serve(t, srv, ns.ClientURL())
 
 	results := runScenarioScript(t, node, "12", time.Minute, "nats-client.mjs", "--nest", "12", "--url", ns.ClientURL(), "--only", "metadata")
 	if len(results) != 1 || !results[0].OK {
@@ -433,9 +425,9 @@ func TestTraceGoClientToNestServer(t *testing.T) {
 		t.Run("nats-nest"+v, func(t *testing.T) {
 			t.Parallel()
 			tp, exp := newTracing(t)
-			ns := runNATS(t)
+			ns := natstest.Run(t, nil)
 			startNestProc(t, node, v, "nats-server.mjs", "--url", ns.ClientURL())
-			c := otelrpc.WrapCaller(dialNATS(t, ns), otelrpc.WithTracerProvider(tp), otelrpc.WithAttributes(otelrpc.TransportKey.String("nats")))
+			c := otelrpc.WrapCaller(natstest.Dial(t, ns.ClientURL()), otelrpc.WithTracerProvider(tp), otelrpc.WithAttributes(otelrpc.TransportKey.String("nats")))
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			ctx, root := tp.Tracer("test").Start(ctx, "test")

@@ -1,144 +1,26 @@
 package interop_test
 
 // A real NestJS ClientProxy with `tlsOptions` against our server over
-// mutual TLS. The certificates are made by the test and handed to node as
-// PEM files in a temporary directory.
+// mutual TLS. The certificates are made by the test (internal/testcert) and
+// handed to node as PEM files in a temporary directory.
 
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/msgpattern/msgpattern/internal/demo"
+	"github.com/msgpattern/msgpattern/internal/testcert"
 	"github.com/msgpattern/msgpattern/rpc"
 )
-
-// tlsFiles are the PEM files client.mjs reads, and the server's TLS
-// configuration made from the same certificates.
-type tlsFiles struct {
-	ca, clientCert, clientKey string // paths
-	server                    *tls.Config
-}
-
-// newTLSFiles makes a CA, a server certificate for 127.0.0.1, ::1 and
-// localhost, and a client certificate; it writes the CA and the client's
-// certificate and key to dir, and returns a mutual-TLS server config.
-func newTLSFiles(t *testing.T, dir string) *tlsFiles {
-	t.Helper()
-	now := time.Now()
-	caKey := genKey(t)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: "msgpattern interop CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER := createCert(t, caTmpl, caTmpl, caKey, caKey)
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-
-	// Node.js checks the certificate of a server dialed by IP address
-	// against its IP SANs (Nest sets no servername).
-	srvKey := genKey(t)
-	srvDER := createCert(t, &x509.Certificate{
-		SerialNumber: serial(t),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}, ca, srvKey, caKey)
-
-	cliKey := genKey(t)
-	cliDER := createCert(t, &x509.Certificate{
-		SerialNumber: serial(t),
-		Subject:      pkix.Name{CommonName: "nest client"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, ca, cliKey, caKey)
-
-	f := &tlsFiles{
-		ca:         filepath.Join(dir, "ca.pem"),
-		clientCert: filepath.Join(dir, "client.pem"),
-		clientKey:  filepath.Join(dir, "client-key.pem"),
-		server: &tls.Config{
-			Certificates: []tls.Certificate{{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}},
-			ClientAuth:   tls.RequireAndVerifyClientCert,
-			ClientCAs:    pool,
-			MinVersion:   tls.VersionTLS12,
-		},
-	}
-	writePEM(t, f.ca, "CERTIFICATE", caDER)
-	writePEM(t, f.clientCert, "CERTIFICATE", cliDER)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(cliKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, f.clientKey, "PRIVATE KEY", keyDER)
-	return f
-}
-
-func genKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func serial(t *testing.T) *big.Int {
-	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-func createCert(t *testing.T, tmpl, parent *x509.Certificate, key, parentKey *ecdsa.PrivateKey) []byte {
-	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatalf("creating certificate %q: %v", tmpl.Subject.CommonName, err)
-	}
-	return der
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // startTLSDemoServer starts the demo contract over mutual TLS on a free
 // loopback port and returns the port.
@@ -170,13 +52,13 @@ func startTLSDemoServer(t *testing.T, cfg *tls.Config) (*rpc.Server, string) {
 // our server requiring client certificates.
 func TestNestClientToGoServerTLS(t *testing.T) {
 	node := requireNode(t)
-	files := newTLSFiles(t, t.TempDir())
+	certs := testcert.New(t, t.TempDir())
 	for _, v := range nestMajors {
 		t.Run("nest"+v, func(t *testing.T) {
 			t.Parallel()
-			srv, port := startTLSDemoServer(t, files.server)
+			srv, port := startTLSDemoServer(t, certs.ServerConfig(true))
 			results := runClientArgs(t, node, v, port, 2*time.Minute,
-				"--tls-ca", files.ca, "--tls-cert", files.clientCert, "--tls-key", files.clientKey)
+				"--tls-ca", certs.CA, "--tls-cert", certs.ClientCert, "--tls-key", certs.ClientKey)
 			m := checkScenarios(t, results, srv)
 			if m.ErrorByKind.Framing != 0 {
 				t.Errorf("server counted %d framing errors (failed handshakes), want 0", m.ErrorByKind.Framing)
@@ -191,12 +73,12 @@ func TestNestClientToGoServerTLS(t *testing.T) {
 // and the server counts the refused handshakes.
 func TestNestClientWithoutCertTLS(t *testing.T) {
 	node := requireNode(t)
-	files := newTLSFiles(t, t.TempDir())
+	certs := testcert.New(t, t.TempDir())
 	for _, v := range nestMajors {
 		t.Run("nest"+v, func(t *testing.T) {
 			t.Parallel()
-			srv, port := startTLSDemoServer(t, files.server)
-			results := runClientArgs(t, node, v, port, 2*time.Minute, "--tls-ca", files.ca)
+			srv, port := startTLSDemoServer(t, certs.ServerConfig(true))
+			results := runClientArgs(t, node, v, port, 2*time.Minute, "--tls-ca", certs.CA)
 			if len(results) != scenarioCount {
 				t.Errorf("client.mjs reported %d scenarios, want %d", len(results), scenarioCount)
 			}

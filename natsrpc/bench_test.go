@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/msgpattern/msgpattern/internal/natstest"
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
@@ -14,9 +15,9 @@ import (
 // client and the server share the process: profile with -cpuprofile and
 // look at natsrpc and rpc frames for the server's part.
 func BenchmarkNATSRoundTrip(b *testing.B) {
-	ns := runNATS(b, nil)
+	ns := natstest.Run(b, nil)
 	startInstance(b, ns.ClientURL(), rpc.Config{})
-	c := dialClient(b, ns.ClientURL())
+	c := natstest.Dial(b, ns.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	b.ReportAllocs()

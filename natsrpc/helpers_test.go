@@ -12,39 +12,16 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
+	"github.com/msgpattern/msgpattern/internal/natstest"
 	"github.com/msgpattern/msgpattern/natsrpc"
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// runNATS starts an embedded NATS server on a free loopback port; opts may
-// adjust its options (cluster, max_payload). It is shut down at cleanup.
-func runNATS(t testing.TB, adjust func(*natsserver.Options)) *natsserver.Server {
-	t.Helper()
-	opts := &natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
-	if adjust != nil {
-		adjust(opts)
-	}
-	ns, err := natsserver.NewServer(opts)
-	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns
 }
 
 // instance is one msgpattern service instance: an rpc.Server with the test
@@ -68,17 +45,7 @@ func startInstance(t testing.TB, url string, cfg rpc.Config, opts ...natsrpc.Opt
 	}
 	in := &instance{srv: rpc.NewServer(&cfg, quietLogger())}
 	registerTestHandlers(in)
-	ns, err := natsrpc.Connect(in.srv, url, opts...)
-	if err != nil {
-		t.Fatalf("natsrpc.Connect: %v", err)
-	}
-	in.nats = ns
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		in.srv.Shutdown(ctx)
-		in.nats.Close()
-	})
+	in.nats = natstest.Serve(t, in.srv, url, opts...)
 	return in
 }
 
@@ -133,17 +100,6 @@ func registerTestHandlers(in *instance) {
 		}
 		return nil
 	}))
-}
-
-// dialClient returns a client over a connection of its own to url.
-func dialClient(t testing.TB, url string, opts ...natsrpc.ClientOption) *natsrpc.Client {
-	t.Helper()
-	c, err := natsrpc.Dial(url, opts...)
-	if err != nil {
-		t.Fatalf("natsrpc.Dial: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 func connect(t testing.TB, url string, opts ...nats.Option) *nats.Conn {

@@ -11,6 +11,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/msgpattern/msgpattern/internal/natstest"
 	"github.com/msgpattern/msgpattern/natsrpc"
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -25,9 +26,9 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 // {"cmd":…} patterns, a stream, an error, an event, metadata and headers,
 // and no responders answered at once.
 func TestCalls(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Run(t, nil)
 	startInstance(t, ns.ClientURL(), rpc.Config{})
-	c := dialClient(t, ns.ClientURL())
+	c := natstest.Dial(t, ns.ClientURL())
 	ctx := ctxT(t, 10*time.Second)
 
 	if got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{1, 2, 3}); err != nil || got != 6 {
@@ -99,7 +100,7 @@ func TestCalls(t *testing.T) {
 // TestWireBytes: the bytes on NATS are NestJS's: a raw NATS request gets
 // exactly the reply NestJS would send, and the server routes by subject.
 func TestWireBytes(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Run(t, nil)
 	startInstance(t, ns.ClientURL(), rpc.Config{})
 	nc := connect(t, ns.ClientURL())
 	for _, tc := range []struct{ subject, body, want string }{
@@ -130,7 +131,7 @@ func TestWireBytes(t *testing.T) {
 // TestInvalidSubjects: a route key that cannot be a NATS subject is a
 // clear error from Serve, and nothing is subscribed.
 func TestInvalidSubjects(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Run(t, nil)
 	nc := connect(t, ns.ClientURL())
 	for _, key := range []string{"a b", "a..b", ".a", "a.", "*", "a.>", "$SRV.x", "_INBOX.x", strings.Repeat("x", 2000)} {
 		srv := rpc.NewServer(nil, quietLogger())
@@ -154,7 +155,7 @@ func TestInvalidSubjects(t *testing.T) {
 		t.Fatalf("valid subjects refused: %v", err)
 	}
 	defer s.Close()
-	c := dialClient(t, ns.ClientURL())
+	c := natstest.Dial(t, ns.ClientURL())
 	if got, err := rpc.Call[any, int](ctxT(t, 5*time.Second), c, map[string]any{"x": "é", "op": ">"}, nil); err != nil || got != 1 {
 		t.Errorf("object with > and é: %v, %v", got, err)
 	}
@@ -163,9 +164,9 @@ func TestInvalidSubjects(t *testing.T) {
 // TestMaxPayload: a reply over the NATS server's max_payload becomes an
 // error reply saying so; a request over it fails before it is sent.
 func TestMaxPayload(t *testing.T) {
-	ns := runNATS(t, func(o *natsserver.Options) { o.MaxPayload = 64 << 10 })
+	ns := natstest.Run(t, func(o *natsserver.Options) { o.MaxPayload = 64 << 10 })
 	startInstance(t, ns.ClientURL(), rpc.Config{})
-	c := dialClient(t, ns.ClientURL())
+	c := natstest.Dial(t, ns.ClientURL())
 	ctx := ctxT(t, 5*time.Second)
 	err := c.Send(ctx, "big", 100<<10, nil)
 	if !isRemote(err) || !strings.Contains(err.Error(), "max_payload") {
@@ -183,7 +184,7 @@ func TestMaxPayload(t *testing.T) {
 // TestTCPAndNATS: one rpc.Server serves TCP and NATS at once, and the
 // metrics tell the transports apart.
 func TestTCPAndNATS(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Run(t, nil)
 	in := startInstance(t, ns.ClientURL(), rpc.Config{Addr: "127.0.0.1:0"})
 	if err := in.srv.Start(); err != nil {
 		t.Fatal(err)
@@ -193,7 +194,7 @@ func TestTCPAndNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tcp.Close()
-	nc := dialClient(t, ns.ClientURL())
+	nc := natstest.Dial(t, ns.ClientURL())
 	ctx := ctxT(t, 5*time.Second)
 	for _, c := range []rpc.Caller{tcp, nc, nc} {
 		if got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{2, 2}); err != nil || got != 4 {
@@ -213,9 +214,9 @@ func TestTCPAndNATS(t *testing.T) {
 // timeout is answered at the deadline though the handler ignores it, and a
 // requester over the rate limit is refused.
 func TestTimeoutsAndLimits(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Run(t, nil)
 	startInstance(t, ns.ClientURL(), rpc.Config{Timeout: 200 * time.Millisecond, RateLimitPerSec: 5, RateLimitBurst: 5})
-	c := dialClient(t, ns.ClientURL())
+	c := natstest.Dial(t, ns.ClientURL())
 	ctx := ctxT(t, 10*time.Second)
 	start := time.Now()
 	err := c.Send(ctx, "stubborn", 1500, nil)
@@ -250,9 +251,9 @@ func TestTimeoutsAndLimits(t *testing.T) {
 // TestDiscovery: the service answers NATS micro's $SRV.PING, INFO and
 // STATS with the shapes natscli checks.
 func TestDiscovery(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Run(t, nil)
 	startInstance(t, ns.ClientURL(), rpc.Config{}, natsrpc.WithService("calc", "1.2.3", "a calculator"))
-	c := dialClient(t, ns.ClientURL())
+	c := natstest.Dial(t, ns.ClientURL())
 	if _, err := rpc.Call[[]int, int](ctxT(t, 5*time.Second), c, "sum", []int{1}); err != nil {
 		t.Fatal(err)
 	}

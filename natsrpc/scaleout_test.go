@@ -13,6 +13,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/msgpattern/msgpattern/internal/natstest"
 	"github.com/msgpattern/msgpattern/natsrpc"
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -21,13 +22,13 @@ import (
 // waits until every route is up.
 func runCluster(t testing.TB, n int) []*natsserver.Server {
 	t.Helper()
-	seed := runNATS(t, func(o *natsserver.Options) {
+	seed := natstest.Run(t, func(o *natsserver.Options) {
 		o.Cluster = natsserver.ClusterOpts{Name: "test", Host: "127.0.0.1", Port: -1}
 	})
 	routes := natsserver.RoutesFromStr(fmt.Sprintf("nats://127.0.0.1:%d", seed.ClusterAddr().Port))
 	out := []*natsserver.Server{seed}
 	for i := 1; i < n; i++ {
-		out = append(out, runNATS(t, func(o *natsserver.Options) {
+		out = append(out, natstest.Run(t, func(o *natsserver.Options) {
 			o.Cluster = natsserver.ClusterOpts{Name: "test", Host: "127.0.0.1", Port: -1}
 			o.Routes = routes
 		}))
@@ -80,12 +81,12 @@ func load(c rpc.Caller, calls, workers int, deadline time.Duration, during func(
 // TestQueueGroupShares: three instances in one queue group each serve a
 // fair part of 3,000 calls, and none is lost.
 func TestQueueGroupShares(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Run(t, nil)
 	var ins []*instance
 	for range 3 {
 		ins = append(ins, startInstance(t, ns.ClientURL(), rpc.Config{}))
 	}
-	c := dialClient(t, ns.ClientURL())
+	c := natstest.Dial(t, ns.ClientURL())
 	errs, _ := load(c, 3000, 32, 10*time.Second, nil)
 	for _, err := range errs {
 		if err != nil {
@@ -116,7 +117,7 @@ func TestFailover(t *testing.T) {
 	for i := range 3 {
 		ins = append(ins, startInstance(t, nodes[i].ClientURL(), rpc.Config{}))
 	}
-	c := dialClient(t, nodes[0].ClientURL())
+	c := natstest.Dial(t, nodes[0].ClientURL())
 	const deadline = 2 * time.Second
 	var killed sync.Once
 	errs, slowest := load(c, 3000, 32, deadline, func(done int64) {
@@ -159,10 +160,10 @@ func TestFailover(t *testing.T) {
 // the requests it has received before it leaves, while the other instance
 // takes the new ones.
 func TestGracefulShutdownDrains(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Run(t, nil)
 	leaving := startInstance(t, ns.ClientURL(), rpc.Config{})
 	staying := startInstance(t, ns.ClientURL(), rpc.Config{})
-	c := dialClient(t, ns.ClientURL())
+	c := natstest.Dial(t, ns.ClientURL())
 	var wg sync.WaitGroup
 	var failed atomic.Int32
 	for range 40 {
@@ -197,18 +198,18 @@ func TestGracefulShutdownDrains(t *testing.T) {
 // TestNATSRestart: the NATS server restarts; client and service reconnect
 // and resubscribe, and calls succeed again.
 func TestNATSRestart(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Run(t, nil)
 	port := ns.Addr().(*net.TCPAddr).Port
 	url := ns.ClientURL()
 	opts := natsrpc.WithNATSOptions(nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
 	startInstance(t, url, rpc.Config{}, opts)
-	c := dialClient(t, url, natsrpc.WithConnOptions(opts))
+	c := natstest.Dial(t, url, natsrpc.WithConnOptions(opts))
 	if _, err := rpc.Call[[]int, int](ctxT(t, 5*time.Second), c, "sum", []int{1}); err != nil {
 		t.Fatal(err)
 	}
 	ns.Shutdown()
 	ns.WaitForShutdown()
-	runNATS(t, func(opt *natsserver.Options) { opt.Port = port })
+	natstest.Run(t, func(opt *natsserver.Options) { opt.Port = port })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, err := rpc.Call[[]int, int](ctxT(t, time.Second), c, "sum", []int{1})
@@ -225,7 +226,7 @@ func TestNATSRestart(t *testing.T) {
 // TestShutdownWithoutNATS: an instance whose NATS server is gone shuts down
 // at once, not at its context's deadline.
 func TestShutdownWithoutNATS(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Run(t, nil)
 	in := startInstance(t, ns.ClientURL(), rpc.Config{})
 	ns.Shutdown()
 	ns.WaitForShutdown()

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/msgpattern/msgpattern/internal/natstest"
 	"github.com/msgpattern/msgpattern/otelrpc"
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -41,7 +42,7 @@ func TestClientToServer(t *testing.T) {
 				clientAttrs["msgpattern.transport"] = "tcp"
 				clientAttrs["network.transport"] = "tcp"
 			} else {
-				raw = serveNATS(t, srv, runNATS(t))
+				raw = serveNATS(t, srv, natstest.Run(t, nil))
 				serverAbsent = []string{"network.transport", "network.peer.address"}
 				clientAbsent = []string{"msgpattern.transport", "network.transport"}
 			}
@@ -255,7 +256,7 @@ func TestClientToServer(t *testing.T) {
 func TestNATSHeaders(t *testing.T) {
 	tp, exp := newProvider(t)
 	srv, seen := newTracedServer(t, tp, nil)
-	ns := runNATS(t)
+	ns := natstest.Run(t, nil)
 	serveNATS(t, srv, ns)
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
 
+	"github.com/msgpattern/msgpattern/internal/natstest"
 	"github.com/msgpattern/msgpattern/natsrpc"
 	"github.com/msgpattern/msgpattern/otelrpc"
 	"github.com/msgpattern/msgpattern/rpc"
@@ -173,46 +174,12 @@ func startTCP(t testing.TB, srv *rpc.Server) *rpc.Client {
 	return c
 }
 
-// runNATS starts an embedded NATS server on a free loopback port, shut
-// down at cleanup (natsrpc's tests do the same).
-func runNATS(t testing.TB) *natsserver.Server {
-	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		ns.Shutdown()
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns
-}
-
 // serveNATS serves srv over the NATS server ns and returns a natsrpc client
 // of it.
 func serveNATS(t testing.TB, srv *rpc.Server, ns *natsserver.Server) *natsrpc.Client {
 	t.Helper()
-	nsrv, err := natsrpc.Connect(srv, ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		nsrv.Close()
-	})
-	c, err := natsrpc.Dial(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	natstest.Serve(t, srv, ns.ClientURL())
+	return natstest.Dial(t, ns.ClientURL())
 }
 
 // waitSpans waits (up to 5 s) until exp holds n spans and returns them. A
