@@ -39,6 +39,16 @@ the other).
 With --tls, --cacert, --cert or --insecure the connections are TLS (to the
 NATS server with --nats).
 
+With OTEL_TRACES_EXPORTER (otlp, console) or OTEL_EXPORTER_OTLP_ENDPOINT
+set, every request is an OpenTelemetry client span whose traceparent goes
+in its metadata (the console exporter writes them on stderr). Over TCP the
+requests then go through the rpc client, -c connections with -p calls in
+flight, instead of raw pipelined frames, which carry no metadata: the
+numbers include the tracing's cost (bench says so on stderr), compare them
+with traced runs only, and sample a long run with
+OTEL_TRACES_SAMPLER=traceidratio OTEL_TRACES_SAMPLER_ARG=0.01. See
+'msgpattern help serve' for the variables.
+
 Exit status: 0 the run completed, with at most --max-error-rate of its
 requests failed; 1 more failed (the summary is printed all the same); 2
 usage error, or no connection; 130 interrupted (SIGINT), 143 terminated
@@ -67,6 +77,7 @@ type benchCommand struct {
 	asCSV        bool
 	tls          clientTLS
 	tlsCfg       *tls.Config
+	tracing      *tracing // nil: off
 
 	pattern json.RawMessage // as sent
 	route   string          // its route key, for the CSV
@@ -130,6 +141,8 @@ func bench(args []string) int {
 	}
 	ctx, _, stop := notifySignals()
 	defer stop()
+	c.tracing = startTracing(os.Stderr, warnStderr) // otel.go
+	defer c.tracing.shutdown()
 	return c.run(ctx, os.Stdout, os.Stderr)
 }
 
@@ -148,9 +161,16 @@ func (c *benchCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 		res loadtest.Result
 		err error
 	)
-	if c.nats != "" {
-		res, err = runNATS(ctx, c.nats, c.tlsCfg, cfg)
-	} else {
+	switch {
+	case c.nats != "":
+		res, err = runNATS(ctx, c.nats, c.tlsCfg, cfg, c.tracing)
+	case c.tracing != nil:
+		// loadtest.Run writes raw frames, without metadata: traced, each
+		// request is a call through an rpc.Client instead.
+		fmt.Fprintln(stderr, "note: tracing (OTEL_* environment): each request is a traced call through the rpc client, "+
+			"a span each, rather than loadtest's raw frames; the numbers include the tracing's cost")
+		res, err = runTCPTraced(ctx, cfg, c.tracing)
+	default:
 		res, err = loadtest.Run(ctx, cfg)
 	}
 	if terminal {

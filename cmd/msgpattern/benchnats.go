@@ -4,13 +4,15 @@ package main
 // -c clients has a NATS connection of its own, and -p goroutines that call
 // Send in a loop; the phases (warmup, -n or -d, drain), pacing (--rate),
 // timeouts, progress reports and the Result are loadtest's, so that the
-// summary is printed the same way.
+// summary is printed the same way. Traced bench over TCP (OTEL_*
+// environment, otel.go) runs the same way with rpc.Client.
 
 import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/msgpattern/msgpattern/loadtest"
@@ -19,9 +21,10 @@ import (
 
 // runNATS performs a run over the NATS server at url, as loadtest.Run does
 // over TCP: cfg.Addr and cfg.TLS are not used (tlsCfg is the NATS
-// connections'), cfg.Pattern and cfg.Data are the request's raw JSON.
-func runNATS(ctx context.Context, url string, tlsCfg *tls.Config, cfg loadtest.Config) (loadtest.Result, error) {
-	clients := make([]*natsCaller, 0, max(cfg.Connections, 1))
+// connections'), cfg.Pattern and cfg.Data are the request's raw JSON. With
+// tracing on, each request is a call traced by tr.
+func runNATS(ctx context.Context, url string, tlsCfg *tls.Config, cfg loadtest.Config, tr *tracing) (loadtest.Result, error) {
+	clients := make([]caller, 0, max(cfg.Connections, 1))
 	defer func() {
 		for _, c := range clients {
 			c.Close()
@@ -32,14 +35,47 @@ func runNATS(ctx context.Context, url string, tlsCfg *tls.Config, cfg loadtest.C
 		if err != nil {
 			return loadtest.Result{}, err
 		}
-		clients = append(clients, c)
+		clients = append(clients, tr.wrap(c))
 	}
+	return runCallers(ctx, cfg, clients)
+}
+
+// runTCPTraced performs a traced run over TCP: -c rpc.Clients (a
+// connection each) to cfg.Addr, with -p calls in flight on each, every one
+// in a client span that sends its traceparent in the request's metadata —
+// which loadtest.Run's raw frames cannot carry.
+func runTCPTraced(ctx context.Context, cfg loadtest.Config, tr *tracing) (loadtest.Result, error) {
+	clients := make([]caller, 0, max(cfg.Connections, 1))
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	opts := []rpc.ClientOption{rpc.WithClientLogger(slog.New(slog.DiscardHandler)), rpc.WithEagerConnect(),
+		rpc.WithDialTimeout(10 * time.Second)}
+	if cfg.TLS != nil {
+		opts = append(opts, rpc.WithTLS(cfg.TLS))
+	}
+	for range cap(clients) {
+		c, err := rpc.NewClient(cfg.Addr, opts...)
+		if err != nil {
+			return loadtest.Result{}, err
+		}
+		clients = append(clients, tr.wrap(c))
+	}
+	return runCallers(ctx, cfg, clients)
+}
+
+// runCallers performs a run with loadtest.RunCalls, the requests of
+// connection conn made by callers[conn]; cfg.Pattern and cfg.Data are the
+// request's raw JSON.
+func runCallers(ctx context.Context, cfg loadtest.Config, callers []caller) (loadtest.Result, error) {
 	pattern, data := json.RawMessage(cfg.Pattern), json.RawMessage(cfg.Data)
 	if len(data) == 0 {
 		data = json.RawMessage("null")
 	}
 	return loadtest.RunCalls(ctx, cfg, func(ctx context.Context, conn int) string {
-		return errorKind(clients[conn].Send(ctx, pattern, data, nil))
+		return errorKind(callers[conn].Send(ctx, pattern, data, nil))
 	})
 }
 

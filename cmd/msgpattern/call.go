@@ -91,6 +91,11 @@ func (c *callFlags) execute(name, usageText, verbose string, args []string,
 	}
 	ctx, _, stop := notifySignals()
 	defer stop()
+	// With OTEL_TRACES_EXPORTER or an OTLP endpoint set (otel.go): the
+	// call in a client (emit: producer) span, its traceparent in the
+	// request's metadata; the spans flushed last, after the client closed.
+	tr := startTracing(os.Stderr, warnStderr)
+	defer tr.shutdown()
 	client, err := c.client(name)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "msgpattern: %s: %v\n", name, err)
@@ -104,7 +109,7 @@ func (c *callFlags) execute(name, usageText, verbose string, args []string,
 	defer client.Close()
 	callCtx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	return call(ctx, callCtx, client)
+	return call(ctx, callCtx, tr.wrap(client))
 }
 
 // caller is what send and emit call through: the TCP client, or the NATS

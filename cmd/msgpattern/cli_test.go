@@ -122,7 +122,7 @@ func startTLSServer(t *testing.T, tlsCfg *tls.Config) *testServer {
 // invocation is one run of the binary.
 type invocation struct {
 	args  []string
-	env   []string // added to the environment, which never holds MSGPATTERN_ADDR otherwise
+	env   []string // added to the environment, which never holds MSGPATTERN_ADDR nor OTEL_* otherwise
 	stdin string
 }
 
@@ -148,11 +148,12 @@ func runCLI(t *testing.T, in invocation) result {
 	return result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
 }
 
-// environ is the test's environment without MSGPATTERN_ADDR.
+// environ is the test's environment without MSGPATTERN_ADDR, nor the
+// OpenTelemetry variables (OTEL_*), which would turn tracing on.
 func environ() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MSGPATTERN_ADDR=") {
+		if !strings.HasPrefix(kv, "MSGPATTERN_ADDR=") && !strings.HasPrefix(kv, "OTEL_") {
 			env = append(env, kv)
 		}
 	}

@@ -23,6 +23,11 @@ subscribes to PATTERN there (one instance of each queue group).
 With --tls, --cacert, --cert or --insecure the connection is TLS (to the
 NATS server with --nats).
 
+With OTEL_TRACES_EXPORTER (otlp, console) or OTEL_EXPORTER_OTLP_ENDPOINT
+set, the event is an OpenTelemetry producer span, whose traceparent goes in
+the event's metadata: a traced server's consumer span is its child. The
+console exporter writes it on stderr. See 'msgpattern help serve'.
+
 Exit status: 0 the event was written to the connection (over NATS: the NATS
 server has it); 2 usage error, or the event could not be sent (cannot
 connect, timed out); 130 interrupted (SIGINT), 143 terminated (SIGTERM).

@@ -14,6 +14,10 @@
 // over TLS: serve --tls-cert FILE --tls-key FILE, send|emit|bench --tls,
 // --cacert FILE, --cert FILE --key FILE, --insecure.
 //
+// With the OpenTelemetry environment (OTEL_TRACES_EXPORTER, or an OTLP
+// endpoint), serve, send, emit and bench trace what they serve and call
+// (otel.go); without it they install nothing.
+//
 // Run `msgpattern help` for the commands, `msgpattern help <command>` (or
 // `msgpattern <command> -h`) for a command's flags.
 package main
@@ -113,6 +117,12 @@ Over NATS, to scale out: serve --nats URL serves the demo over a NATS server
 as well (instances share the load in a queue group); serve --nats-server
 ADDR starts one in the process; send, emit and bench --nats URL call over it.
 
+Tracing: with OTEL_TRACES_EXPORTER (otlp, console) or an OTLP endpoint
+(OTEL_EXPORTER_OTLP_ENDPOINT) set, serve, send, emit and bench make
+OpenTelemetry spans, one trace from client to server; the other standard
+variables (OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, OTEL_PROPAGATORS…) apply.
+Without them nothing is traced. See 'msgpattern help serve'.
+
 Run 'msgpattern help <command>' or 'msgpattern <command> -h' for a
 command's flags.
 `)
@@ -126,9 +136,13 @@ from a clone without one — and the Go version it was built with.`
 // version is the module version of the binary and the Go version it was
 // built with: "msgpattern v1.2.0 go1.26.1", "msgpattern (devel) go1.26.1".
 func version() string {
-	v := "(devel)"
+	return fmt.Sprintf("msgpattern %s %s", moduleVersion(), runtime.Version())
+}
+
+// moduleVersion is the module version of the binary, "(devel)" without one.
+func moduleVersion() string {
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-		v = info.Main.Version
+		return info.Main.Version
 	}
-	return fmt.Sprintf("msgpattern %s %s", v, runtime.Version())
+	return "(devel)"
 }

@@ -34,9 +34,16 @@ func startServe(t *testing.T, args ...string) *serveProc {
 // startProc starts msgpattern with args, its stdout apart from stderr.
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, nil, args...)
+}
+
+// startProcEnv starts msgpattern with args and env added to the
+// environment.
+func startProcEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{stderr: &syncBuffer{}, stdout: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary, args...)
-	p.cmd.Env = environ()
+	p.cmd.Env = append(environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if args[0] == "serve" { // everything serve says, in order
 		p.cmd.Stdout = p.stderr

@@ -34,6 +34,12 @@ stream that ended empty: send says so on stderr, and exits 0.
 With --tls, --cacert, --cert or --insecure the connection is TLS (to the
 NATS server with --nats).
 
+With OTEL_TRACES_EXPORTER (otlp, console) or OTEL_EXPORTER_OTLP_ENDPOINT
+set, the call is an OpenTelemetry client span, whose traceparent goes in the
+request's metadata so that a traced server (serve, a NestJS 12 service)
+continues the trace; the console exporter writes it on stderr, stdout
+staying the reply's. See 'msgpattern help serve' for the variables.
+
 Exit status: 0 the reply completed; 1 the server answered with an error
 (printed on stderr as "error: <JSON>") or no handler matched the pattern
 (over NATS: nothing subscribes to it); 2 usage error, or no reply (cannot
@@ -47,6 +53,7 @@ Examples:
   echo '{"id":7}' | msgpattern send --addr svc:3001 --metadata tenant=a user.get @-
   msgpattern send --nats nats://127.0.0.1:4222 sum '[1,2,3]'
   msgpattern send --addr svc:4061 --cacert ca.pem --cert me.pem --key me-key.pem ping
+  OTEL_TRACES_EXPORTER=console msgpattern send sum '[1,2,3]'
 `
 
 func send(args []string) int {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/msgpattern/msgpattern/internal/demo"
 	"github.com/msgpattern/msgpattern/natsrpc"
+	"github.com/msgpattern/msgpattern/otelrpc"
 	"github.com/msgpattern/msgpattern/prommetrics"
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -68,6 +69,21 @@ Exit status: 0 after a graceful shutdown; 1 the server could not start
 (address in use, NATS unreachable…) or did not shut down cleanly; 2 usage
 error; 130 (SIGINT) or 143 (SIGTERM): stopped at once by a second signal.
 
+Tracing: with OTEL_TRACES_EXPORTER set (otlp, console; none turns it off)
+or an OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT, then otlp), serve makes an
+OpenTelemetry span per request (server) and per event (consumer), the child
+of the traceparent that a traced client — send, emit, bench, a NestJS 12
+ClientProxy — put in the request's metadata (or, over NATS, its headers),
+and adds trace_id and span_id to log records with a traced context. The
+console exporter writes each span as it ends on stdout, one JSON object a
+line. Also honoured: OTEL_SERVICE_NAME (default msgpattern) and
+OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG
+(default parentbased_always_on), OTEL_PROPAGATORS (default
+tracecontext,baggage), OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf or grpc)
+and the other OTEL_EXPORTER_OTLP_*, OTEL_SDK_DISABLED. Spans are flushed at
+exit, for 5s at most. Without OTEL_TRACES_EXPORTER and an OTLP endpoint,
+nothing is traced.
+
 Resource bounds (what peers can make the server spend) default to the
 library's; each flag overrides one (see docs/SERVER.md, "Limits"). Sizes take a
 K, M or G suffix (powers of 1024); a negative value turns a bound off.
@@ -79,6 +95,8 @@ Examples:
   msgpattern serve --tls-cert server.pem --tls-key server-key.pem --log-format json
   msgpattern serve --addr :4061 --nats-server 127.0.0.1:4222     # instance 1 + NATS
   msgpattern serve --addr :4062 --nats nats://127.0.0.1:4222     # instance 2
+  OTEL_TRACES_EXPORTER=console msgpattern serve > spans.jsonl
+  OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 OTEL_SERVICE_NAME=demo msgpattern serve
 `
 
 func serve(args []string) int {
@@ -176,6 +194,16 @@ func (c *serveCommand) say(log *slog.Logger, text, msg string, args ...any) {
 // a signal comes on again.
 func (c *serveCommand) run(ctx context.Context, again <-chan os.Signal) int {
 	log := c.logger(os.Stderr)
+	// With OTEL_TRACES_EXPORTER or an OTLP endpoint set (otel.go): a span
+	// per request and event, trace_id and span_id in records logged with a
+	// traced context, console spans on stdout. The spans are flushed last
+	// (deferred first), after the servers have stopped.
+	tr := startTracing(os.Stdout, func(err error) { log.Warn("opentelemetry", "err", err) })
+	defer tr.shutdown()
+	if tr != nil {
+		log = slog.New(otelrpc.LogHandler(log.Handler()))
+		log.Info("tracing with OpenTelemetry", "exporter", tr.exporter)
+	}
 
 	// The embedded NATS server first, and stopped last: the instances
 	// served over it leave before it does.
@@ -197,6 +225,7 @@ func (c *serveCommand) run(ctx context.Context, again <-chan os.Signal) int {
 	cfg.TLSConfig = c.tlsCfg
 	cfg.Introspection = true // msgpattern list, msgpattern health
 	srv := rpc.NewServer(&cfg, log)
+	tr.serve(srv)
 	demo.Register(srv)
 	if err := srv.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "msgpattern:", err)
