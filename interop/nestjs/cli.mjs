@@ -1,5 +1,5 @@
-// Shared by client.mjs, server.mjs, bench.mjs, nats-client.mjs, nats-server.mjs
-// (and bench/nestjs/sum-server.mjs): the common flags --nest, --host, --port
+// Shared by client.mjs, server.mjs, bench.mjs, nats-client.mjs, nats-server.mjs,
+// trace-client.mjs (and bench/nestjs/one-pattern.mjs): the common flags --nest, --host, --port
 // (--nest, --url for the NATS scripts), and loading the chosen NestJS major
 // from its own folder (v10/, v11/, v12/; see README.md for why one per major).
 import { parseArgs } from 'node:util';
@@ -12,23 +12,12 @@ process.env.NO_COLOR ??= '1';
 // flags in the usage line. With anyPort, --port defaults to 0 (the OS picks);
 // otherwise it is required. Bad arguments print the usage and exit 2.
 export function parseCli(script, usageTail, options = {}, { anyPort = false } = {}) {
-  const usage = (msg) => {
-    process.stderr.write(`${msg}\nusage: node ${script} --nest 10|11|12 [--host 127.0.0.1] ${usageTail}\n`);
-    process.exit(2);
-  };
-  let args;
-  try {
-    args = parseArgs({
-      options: {
-        nest: { type: 'string' },
-        host: { type: 'string', default: '127.0.0.1' },
-        port: anyPort ? { type: 'string', default: '0' } : { type: 'string' },
-        ...options,
-      },
-    }).values;
-  } catch (e) {
-    usage(e.message);
-  }
+  const { args, usage } = parse(`${script} --nest 10|11|12 [--host 127.0.0.1] ${usageTail}`, {
+    nest: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    port: anyPort ? { type: 'string', default: '0' } : { type: 'string' },
+    ...options,
+  });
   if (!['10', '11', '12'].includes(args.nest)) usage('--nest must be 10, 11 or 12');
   const port = Number(args.port);
   const minPort = anyPort ? 0 : 1;
@@ -44,25 +33,30 @@ export const natsMajors = ['11', '12'];
 // --url (the NATS server; default nats://127.0.0.1:4222) plus `options`.
 // Bad arguments print the usage and exit 2.
 export function parseNatsCli(script, usageTail, options = {}) {
-  const usage = (msg) => {
-    process.stderr.write(`${msg}\nusage: node ${script} --nest 11|12 [--url nats://127.0.0.1:4222] ${usageTail}\n`);
-    process.exit(2);
-  };
-  let args;
-  try {
-    args = parseArgs({
-      options: {
-        nest: { type: 'string' },
-        url: { type: 'string', default: 'nats://127.0.0.1:4222' },
-        ...options,
-      },
-    }).values;
-  } catch (e) {
-    usage(e.message);
-  }
+  const { args, usage } = parse(`${script} --nest 11|12 [--url nats://127.0.0.1:4222] ${usageTail}`, {
+    nest: { type: 'string' },
+    url: { type: 'string', default: 'nats://127.0.0.1:4222' },
+    ...options,
+  });
   if (!natsMajors.includes(args.nest)) usage('--nest must be 11 or 12 (v10/ pins no NATS package)');
   if (args.url === '') usage('--url must not be empty');
   return { args, usage };
+}
+
+// parse parses the command line with `options` (node:util parseArgs
+// options) and returns the values as args, and usage(msg), which prints msg
+// and the usage line `node ${usageLine}` on stderr and exits 2, as bad
+// arguments do.
+function parse(usageLine, options) {
+  const usage = (msg) => {
+    process.stderr.write(`${msg}\nusage: node ${usageLine}\n`);
+    process.exit(2);
+  };
+  try {
+    return { args: parseArgs({ options }).values, usage };
+  } catch (e) {
+    return usage(e.message);
+  }
 }
 
 // loadNest imports the packages of one NestJS major; it exits 1 when they are

@@ -19,8 +19,8 @@
 // client itself (e.g. ECONNREFUSED, "Connection closed").
 // Exit 0 after all scenarios, whatever their outcome; exit 1 only if the
 // harness itself broke (packages not loadable, an unexpected exception).
-import { isDeepStrictEqual } from 'node:util';
 import { parseCli, loadNest } from './cli.mjs';
+import { NO_DATA, UNICODE, scenarioKit, runScenarios, closeAndExit } from './scenarios.mjs';
 import { readFileSync } from 'node:fs';
 
 const { args, port, usage } = parseCli(
@@ -61,14 +61,8 @@ if (args['tls-ca'] !== undefined) {
 
 const nest = await loadNest(args.nest);
 const { ClientProxyFactory, Transport } = nest.microservices;
-const { firstValueFrom, lastValueFrom, timeout, toArray, TimeoutError } = nest.rxjs;
-
-const TIMEOUT_MS = 10_000;
-// A Nest ClientProxy rejects null/undefined data locally (InvalidMessageException,
-// nothing goes on the wire), so requests whose data does not matter send {}.
-const NO_DATA = {};
-
-const UNICODE = 'héllo 😀 ✓ \u2028 <&> "q" \\ end';
+const { firstValueFrom, lastValueFrom, toArray } = nest.rxjs;
+const { withTimeout, errorValue } = scenarioKit(nest);
 
 // ~1 MiB (UTF-16 units) of ASCII, 2- and 3-byte UTF-8 and astral characters;
 // built from whole chunks so no surrogate pair is ever split.
@@ -79,34 +73,12 @@ function largeString() {
   return s;
 }
 
-class ScenarioTimeout extends Error {}
-
 const client = ClientProxyFactory.create({
   transport: Transport.TCP,
   options: tlsOptions ? { host, port, tlsOptions } : { host, port },
 });
 
-const withTimeout = (obs) =>
-  obs.pipe(
-    timeout({
-      first: TIMEOUT_MS,
-      each: TIMEOUT_MS,
-      with: () => {
-        throw new ScenarioTimeout();
-      },
-    }),
-  );
 const send = (pattern, data) => firstValueFrom(withTimeout(client.send(pattern, data)));
-
-function errorValue(e) {
-  if (e instanceof ScenarioTimeout || (TimeoutError && e instanceof TimeoutError)) return 'TIMEOUT';
-  if (e instanceof Error) return { jsError: e.constructor?.name || 'Error', message: e.message };
-  return e === undefined ? null : e;
-}
-
-function emit(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
 
 // Each scenario returns {result} or throws; `expect` is either
 // {result: v} or {error: v}; comparison is deep equality on the JSON values.
@@ -180,25 +152,5 @@ const scenarios = [
 ];
 
 // Comma-separated scenario names: --only, else env NEST_CLIENT_ONLY (a debugging aid).
-const only = args.only ?? process.env.NEST_CLIENT_ONLY;
-for (const [name, expect, run] of scenarios) {
-  if (only && !only.split(',').includes(name)) continue;
-  let line;
-  try {
-    const value = await run();
-    const result = value === undefined ? null : value;
-    line = { scenario: name, ok: 'result' in expect && isDeepStrictEqual(result, expect.result), result, error: null };
-  } catch (e) {
-    const error = errorValue(e);
-    line = { scenario: name, ok: 'error' in expect && isDeepStrictEqual(error, expect.error), result: null, error };
-  }
-  emit(line);
-}
-
-try {
-  await client.close();
-} catch (e) {
-  process.stderr.write(`client.close() failed: ${e.stack || e}\n`);
-}
-// Flush stdout, then leave even if some handle lingers.
-process.stdout.write('', () => process.exit(0));
+await runScenarios(scenarios, { only: args.only ?? process.env.NEST_CLIENT_ONLY, errorValue });
+await closeAndExit(client);

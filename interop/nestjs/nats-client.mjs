@@ -16,8 +16,8 @@
 // client's dispatch hook puts metadata {"traceparent": TRACEPARENT} on the
 // "metadata" scenario's request and event; NestJS 11 has no such hook and
 // sends none.
-import { isDeepStrictEqual } from 'node:util';
 import { parseNatsCli, loadNest } from './cli.mjs';
+import { NO_DATA, UNICODE, scenarioKit, runScenarios, closeAndExit } from './scenarios.mjs';
 
 const { args } = parseNatsCli('nats-client.mjs', '[--only a,b]', { only: { type: 'string' } });
 const nest = await loadNest(args.nest);
@@ -25,15 +25,11 @@ const { ClientProxyFactory, Transport } = nest.microservices;
 // Nest's logger writes its LOG lines (v12's ClientNats logs status changes)
 // to stdout, which is for results only: errors alone, on stderr.
 nest.common.Logger.overrideLogger(['error']);
-const { firstValueFrom, lastValueFrom, timeout, toArray, TimeoutError } = nest.rxjs;
+const { firstValueFrom, lastValueFrom, toArray } = nest.rxjs;
+const { withTimeout, errorValue } = scenarioKit(nest);
 
-const TIMEOUT_MS = 10_000;
-const NO_DATA = {}; // a ClientProxy refuses null/undefined data
-const UNICODE = 'héllo 😀 ✓ \u2028 <&> "q" \\ end';
 const MAX_PAYLOAD = 1 << 20; // the NATS server's default max_payload
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-
-class ScenarioTimeout extends Error {}
 
 const newClient = (extra = {}) =>
   ClientProxyFactory.create({
@@ -48,26 +44,10 @@ try {
   process.exit(1);
 }
 
-const withTimeout = (obs) =>
-  obs.pipe(
-    timeout({
-      first: TIMEOUT_MS,
-      each: TIMEOUT_MS,
-      with: () => {
-        throw new ScenarioTimeout();
-      },
-    }),
-  );
 const sendVia = (c, pattern, data) => firstValueFrom(withTimeout(c.send(pattern, data)));
 const send = (pattern, data) => sendVia(client, pattern, data);
 const emitEvent = (pattern, data) =>
   lastValueFrom(withTimeout(client.emit(pattern, data)), { defaultValue: undefined });
-
-function errorValue(e) {
-  if (e instanceof ScenarioTimeout || (TimeoutError && e instanceof TimeoutError)) return 'TIMEOUT';
-  if (e instanceof Error) return { jsError: e.constructor?.name || 'Error', message: e.message };
-  return e === undefined ? null : e;
-}
 
 const scenarios = [
   ['string-pattern', { result: 6 }, () => send('sum', [1, 2, 3])],
@@ -176,24 +156,5 @@ const scenarios = [
   ['after-errors', { result: 1 }, () => send('sum', [1])],
 ];
 
-const only = args.only ?? process.env.NEST_CLIENT_ONLY;
-for (const [name, expect, run] of scenarios) {
-  if (only && !only.split(',').includes(name)) continue;
-  let line;
-  try {
-    const value = await run();
-    const result = value === undefined ? null : value;
-    line = { scenario: name, ok: 'result' in expect && isDeepStrictEqual(result, expect.result), result, error: null };
-  } catch (e) {
-    const error = errorValue(e);
-    line = { scenario: name, ok: 'error' in expect && isDeepStrictEqual(error, expect.error), result: null, error };
-  }
-  process.stdout.write(JSON.stringify(line) + '\n');
-}
-
-try {
-  await client.close();
-} catch (e) {
-  process.stderr.write(`client.close() failed: ${e.stack || e}\n`);
-}
-process.stdout.write('', () => process.exit(0));
+await runScenarios(scenarios, { only: args.only ?? process.env.NEST_CLIENT_ONLY, errorValue });
+await closeAndExit(client);

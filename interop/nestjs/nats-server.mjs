@@ -17,43 +17,18 @@
 // for bad arguments.
 import { parseNatsCli, loadNest } from './cli.mjs';
 import { demoModule } from './demo.mjs';
+import { serve } from './serve.mjs';
 
 const { args } = parseNatsCli('nats-server.mjs', '[--queue NAME]', { queue: { type: 'string' } });
-
 const nest = await loadNest(args.nest);
-const { NestFactory } = nest.core;
-const { Transport } = nest.microservices;
 
-let app;
-try {
-  const options = { servers: args.url, name: `nest${args.nest}-nats-server` };
-  if (args.queue) options.queue = args.queue;
-  app = await NestFactory.createMicroservice(demoModule(nest), {
-    transport: Transport.NATS,
-    options,
-    logger: ['error'],
-  });
-  await app.listen();
+const options = { servers: args.url, name: `nest${args.nest}-nats-server` };
+if (args.queue) options.queue = args.queue;
+await serve(nest, demoModule(nest), { transport: nest.microservices.Transport.NATS, options }, {
   // The SUBs are written asynchronously: flush, so that the NATS server has
   // them before anyone is told to call.
-  await app.serverInstance.unwrap().flush();
-  process.stdout.write(`LISTENING ${args.url}\n`);
-} catch (e) {
-  process.stderr.write(`server failed to start: ${e.stack || e}\n`);
-  process.exit(1);
-}
-
-let stopping = false;
-async function shutdown(signal) {
-  if (stopping) return;
-  stopping = true;
-  setTimeout(() => process.exit(0), 2000).unref();
-  try {
-    await app.close();
-  } catch (e) {
-    process.stderr.write(`error while closing on ${signal}: ${e.stack || e}\n`);
-  }
-  process.exit(0);
-}
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));
+  listening: async (app) => {
+    await app.serverInstance.unwrap().flush();
+    return args.url;
+  },
+});

@@ -19,6 +19,7 @@
 // if the packages cannot be loaded; 2 for bad arguments, or a major without
 // ClientProxy.setOnDispatchHook (before 12).
 import { parseCli, loadNest } from './cli.mjs';
+import { scenarioKit, runScenarios, closeAndExit } from './scenarios.mjs';
 
 const { args, port, usage } = parseCli('trace-client.mjs', '--port N --traceparent T [--tracestate S]', {
   traceparent: { type: 'string' },
@@ -28,7 +29,8 @@ if (!args.traceparent) usage('--traceparent is required');
 
 const nest = await loadNest(args.nest);
 const { ClientProxyFactory, Transport } = nest.microservices;
-const { firstValueFrom, lastValueFrom, timeout, toArray } = nest.rxjs;
+const { firstValueFrom, lastValueFrom, toArray } = nest.rxjs;
+const { withTimeout, errorValue } = scenarioKit(nest);
 
 const client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: args.host, port } });
 if (typeof client.setOnDispatchHook !== 'function') usage(`NestJS ${args.nest} has no ClientProxy.setOnDispatchHook (NestJS 12 has)`);
@@ -39,37 +41,19 @@ client.setOnDispatchHook((packet) => {
   packet.metadata = { ...packet.metadata, ...carrier };
 });
 
-const TIMEOUT_MS = 10_000;
-const limit = (obs) => obs.pipe(timeout(TIMEOUT_MS));
-const errorValue = (e) =>
-  e instanceof Error ? { jsError: e.constructor?.name || 'Error', message: e.message } : e === undefined ? null : e;
-
+// No expectations: ok means the call did not fail.
 const scenarios = [
-  ['send', () => firstValueFrom(limit(client.send('relay', {})))],
-  ['stream', () => lastValueFrom(limit(client.send('ticks', {})).pipe(toArray()))],
-  ['emit', () => lastValueFrom(limit(client.emit('traced-evt', { n: 1 })), { defaultValue: null })],
+  ['send', undefined, () => firstValueFrom(withTimeout(client.send('relay', {})))],
+  ['stream', undefined, () => lastValueFrom(withTimeout(client.send('ticks', {})).pipe(toArray()))],
+  ['emit', undefined, () => lastValueFrom(withTimeout(client.emit('traced-evt', { n: 1 })), { defaultValue: null })],
   [
     'untraced',
+    undefined,
     () => {
       client.setOnDispatchHook(undefined);
-      return firstValueFrom(limit(client.send('relay', {})));
+      return firstValueFrom(withTimeout(client.send('relay', {})));
     },
   ],
 ];
-for (const [name, run] of scenarios) {
-  let line;
-  try {
-    const result = await run();
-    line = { scenario: name, ok: true, result: result === undefined ? null : result, error: null };
-  } catch (e) {
-    line = { scenario: name, ok: false, result: null, error: errorValue(e) };
-  }
-  process.stdout.write(JSON.stringify(line) + '\n');
-}
-
-try {
-  await client.close();
-} catch (e) {
-  process.stderr.write(`client.close() failed: ${e.stack || e}\n`);
-}
-process.stdout.write('', () => process.exit(0));
+await runScenarios(scenarios, { errorValue });
+await closeAndExit(client);
