@@ -152,17 +152,62 @@ type cell struct {
 
 // best is the repetition with the highest throughput (at 1×1 that is also
 // the one with the lowest mean latency).
-func (c *cell) best() (sample, bool) {
-	if len(c.samples) == 0 {
-		return sample{}, false
-	}
-	b := c.samples[0]
-	for _, s := range c.samples[1:] {
-		if s.rps > b.rps {
+func (c *cell) best() (sample, bool) { return bestOf(c.samples) }
+
+// base is the sample itself; a natsSample's is the sample it embeds.
+func (s sample) base() sample { return s }
+
+// bestOf is the repetition of samples with the highest throughput; false
+// when there is none.
+func bestOf[S interface{ base() sample }](samples []S) (S, bool) {
+	var b S
+	for i, s := range samples {
+		if i == 0 || s.base().rps > b.base().rps {
 			b = s
 		}
 	}
-	return b, true
+	return b, len(samples) > 0
+}
+
+// ratioOf is f of a's best sample ÷ f of b's; false when either has none or
+// f of b's is 0.
+func ratioOf[S any](a, b func() (S, bool), f func(S) float64) (float64, bool) {
+	sa, oka := a()
+	sb, okb := b()
+	if !oka || !okb || f(sb) == 0 {
+		return 0, false
+	}
+	return f(sa) / f(sb), true
+}
+
+// shapeTitle names a shape in a results heading: "4 connections × 16 in
+// flight, payload [1,2]"; unit is what is counted ("connection", "client").
+func shapeTitle(sh shape, unit string) string {
+	conns := fmt.Sprintf("%d %ss", sh.conns, unit)
+	if sh.conns == 1 {
+		conns = "1 " + unit
+	}
+	return fmt.Sprintf("%s × %d in flight, payload %s", conns, sh.inflight, sh.payload.name)
+}
+
+// repsAndErrors are a cell's last two table columns: every repetition's
+// requests/s, and the errors of all of them (with the kinds the best one
+// saw, and the cell's own error).
+func repsAndErrors[S interface{ base() sample }](samples []S, best sample, cellErr string) (reps, errCol string) {
+	var rs []string
+	var errs uint64
+	for _, x := range samples {
+		rs = append(rs, fmtInt(x.base().rps))
+		errs += x.base().errors
+	}
+	errCol = fmt.Sprint(errs)
+	if best.errKinds != "" {
+		errCol += " (" + best.errKinds + ")"
+	}
+	if cellErr != "" {
+		errCol += "; " + oneLine(cellErr)
+	}
+	return strings.Join(rs, ", "), errCol
 }
 
 // selfExe is the suite's binary, re-executed as the Go targets.

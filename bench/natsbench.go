@@ -114,18 +114,7 @@ type natsCell struct {
 	skip    bool // not run at all: no further repetitions
 }
 
-func (c *natsCell) best() (natsSample, bool) {
-	if len(c.samples) == 0 {
-		return natsSample{}, false
-	}
-	b := c.samples[0]
-	for _, s := range c.samples[1:] {
-		if s.rps > b.rps {
-			b = s
-		}
-	}
-	return b, true
-}
+func (c *natsCell) best() (natsSample, bool) { return bestOf(c.samples) }
 
 type natsShapeResult struct {
 	shape shape
@@ -158,12 +147,7 @@ func (r *natsResult) ratio(sh shape, a, b string, f func(natsSample) float64) (f
 	if ca == nil || cb == nil {
 		return 0, false
 	}
-	sa, oka := ca.best()
-	sb, okb := cb.best()
-	if !oka || !okb || f(sb) == 0 {
-		return 0, false
-	}
-	return f(sa) / f(sb), true
+	return ratioOf(ca.best, cb.best, f)
 }
 
 func runNATS(ctx context.Context, o *options) *natsResult {
@@ -583,11 +567,7 @@ func (r *report) natsMarkdown(w func(string, ...any)) {
 	}
 	for _, s := range n.shapes {
 		w("")
-		conns := fmt.Sprintf("%d clients", s.shape.conns)
-		if s.shape.conns == 1 {
-			conns = "1 client"
-		}
-		w("### NATS: %s × %d in flight, payload %s", conns, s.shape.inflight, s.shape.payload.name)
+		w("### NATS: %s", shapeTitle(s.shape, "client"))
 		w("")
 		w("| target | requests/s | p50 | p99 | target CPU µs/req | target CPU (cores) | NATS server CPU µs/req | NATS server CPU (cores) | NATS server share of busy CPU | load generator CPU (cores) | machine busy (cores) | target peak RSS | reps (requests/s) | errors |")
 		w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|")
@@ -597,23 +577,11 @@ func (r *report) natsMarkdown(w func(string, ...any)) {
 				w("| %s | not run: %s | | | | | | | | | | | | |", c.target, oneLine(c.err))
 				continue
 			}
-			var reps []string
-			var errs uint64
-			for _, x := range c.samples {
-				reps = append(reps, fmtInt(x.rps))
-				errs += x.errors
-			}
-			errCol := fmt.Sprint(errs)
-			if best.errors > 0 {
-				errCol += " (" + best.errKinds + ")"
-			}
-			if c.err != "" {
-				errCol += "; " + oneLine(c.err)
-			}
+			reps, errCol := repsAndErrors(c.samples, best.sample, c.err)
 			w("| %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %.0f%% | %.2f | %.2f | %.1f MiB | %s | %s |",
 				c.target, fmtInt(best.rps), fmtDur(best.p50), fmtDur(best.p99), best.cpuPerReq(), best.cores(),
 				best.perReq(best.broker), best.coresOf(best.broker), 100*best.shareOf(best.broker),
-				best.coresOf(best.loadgen), best.coresOf(best.busy), float64(c.peakKB)/1024, strings.Join(reps, ", "), errCol)
+				best.coresOf(best.loadgen), best.coresOf(best.busy), float64(c.peakKB)/1024, reps, errCol)
 		}
 	}
 	w("")

@@ -164,12 +164,7 @@ func (r *report) ratio(sh shape, a, b string, f func(sample) float64) (float64, 
 	if ca == nil || cb == nil {
 		return 0, false
 	}
-	sa, oka := ca.best()
-	sb, okb := cb.best()
-	if !oka || !okb || f(sb) == 0 {
-		return 0, false
-	}
-	return f(sa) / f(sb), true
+	return ratioOf(ca.best, cb.best, f)
 }
 
 func rpsOf(s sample) float64 { return s.rps }
@@ -366,11 +361,7 @@ func (r *report) markdown() string {
 	w("## Results")
 	for _, s := range r.shapes {
 		w("")
-		conns := fmt.Sprintf("%d connections", s.shape.conns)
-		if s.shape.conns == 1 {
-			conns = "1 connection"
-		}
-		w("### %s × %d in flight, payload %s", conns, s.shape.inflight, s.shape.payload.name)
+		w("### %s", shapeTitle(s.shape, "connection"))
 		w("")
 		w("| target | requests/s | p50 | p99 | server CPU µs/req | server CPU (cores) | peak RSS | server allocs/req | server B/req | reps (requests/s) | errors |")
 		w("|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|")
@@ -380,25 +371,13 @@ func (r *report) markdown() string {
 				w("| %s | not run: %s | | | | | | | | | |", c.target, oneLine(c.err))
 				continue
 			}
-			var reps []string
-			var errs uint64
-			for _, x := range c.samples {
-				reps = append(reps, fmtInt(x.rps))
-				errs += x.errors
-			}
-			errCol := fmt.Sprint(errs)
-			if errs > 0 {
-				errCol += " (" + best.errKinds + ")"
-			}
-			if c.err != "" {
-				errCol += "; " + oneLine(c.err)
-			}
+			reps, errCol := repsAndErrors(c.samples, best, c.err)
 			allocs, allocB := "–", "–"
 			if best.allocsKnown {
 				allocs, allocB = fmt.Sprintf("%.1f", best.allocsPerReq()), fmtInt(best.bytesPerReq())
 			}
 			w("| %s | %s | %s | %s | %.2f | %.2f | %.1f MiB | %s | %s | %s | %s |", c.target, fmtInt(best.rps), fmtDur(best.p50), fmtDur(best.p99),
-				best.cpuPerReq(), best.cores(), float64(c.peakKB)/1024, allocs, allocB, strings.Join(reps, ", "), errCol)
+				best.cpuPerReq(), best.cores(), float64(c.peakKB)/1024, allocs, allocB, reps, errCol)
 		}
 	}
 	w("")
