@@ -270,37 +270,73 @@ func runGRPC(ctx context.Context, addr string, conns, inflight int, call *grpcCa
 		}
 	}
 
+	lr := closedLoop(ctx, conns*inflight, d, true, func(i int) func() error {
+		cc, out := ccs[i/inflight], call.newReply()
+		return func() error {
+			if err := cc.Invoke(ctx, call.method, call.req, out); err != nil {
+				return err
+			}
+			return call.check(out)
+		}
+	})
+	total, elapsed := lr.total, lr.elapsed
+	res := grpcResult{Requests: total.n, Errors: lr.errors, Elapsed: elapsed}
+	res.RPS = float64(res.Requests) / elapsed.Seconds()
+	res.P50, res.P99 = total.quantile(0.50), total.quantile(0.99)
+	if lr.firstErr != nil && res.Errors > 0 {
+		return res, fmt.Errorf("grpc: %d errors, first: %w", res.Errors, lr.firstErr)
+	}
+	return res, ctx.Err()
+}
+
+// ---- the closed loop ------------------------------------------------------------
+
+// loopResult is what closedLoop measured.
+type loopResult struct {
+	total    *histogram // the calls timed
+	errors   uint64     // the calls that failed
+	firstErr error
+	elapsed  time.Duration
+}
+
+// closedLoop keeps workers calls going for d (or until ctx ends): a
+// goroutine per call in flight, calling newWorker(i)'s function again as
+// soon as its call returns. Every call is timed if timeFailed, else only
+// the calls that succeeded. Calls started before d ends are waited for and
+// counted, as loadtest does.
+func closedLoop(ctx context.Context, workers int, d time.Duration, timeFailed bool, newWorker func(i int) func() error) loopResult {
 	var stop atomic.Bool
 	var errs atomic.Uint64
-	var firstErr atomic.Value
-	hists := make([]*histogram, conns*inflight)
+	var errMu sync.Mutex
+	var firstErr error
+	hists := make([]*histogram, workers)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for i, cc := range ccs {
-		for j := range inflight {
-			h := &histogram{}
-			hists[i*inflight+j] = h
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				out := call.newReply()
-				for !stop.Load() {
-					t0 := time.Now()
-					err := cc.Invoke(ctx, call.method, call.req, out)
+	for i := range workers {
+		h := &histogram{}
+		hists[i] = h
+		call := newWorker(i)
+		wg.Go(func() {
+			for !stop.Load() {
+				t0 := time.Now()
+				err := call()
+				if err == nil || timeFailed {
 					h.observe(time.Since(t0))
-					if err == nil {
-						err = call.check(out)
-					}
-					if err != nil {
-						errs.Add(1)
-						firstErr.CompareAndSwap(nil, err)
-						if ctx.Err() != nil {
-							return
-						}
-					}
 				}
-			}()
-		}
+				if err == nil {
+					continue
+				}
+				errs.Add(1)
+				errMu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				errMu.Unlock()
+				if ctx.Err() != nil {
+					return
+				}
+			}
+		})
 	}
 	t := time.NewTimer(d)
 	select {
@@ -315,13 +351,7 @@ func runGRPC(ctx context.Context, addr string, conns, inflight int, call *grpcCa
 	for _, h := range hists {
 		total.merge(h)
 	}
-	res := grpcResult{Requests: total.n, Errors: errs.Load(), Elapsed: elapsed}
-	res.RPS = float64(res.Requests) / elapsed.Seconds()
-	res.P50, res.P99 = total.quantile(0.50), total.quantile(0.99)
-	if e, ok := firstErr.Load().(error); ok && res.Errors > 0 {
-		return res, fmt.Errorf("grpc: %d errors, first: %w", res.Errors, e)
-	}
-	return res, ctx.Err()
+	return loopResult{total: total, errors: errs.Load(), firstErr: firstErr, elapsed: elapsed}
 }
 
 // ---- latency histogram -----------------------------------------------------------

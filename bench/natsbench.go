@@ -29,8 +29,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/msgpattern/msgpattern/natsrpc"
@@ -399,58 +397,19 @@ func measureNATS(ctx context.Context, broker, target *child, url string, sh shap
 // returns. Every reply is checked; only good replies are counted and
 // timed.
 func natsLoad(ctx context.Context, clients []*natsrpc.Client, inflight int, d time.Duration) natsLoadResult {
-	var stop atomic.Bool
-	var errs atomic.Uint64
-	var errMu sync.Mutex
-	var firstErr error
-	hists := make([]*histogram, len(clients)*inflight)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i, c := range clients {
-		for j := range inflight {
-			h := &histogram{}
-			hists[i*inflight+j] = h
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var out json.RawMessage
-				for !stop.Load() {
-					t0 := time.Now()
-					err := c.Send(ctx, "sum", sumData, &out) // the client's 10 s deadline
-					if err == nil && string(out) != "3" {
-						err = fmt.Errorf("reply %s, want 3", out)
-					}
-					if err == nil {
-						h.observe(time.Since(t0))
-						continue
-					}
-					errs.Add(1)
-					errMu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					errMu.Unlock()
-					if ctx.Err() != nil {
-						return
-					}
-				}
-			}()
+	lr := closedLoop(ctx, len(clients)*inflight, d, false, func(i int) func() error {
+		c := clients[i/inflight]
+		var out json.RawMessage
+		return func() error {
+			err := c.Send(ctx, "sum", sumData, &out) // the client's 10 s deadline
+			if err == nil && string(out) != "3" {
+				err = fmt.Errorf("reply %s, want 3", out)
+			}
+			return err
 		}
-	}
-	t := time.NewTimer(d)
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	t.Stop()
-	stop.Store(true)
-	wg.Wait()
-	total := &histogram{}
-	for _, h := range hists {
-		total.merge(h)
-	}
-	return natsLoadResult{requests: total.n, errors: errs.Load(), elapsed: time.Since(start),
-		p50: total.quantile(0.50), p99: total.quantile(0.99), firstErr: firstErr}
+	})
+	return natsLoadResult{requests: lr.total.n, errors: lr.errors, elapsed: lr.elapsed,
+		p50: lr.total.quantile(0.50), p99: lr.total.quantile(0.99), firstErr: lr.firstErr}
 }
 
 // machineBusy is the CPU time all cores have spent not idle (/proc/stat:
