@@ -18,7 +18,6 @@ package interop_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"iter"
 	"reflect"
 	"slices"
@@ -26,12 +25,12 @@ import (
 	"testing"
 	"time"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/msgpattern/msgpattern/internal/demo"
 	"github.com/msgpattern/msgpattern/internal/natstest"
+	"github.com/msgpattern/msgpattern/internal/spantest"
 	"github.com/msgpattern/msgpattern/natsrpc"
 	"github.com/msgpattern/msgpattern/otelrpc"
 	"github.com/msgpattern/msgpattern/rpc"
@@ -44,56 +43,6 @@ const (
 	nestSpanID  = "00f067aa0ba902b7"
 	nestState   = "nest=1"
 )
-
-// newTracing is a tracer provider that exports every span, synchronously,
-// to the returned in-memory exporter.
-func newTracing(t *testing.T) (*sdktrace.TracerProvider, *tracetest.InMemoryExporter) {
-	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return tp, exp
-}
-
-// spansOf waits (up to 10 s) until exp holds n spans and returns them.
-func spansOf(t *testing.T, exp *tracetest.InMemoryExporter, n int) tracetest.SpanStubs {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		spans := exp.GetSpans()
-		if len(spans) >= n || time.Now().After(deadline) {
-			if len(spans) != n {
-				t.Fatalf("%d spans, want %d:\n%s", len(spans), n, spanList(spans))
-			}
-			return spans
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func spanList(spans tracetest.SpanStubs) string {
-	var b strings.Builder
-	for _, s := range spans {
-		fmt.Fprintf(&b, "  %-10s %-8v trace=%s span=%s parent=%s status=%v %v\n", s.Name, s.SpanKind,
-			s.SpanContext.TraceID(), s.SpanContext.SpanID(), s.Parent.SpanID(), s.Status.Code, s.Attributes)
-	}
-	return b.String()
-}
-
-// spanWhere returns the one span of spans that matches.
-func spanWhere(t *testing.T, spans tracetest.SpanStubs, what string, match func(tracetest.SpanStub) bool) tracetest.SpanStub {
-	t.Helper()
-	var found []tracetest.SpanStub
-	for _, s := range spans {
-		if match(s) {
-			found = append(found, s)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%d spans %s, want 1, among:\n%s", len(found), what, spanList(spans))
-	}
-	return found[0]
-}
 
 func spanAttr(s tracetest.SpanStub, key string) string {
 	for _, kv := range s.Attributes {
@@ -116,10 +65,7 @@ func named(name string, kind trace.SpanKind, traceID trace.TraceID, transport st
 // ended without error.
 func isChild(t *testing.T, child tracetest.SpanStub, parent trace.SpanContext) {
 	t.Helper()
-	if child.SpanContext.TraceID() != parent.TraceID() || child.Parent.SpanID() != parent.SpanID() {
-		t.Errorf("span %s (%v) is in trace %s under %s, want trace %s under %s", child.Name, child.SpanKind,
-			child.SpanContext.TraceID(), child.Parent.SpanID(), parent.TraceID(), parent.SpanID())
-	}
+	spantest.ChildOf(t, child, parent)
 	if child.Status.Code != 0 || spanAttr(child, "msgpattern.outcome") != "ok" {
 		t.Errorf("span %s (%v): status %v %q, outcome %q", child.Name, child.SpanKind, child.Status.Code, child.Status.Description, spanAttr(child, "msgpattern.outcome"))
 	}
@@ -161,7 +107,7 @@ func startTraced(t *testing.T, srv *rpc.Server) {
 // children of its span too; a call without metadata starts a new trace.
 func TestTraceNestClientThroughGo(t *testing.T) {
 	node := requireNode(t)
-	tp, exp := newTracing(t)
+	tp, exp := spantest.NewProvider(t)
 	traced := otelrpc.WithTracerProvider(tp)
 
 	// Downstream: our server B, over TCP and NATS, and a NestJS 12 server.
@@ -241,11 +187,11 @@ func TestTraceNestClientThroughGo(t *testing.T) {
 
 	// Per relay: A's server span, three client spans, B's two server spans:
 	// 6; two relays, a stream and an event: 14.
-	spans := spansOf(t, exp, 14)
+	spans := spantest.Wait(t, exp, 14)
 	nestSC := nestParent()
 	tid := nestSC.TraceID()
 
-	relay := spanWhere(t, spans, "relay (server) in the NestJS trace", named("relay", trace.SpanKindServer, tid, "tcp"))
+	relay := spantest.One(t, spans, "relay (server) in the NestJS trace", named("relay", trace.SpanKindServer, tid, "tcp"))
 	isChild(t, relay, nestSC)
 	if !relay.Parent.IsRemote() {
 		t.Error("relay's parent is not remote")
@@ -253,11 +199,11 @@ func TestTraceNestClientThroughGo(t *testing.T) {
 	if got := relay.SpanContext.TraceState().String(); got != nestState {
 		t.Errorf("relay's trace state %q, want %q", got, nestState)
 	}
-	leafTCPClient := spanWhere(t, spans, "leaf (client, tcp)", named("leaf", trace.SpanKindClient, tid, "tcp"))
-	leafTCPServer := spanWhere(t, spans, "leaf (server, tcp)", named("leaf", trace.SpanKindServer, tid, "tcp"))
-	leafNATSClient := spanWhere(t, spans, "leaf (client, nats)", named("leaf", trace.SpanKindClient, tid, ""))
-	leafNATSServer := spanWhere(t, spans, "leaf (server, nats)", named("leaf", trace.SpanKindServer, tid, "nats"))
-	metaClient := spanWhere(t, spans, "meta (client)", named("meta", trace.SpanKindClient, tid, "tcp"))
+	leafTCPClient := spantest.One(t, spans, "leaf (client, tcp)", named("leaf", trace.SpanKindClient, tid, "tcp"))
+	leafTCPServer := spantest.One(t, spans, "leaf (server, tcp)", named("leaf", trace.SpanKindServer, tid, "tcp"))
+	leafNATSClient := spantest.One(t, spans, "leaf (client, nats)", named("leaf", trace.SpanKindClient, tid, ""))
+	leafNATSServer := spantest.One(t, spans, "leaf (server, nats)", named("leaf", trace.SpanKindServer, tid, "nats"))
+	metaClient := spantest.One(t, spans, "meta (client)", named("meta", trace.SpanKindClient, tid, "tcp"))
 	isChild(t, leafTCPClient, relay.SpanContext)
 	isChild(t, leafTCPServer, leafTCPClient.SpanContext)
 	isChild(t, leafNATSClient, relay.SpanContext)
@@ -282,11 +228,11 @@ func TestTraceNestClientThroughGo(t *testing.T) {
 		t.Errorf("the NestJS 12 server read metadata %v, want %v", reply.Nest.Metadata, want)
 	}
 
-	isChild(t, spanWhere(t, spans, "ticks (server)", named("ticks", trace.SpanKindServer, tid, "tcp")), nestSC)
-	isChild(t, spanWhere(t, spans, "traced-evt (consumer)", named("traced-evt", trace.SpanKindConsumer, tid, "tcp")), nestSC)
+	isChild(t, spantest.One(t, spans, "ticks (server)", named("ticks", trace.SpanKindServer, tid, "tcp")), nestSC)
+	isChild(t, spantest.One(t, spans, "traced-evt (consumer)", named("traced-evt", trace.SpanKindConsumer, tid, "tcp")), nestSC)
 
 	// The call without metadata: a trace of its own, the same shape.
-	untraced := spanWhere(t, spans, "relay (server) in another trace", func(s tracetest.SpanStub) bool {
+	untraced := spantest.One(t, spans, "relay (server) in another trace", func(s tracetest.SpanStub) bool {
 		return s.Name == "relay" && s.SpanContext.TraceID() != tid
 	})
 	if untraced.Parent.IsValid() {
@@ -299,7 +245,7 @@ func TestTraceNestClientThroughGo(t *testing.T) {
 		}
 	}
 	if inUntraced != 6 {
-		t.Errorf("%d spans in the trace of the call without metadata, want 6:\n%s", inUntraced, spanList(spans))
+		t.Errorf("%d spans in the trace of the call without metadata, want 6:\n%s", inUntraced, spantest.Describe(spans))
 	}
 
 	t.Logf("trace %s: NestJS 12 client span %s\n"+
@@ -319,7 +265,7 @@ func TestTraceNestClientThroughGo(t *testing.T) {
 // consumer span its children.
 func TestTraceNestNATSClientToGoServer(t *testing.T) {
 	node := requireNode(t)
-	tp, exp := newTracing(t)
+	tp, exp := spantest.NewProvider(t)
 	ns := natstest.Run(t, nil)
 	srv := rpc.NewServer(&rpc.Config{RateLimitPerSec: -1}, discard())
 	srv.Use(otelrpc.Middleware(otelrpc.WithTracerProvider(tp)))
@@ -336,10 +282,10 @@ func TestTraceNestNATSClientToGoServer(t *testing.T) {
 			break
 		}
 	}
-	spans := spansOf(t, exp, 2)
+	spans := spantest.Wait(t, exp, 2)
 	tid := nestParent().TraceID()
-	isChild(t, spanWhere(t, spans, "meta (server)", named("meta", trace.SpanKindServer, tid, "nats")), nestParent())
-	isChild(t, spanWhere(t, spans, "meta-evt (consumer)", named("meta-evt", trace.SpanKindConsumer, tid, "nats")), nestParent())
+	isChild(t, spantest.One(t, spans, "meta (server)", named("meta", trace.SpanKindServer, tid, "nats")), nestParent())
+	isChild(t, spantest.One(t, spans, "meta-evt (consumer)", named("meta-evt", trace.SpanKindConsumer, tid, "nats")), nestParent())
 }
 
 // TestTraceGoClientToNestServer: our traced client calls NestJS servers of
@@ -352,7 +298,7 @@ func TestTraceGoClientToNestServer(t *testing.T) {
 	for _, v := range nestMajors {
 		t.Run("nest"+v, func(t *testing.T) {
 			t.Parallel()
-			tp, exp := newTracing(t)
+			tp, exp := spantest.NewProvider(t)
 			srv := startNestServer(t, node, v, "0")
 			c := otelrpc.WrapCaller(newNestClient(t, srv.addr()), otelrpc.WithTracerProvider(tp))
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -398,8 +344,8 @@ func TestTraceGoClientToNestServer(t *testing.T) {
 			root.End()
 
 			spans := exp.GetSpans()
-			metaSpan := spanWhere(t, spans, "meta (client)", named("meta", trace.SpanKindClient, root.SpanContext().TraceID(), "tcp"))
-			evtSpan := spanWhere(t, spans, "meta-evt (producer)", named("meta-evt", trace.SpanKindProducer, root.SpanContext().TraceID(), "tcp"))
+			metaSpan := spantest.One(t, spans, "meta (client)", named("meta", trace.SpanKindClient, root.SpanContext().TraceID(), "tcp"))
+			evtSpan := spantest.One(t, spans, "meta-evt (producer)", named("meta-evt", trace.SpanKindProducer, root.SpanContext().TraceID(), "tcp"))
 			var wantMeta, wantEvt map[string]string
 			if v == "12" {
 				wantMeta = map[string]string{"traceparent": traceparentOf(metaSpan.SpanContext)}
@@ -417,14 +363,14 @@ func TestTraceGoClientToNestServer(t *testing.T) {
 				}
 			}
 			for _, name := range []string{"sum", "stream3"} {
-				spanWhere(t, spans, name, named(name, trace.SpanKindClient, root.SpanContext().TraceID(), "tcp"))
+				spantest.One(t, spans, name, named(name, trace.SpanKindClient, root.SpanContext().TraceID(), "tcp"))
 			}
 		})
 	}
 	for _, v := range natsMajors {
 		t.Run("nats-nest"+v, func(t *testing.T) {
 			t.Parallel()
-			tp, exp := newTracing(t)
+			tp, exp := spantest.NewProvider(t)
 			ns := natstest.Run(t, nil)
 			startNestProc(t, node, v, "nats-server.mjs", "--url", ns.ClientURL())
 			c := otelrpc.WrapCaller(natstest.Dial(t, ns.ClientURL()), otelrpc.WithTracerProvider(tp), otelrpc.WithAttributes(otelrpc.TransportKey.String("nats")))
@@ -465,8 +411,8 @@ func TestTraceGoClientToNestServer(t *testing.T) {
 					isChild(t, s, root.SpanContext())
 				}
 			}
-			spanWhere(t, spans, "stream3 (client)", named("stream3", trace.SpanKindClient, root.SpanContext().TraceID(), "nats"))
-			spanWhere(t, spans, "evt (producer)", named("evt", trace.SpanKindProducer, root.SpanContext().TraceID(), "nats"))
+			spantest.One(t, spans, "stream3 (client)", named("stream3", trace.SpanKindClient, root.SpanContext().TraceID(), "nats"))
+			spantest.One(t, spans, "evt (producer)", named("evt", trace.SpanKindProducer, root.SpanContext().TraceID(), "nats"))
 		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/msgpattern/msgpattern/internal/natstest"
+	"github.com/msgpattern/msgpattern/internal/spantest"
 	"github.com/msgpattern/msgpattern/otelrpc"
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -28,7 +29,7 @@ import (
 func TestClientToServer(t *testing.T) {
 	for _, transport := range []string{"tcp", "nats"} {
 		t.Run(transport, func(t *testing.T) {
-			tp, exp := newProvider(t)
+			tp, exp := spantest.NewProvider(t)
 			var caller rpc.Caller
 			srv, seen := newTracedServer(t, tp, func() rpc.Caller { return caller })
 			var raw rpc.Caller
@@ -49,16 +50,6 @@ func TestClientToServer(t *testing.T) {
 			caller = otelrpc.WrapCaller(raw, otelrpc.WithTracerProvider(tp))
 			tracer := tp.Tracer("test")
 
-			merge := func(a, b map[string]string) map[string]string {
-				out := map[string]string{}
-				for k, v := range a {
-					out[k] = v
-				}
-				for k, v := range b {
-					out[k] = v
-				}
-				return out
-			}
 			tests := []struct {
 				name string
 				call func(ctx context.Context) error
@@ -175,13 +166,13 @@ func TestClientToServer(t *testing.T) {
 						t.Fatal(err)
 					}
 					root.End()
-					spans := waitSpans(t, exp, tt.spans)
+					spans := spantest.Wait(t, exp, tt.spans)
 					client := find(t, spans, tt.route, tt.clientKind)
-					childOf(t, client, root.SpanContext())
+					spantest.ChildOf(t, client, root.SpanContext())
 					if client.Status.Code != tt.status {
 						t.Errorf("client span: status %v %q, want %v", client.Status.Code, client.Status.Description, tt.status)
 					}
-					checkAttrs(t, client, merge(clientAttrs, tt.clientAttrs), clientAbsent...)
+					checkAttrs(t, client, merged(clientAttrs, tt.clientAttrs), clientAbsent...)
 					if tt.serverKind == 0 {
 						return
 					}
@@ -190,8 +181,8 @@ func TestClientToServer(t *testing.T) {
 						serverRoute = "ok"
 					}
 					server := find(t, spans, serverRoute, tt.serverKind)
-					childOf(t, server, client.SpanContext)
-					checkAttrs(t, server, merge(serverAttrs, map[string]string{"rpc.method": serverRoute}), serverAbsent...)
+					spantest.ChildOf(t, server, client.SpanContext)
+					checkAttrs(t, server, merged(serverAttrs, map[string]string{"rpc.method": serverRoute}), serverAbsent...)
 				})
 			}
 
@@ -204,15 +195,15 @@ func TestClientToServer(t *testing.T) {
 				if err != nil || got != "relayed pong" {
 					t.Fatalf("relay: %q, %v", got, err)
 				}
-				spans := waitSpans(t, exp, 5)
+				spans := spantest.Wait(t, exp, 5)
 				c1 := find(t, spans, "relay", trace.SpanKindClient)
 				s1 := find(t, spans, "relay", trace.SpanKindServer)
 				c2 := find(t, spans, "ok", trace.SpanKindClient)
 				s2 := find(t, spans, "ok", trace.SpanKindServer)
-				childOf(t, c1, root.SpanContext())
-				childOf(t, s1, c1.SpanContext)
-				childOf(t, c2, s1.SpanContext)
-				childOf(t, s2, c2.SpanContext)
+				spantest.ChildOf(t, c1, root.SpanContext())
+				spantest.ChildOf(t, s1, c1.SpanContext)
+				spantest.ChildOf(t, c2, s1.SpanContext)
+				spantest.ChildOf(t, s2, c2.SpanContext)
 				t.Logf("trace %s: test %s → client relay %s → server relay %s → client ok %s → server ok %s",
 					root.SpanContext().TraceID(), root.SpanContext().SpanID(), c1.SpanContext.SpanID(), s1.SpanContext.SpanID(),
 					c2.SpanContext.SpanID(), s2.SpanContext.SpanID())
@@ -229,10 +220,10 @@ func TestClientToServer(t *testing.T) {
 				if err := caller.Send(context.Background(), "whoami", nil, &reply, rpc.WithMetadata(md)); err != nil {
 					t.Fatal(err)
 				}
-				spans := waitSpans(t, exp, 2)
+				spans := spantest.Wait(t, exp, 2)
 				client := find(t, spans, "whoami", trace.SpanKindClient)
 				server := find(t, spans, "whoami", trace.SpanKindServer)
-				childOf(t, server, client.SpanContext)
+				spantest.ChildOf(t, server, client.SpanContext)
 				// The call's own metadata goes too; the client span's
 				// traceparent replaces the call's.
 				want := "00-" + client.SpanContext.TraceID().String() + "-" + client.SpanContext.SpanID().String() + "-01"
@@ -254,7 +245,7 @@ func TestClientToServer(t *testing.T) {
 // the message's headers (as other NATS instrumentation sends it); the
 // metadata wins when both carry one.
 func TestNATSHeaders(t *testing.T) {
-	tp, exp := newProvider(t)
+	tp, exp := spantest.NewProvider(t)
 	srv, seen := newTracedServer(t, tp, nil)
 	ns := natstest.Run(t, nil)
 	serveNATS(t, srv, ns)
@@ -308,9 +299,9 @@ func TestNATSHeaders(t *testing.T) {
 			} else if _, err := nc.RequestMsg(msg, 5*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			s := find(t, waitSpans(t, exp, 1), pattern.Pattern, kind)
+			s := find(t, spantest.Wait(t, exp, 1), pattern.Pattern, kind)
 			if tt.parent.IsValid() {
-				childOf(t, s, tt.parent)
+				spantest.ChildOf(t, s, tt.parent)
 			} else if s.Parent.IsValid() {
 				t.Errorf("span has parent %s, want a new trace", s.Parent.SpanID())
 			}
@@ -353,7 +344,7 @@ func (r *recordingCaller) Stream(_ context.Context, _ any, _ any, opts ...rpc.Ca
 // TestInjection: what WrapCaller puts in a call's metadata, by propagator
 // and provider, whatever the transport.
 func TestInjection(t *testing.T) {
-	tp, exp := newProvider(t)
+	tp, exp := spantest.NewProvider(t)
 	baggageOnly := propagation.Baggage{}
 	tests := []struct {
 		name    string
@@ -414,7 +405,7 @@ func TestInjection(t *testing.T) {
 						t.Errorf("%s: %d spans, want none", method, n)
 					}
 				} else {
-					client = waitSpans(t, exp, 1)[0]
+					client = spantest.Wait(t, exp, 1)[0]
 				}
 				if len(rec.metadata) != 1 {
 					t.Fatalf("%s: %d calls", method, len(rec.metadata))
@@ -455,7 +446,7 @@ func TestInjection(t *testing.T) {
 			exp.Reset()
 			c := otelrpc.WrapCaller(&recordingCaller{err: tc.err}, otelrpc.WithTracerProvider(tp))
 			_ = c.Send(context.Background(), "p", nil, nil)
-			s := waitSpans(t, exp, 1)[0]
+			s := spantest.Wait(t, exp, 1)[0]
 			if s.Status.Code != codes.Error {
 				t.Errorf("%v: status %v", tc.err, s.Status.Code)
 			}
@@ -468,7 +459,7 @@ func TestInjection(t *testing.T) {
 // with the global propagator unset (a no-op), W3C Trace Context and
 // Baggage.
 func TestGlobalDefaults(t *testing.T) {
-	tp, exp := newProvider(t)
+	tp, exp := spantest.NewProvider(t)
 	otel.SetTracerProvider(tp)
 	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
 
@@ -479,7 +470,7 @@ func TestGlobalDefaults(t *testing.T) {
 	}
 	// Unset: TraceContext.
 	md := send()
-	client := waitSpans(t, exp, 1)[0]
+	client := spantest.Wait(t, exp, 1)[0]
 	if want := "00-" + client.SpanContext.TraceID().String() + "-" + client.SpanContext.SpanID().String() + "-01"; md["traceparent"] != want {
 		t.Errorf("with the global propagator unset: metadata %v, want traceparent %s", md, want)
 	}

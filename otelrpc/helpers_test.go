@@ -8,6 +8,7 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -15,12 +16,12 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"go.opentelemetry.io/otel/attribute"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
 
 	"github.com/msgpattern/msgpattern/internal/natstest"
+	"github.com/msgpattern/msgpattern/internal/spantest"
 	"github.com/msgpattern/msgpattern/natsrpc"
 	"github.com/msgpattern/msgpattern/otelrpc"
 	"github.com/msgpattern/msgpattern/rpc"
@@ -29,16 +30,6 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// newProvider is a tracer provider that exports every span, synchronously,
-// to the returned in-memory exporter.
-func newProvider(t testing.TB) (*sdktrace.TracerProvider, *tracetest.InMemoryExporter) {
-	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return tp, exp
-}
 
 // seen is what the test handlers saw: the span context of their context,
 // the request's metadata, and the log records they wrote.
@@ -182,45 +173,12 @@ func serveNATS(t testing.TB, srv *rpc.Server, ns *natsserver.Server) *natsrpc.Cl
 	return natstest.Dial(t, ns.ClientURL())
 }
 
-// waitSpans waits (up to 5 s) until exp holds n spans and returns them. A
-// server span may end just after its reply reached the caller.
-func waitSpans(t testing.TB, exp *tracetest.InMemoryExporter, n int) tracetest.SpanStubs {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		spans := exp.GetSpans()
-		if len(spans) >= n || time.Now().After(deadline) {
-			if len(spans) != n {
-				t.Fatalf("%d spans, want %d:\n%s", len(spans), n, describe(spans))
-			}
-			return spans
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // find returns the one span named name of kind kind.
 func find(t testing.TB, spans tracetest.SpanStubs, name string, kind trace.SpanKind) tracetest.SpanStub {
 	t.Helper()
-	var found []tracetest.SpanStub
-	for _, s := range spans {
-		if s.Name == name && s.SpanKind == kind {
-			found = append(found, s)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%d spans %q of kind %v, want 1, among:\n%s", len(found), name, kind, describe(spans))
-	}
-	return found[0]
-}
-
-func describe(spans tracetest.SpanStubs) string {
-	var b strings.Builder
-	for _, s := range spans {
-		fmt.Fprintf(&b, "  %s %v trace=%s span=%s parent=%s status=%v %v\n", s.Name, s.SpanKind,
-			s.SpanContext.TraceID(), s.SpanContext.SpanID(), s.Parent.SpanID(), s.Status.Code, s.Attributes)
-	}
-	return b.String()
+	return spantest.One(t, spans, fmt.Sprintf("%q of kind %v", name, kind), func(s tracetest.SpanStub) bool {
+		return s.Name == name && s.SpanKind == kind
+	})
 }
 
 // attrs returns a span's attributes by key.
@@ -252,13 +210,13 @@ func checkAttrs(t testing.TB, s tracetest.SpanStub, want map[string]string, abse
 	}
 }
 
-// childOf requires child to be the child of parent: same trace, parent id.
-func childOf(t testing.TB, child tracetest.SpanStub, parent trace.SpanContext) {
-	t.Helper()
-	if child.SpanContext.TraceID() != parent.TraceID() || child.Parent.SpanID() != parent.SpanID() {
-		t.Errorf("span %s (%v) is in trace %s under %s, want trace %s under %s", child.Name, child.SpanKind,
-			child.SpanContext.TraceID(), child.Parent.SpanID(), parent.TraceID(), parent.SpanID())
+// merged is a new map with the entries of ms, a later map's winning.
+func merged(ms ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		maps.Copy(out, m)
 	}
+	return out
 }
 
 // Traceparents used by the tests.

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/msgpattern/msgpattern/internal/spantest"
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
@@ -17,21 +18,12 @@ import (
 // outcome, over TCP, called by a plain (untraced) client that sets the
 // metadata itself.
 func TestServerSpans(t *testing.T) {
-	tp, exp := newProvider(t)
+	tp, exp := spantest.NewProvider(t)
 	srv, seen := newTracedServer(t, tp, nil)
 	c := startTCP(t, srv)
 
 	tcp := map[string]string{"rpc.system.name": "nestjs", "msgpattern.transport": "tcp", "network.transport": "tcp", "network.peer.address": "127.0.0.1"}
-	with := func(m map[string]string) map[string]string {
-		out := map[string]string{}
-		for k, v := range tcp {
-			out[k] = v
-		}
-		for k, v := range m {
-			out[k] = v
-		}
-		return out
-	}
+	with := func(m map[string]string) map[string]string { return merged(tcp, m) }
 	tests := []struct {
 		name     string
 		route    string
@@ -107,14 +99,14 @@ func TestServerSpans(t *testing.T) {
 					t.Errorf("the handler's context has trace state %q, want %q", reply["tracestate"], tt.state)
 				}
 			}
-			spans := waitSpans(t, exp, 1)
+			spans := spantest.Wait(t, exp, 1)
 			kind := trace.SpanKindServer
 			if tt.event {
 				kind = trace.SpanKindConsumer
 			}
 			s := find(t, spans, tt.route, kind)
 			if tt.parent.IsValid() {
-				childOf(t, s, tt.parent)
+				spantest.ChildOf(t, s, tt.parent)
 				if !s.Parent.IsRemote() {
 					t.Errorf("the parent of span %s is not remote", s.Name)
 				}
@@ -152,14 +144,14 @@ func TestServerSpans(t *testing.T) {
 // TestServerLogs: records logged with the handler's context carry the
 // span's trace and span ids.
 func TestServerLogs(t *testing.T) {
-	tp, exp := newProvider(t)
+	tp, exp := spantest.NewProvider(t)
 	srv, seen := newTracedServer(t, tp, nil)
 	c := startTCP(t, srv)
 	ctx := context.Background()
 	if err := c.Send(ctx, "whoami", nil, nil, rpc.WithMetadata(map[string]string{"traceparent": traceparent})); err != nil {
 		t.Fatal(err)
 	}
-	s := find(t, waitSpans(t, exp, 1), "whoami", trace.SpanKindServer)
+	s := find(t, spantest.Wait(t, exp, 1), "whoami", trace.SpanKindServer)
 	want := "level=INFO msg=serving route=whoami trace_id=" + remoteTrace + " span_id=" + s.SpanContext.SpanID().String() + "\n"
 	if got := seen.logText(); got != want {
 		t.Errorf("log:\n%s\nwant:\n%s", got, want)
