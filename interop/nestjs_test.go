@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,20 +88,31 @@ func TestNestClientToGoServer(t *testing.T) {
 			// 500 concurrent sends on one connection: no per-connection rate limit.
 			srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			demo.Register(srv)
-			if err := srv.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				if err := srv.Shutdown(ctx); err != nil {
-					t.Errorf("Shutdown: %v", err)
-				}
-			})
-			port := srv.Addr().String()[strings.LastIndexByte(srv.Addr().String(), ':')+1:]
+			port := startServer(t, srv)
 			checkScenarios(t, runClient(t, node, v, port), srv)
 		})
 	}
+}
+
+// startServer starts srv on its address, shut down (given 5 s) when the
+// test ends, and returns the port it listens on.
+func startServer(t *testing.T, srv *rpc.Server) string {
+	t.Helper()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	_, port, err := net.SplitHostPort(srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
 
 func runClient(t *testing.T, node, major, port string) []scenarioResult {

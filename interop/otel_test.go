@@ -21,7 +21,6 @@ import (
 	"iter"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -81,22 +80,6 @@ func nestParent() trace.SpanContext {
 	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, Remote: true})
 }
 
-// startTraced starts srv (traced with tp) on a loopback port, shut down when
-// the test ends.
-func startTraced(t *testing.T, srv *rpc.Server) {
-	t.Helper()
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-}
-
 // TestTraceNestClientThroughGo: a NestJS 12 client → our server A → our
 // clients → our server B over TCP, our server B over NATS, and a NestJS 12
 // TCP server. One trace, the NestJS client's: A's span is the child of the
@@ -116,7 +99,7 @@ func TestTraceNestClientThroughGo(t *testing.T) {
 	b.Handle("leaf", rpc.HandlerFunc(func(ctx context.Context, w rpc.ResponseWriter, r *rpc.Request) error {
 		return w.Send("leaf over " + r.Transport())
 	}))
-	startTraced(t, b)
+	startServer(t, b)
 	ns := natstest.Run(t, nil)
 	bNATS, err := natsrpc.Connect(b, ns.ClientURL())
 	if err != nil {
@@ -161,8 +144,7 @@ func TestTraceNestClientThroughGo(t *testing.T) {
 		evt <- struct{}{}
 		return nil, nil
 	}))
-	startTraced(t, a)
-	port := a.Addr().String()[strings.LastIndexByte(a.Addr().String(), ':')+1:]
+	port := startServer(t, a)
 
 	results := runScenarioScript(t, node, "12", 2*time.Minute, "trace-client.mjs", "--nest", "12", "--port", port,
 		"--traceparent", traceparent, "--tracestate", nestState)

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"os/exec"
 	"strings"
 	"testing"
@@ -30,21 +29,7 @@ func startTLSDemoServer(t *testing.T, cfg *tls.Config) (*rpc.Server, string) {
 	srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1, TLSConfig: cfg},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	demo.Register(srv)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	_, port, err := net.SplitHostPort(srv.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv, port
+	return srv, startServer(t, srv)
 }
 
 // TestNestClientToGoServerTLS runs every client.mjs scenario through a
