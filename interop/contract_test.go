@@ -55,6 +55,25 @@ func remoteError(err error) (*rpc.Error, error) {
 	return re, nil
 }
 
+// pollEvents calls pattern, a NestJS handler that returns and clears the
+// events it received so far (NestJS runs an event's handler
+// asynchronously), until it has returned want of them in all, for up to
+// 10 s, and returns them.
+func pollEvents[T any](ctx context.Context, c rpc.Caller, pattern string, want int) ([]T, error) {
+	var got []T
+	for deadline := time.Now().Add(10 * time.Second); len(got) < want && time.Now().Before(deadline); {
+		batch, err := rpc.Call[map[string]any, []T](ctx, c, pattern, map[string]any{})
+		if err != nil {
+			return got, fmt.Errorf("%s: %w", pattern, err)
+		}
+		got = append(got, batch...)
+		if len(got) < want {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return got, nil
+}
+
 // call sends data to pattern and compares the reply with expect, as JSON
 // values.
 func (k contractChecks) call(pattern any, data any, expect any) func() error {
@@ -153,8 +172,7 @@ func (k contractChecks) plainError() error {
 }
 
 // events emits "evt" {n:1} and {cmd:"evt"} {n:2}, then polls "events"
-// (which returns and clears what arrived: NestJS runs an event's handler
-// asynchronously) until both are in. With anyOrder they may have arrived
+// until both are in. With anyOrder they may have arrived
 // in either order.
 func (k contractChecks) events(anyOrder bool) error {
 	if err := k.c.Emit(k.ctx, "evt", map[string]int{"n": 1}); err != nil {
@@ -163,16 +181,9 @@ func (k contractChecks) events(anyOrder bool) error {
 	if err := k.c.Emit(k.ctx, map[string]any{"cmd": "evt"}, map[string]int{"n": 2}); err != nil {
 		return err
 	}
-	var got []map[string]int
-	for deadline := time.Now().Add(10 * time.Second); len(got) < 2 && time.Now().Before(deadline); {
-		batch, err := rpc.Call[map[string]any, []map[string]int](k.ctx, k.c, "events", map[string]any{})
-		if err != nil {
-			return err
-		}
-		got = append(got, batch...)
-		if len(got) < 2 {
-			time.Sleep(20 * time.Millisecond)
-		}
+	got, err := pollEvents[map[string]int](k.ctx, k.c, "events", 2)
+	if err != nil {
+		return err
 	}
 	if anyOrder {
 		sort.Slice(got, func(i, j int) bool { return got[i]["n"] < got[j]["n"] })

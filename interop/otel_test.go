@@ -310,18 +310,11 @@ func TestTraceGoClientToNestServer(t *testing.T) {
 			if err := c.Emit(ctx, "meta-evt", map[string]any{}); err != nil {
 				t.Fatalf("meta-evt: %v", err)
 			}
-			var metaEvents []map[string]string
-			for deadline := time.Now().Add(10 * time.Second); len(metaEvents) == 0 && time.Now().Before(deadline); {
-				// A separate, untraced Caller would do too; the traced one
-				// adds a span per poll, counted below.
-				batch, err := rpc.Call[map[string]any, []map[string]string](ctx, c, "meta-events", map[string]any{})
-				if err != nil {
-					t.Fatalf("meta-events: %v", err)
-				}
-				metaEvents = append(metaEvents, batch...)
-				if len(metaEvents) == 0 {
-					time.Sleep(20 * time.Millisecond)
-				}
+			// A separate, untraced Caller would do too; the traced one adds a
+			// span per poll, counted below.
+			metaEvents, err := pollEvents[map[string]string](ctx, c, "meta-events", 1)
+			if err != nil {
+				t.Fatal(err)
 			}
 			root.End()
 
@@ -372,16 +365,9 @@ func TestTraceGoClientToNestServer(t *testing.T) {
 			if err := c.Emit(ctx, "evt", map[string]int{"n": 1}); err != nil {
 				t.Fatalf("evt: %v", err)
 			}
-			var got []map[string]int
-			for deadline := time.Now().Add(10 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
-				batch, err := rpc.Call[map[string]any, []map[string]int](ctx, c, "events", map[string]any{})
-				if err != nil {
-					t.Fatalf("events: %v", err)
-				}
-				got = append(got, batch...)
-				if len(got) == 0 {
-					time.Sleep(20 * time.Millisecond)
-				}
+			got, err := pollEvents[map[string]int](ctx, c, "events", 1)
+			if err != nil {
+				t.Fatal(err)
 			}
 			root.End()
 			if n != 3 || !reflect.DeepEqual(got, []map[string]int{{"n": 1}}) {
