@@ -150,6 +150,8 @@ type cell struct {
 	err     string
 }
 
+func (c *cell) targetName() string { return c.target }
+
 // best is the repetition with the highest throughput (at 1×1 that is also
 // the one with the lowest mean latency).
 func (c *cell) best() (sample, bool) { return bestOf(c.samples) }

@@ -114,10 +114,9 @@ type natsCell struct {
 
 func (c *natsCell) best() (natsSample, bool) { return bestOf(c.samples) }
 
-type natsShapeResult struct {
-	shape shape
-	cells []*natsCell
-}
+type natsShapeResult = shapeCells[*natsCell]
+
+func (c *natsCell) targetName() string { return c.target }
 
 // natsResult is the NATS section of the report.
 type natsResult struct {
@@ -126,18 +125,7 @@ type natsResult struct {
 	err    string
 }
 
-func (r *natsResult) cell(sh shape, target string) *natsCell {
-	for _, s := range r.shapes {
-		if s.shape.String() == sh.String() {
-			for _, c := range s.cells {
-				if c.target == target {
-					return c
-				}
-			}
-		}
-	}
-	return nil
-}
+func (r *natsResult) cell(sh shape, target string) *natsCell { return cellIn(r.shapes, sh, target) }
 
 // ratio of two targets' best samples under sh, by f.
 func (r *natsResult) ratio(sh shape, a, b string, f func(natsSample) float64) (float64, bool) {

@@ -11,9 +11,27 @@ import (
 	"time"
 )
 
-type shapeResult struct {
+// shapeCells is one shape's cells, one per target.
+type shapeCells[C interface{ targetName() string }] struct {
 	shape shape
-	cells []*cell
+	cells []C
+}
+
+type shapeResult = shapeCells[*cell]
+
+// cellIn is the cell of target under sh in shapes, or the zero C (nil).
+func cellIn[C interface{ targetName() string }](shapes []shapeCells[C], sh shape, target string) C {
+	for _, s := range shapes {
+		if s.shape.String() == sh.String() {
+			for _, c := range s.cells {
+				if c.targetName() == target {
+					return c
+				}
+			}
+		}
+	}
+	var none C
+	return none
 }
 
 type report struct {
@@ -28,18 +46,7 @@ type report struct {
 	nats    *natsResult
 }
 
-func (r *report) cell(sh shape, target string) *cell {
-	for _, s := range r.shapes {
-		if s.shape.String() == sh.String() {
-			for _, c := range s.cells {
-				if c.target == target {
-					return c
-				}
-			}
-		}
-	}
-	return nil
-}
+func (r *report) cell(sh shape, target string) *cell { return cellIn(r.shapes, sh, target) }
 
 // ---- the machine ------------------------------------------------------------
 
