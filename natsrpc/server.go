@@ -26,13 +26,13 @@ type Server struct {
 	opts  options
 	log   *slog.Logger
 
-	sem     chan struct{} // its capacity is the concurrency cap
-	work    chan job      // hands a message to an idle worker
-	workers atomic.Int64  // worker goroutines
-	drained chan struct{} // closed once the subscriptions are drained
-	ctx     context.Context
-	cancel  context.CancelFunc
-	running sync.WaitGroup // worker goroutines
+	maxWorkers int64         // the concurrency cap
+	work       chan job      // hands a message to an idle worker
+	workers    atomic.Int64  // worker goroutines
+	drained    chan struct{} // closed once the subscriptions are drained
+	ctx        context.Context
+	cancel     context.CancelFunc
+	running    sync.WaitGroup // worker goroutines
 
 	mu       sync.Mutex
 	subs     []*nats.Subscription
@@ -106,7 +106,7 @@ func serve(srv *rpc.Server, nc *nats.Conn, owned bool, o options) (*Server, erro
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		rpc: srv, nc: nc, owned: owned, opts: o, log: slog.Default(),
-		sem: make(chan struct{}, n), work: make(chan job), drained: make(chan struct{}), ctx: ctx, cancel: cancel,
+		maxWorkers: int64(n), work: make(chan job), drained: make(chan struct{}), ctx: ctx, cancel: cancel,
 		subjects: subjects, peers: map[string]*rpc.Peer{},
 		anyPeer: srv.NewPeer("nats", nil), evtPeer: srv.NewPeer("nats", nil),
 	}
@@ -184,7 +184,7 @@ func (s *Server) handler(sj subject) nats.MsgHandler {
 			return
 		default:
 		}
-		if s.workers.Add(1) <= int64(cap(s.sem)) {
+		if s.workers.Add(1) <= s.maxWorkers {
 			s.running.Add(1)
 			go s.worker(j)
 			return

@@ -224,12 +224,9 @@ func (c *conn) peek(max int32) error {
 		return nil
 	}
 	n, err := c.nc.Read(c.rbuf[c.w:])
-	c.srv.stats.bytesIn.Add(uint64(n))
-	c.w += n
 	if n > 0 {
 		c.readAt = monotime()
-		c.activeAt.Store(c.readAt)
-		c.frameBytes += n
+		c.received(n)
 		return nil
 	}
 	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
@@ -358,7 +355,6 @@ func (c *conn) fill() error {
 		return err
 	}
 	n, err := c.nc.Read(c.rbuf[c.w:])
-	c.srv.stats.bytesIn.Add(uint64(n))
 	// Every request completed by this read arrived now: one clock read
 	// serves them all (their deadlines and latencies start here).
 	c.readAt = monotime()
@@ -368,10 +364,8 @@ func (c *conn) fill() error {
 	case n < c.chunk/8:
 		c.chunk = max(c.chunk/2, minChunk)
 	}
-	c.w += n
+	c.received(n)
 	if n > 0 {
-		c.activeAt.Store(c.readAt)
-		c.frameBytes += n
 		return nil
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -397,6 +391,16 @@ func (c *conn) fill() error {
 		err = io.ErrNoProgress
 	}
 	return err
+}
+
+// received accounts for n bytes a read put at rbuf[w:], at c.readAt.
+func (c *conn) received(n int) {
+	c.srv.stats.bytesIn.Add(uint64(n))
+	c.w += n
+	if n > 0 {
+		c.activeAt.Store(c.readAt)
+		c.frameBytes += n
+	}
 }
 
 // stopped reports why the reader must stop reading, if it must.
