@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -236,5 +237,62 @@ func TestShutdownWithoutNATS(t *testing.T) {
 	in.srv.Shutdown(ctx)
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Shutdown without a NATS server took %v", d)
+	}
+}
+
+// TestConcurrencyCap: a flood of slow requests holds at most the
+// concurrency cap of workers (the subscriptions are not read meanwhile,
+// nothing piles up as goroutines), and an honest caller is served once
+// workers free, every flooded request answered too.
+func TestConcurrencyCap(t *testing.T) {
+	ns := natstest.Run(t, nil)
+	const maxConcurrent = 4
+	startInstance(t, ns.ClientURL(), rpc.Config{}, natsrpc.WithMaxConcurrent(maxConcurrent))
+	c := natstest.Dial(t, ns.ClientURL())
+	base := runtime.NumGoroutine()
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	var peak atomic.Int64
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if _, err := rpc.Call[int, string](ctx, c, "slow", 100); err != nil {
+				failed.Add(1)
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				peak.Store(max(peak.Load(), int64(runtime.NumGoroutine()-base)))
+			}
+		}
+	}()
+	// The honest caller, while the flood runs: answered within the time
+	// the flood takes to drain through 4 workers (40 × 100 ms / 4 ≈ 1 s).
+	start := time.Now()
+	if got, err := rpc.Call[[]int, int](ctxT(t, 10*time.Second), c, "sum", []int{1, 2}); err != nil || got != 3 {
+		t.Errorf("honest call: %v, %v", got, err)
+	}
+	t.Logf("honest call answered after %v with 40 slow requests and %d workers", time.Since(start), maxConcurrent)
+	wg.Wait()
+	close(stop)
+	<-sampled
+	if failed.Load() != 0 {
+		t.Errorf("%d flooded requests failed", failed.Load())
+	}
+	// 40 callers' goroutines are the test's own; the server adds at most
+	// its workers (and a few timers).
+	if p := peak.Load(); p > 40+maxConcurrent+20 {
+		t.Errorf("goroutines peaked at +%d: the server did not hold to %d workers", p, maxConcurrent)
 	}
 }
