@@ -3,7 +3,6 @@ package rpc
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -110,12 +109,7 @@ func WithMaxFrameSize(units int) ClientOption { return func(o *clientOptions) { 
 // Config.Decoder).
 func WithDecoder(d Decoder) ClientOption { return func(o *clientOptions) { o.decoder = d } }
 
-func (c *Client) decode(data []byte, v any) error {
-	if c.opts.decoder != nil {
-		return c.opts.decoder.Unmarshal(data, v)
-	}
-	return json.Unmarshal(data, v)
-}
+func (c *Client) decode(data []byte, v any) error { return unmarshal(c.opts.decoder, data, v) }
 
 // WithClientLogger sets the client's logger (default slog.Default()).
 func WithClientLogger(l *slog.Logger) ClientOption { return func(o *clientOptions) { o.log = l } }

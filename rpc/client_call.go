@@ -166,7 +166,7 @@ func StreamOf[U any](ctx context.Context, c Caller, pattern any, data any, opts 
 		for raw, err := range c.Stream(ctx, pattern, data, opts...) {
 			var v U
 			if err == nil {
-				err = json.Unmarshal(raw, &v)
+				err = unmarshal(nil, raw, &v)
 			}
 			if !yield(v, err) || err != nil {
 				return

@@ -5,44 +5,56 @@ import (
 	"encoding/json"
 	"iter"
 	"reflect"
+
+	"github.com/msgpattern/msgpattern/internal/structjson"
 )
 
-// decode unmarshals a request's data into a T. Absent data decodes as the
-// zero T. A failure is reported to the caller as an *Error naming the
-// pattern, since it concerns their input.
-func decode[T any](r *Request) (T, error) {
-	var in T
-	if len(r.Data) == 0 {
+// unmarshal decodes data into v, a pointer to a zero value, with dec when
+// it is set, else with structjson: encoding/json's results, faster.
+func unmarshal(dec Decoder, data []byte, v any) error {
+	if dec != nil {
+		return dec.Unmarshal(data, v)
+	}
+	return structjson.Unmarshal(data, v)
+}
+
+// decoderOf returns the decoding of a typed handler's input T: structjson
+// with T's plan resolved once, or Config.Decoder when the server has one.
+func decoderOf[T any]() func(r *Request) (T, error) {
+	fast := structjson.For[T]()
+	return func(r *Request) (T, error) {
+		var in T
+		if len(r.Data) == 0 {
+			return in, nil // absent data decodes as the zero T
+		}
+		if p, ok := any(&in).(*json.RawMessage); ok {
+			*p = r.Data
+			return in, nil
+		}
+		var err error
+		if r.decoder != nil {
+			err = r.decoder.Unmarshal(r.Data, &in)
+		} else {
+			err = fast(r.Data, &in)
+		}
+		if err != nil {
+			// The caller's input is at fault: say which pattern refused it.
+			return in, &decodeError{pattern: r.Route, err: err}
+		}
 		return in, nil
 	}
-	if p, ok := any(&in).(*json.RawMessage); ok {
-		*p = r.Data
-		return in, nil
-	}
-	if fastDecode(&in, r.Data) {
-		return in, nil
-	}
-	var err error
-	if r.decoder != nil {
-		err = r.decoder.Unmarshal(r.Data, &in)
-	} else {
-		err = json.Unmarshal(r.Data, &in)
-	}
-	if err != nil {
-		return in, &decodeError{pattern: r.Route, err: err}
-	}
-	return in, nil
 }
 
 // Typed adapts a function taking a typed input and returning a typed result:
-// the request's data is decoded into T with encoding/json (or
-// Config.Decoder), and the result U
+// the request's data is decoded into T as encoding/json would (by a faster
+// decoder of the same results, or by Config.Decoder), and the result U
 // is encoded as the reply. Data that does not decode into T gets the caller
 // an error reply {"status":"error","message":"rpc: invalid data for pattern …"}
 // and f is not called.
 func Typed[T, U any](f func(ctx context.Context, in T) (U, error)) Handler {
+	decode := decoderOf[T]()
 	return describe[T, U](kindRequest, func(ctx context.Context, w ResponseWriter, r *Request) error {
-		in, err := decode[T](r)
+		in, err := decode(r)
 		if err != nil {
 			return err
 		}
@@ -61,8 +73,9 @@ func Typed[T, U any](f func(ctx context.Context, in T) (U, error)) Handler {
 // the reply with that error after the values already sent. The sequence
 // should stop when ctx is cancelled.
 func Stream[T, U any](f func(ctx context.Context, in T) iter.Seq2[U, error]) Handler {
+	decode := decoderOf[T]()
 	return describe[T, U](kindStream, func(ctx context.Context, w ResponseWriter, r *Request) error {
-		in, err := decode[T](r)
+		in, err := decode(r)
 		if err != nil {
 			return err
 		}
@@ -81,8 +94,9 @@ func Stream[T, U any](f func(ctx context.Context, in T) iter.Seq2[U, error]) Han
 // Event adapts a function handling an event: data decoded into T, no reply.
 // A returned error is logged and counted.
 func Event[T any](f func(ctx context.Context, in T) error) Handler {
+	decode := decoderOf[T]()
 	return describe[T, struct{}](kindEvent, func(ctx context.Context, _ ResponseWriter, r *Request) error {
-		in, err := decode[T](r)
+		in, err := decode(r)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/msgpattern/msgpattern/wire"
@@ -165,3 +166,18 @@ func BenchmarkUnitsText(b *testing.B) {
 }
 
 func frameOf(body string) string { return string(wire.AppendFrame(nil, wire.NestJS, []byte(body))) }
+
+// BenchmarkParseRequestOrder parses the benchmark suite's realistic request
+// (bench/order.go): 1.1 KiB of nested data with non-ASCII text.
+func BenchmarkParseRequestOrder(b *testing.B) {
+	body, err := os.ReadFile("testdata/order-request.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := wire.ParseRequest(body, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

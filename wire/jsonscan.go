@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 )
 
 // DefaultMaxDepth is the deepest nesting of arrays and objects that
@@ -32,10 +33,11 @@ const (
 	highs = 0x8080808080808080
 )
 
-// hasStringStop reports whether any of the eight bytes of w is a '"', a
-// '\\' or a control character (< 0x20): the bytes stringStop marks. Bytes
-// of 0x80 and up (UTF-8) are plain content.
-func hasStringStop(w uint64) bool {
+// stringStops marks with its high bit each byte of w (read little-endian)
+// that is a '"', a '\\' or a control character (< 0x20): the bytes
+// stringStop marks. Bytes of 0x80 and up (UTF-8) are plain content. Marks
+// above the lowest may be wrong (borrows); the lowest is exact.
+func stringStops(w uint64) uint64 {
 	const (
 		quote     = ones * '"'
 		backslash = ones * '\\'
@@ -45,10 +47,13 @@ func hasStringStop(w uint64) bool {
 	zeroQ := (q - ones) &^ q
 	zeroS := (s - ones) &^ s
 	less := (w - ones*0x20) &^ w // a byte below 0x20 borrows into its high bit
-	return (zeroQ|zeroS|less)&highs != 0
+	return (zeroQ | zeroS | less) & highs
 }
 
 func skipBlanks(b []byte, i int) int {
+	if i < len(b) && b[i] > ' ' {
+		return i // no blank: the common case, inlined
+	}
 	for i < len(b) {
 		switch b[i] {
 		case ' ', '\t', '\n', '\r':
@@ -65,12 +70,16 @@ func skipBlanks(b []byte, i int) int {
 func scanString(b []byte, i int) (end int, escaped bool, err error) {
 	i++
 	for {
-		// Eight bytes at a time while none of them ends plain content.
-		for i+8 <= len(b) && !hasStringStop(binary.LittleEndian.Uint64(b[i:])) {
+		// Eight bytes at a time up to the first that ends plain content.
+		for i+8 <= len(b) {
+			if m := stringStops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
 			i += 8
 		}
 		for i < len(b) && !stringStop[b[i]] {
-			i++
+			i++ // the last few bytes
 		}
 		if i >= len(b) {
 			return 0, false, ErrNotEnded

@@ -1,0 +1,508 @@
+package structjson
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"math/bits"
+	"reflect"
+	"unsafe"
+)
+
+// Unmarshal decodes data into v with the result and error json.Unmarshal
+// would give.
+func Unmarshal(data []byte, v any) error {
+	// The fast path may give up half way; starting over is only possible
+	// from a zero value, which is what callers decode into nearly always.
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || !rv.Elem().IsZero() {
+		return json.Unmarshal(data, v)
+	}
+	if decodeFast(data, v) {
+		return nil
+	}
+	rv.Elem().SetZero() // undo what the fast path wrote before it gave up
+	return json.Unmarshal(data, v)
+}
+
+// For returns Unmarshal for values of one type, T's plan looked up once:
+// the fastest way to decode many values of a type. The pointer passed to
+// it must point to a zero T.
+func For[T any]() func(data []byte, v *T) error {
+	pl := planFor(reflect.TypeFor[T]())
+	if pl == nil {
+		return func(data []byte, v *T) error { return json.Unmarshal(data, v) }
+	}
+	return func(data []byte, v *T) error {
+		if pl.run(data, unsafe.Pointer(v)) {
+			return nil
+		}
+		var zero T
+		*v = zero
+		return json.Unmarshal(data, v)
+	}
+}
+
+// decodeFast decodes data into v and reports whether it did so exactly as
+// encoding/json would without error. On false, *v may be partly written.
+func decodeFast(data []byte, v any) bool {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return false
+	}
+	pl := planFor(rv.Type().Elem())
+	return pl != nil && pl.run(data, rv.UnsafePointer())
+}
+
+// run decodes data into the value of the plan's type at p, reporting
+// whether it did so exactly as encoding/json would without error.
+func (pl *plan) run(data []byte, p unsafe.Pointer) bool {
+	d := decoder{data: data}
+	if pl.custom && !d.validDocument() {
+		// A custom UnmarshalJSON or UnmarshalText must not run on input that
+		// encoding/json would reject before decoding anything.
+		return false
+	}
+	if !pl.decode(&d, p) {
+		return false
+	}
+	d.skipBlanks()
+	return d.pos == len(d.data)
+}
+
+// maxDepth is the deepest nesting the fast path decodes; deeper input goes
+// to encoding/json (which allows 10,000), so recursion here stays shallow.
+const maxDepth = 512
+
+// decoder is the state of one decoding: the input and the read position.
+type decoder struct {
+	data    []byte
+	pos     int
+	depth   int
+	scratch []byte // unescaped strings
+	arena   []byte // see makeString
+}
+
+// skipBlanks moves past JSON white space.
+func (d *decoder) skipBlanks() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next byte after white space, 0 at the end.
+func (d *decoder) peek() byte {
+	if d.pos < len(d.data) && d.data[d.pos] > ' ' {
+		return d.data[d.pos] // no white space: the common case, inlined
+	}
+	return d.peekSlow()
+}
+
+func (d *decoder) peekSlow() byte {
+	d.skipBlanks()
+	if d.pos < len(d.data) {
+		return d.data[d.pos]
+	}
+	return 0
+}
+
+// consume moves past c, the next byte after white space, or reports false.
+func (d *decoder) consume(c byte) bool {
+	if d.peek() == c {
+		d.pos++
+		return true
+	}
+	return false
+}
+
+// literal moves past the word w (true, false or null) at the position.
+func (d *decoder) literal(w string) bool {
+	if len(d.data)-d.pos >= len(w) && string(d.data[d.pos:d.pos+len(w)]) == w {
+		d.pos += len(w)
+		return true
+	}
+	return false
+}
+
+// null moves past a null at the position (after white space) if there is
+// one.
+func (d *decoder) null() bool {
+	return d.peek() == 'n' && d.literal("null")
+}
+
+// enter counts one level of nesting; false when it is too deep.
+func (d *decoder) enter() bool {
+	d.depth++
+	return d.depth <= maxDepth
+}
+
+// stringBytes reads the string at the position (its opening quote) and
+// returns its contents, unescaped. The result aliases the input or the
+// scratch buffer: use it before the next call.
+func (d *decoder) stringBytes() ([]byte, bool) {
+	raw, escaped, ok := d.scanString()
+	if !ok {
+		return nil, false
+	}
+	if !escaped {
+		return raw, true
+	}
+	d.scratch, ok = unescape(d.scratch[:0], raw)
+	return d.scratch, ok
+}
+
+// stringValue reads the string at the position as a Go string.
+func (d *decoder) stringValue() (string, bool) {
+	b, ok := d.stringBytes()
+	if !ok {
+		return "", false
+	}
+	return d.makeString(b), true
+}
+
+// Short strings are copied into shared chunks of arenaChunk bytes: one
+// allocation for many strings instead of one each. The price: a string kept
+// after the decoding keeps its whole chunk alive (at most arenaChunk bytes).
+const (
+	arenaChunk     = 512
+	arenaMaxString = 64
+)
+
+// makeString copies b into a string.
+func (d *decoder) makeString(b []byte) string {
+	n := len(b)
+	switch {
+	case n == 0:
+		return ""
+	case n > arenaMaxString:
+		return string(b)
+	case len(d.arena)+n > cap(d.arena):
+		d.arena = make([]byte, 0, arenaChunk)
+	}
+	start := len(d.arena)
+	d.arena = append(d.arena, b...)
+	// The bytes are never written again: later strings go after them.
+	return unsafe.String(&d.arena[start], n)
+}
+
+// scanString moves past the string whose opening quote is at the position,
+// returning its raw contents and whether they hold escapes. It refuses
+// what encoding/json would reject or alter: control characters, bad
+// escapes, invalid UTF-8.
+func (d *decoder) scanString() (raw []byte, escaped, ok bool) {
+	data := d.data
+	start := d.pos + 1
+	i := start
+	for {
+		// Eight bytes at a time up to the first that needs a look.
+		for i+8 <= len(data) {
+			if m := specialBytes(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		if i >= len(data) {
+			return nil, false, false
+		}
+		c := data[i]
+		switch {
+		case c == '"':
+			d.pos = i + 1
+			return data[start:i], escaped, true
+		case c == '\\':
+			escaped = true
+			n := escapeLen(data[i:])
+			if n == 0 {
+				return nil, false, false
+			}
+			i += n
+		case c < 0x20:
+			return nil, false, false
+		case c < 0x80:
+			i++
+		default:
+			n := validRuneLen(data[i:])
+			if n == 0 {
+				return nil, false, false // encoding/json would substitute U+FFFD
+			}
+			i += n
+		}
+	}
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// specialBytes marks (with its high bit) each byte of w, read little-endian,
+// that is a quote, a backslash, a control character or not ASCII. Marks
+// above the lowest may be false (borrows), the lowest is always right.
+func specialBytes(w uint64) uint64 {
+	quote := w ^ (ones * '"')
+	slash := w ^ (ones * '\\')
+	t := (quote - ones) &^ quote
+	t |= (slash - ones) &^ slash
+	t |= w - ones*0x20 // borrows into the high bit of bytes below 0x20
+	t |= w
+	return t & highs
+}
+
+// escapeLen is the length of the valid escape at the start of b, 0 if it
+// is not one.
+func escapeLen(b []byte) int {
+	if len(b) < 2 {
+		return 0
+	}
+	switch b[1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2
+	case 'u':
+		if len(b) >= 6 && hex4(b[2:6]) >= 0 {
+			return 6
+		}
+	}
+	return 0
+}
+
+// hex4 decodes four hex digits, -1 if they are not.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// validRuneLen is the length of the valid UTF-8 sequence (2–4 bytes) at the
+// start of b, 0 if there is none.
+func validRuneLen(b []byte) int {
+	c := b[0]
+	switch {
+	case c >= 0xC2 && c <= 0xDF:
+		if len(b) >= 2 && cont(b[1]) {
+			return 2
+		}
+	case c >= 0xE0 && c <= 0xEF:
+		if len(b) >= 3 && cont(b[1]) && cont(b[2]) {
+			if (c == 0xE0 && b[1] < 0xA0) || (c == 0xED && b[1] > 0x9F) {
+				return 0 // overlong, or a surrogate
+			}
+			return 3
+		}
+	case c >= 0xF0 && c <= 0xF4:
+		if len(b) >= 4 && cont(b[1]) && cont(b[2]) && cont(b[3]) {
+			if (c == 0xF0 && b[1] < 0x90) || (c == 0xF4 && b[1] > 0x8F) {
+				return 0 // overlong, or above U+10FFFF
+			}
+			return 4
+		}
+	}
+	return 0
+}
+
+func cont(c byte) bool { return c&0xC0 == 0x80 }
+
+// unescape appends the unescaped contents of raw (already validated by
+// scanString) to dst. A lone surrogate is refused: encoding/json turns it
+// into U+FFFD.
+func unescape(dst, raw []byte) ([]byte, bool) {
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c != '\\' {
+			j := i + 1
+			for j < len(raw) && raw[j] != '\\' {
+				j++
+			}
+			dst = append(dst, raw[i:j]...)
+			i = j
+			continue
+		}
+		switch raw[i+1] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := hex4(raw[i+2:])
+			i += 6
+			if r >= 0xD800 && r < 0xE000 {
+				if r >= 0xDC00 || i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+					return dst, false
+				}
+				lo := hex4(raw[i+2:])
+				if lo < 0xDC00 || lo >= 0xE000 {
+					return dst, false
+				}
+				r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
+				i += 6
+			}
+			dst = appendRune(dst, r)
+			continue
+		default: // '"', '\\', '/'
+			dst = append(dst, raw[i+1])
+		}
+		i += 2
+	}
+	return dst, true
+}
+
+func appendRune(dst []byte, r rune) []byte {
+	switch {
+	case r < 0x80:
+		return append(dst, byte(r))
+	case r < 0x800:
+		return append(dst, 0xC0|byte(r>>6), 0x80|byte(r)&0x3F)
+	case r < 0x10000:
+		return append(dst, 0xE0|byte(r>>12), 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F)
+	default:
+		return append(dst, 0xF0|byte(r>>18), 0x80|byte(r>>12)&0x3F, 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F)
+	}
+}
+
+// number moves past the number at the position and returns its text, and
+// whether it is an integer (no fraction, no exponent). It follows JSON's
+// grammar exactly.
+func (d *decoder) number() (text []byte, integer, ok bool) {
+	data, i := d.data, d.pos
+	start := i
+	if i < len(data) && data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && data[i] >= '1' && data[i] <= '9':
+		for i < len(data) && isDigit(data[i]) {
+			i++
+		}
+	default:
+		return nil, false, false
+	}
+	integer = true
+	if i < len(data) && data[i] == '.' {
+		integer = false
+		i++
+		if i >= len(data) || !isDigit(data[i]) {
+			return nil, false, false
+		}
+		for i < len(data) && isDigit(data[i]) {
+			i++
+		}
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		integer = false
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if i >= len(data) || !isDigit(data[i]) {
+			return nil, false, false
+		}
+		for i < len(data) && isDigit(data[i]) {
+			i++
+		}
+	}
+	d.pos = i
+	return data[start:i], integer, true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// skip moves past one value of any kind, validating it.
+func (d *decoder) skip() bool {
+	switch d.peek() {
+	case '"':
+		_, _, ok := d.scanString()
+		return ok
+	case '{':
+		d.pos++
+		if !d.enter() {
+			return false
+		}
+		if d.consume('}') {
+			d.depth--
+			return true
+		}
+		for {
+			if d.peek() != '"' {
+				return false
+			}
+			if _, _, ok := d.scanString(); !ok || !d.consume(':') || !d.skip() {
+				return false
+			}
+			if d.consume(',') {
+				continue
+			}
+			d.depth--
+			return d.consume('}')
+		}
+	case '[':
+		d.pos++
+		if !d.enter() {
+			return false
+		}
+		if d.consume(']') {
+			d.depth--
+			return true
+		}
+		for {
+			if !d.skip() {
+				return false
+			}
+			if d.consume(',') {
+				continue
+			}
+			d.depth--
+			return d.consume(']')
+		}
+	case 't':
+		return d.literal("true")
+	case 'f':
+		return d.literal("false")
+	case 'n':
+		return d.literal("null")
+	default:
+		_, _, ok := d.number()
+		return ok
+	}
+}
+
+// validDocument reports whether the whole input is one valid JSON value
+// (which encoding/json checks before decoding anything), leaving the
+// position where it was.
+func (d *decoder) validDocument() bool {
+	save := *d
+	ok := d.skip() && d.peek() == 0 && d.pos == len(d.data)
+	*d = save
+	return ok
+}
+
+// unsafeString views b as a string for a call that does not keep it.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}

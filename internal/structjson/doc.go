@@ -1,0 +1,20 @@
+// Package structjson decodes JSON into Go values several times faster than
+// encoding/json's reflection walk, with encoding/json's exact results.
+//
+// It exists for the typed handlers and calls of package rpc, where decoding
+// a request of a KiB into structs cost most of the server's time (see
+// docs/PERFORMANCE-NOTES.md, "The JSON path"). Per Go type it compiles a
+// plan once (field offsets, a name index, a decoder per kind) and then
+// walks the input once, validating as it goes, writing through unsafe
+// pointers.
+//
+// Exactness is kept by refusing rather than guessing: whatever the fast path
+// is not sure to decode exactly as encoding/json would — a type it does not
+// cover (embedded fields, the ",string" option, arrays, channels, non-empty
+// interfaces, map keys other than strings, []byte), invalid UTF-8, lone
+// surrogates, numbers out of range, any syntax or type error — makes
+// Unmarshal zero the target and hand the input to encoding/json, whose result
+// and error the caller then gets. The fuzz test holds the two to the same
+// results. A target that is not a zero value goes to encoding/json
+// directly, since only from a zero value can a fallback start over.
+package structjson

@@ -1,0 +1,440 @@
+package structjson
+
+import (
+	"encoding"
+	"encoding/json"
+	"math"
+	"reflect"
+	"strconv"
+	"unsafe"
+)
+
+// The decoders of each kind. A JSON null leaves a scalar or struct as it
+// is and sets a pointer, slice, map or interface to nil, as encoding/json
+// does; a JSON value of the wrong kind is a type error, which the fast path
+// leaves to encoding/json.
+
+func decodeBool(d *decoder, p unsafe.Pointer) bool {
+	switch d.peek() {
+	case 't':
+		*(*bool)(p) = true
+		return d.literal("true")
+	case 'f':
+		*(*bool)(p) = false
+		return d.literal("false")
+	case 'n':
+		return d.literal("null")
+	}
+	return false
+}
+
+func decodeString(d *decoder, p unsafe.Pointer) bool {
+	switch d.peek() {
+	case '"':
+		s, ok := d.stringValue()
+		*(*string)(p) = s
+		return ok
+	case 'n':
+		return d.literal("null")
+	}
+	return false
+}
+
+// decodeNumber keeps a number's text in a json.Number. A string, which
+// encoding/json accepts when it holds a valid number, is left to it.
+func decodeNumber(d *decoder, p unsafe.Pointer) bool {
+	switch c := d.peek(); {
+	case c == 'n':
+		return d.literal("null")
+	case c == '-' || isDigit(c):
+		text, _, ok := d.number()
+		*(*json.Number)(p) = json.Number(text)
+		return ok
+	}
+	return false
+}
+
+// integer reads an integer number (no fraction or exponent).
+func (d *decoder) integer() (neg bool, text []byte, ok bool) {
+	switch c := d.peek(); {
+	case c == 'n':
+		return false, nil, false
+	case c != '-' && !isDigit(c):
+		return false, nil, false
+	}
+	text, integer, ok := d.number()
+	if !ok || !integer {
+		return false, nil, false
+	}
+	return text[0] == '-', text, true
+}
+
+// magnitude is the value of the digits of an integer of up to 19 digits.
+func magnitude(digits []byte) (uint64, bool) {
+	if len(digits) > 19 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range digits {
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
+}
+
+func decodeInt(kind reflect.Kind) func(*decoder, unsafe.Pointer) bool {
+	bits := map[reflect.Kind]uint{reflect.Int: strconv.IntSize, reflect.Int8: 8,
+		reflect.Int16: 16, reflect.Int32: 32, reflect.Int64: 64}[kind]
+	maxPos := uint64(1)<<(bits-1) - 1
+	return func(d *decoder, p unsafe.Pointer) bool {
+		if d.null() {
+			return true
+		}
+		neg, text, ok := d.integer()
+		if !ok {
+			return false
+		}
+		digits := text
+		if neg {
+			digits = text[1:]
+		}
+		m, ok := magnitude(digits)
+		if !ok || m > maxPos+1 || (!neg && m > maxPos) {
+			return false // out of range: encoding/json's error
+		}
+		v := int64(m)
+		if neg {
+			v = -v
+		}
+		switch kind {
+		case reflect.Int:
+			*(*int)(p) = int(v)
+		case reflect.Int8:
+			*(*int8)(p) = int8(v)
+		case reflect.Int16:
+			*(*int16)(p) = int16(v)
+		case reflect.Int32:
+			*(*int32)(p) = int32(v)
+		default:
+			*(*int64)(p) = v
+		}
+		return true
+	}
+}
+
+func decodeUint(kind reflect.Kind) func(*decoder, unsafe.Pointer) bool {
+	bits := map[reflect.Kind]uint{reflect.Uint: strconv.IntSize, reflect.Uint8: 8,
+		reflect.Uint16: 16, reflect.Uint32: 32, reflect.Uint64: 64}[kind]
+	maxVal := uint64(math.MaxUint64) >> (64 - bits)
+	return func(d *decoder, p unsafe.Pointer) bool {
+		if d.null() {
+			return true
+		}
+		neg, text, ok := d.integer()
+		if !ok || neg { // even -0: strconv.ParseUint refuses it
+			return false
+		}
+		var m uint64
+		if len(text) <= 19 {
+			m, _ = magnitude(text)
+		} else if m, ok = parseUint64(text); !ok {
+			return false
+		}
+		if m > maxVal {
+			return false
+		}
+		switch kind {
+		case reflect.Uint:
+			*(*uint)(p) = uint(m)
+		case reflect.Uint8:
+			*(*uint8)(p) = uint8(m)
+		case reflect.Uint16:
+			*(*uint16)(p) = uint16(m)
+		case reflect.Uint32:
+			*(*uint32)(p) = uint32(m)
+		default:
+			*(*uint64)(p) = m
+		}
+		return true
+	}
+}
+
+func parseUint64(text []byte) (uint64, bool) {
+	v, err := strconv.ParseUint(unsafeString(text), 10, 64)
+	return v, err == nil
+}
+
+// float reads a number as a float of the given bits.
+func (d *decoder) float(bits int) (float64, bool) {
+	if c := d.peek(); c != '-' && !isDigit(c) {
+		return 0, false
+	}
+	text, integer, ok := d.number()
+	if !ok {
+		return 0, false
+	}
+	// Integers of up to 15 digits are exact in a float64, and rounding that
+	// to a float32 is the one correct rounding.
+	if integer && len(text) <= 16 {
+		neg := text[0] == '-'
+		digits := text
+		if neg {
+			digits = text[1:]
+		}
+		if len(digits) <= 15 {
+			m, _ := magnitude(digits)
+			v := float64(m)
+			if neg {
+				v = -v
+			}
+			return v, true
+		}
+	}
+	v, err := strconv.ParseFloat(unsafeString(text), bits)
+	return v, err == nil
+}
+
+func decodeFloat64(d *decoder, p unsafe.Pointer) bool {
+	if d.null() {
+		return true
+	}
+	v, ok := d.float(64)
+	*(*float64)(p) = v
+	return ok
+}
+
+func decodeFloat32(d *decoder, p unsafe.Pointer) bool {
+	if d.null() {
+		return true
+	}
+	v, ok := d.float(32)
+	*(*float32)(p) = float32(v)
+	return ok
+}
+
+// decodeInterface decodes into an empty interface the way encoding/json
+// does: map[string]any, []any, float64, string, bool or nil.
+func decodeInterface(d *decoder, p unsafe.Pointer) bool {
+	v, ok := d.anyValue()
+	*(*any)(p) = v
+	return ok
+}
+
+func (d *decoder) anyValue() (any, bool) {
+	switch d.peek() {
+	case '"':
+		return d.stringValue()
+	case '{':
+		d.pos++
+		if !d.enter() {
+			return nil, false
+		}
+		m := make(map[string]any)
+		if d.consume('}') {
+			d.depth--
+			return m, true
+		}
+		for {
+			if d.peek() != '"' {
+				return nil, false
+			}
+			key, ok := d.stringValue()
+			if !ok || !d.consume(':') {
+				return nil, false
+			}
+			v, ok := d.anyValue()
+			if !ok {
+				return nil, false
+			}
+			m[key] = v
+			if d.consume(',') {
+				continue
+			}
+			d.depth--
+			return m, d.consume('}')
+		}
+	case '[':
+		d.pos++
+		if !d.enter() {
+			return nil, false
+		}
+		a := []any{}
+		if d.consume(']') {
+			d.depth--
+			return a, true
+		}
+		for {
+			v, ok := d.anyValue()
+			if !ok {
+				return nil, false
+			}
+			a = append(a, v)
+			if d.consume(',') {
+				continue
+			}
+			d.depth--
+			return a, d.consume(']')
+		}
+	case 't':
+		return true, d.literal("true")
+	case 'f':
+		return false, d.literal("false")
+	case 'n':
+		return nil, d.literal("null")
+	default:
+		return d.float(64)
+	}
+}
+
+// decodePointer allocates the pointee when the pointer is nil (and the
+// value is not null) and decodes into it.
+func decodePointer(elemType reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool {
+	return func(d *decoder, p unsafe.Pointer) bool {
+		if d.null() {
+			*(*unsafe.Pointer)(p) = nil
+			return true
+		}
+		target := *(*unsafe.Pointer)(p)
+		if target == nil {
+			target = reflect.New(elemType).UnsafePointer()
+			*(*unsafe.Pointer)(p) = target
+		}
+		return elem.decode(d, target)
+	}
+}
+
+// sliceHeader is the layout of a slice.
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
+}
+
+// zeroBase is where empty slices point, as the runtime's own do somewhere.
+var zeroBase uint64
+
+// decodeSlice decodes an array into a slice as encoding/json does: into
+// the existing elements first, growing as needed, an empty array giving an
+// empty (non-nil) slice.
+func decodeSlice(t reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool {
+	size := t.Elem().Size()
+	return func(d *decoder, p unsafe.Pointer) bool {
+		switch d.peek() {
+		case 'n':
+			*(*sliceHeader)(p) = sliceHeader{}
+			return d.literal("null")
+		case '[':
+		default:
+			return false
+		}
+		d.pos++
+		if !d.enter() {
+			return false
+		}
+		h := (*sliceHeader)(p)
+		if d.consume(']') {
+			d.depth--
+			*h = sliceHeader{data: unsafe.Pointer(&zeroBase)}
+			return true
+		}
+		for i := 0; ; i++ {
+			if i >= h.cap {
+				// Doubling from 4: encoding/json grows by one element at a
+				// time, which only its capacity (not the result) shows.
+				reflect.NewAt(t, p).Elem().Grow(max(4, h.cap))
+			}
+			if i >= h.len {
+				h.len = i + 1
+			}
+			if !elem.decode(d, unsafe.Add(h.data, uintptr(i)*size)) {
+				return false
+			}
+			if d.consume(',') {
+				continue
+			}
+			h.len = i + 1
+			d.depth--
+			return d.consume(']')
+		}
+	}
+}
+
+// decodeMap decodes an object into a map with string keys, making the map
+// when it is nil; each value is decoded into a zero element.
+func decodeMap(t reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool {
+	keyType, elemType := t.Key(), t.Elem()
+	return func(d *decoder, p unsafe.Pointer) bool {
+		switch d.peek() {
+		case 'n':
+			*(*unsafe.Pointer)(p) = nil
+			return d.literal("null")
+		case '{':
+		default:
+			return false
+		}
+		d.pos++
+		if !d.enter() {
+			return false
+		}
+		m := reflect.NewAt(t, p).Elem()
+		if m.IsNil() {
+			m.Set(reflect.MakeMap(t))
+		}
+		if d.consume('}') {
+			d.depth--
+			return true
+		}
+		v := reflect.New(elemType).Elem()
+		k := reflect.New(keyType).Elem()
+		for {
+			if d.peek() != '"' {
+				return false
+			}
+			key, ok := d.stringValue()
+			if !ok || !d.consume(':') {
+				return false
+			}
+			v.SetZero()
+			if !elem.decode(d, v.Addr().UnsafePointer()) {
+				return false
+			}
+			k.SetString(key)
+			m.SetMapIndex(k, v)
+			if d.consume(',') {
+				continue
+			}
+			d.depth--
+			return d.consume('}')
+		}
+	}
+}
+
+// customJSON calls the type's UnmarshalJSON with the value's text. null is
+// left to encoding/json, whose handling of it depends on where the value is.
+func customJSON(t reflect.Type) func(*decoder, unsafe.Pointer) bool {
+	return func(d *decoder, p unsafe.Pointer) bool {
+		if d.peek() == 'n' {
+			return false
+		}
+		start := d.pos
+		if !d.skip() {
+			return false
+		}
+		u := reflect.NewAt(t, p).Interface().(json.Unmarshaler)
+		return u.UnmarshalJSON(d.data[start:d.pos]) == nil
+	}
+}
+
+// customText calls the type's UnmarshalText with an unquoted string; other
+// values are left to encoding/json.
+func customText(t reflect.Type) func(*decoder, unsafe.Pointer) bool {
+	return func(d *decoder, p unsafe.Pointer) bool {
+		if d.peek() != '"' {
+			return false
+		}
+		b, ok := d.stringBytes()
+		if !ok {
+			return false
+		}
+		u := reflect.NewAt(t, p).Interface().(encoding.TextUnmarshaler)
+		return u.UnmarshalText(b) == nil
+	}
+}
