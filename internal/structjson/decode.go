@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/bits"
 	"reflect"
+	"sync"
 	"unsafe"
 )
 
@@ -56,13 +57,29 @@ func decodeFast(data []byte, v any) bool {
 // run decodes data into the value of the plan's type at p, reporting
 // whether it did so exactly as encoding/json would without error.
 func (pl *plan) run(data []byte, p unsafe.Pointer) bool {
-	d := decoder{data: data}
+	// Decoders are pooled: passed to plan functions, one would escape and
+	// cost an allocation per call; pooled, its scratch and string chunk
+	// serve the next decoding too.
+	d := decoders.Get().(*decoder)
+	d.data, d.pos, d.depth = data, 0, 0
+	ok := pl.runWith(d, p)
+	d.data = nil
+	if cap(d.scratch) > 64<<10 {
+		d.scratch = nil // one huge escaped string must not stay pinned
+	}
+	decoders.Put(d)
+	return ok
+}
+
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+func (pl *plan) runWith(d *decoder, p unsafe.Pointer) bool {
 	if pl.custom && !d.validDocument() {
 		// A custom UnmarshalJSON or UnmarshalText must not run on input that
 		// encoding/json would reject before decoding anything.
 		return false
 	}
-	if !pl.decode(&d, p) {
+	if !pl.decode(d, p) {
 		return false
 	}
 	d.skipBlanks()
@@ -164,9 +181,10 @@ func (d *decoder) stringValue() (string, bool) {
 	return d.makeString(b), true
 }
 
-// Short strings are copied into shared chunks of arenaChunk bytes: one
-// allocation for many strings instead of one each. The price: a string kept
-// after the decoding keeps its whole chunk alive (at most arenaChunk bytes).
+// Short strings are copied into shared chunks of arenaChunk bytes (shared
+// by successive decodings too): one allocation for many strings instead of
+// one each. The price: a string kept after the decoding keeps its whole
+// chunk alive (at most arenaChunk bytes).
 const (
 	arenaChunk     = 512
 	arenaMaxString = 64
