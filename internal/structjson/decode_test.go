@@ -92,8 +92,8 @@ type (
 	withStringOpt struct {
 		N int `json:",string"`
 	}
-	withArray struct{ A [2]int }
-	withBytes struct{ B []byte }
+	withArray    struct{ A [2]int }
+	withBytes    struct{ B []byte }
 	withConflict struct {
 		A int `json:"X"` // the tagged field wins over X
 		X int
