@@ -7,12 +7,16 @@ import (
 	"strconv"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/msgpattern/msgpattern/internal/structjson"
 )
 
 // AppendJSON appends v encoded as JSON.stringify would print the same value:
 // '<', '>' and '&' are not escaped and U+2028/U+2029 are written raw, unlike
 // encoding/json's defaults. Common scalar types and json.RawMessage are
-// encoded directly; everything else goes through encoding/json (so struct
+// encoded directly; everything else as encoding/json encodes it (by the
+// faster internal/structjson where it covers the type, else by encoding/json
+// itself; so struct
 // tags and json.Marshaler work as usual).
 func AppendJSON(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
@@ -37,6 +41,11 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 			break // let encoding/json report the error
 		}
 		return appendFloat(dst, x), nil
+	}
+	// Structs, slices, maps…: encoding/json's text, faster, or (for what
+	// the fast path does not cover) encoding/json itself.
+	if out, ok := structjson.Append(dst, v); ok {
+		return out, nil
 	}
 	return appendMarshal(dst, v)
 }

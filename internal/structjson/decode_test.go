@@ -166,6 +166,9 @@ func check(t *testing.T, name string, data []byte) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%s %q:\n got %#v\nwant %#v", name, data, got, want)
 	}
+	if wantErr == nil {
+		checkEncode(t, want) // and back: the same text as encoding/json's
+	}
 	fast := newValue()
 	if decodeFast(data, fast) {
 		if wantErr != nil {

@@ -1,5 +1,7 @@
 // Package structjson decodes JSON into Go values several times faster than
-// encoding/json's reflection walk, with encoding/json's exact results.
+// encoding/json's reflection walk, with encoding/json's exact results; and
+// encodes Go values to encoding/json's exact text (HTML escaping off,
+// U+2028/U+2029 raw as JSON.stringify writes them), faster.
 //
 // It exists for the typed handlers and calls of package rpc, where decoding
 // a request of a KiB into structs cost most of the server's time (see
@@ -17,4 +19,10 @@
 // and error the caller then gets. The fuzz test holds the two to the same
 // results. A target that is not a zero value goes to encoding/json
 // directly, since only from a zero value can a fallback start over.
+//
+// Append, the encoder, works the same way: plans per type, and ok=false
+// (the caller then uses encoding/json) for what it does not cover —
+// embedded fields, ",string" and ",omitzero", []byte, arrays, non-empty
+// interfaces, Marshaler methods with pointer receivers (encoding/json calls
+// them only on addressable values), NaN, cycles, a Marshaler's error.
 package structjson

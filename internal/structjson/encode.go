@@ -1,0 +1,542 @@
+package structjson
+
+import (
+	"encoding"
+	"encoding/json"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// Append appends v encoded as a json.Encoder with SetEscapeHTML(false)
+// encodes it (without the newline), except that U+2028 and U+2029 are
+// written raw, as JavaScript's JSON.stringify writes them. ok is false when
+// the fast path does not cover v's type or value (NaN, a cycle, a
+// Marshaler's error…): the caller then encodes v with encoding/json, which
+// gives its result or error. dst may hold partial output on false; use the
+// returned slice only on true.
+func Append(dst []byte, v any) (out []byte, ok bool) {
+	if v == nil {
+		return append(dst, "null"...), true
+	}
+	t := reflect.TypeOf(v)
+	ep := encoderFor(t)
+	if ep == nil {
+		return dst, false
+	}
+	return ep.encode(0, dst, valuePointer(t, v))
+}
+
+// valuePointer points to the value of dynamic type t inside v, without
+// copying it (the encoders only read).
+func valuePointer(t reflect.Type, v any) unsafe.Pointer {
+	word := (*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1]
+	if isDirectIface(t) {
+		// A pointer-shaped value is the word itself: point to a copy.
+		w := new(unsafe.Pointer)
+		*w = word
+		return unsafe.Pointer(w)
+	}
+	return word
+}
+
+// isDirectIface reports whether values of t are stored in an interface's
+// data word (pointer-shaped types) rather than pointed to by it.
+func isDirectIface(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return true
+	case reflect.Struct:
+		return t.NumField() == 1 && t.Size() == unsafe.Sizeof(uintptr(0)) && isDirectIface(t.Field(0).Type)
+	case reflect.Array:
+		return t.Len() == 1 && isDirectIface(t.Elem())
+	}
+	return false
+}
+
+// maxEncodeDepth bounds the nesting the encoders recurse into (depth, their
+// first argument); deeper values, and cycles, which encoding/json reports
+// as errors, are left to encoding/json.
+const maxEncodeDepth = 500
+
+// An encPlan encodes one Go type: the value at p appended to dst.
+type encPlan struct {
+	encode func(depth int, dst []byte, p unsafe.Pointer) ([]byte, bool)
+	// empty reports whether the value at p is empty for omitempty.
+	empty func(p unsafe.Pointer) bool
+}
+
+var (
+	encMu    sync.Mutex
+	encPlans sync.Map // reflect.Type → *encPlan, nil when not covered
+)
+
+func encoderFor(t reflect.Type) *encPlan {
+	if ep, ok := encPlans.Load(t); ok {
+		return ep.(*encPlan)
+	}
+	encMu.Lock()
+	defer encMu.Unlock()
+	if ep, ok := encPlans.Load(t); ok {
+		return ep.(*encPlan)
+	}
+	c := encCompiler{building: map[reflect.Type]*encPlan{}}
+	ep := c.compile(t)
+	encPlans.Store(t, ep)
+	return ep
+}
+
+type encCompiler struct {
+	building map[reflect.Type]*encPlan
+}
+
+var (
+	marshalerType     = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+func (c *encCompiler) compile(t reflect.Type) *encPlan {
+	if ep, ok := c.building[t]; ok {
+		return ep
+	}
+	ep := &encPlan{}
+	c.building[t] = ep
+	if !c.fill(ep, t) {
+		c.building[t] = nil
+		return nil
+	}
+	if ep.empty == nil {
+		ep.empty = emptyOf(t)
+	}
+	return ep
+}
+
+func (c *encCompiler) fill(ep *encPlan, t reflect.Type) bool {
+	ptr := reflect.PointerTo(t)
+	switch {
+	case t.Kind() == reflect.Interface && t.NumMethod() != 0:
+		return false // only any: its dynamic value is read as an eface
+	case t.Implements(marshalerType):
+		ep.encode = encodeMarshaler(t)
+		return true
+	case ptr.Implements(marshalerType) && t.Kind() != reflect.Pointer:
+		return false // encoding/json calls it only where the value is addressable
+	case t.Implements(textMarshalerType):
+		ep.encode = encodeTextMarshaler(t)
+		return true
+	case ptr.Implements(textMarshalerType) && t.Kind() != reflect.Pointer:
+		return false
+	case t == numberType:
+		ep.encode = encodeNumber
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		ep.encode = func(_ int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+			return strconv.AppendBool(dst, *(*bool)(p)), true
+		}
+	case reflect.String:
+		ep.encode = func(_ int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+			return appendString(dst, *(*string)(p)), true
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		ep.encode = func(_ int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+			return strconv.AppendInt(dst, reflect.NewAt(t, p).Elem().Int(), 10), true
+		}
+		if t.Kind() == reflect.Int {
+			ep.encode = func(_ int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+				return strconv.AppendInt(dst, int64(*(*int)(p)), 10), true
+			}
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		ep.encode = func(_ int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+			return strconv.AppendUint(dst, reflect.NewAt(t, p).Elem().Uint(), 10), true
+		}
+	case reflect.Float32:
+		ep.encode = func(_ int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+			return appendFloat(dst, float64(*(*float32)(p)), 32)
+		}
+	case reflect.Float64:
+		ep.encode = func(_ int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+			return appendFloat(dst, *(*float64)(p), 64)
+		}
+	case reflect.Interface:
+		ep.encode = encodeInterface
+	case reflect.Pointer:
+		elem := c.compile(t.Elem())
+		if elem == nil {
+			return false
+		}
+		ep.encode = func(depth int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+			target := *(*unsafe.Pointer)(p)
+			if target == nil {
+				return append(dst, "null"...), true
+			}
+			if depth++; depth > maxEncodeDepth {
+				return dst, false
+			}
+			return elem.encode(depth, dst, target)
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return false // base64, or elements that marshal themselves
+		}
+		elem := c.compile(t.Elem())
+		if elem == nil {
+			return false
+		}
+		ep.encode = encodeSlice(t.Elem().Size(), elem)
+	case reflect.Map:
+		if t.Key().Kind() != reflect.String {
+			return false
+		}
+		elem := c.compile(t.Elem())
+		if elem == nil {
+			return false
+		}
+		ep.encode = encodeMap(t, elem)
+	case reflect.Struct:
+		fields, ok := c.structFields(t)
+		if !ok {
+			return false
+		}
+		ep.encode = encodeStruct(fields)
+	default:
+		return false
+	}
+	return true
+}
+
+// encField is a struct field as encoding/json writes it.
+type encField struct {
+	key       []byte // "name":
+	offset    uintptr
+	plan      *encPlan
+	omitEmpty bool
+}
+
+func (c *encCompiler) structFields(t reflect.Type) ([]encField, bool) {
+	var fields []encField
+	seen := map[string]bool{}
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if sf.Anonymous {
+			return nil, false
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		tag := sf.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if hasOption(opts, "string") || hasOption(opts, "omitzero") {
+			return nil, false
+		}
+		if !validTagName(name) {
+			name = sf.Name
+		}
+		if seen[name] {
+			return nil, false
+		}
+		seen[name] = true
+		ep := c.compile(sf.Type)
+		if ep == nil {
+			return nil, false
+		}
+		key := append(appendString(nil, name), ':')
+		fields = append(fields, encField{key: key, offset: sf.Offset, plan: ep, omitEmpty: hasOption(opts, "omitempty")})
+	}
+	return fields, true
+}
+
+func encodeStruct(fields []encField) func(int, []byte, unsafe.Pointer) ([]byte, bool) {
+	return func(depth int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+		if depth++; depth > maxEncodeDepth {
+			return dst, false
+		}
+		dst = append(dst, '{')
+		first := true
+		for i := range fields {
+			f := &fields[i]
+			fp := unsafe.Add(p, f.offset)
+			if f.omitEmpty && f.plan.empty(fp) {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = append(dst, f.key...)
+			var ok bool
+			if dst, ok = f.plan.encode(depth, dst, fp); !ok {
+				return dst, false
+			}
+		}
+		return append(dst, '}'), true
+	}
+}
+
+func encodeSlice(size uintptr, elem *encPlan) func(int, []byte, unsafe.Pointer) ([]byte, bool) {
+	return func(depth int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+		h := (*sliceHeader)(p)
+		if h.data == nil {
+			return append(dst, "null"...), true
+		}
+		if depth++; depth > maxEncodeDepth {
+			return dst, false
+		}
+		dst = append(dst, '[')
+		for i := range h.len {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var ok bool
+			if dst, ok = elem.encode(depth, dst, unsafe.Add(h.data, uintptr(i)*size)); !ok {
+				return dst, false
+			}
+		}
+		return append(dst, ']'), true
+	}
+}
+
+func encodeMap(t reflect.Type, elem *encPlan) func(int, []byte, unsafe.Pointer) ([]byte, bool) {
+	return func(depth int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+		m := reflect.NewAt(t, p).Elem()
+		if m.IsNil() {
+			return append(dst, "null"...), true
+		}
+		if depth++; depth > maxEncodeDepth {
+			return dst, false
+		}
+		// encoding/json sorts the keys.
+		keys := make([]string, 0, m.Len())
+		values := make(map[string]reflect.Value, m.Len())
+		for it := m.MapRange(); it.Next(); {
+			k := it.Key().String()
+			keys = append(keys, k)
+			v := reflect.New(t.Elem()).Elem()
+			v.Set(it.Value())
+			values[k] = v
+		}
+		slices.Sort(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(appendString(dst, k), ':')
+			var ok bool
+			if dst, ok = elem.encode(depth, dst, values[k].Addr().UnsafePointer()); !ok {
+				return dst, false
+			}
+		}
+		return append(dst, '}'), true
+	}
+}
+
+// encodeInterface encodes the dynamic value of an interface.
+func encodeInterface(depth int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+	v := *(*any)(p)
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), true
+	case string:
+		return appendString(dst, x), true
+	case float64:
+		return appendFloat(dst, x, 64)
+	case bool:
+		return strconv.AppendBool(dst, x), true
+	}
+	if depth++; depth > maxEncodeDepth {
+		return dst, false
+	}
+	t := reflect.TypeOf(v)
+	ep := encoderFor(t)
+	if ep == nil {
+		return dst, false
+	}
+	return ep.encode(depth, dst, valuePointer(t, v))
+}
+
+// appendFloat formats f as encoding/json does (ES6 number formatting, the
+// sign of -0 kept); NaN and infinities are its error.
+func appendFloat(dst []byte, f float64, bits int) ([]byte, bool) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return dst, false
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, bits)
+	if format == 'e' {
+		// e-09 is written e-9
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst, true
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as encoding/json does without HTML escaping —
+// invalid UTF-8 as \ufffd — but U+2028 and U+2029 raw.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// encodeNumber writes a json.Number's text, "0" when empty; an invalid
+// number is encoding/json's error.
+func encodeNumber(_ int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+	s := string(*(*json.Number)(p))
+	if s == "" {
+		s = "0"
+	}
+	d := decoder{data: []byte(s)}
+	if _, _, ok := d.number(); !ok || d.pos != len(s) {
+		return dst, false
+	}
+	return append(dst, s...), true
+}
+
+// encodeMarshaler calls MarshalJSON (a value receiver's: encoding/json
+// calls pointer receivers only on addressable values) and compacts the
+// result, as encoding/json does.
+func encodeMarshaler(t reflect.Type) func(int, []byte, unsafe.Pointer) ([]byte, bool) {
+	return func(_ int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+		v := reflect.NewAt(t, p).Elem()
+		if t.Kind() == reflect.Pointer && v.IsNil() {
+			return append(dst, "null"...), true
+		}
+		b, err := v.Interface().(json.Marshaler).MarshalJSON()
+		if err != nil {
+			return dst, false
+		}
+		return appendCompact(dst, b)
+	}
+}
+
+// encodeTextMarshaler writes MarshalText's text as a string.
+func encodeTextMarshaler(t reflect.Type) func(int, []byte, unsafe.Pointer) ([]byte, bool) {
+	return func(_ int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
+		v := reflect.NewAt(t, p).Elem()
+		if t.Kind() == reflect.Pointer && v.IsNil() {
+			return append(dst, "null"...), true
+		}
+		b, err := v.Interface().(encoding.TextMarshaler).MarshalText()
+		if err != nil {
+			return dst, false
+		}
+		return appendString(dst, string(b)), true
+	}
+}
+
+// appendCompact appends the JSON b without insignificant space, refusing
+// invalid JSON (encoding/json's error) and anything it would write
+// differently: an escaped U+2028 or U+2029 stays escaped there, and
+// invalid UTF-8 stays as it is.
+func appendCompact(dst, b []byte) ([]byte, bool) {
+	d := decoder{data: b}
+	if !d.validDocument() || !utf8.Valid(b) || strings.Contains(unsafeString(b), `\u202`) {
+		return dst, false
+	}
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				dst = append(dst, c, b[i+1])
+				i++
+				continue
+			}
+			if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst, true
+}
+
+// emptyOf is encoding/json's omitempty test for t.
+func emptyOf(t reflect.Type) func(unsafe.Pointer) bool {
+	switch t.Kind() {
+	case reflect.String:
+		return func(p unsafe.Pointer) bool { return *(*string)(p) == "" }
+	case reflect.Bool:
+		return func(p unsafe.Pointer) bool { return !*(*bool)(p) }
+	case reflect.Slice:
+		return func(p unsafe.Pointer) bool { return (*sliceHeader)(p).len == 0 }
+	case reflect.Pointer, reflect.Interface:
+		return func(p unsafe.Pointer) bool { return reflect.NewAt(t, p).Elem().IsNil() }
+	case reflect.Map:
+		return func(p unsafe.Pointer) bool { return reflect.NewAt(t, p).Elem().Len() == 0 }
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return func(p unsafe.Pointer) bool { return reflect.NewAt(t, p).Elem().Int() == 0 }
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return func(p unsafe.Pointer) bool { return reflect.NewAt(t, p).Elem().Uint() == 0 }
+	case reflect.Float32, reflect.Float64:
+		// == 0, not IsZero: -0 is empty too
+		return func(p unsafe.Pointer) bool { return reflect.NewAt(t, p).Elem().Float() == 0 }
+	}
+	return func(unsafe.Pointer) bool { return false } // structs are never empty
+}
