@@ -16,8 +16,7 @@ import (
 // encoding/json's defaults. Common scalar types and json.RawMessage are
 // encoded directly; everything else as encoding/json encodes it (by the
 // faster internal/structjson where it covers the type, else by encoding/json
-// itself; so struct
-// tags and json.Marshaler work as usual).
+// itself), so struct tags and json.Marshaler work as usual.
 func AppendJSON(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
