@@ -316,6 +316,13 @@ var zeroBase uint64
 // empty (non-nil) slice.
 func decodeSlice(t reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool {
 	size := t.Elem().Size()
+	numbers := false
+	switch t.Elem().Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.Bool:
+		numbers = elem.decode != nil && !elem.custom
+	}
 	return func(d *decoder, p unsafe.Pointer) bool {
 		switch d.peek() {
 		case 'n':
@@ -334,6 +341,13 @@ func decodeSlice(t reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool
 			d.depth--
 			*h = sliceHeader{data: unsafe.Pointer(&zeroBase)}
 			return true
+		}
+		if numbers && h.cap == 0 {
+			// Numbers hold no ',' or ']': counting commas up to the ']'
+			// sizes the slice exactly, in one allocation.
+			if n := countElements(d.data[d.pos:]); n > 0 {
+				reflect.NewAt(t, p).Elem().Grow(n)
+			}
 		}
 		for i := 0; ; i++ {
 			if i >= h.cap {
@@ -355,6 +369,23 @@ func decodeSlice(t reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool
 			return d.consume(']')
 		}
 	}
+}
+
+// countElements counts the elements of an array of scalars starting at b
+// (after its '['): 0 when it meets anything else, such as a string.
+func countElements(b []byte) int {
+	n := 1
+	for _, c := range b {
+		switch c {
+		case ',':
+			n++
+		case ']':
+			return n
+		case '"', '[', '{':
+			return 0
+		}
+	}
+	return 0
 }
 
 // decodeMap decodes an object into a map with string keys, making the map
