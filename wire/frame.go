@@ -120,13 +120,19 @@ func (s *FrameScanner) Scan(buf []byte) (Frame, error) {
 	}
 	i, units := s.pos, s.units
 	for i < len(buf) && units < s.want {
-		// Fast path: eight ASCII bytes are eight units.
-		if !s.dec.pending() && s.want-units >= 8 && i+8 <= len(buf) &&
-			binary.LittleEndian.Uint64(buf[i:])&asciiMask == 0 {
-			i += 8
-			units += 8
-			s.lastEnd = i
-			continue
+		// Fast path: a run of ASCII bytes is as many units; checked 32,
+		// then 8 bytes at a time, never past the frame's last unit.
+		if !s.dec.pending() {
+			end := len(buf)
+			if rest := s.want - units; rest < end-i { // (no overflow near MaxInt)
+				end = i + rest
+			}
+			if j := asciiRun(buf[:end], i); j > i {
+				units += j - i
+				i = j
+				s.lastEnd = i
+				continue
+			}
 		}
 		// A whole valid multi-byte character at once: Go's UTF-8 rules
 		// for valid text are the WHATWG decoder's. Anything else goes
@@ -170,6 +176,23 @@ func (s *FrameScanner) Scan(buf []byte) (Frame, error) {
 	f := Frame{Body: buf[s.bodyStart:s.lastEnd], Len: s.lastEnd, InvalidUTF8: s.invalid}
 	s.Reset()
 	return f, nil
+}
+
+// asciiRun returns the end of the run of 8-byte words of ASCII in b
+// from i.
+func asciiRun(b []byte, i int) int {
+	for i+32 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:]) | binary.LittleEndian.Uint64(b[i+8:]) |
+			binary.LittleEndian.Uint64(b[i+16:]) | binary.LittleEndian.Uint64(b[i+24:])
+		if w&asciiMask != 0 {
+			break
+		}
+		i += 32
+	}
+	for i+8 <= len(b) && binary.LittleEndian.Uint64(b[i:])&asciiMask == 0 {
+		i += 8
+	}
+	return i
 }
 
 // scanHeader parses the length prefix the way JavaScript's parseInt does in
