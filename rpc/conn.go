@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/msgpattern/msgpattern/wire"
@@ -18,8 +19,9 @@ import (
 
 // Read chunk sizes. Frames are sliced out of chunks and handed to handlers
 // without a copy, so a chunk is never overwritten once read: when one fills
-// up, the unconsumed tail moves to a fresh chunk. Chunks start small, so an
-// idle connection holds little, and grow while reads fill them.
+// up, the unconsumed tail moves to a fresh chunk. Chunks start small and
+// grow while reads fill them; an idle connection on a plain socket holds
+// none (idle.go), one over TLS its last.
 const (
 	minChunk = 512
 	maxChunk = 64 << 10
@@ -44,12 +46,14 @@ var (
 // One goroutine at a time holds the reader role: it reads frames and runs
 // their handlers inline. When a handler runs long, the server's monitor
 // hands the role to a new goroutine (see handoff.go), so requests on one
-// connection run concurrently while fast ones cost no goroutine.
+// connection run concurrently while fast ones cost no goroutine. A reader
+// that ran handlers and finds no input also passes the role on, to wait on
+// a goroutine with a small stack (idle.go).
 //
 // Who owns what:
 //   - The reader-role fields below are touched only by the goroutine holding
-//     the role; the hand-off (a CAS on busy, then a new goroutine) passes
-//     them on with a happens-before edge.
+//     the role; the hand-off (a CAS on busy, then a new goroutine) and
+//     going idle (a new goroutine) pass them on with a happens-before edge.
 //   - out (the write side) is shared: any goroutine appends under its short
 //     lock; the one goroutine that flushes owns the socket's write side and
 //     blocks at most WriteTimeout without progress, holding no lock. No
@@ -82,6 +86,15 @@ type conn struct {
 	readAt       int64 // monotime of the last read
 	frameStart   int64 // monotime the incomplete frame in rbuf began arriving; 0 if none
 	frameBytes   int   // bytes of it received so far
+
+	// Idle reads on a plain socket (idle.go).
+	raw        syscall.RawConn    // nil: reads go through nc
+	rawRead    func(uintptr) bool // c.readRaw, made once
+	idleLoop   func()             // c.readLoop, made once: a go statement on a method value allocates
+	rawN       int                // readRaw's result
+	rawErr     error
+	rawTry     bool // readRaw must not wait
+	ranHandler bool // this reader goroutine ran a handler: its stack may have grown
 
 	busy     atomic.Pointer[requestContext] // the request running inline, nil if none
 	seen     *requestContext                // the monitor's last look at busy; the monitor's alone
@@ -126,6 +139,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 		budget: s.budget, onFail: c.writeFailed,
 	}
 	c.peer = Peer{addr: c.remote, transport: "tcp", limiter: s.newPeerLimiter()}
+	if c.raw = rawConnOf(nc); c.raw != nil {
+		c.rawRead, c.idleLoop = c.readRaw, c.readLoop
+	}
 	return c
 }
 
@@ -162,14 +178,21 @@ func (c *conn) serve() {
 }
 
 // readLoop is the body of the goroutine holding the reader role. It returns
-// when the connection is finished or when the role was handed off.
+// when the connection is finished or when the role was handed off, or
+// passed to a fresh goroutine to wait for input.
 func (c *conn) readLoop() {
+	c.ranHandler = false
 	for {
 		if err := c.waitForSlot(); err != nil {
 			c.finish(err)
 			return
 		}
 		f, err := c.next()
+		if err == errGoIdle {
+			// Wait for input on a goroutine with a small stack (idle.go).
+			go c.idleLoop()
+			return
+		}
 		if err != nil {
 			c.finish(err)
 			return
@@ -322,7 +345,17 @@ func (c *conn) setFraming(f wire.Framing) {
 // first.
 func (c *conn) fill() error {
 	partial := c.w - c.r
-	if room := len(c.rbuf) - c.w; room < minChunk/2 || (partial == 0 && room > 4*c.chunk) {
+	// With nothing buffered on a plain socket, readIdle takes a chunk only
+	// once bytes are there, and gives back the room left before it waits.
+	idle := partial == 0 && c.raw != nil
+	room := len(c.rbuf) - c.w
+	if idle && room < minChunk/2 {
+		c.rbuf, c.r, c.w = nil, 0, 0 // full: readIdle takes another
+		if c.held > 0 {
+			c.reserve(0) // gives back: never waits
+		}
+	}
+	if !idle && (room < minChunk/2 || (partial == 0 && room > 4*c.chunk)) {
 		// Room for as much again as is here: doubling.
 		grow := max(c.chunk-partial, partial, minChunk/2)
 		if fs, ok := c.scanner.(*wire.FrameScanner); ok && partial > 0 {
@@ -354,12 +387,20 @@ func (c *conn) fill() error {
 	if err := c.stopped(); err != nil {
 		return err
 	}
-	n, err := c.nc.Read(c.rbuf[c.w:])
+	var n int
+	var err error
+	if idle {
+		if n, err = c.readIdle(); err == errGoIdle {
+			return err
+		}
+	} else {
+		n, err = c.nc.Read(c.rbuf[c.w:])
+	}
 	// Every request completed by this read arrived now: one clock read
 	// serves them all (their deadlines and latencies start here).
 	c.readAt = monotime()
 	switch {
-	case c.w+n == len(c.rbuf):
+	case n > 0 && c.w+n == len(c.rbuf):
 		c.chunk = min(c.chunk*2, maxChunk)
 	case n < c.chunk/8:
 		c.chunk = max(c.chunk/2, minChunk)
@@ -538,6 +579,7 @@ func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 	c.inflight.Add(1)
 	s.stats.inFlight.Add(1)
 	s.disp.prepare(rc, rt, c, start)
+	c.ranHandler = true // before busy: from then on a hand-off may start a reader
 	c.busy.Store(rc)
 	s.mon.notify()
 

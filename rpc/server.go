@@ -31,6 +31,7 @@ type Server struct {
 	mon     *monitor
 
 	budget           *memoryBudget
+	spare            chunkCache // read-chunk tails of connections gone idle (idle.go)
 	osMemory         osMemoryReturner
 	readPauseMark    int          // queued reply bytes past which a reader pauses
 	handedOffRunning atomic.Int64 // handlers running off their reader; at most MaxHandlers

@@ -1,0 +1,95 @@
+package rpc
+
+import (
+	"errors"
+	"sync"
+)
+
+// Idle connections. Most of a server's connections are idle most of the
+// time, so what an idle connection holds is what a server of many
+// connections costs. On a plain TCP (or Unix) socket an idle connection
+// holds no read chunk and waits on a goroutine that has not run a handler:
+//
+//   - The reader reads through the socket's RawConn, so a chunk is taken
+//     only once bytes are there; before it waits, it gives its chunk's
+//     unused tail to the server's chunkCache (the tail is referenced by no
+//     frame, so another connection may read into it).
+//   - Handlers run inline on the reader, so its stack grows (to 4 KiB or
+//     more), and the runtime shrinks a stack only if a quarter of it is
+//     unused counting 800 bytes of guard: never, for a goroutine blocked
+//     in a read. So a reader that ran a handler and finds no input does
+//     not wait: it hands the role to a new goroutine, whose stack is the
+//     runtime's starting size, and exits.
+//
+// A connection that always has input waiting pays nothing for either; one
+// that waits pays a goroutine start and a read that finds nothing. TLS
+// connections read through tls.Conn, which buffers on its own: they keep
+// their chunk and their goroutine.
+
+// errGoIdle tells readLoop that the reader found no input after running
+// handlers: it moves to a fresh goroutine to wait (see readLoop).
+var errGoIdle = errors.New("rpc: reader goes idle")
+
+// readIdle reads with nothing buffered: into a chunk taken only when bytes
+// have arrived. It returns errGoIdle, having read nothing, when there are
+// none and this goroutine ran a handler.
+func (c *conn) readIdle() (int, error) {
+	c.rawTry, c.rawN, c.rawErr = c.ranHandler, 0, nil
+	if err := c.raw.Read(c.rawRead); err != nil {
+		return 0, err
+	}
+	if c.rawTry && c.rawN == 0 && c.rawErr == nil {
+		return 0, errGoIdle
+	}
+	return c.rawN, c.rawErr
+}
+
+// releaseIdleChunk lets go of the read chunk while nothing is buffered,
+// giving its unused tail to the server's cache.
+func (c *conn) releaseIdleChunk() {
+	tail := c.rbuf[c.w:]
+	c.rbuf, c.r, c.w = nil, 0, 0
+	if c.held > 0 {
+		c.reserve(0) // gives back: never waits
+	}
+	c.srv.spare.put(tail)
+}
+
+// chunkCache holds a few unused read-chunk tails for readers that wake up
+// with input, so that going idle and back does not allocate. It is small
+// and bounded: with many idle connections most tails are simply dropped.
+type chunkCache struct {
+	mu   sync.Mutex
+	n    int
+	bufs [16][]byte
+}
+
+// get returns a spare chunk, or a new one of size bytes. A spare smaller
+// than the input is no loss: when it fills, fill moves on to a chunk of
+// the size the connection's reads call for.
+func (cc *chunkCache) get(size int) []byte {
+	cc.mu.Lock()
+	if cc.n > 0 {
+		cc.n--
+		b := cc.bufs[cc.n]
+		cc.bufs[cc.n] = nil
+		cc.mu.Unlock()
+		return b
+	}
+	cc.mu.Unlock()
+	return make([]byte, size)
+}
+
+// put keeps b, unless it is too small to be worth a read, larger than a
+// connection may hold without reserving budget, or the cache is full.
+func (cc *chunkCache) put(b []byte) {
+	if len(b) < minChunk/2 || len(b) > recvAllowance {
+		return
+	}
+	cc.mu.Lock()
+	if cc.n < len(cc.bufs) {
+		cc.bufs[cc.n] = b
+		cc.n++
+	}
+	cc.mu.Unlock()
+}

@@ -1,0 +1,208 @@
+package rpc
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msgpattern/msgpattern/wire"
+)
+
+// What an idle connection holds (idle.go). These tests look inside the
+// server, so they are in package rpc.
+
+// raceEnabled is set by idle_race_test.go.
+var raceEnabled bool
+
+func startIdleTestServer(t *testing.T) *Server {
+	t.Helper()
+	s := NewServer(&Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1, RetryAttempts: -1},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.Handle("sum", Typed(func(_ context.Context, xs []float64) (float64, error) { return xs[0] + xs[1], nil }))
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	return s
+}
+
+func idleSumRequest(id int) []byte {
+	return wire.AppendRequest(nil, wire.NestJS, []byte(`"sum"`), []byte(`[1,2]`), nil, strconv.AppendInt(nil, int64(id), 10))
+}
+
+// readIdleReply reads one reply frame (ASCII: its length in bytes) and
+// checks that it answers 3 to id.
+func readIdleReply(t *testing.T, r *bufio.Reader, id int) {
+	t.Helper()
+	head, err := r.ReadString('#')
+	if err != nil {
+		t.Fatalf("reading a reply: %v", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(head, "#"))
+	if err != nil {
+		t.Fatalf("reply length %q", head)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		t.Fatalf("reading a reply: %v", err)
+	}
+	if want := fmt.Sprintf(`{"response":3,"isDisposed":true,"id":%d}`, id); string(body) != want {
+		t.Fatalf("reply %s, want %s", body, want)
+	}
+}
+
+// idleChunk waits until c's reader has given its chunk's tail to the
+// cache, which it does just before it waits for input, and returns the
+// chunk it holds then. It looks under the cache's lock: the reader gave the
+// tail back under it, and takes a chunk under it when it wakes.
+func idleChunk(t *testing.T, s *Server, c *conn) []byte {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.spare.mu.Lock()
+		if s.spare.n > 0 {
+			rbuf := c.rbuf
+			s.spare.mu.Unlock()
+			return rbuf
+		}
+		s.spare.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("no reader gave its chunk back while waiting for input")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestIdleConnectionHoldsNoReadChunk: after a round trip, a reader waiting
+// for input holds no read chunk, and still serves what comes later, also a
+// frame that arrives in pieces.
+func TestIdleConnectionHoldsNoReadChunk(t *testing.T) {
+	s := startIdleTestServer(t)
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(nc)
+	for id := range 3 {
+		req := idleSumRequest(id)
+		if _, err := nc.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		readIdleReply(t, r, id)
+
+		s.mu.Lock()
+		c := s.connList[0]
+		s.mu.Unlock()
+		if rbuf := idleChunk(t, s, c); rbuf != nil {
+			t.Fatalf("round trip %d: an idle connection holds a %d-byte read chunk", id, cap(rbuf))
+		}
+
+		// The next request in two pieces: the reader wakes with half a frame.
+		id += 100
+		req = idleSumRequest(id)
+		if _, err := nc.Write(req[:len(req)/2]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if _, err := nc.Write(req[len(req)/2:]); err != nil {
+			t.Fatal(err)
+		}
+		readIdleReply(t, r, id)
+	}
+}
+
+// TestIdleConnectionWaitsOnOneSmallStack: a connection that served a
+// request and went idle costs one goroutine, whose stack is not the one
+// the handler grew.
+func TestIdleConnectionWaitsOnOneSmallStack(t *testing.T) {
+	s := startIdleTestServer(t)
+	const n = 200
+	conns := make([]net.Conn, n)
+	defer func() {
+		for _, nc := range conns {
+			if nc != nil {
+				nc.Close()
+			}
+		}
+	}()
+	runtime.GC()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	goroutines := runtime.NumGoroutine()
+	for i := range conns {
+		nc, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = nc
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := nc.Write(idleSumRequest(i)); err != nil {
+			t.Fatal(err)
+		}
+		readIdleReply(t, bufio.NewReader(nc), i)
+	}
+	// Every reader has gone idle once its reply is out and its old
+	// goroutine exited: wait for the count to settle.
+	var perConn float64
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		perConn = float64(runtime.NumGoroutine()-goroutines) / n
+		if perConn <= 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if perConn > 1 {
+		t.Errorf("%.2f goroutines per idle connection, want 1", perConn)
+	}
+	runtime.GC() // frees the stack spans of the exited readers
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	stack := (float64(after.StackInuse) - float64(before.StackInuse)) / n
+	// A reader that ran the handler and waited itself had grown to 4 KiB;
+	// a fresh one starts at the runtime's starting size, 2 KiB (with
+	// -race, frames are larger and so is the starting size).
+	if stack > 3<<10 && !raceEnabled {
+		t.Errorf("%.0f bytes of stack per idle connection, want at most 3 KiB", stack)
+	}
+	t.Logf("per idle connection: %.2f goroutines, %.0f bytes of stack", perConn, stack)
+}
+
+// TestChunkCacheKeepsFewUsableTails: the cache of chunk tails is bounded in
+// count and in the size of what it keeps.
+func TestChunkCacheKeepsFewUsableTails(t *testing.T) {
+	var cc chunkCache
+	cc.put(make([]byte, minChunk/2-1))    // too small to read into
+	cc.put(make([]byte, recvAllowance+1)) // would need budget
+	if cc.n != 0 {
+		t.Fatalf("kept %d tails out of bounds", cc.n)
+	}
+	for range len(cc.bufs) + 4 {
+		cc.put(make([]byte, 1000))
+	}
+	if cc.n != len(cc.bufs) {
+		t.Fatalf("kept %d tails, want %d", cc.n, len(cc.bufs))
+	}
+	for range len(cc.bufs) {
+		if b := cc.get(4096); len(b) != 1000 {
+			t.Fatalf("got a %d-byte chunk, want a kept 1000-byte tail", len(b))
+		}
+	}
+	if b := cc.get(4096); len(b) != 4096 {
+		t.Fatalf("got a %d-byte chunk from an empty cache, want a new 4096-byte one", len(b))
+	}
+}
