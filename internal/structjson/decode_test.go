@@ -74,11 +74,14 @@ type kinds struct {
 
 	Renamed string `json:"renamed_field,omitempty"`
 	Skipped string `json:"-"`
-	Dash    string `json:"-,"`
-	Bad     string `json:"a\"b"` // not a valid tag name: the field's name is used
+	//lint:ignore SA5008 the name "-", as encoding/json reads this tag
+	Dash string `json:"-,"`
+	//lint:ignore SA5008 not a valid tag name: the field's name is used
+	Bad     string `json:"a\"b"`
 	Unicode string `json:"ünïcödé"`
 	K       int    // matched by the Kelvin sign, U+212A
-	hidden  int
+	//lint:ignore U1000 an unexported field is never decoded into
+	hidden int
 }
 
 type named string
