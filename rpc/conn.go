@@ -86,6 +86,7 @@ type conn struct {
 	readAt       int64 // monotime of the last read
 	frameStart   int64 // monotime the incomplete frame in rbuf began arriving; 0 if none
 	frameBytes   int   // bytes of it received so far
+	lastFrame    int   // bytes of the last complete frame: the size a chunk taken when idle needs
 
 	// Idle reads on a plain socket (idle.go).
 	raw        syscall.RawConn    // nil: reads go through nc
@@ -289,6 +290,7 @@ func (c *conn) next() (wire.Frame, error) {
 				if f.Len > 0 {
 					c.r += f.Len
 					c.frameStart = 0
+					c.lastFrame = f.Len
 					return f, nil
 				}
 			}
@@ -402,7 +404,9 @@ func (c *conn) fill() error {
 	switch {
 	case n > 0 && c.w+n == len(c.rbuf):
 		c.chunk = min(c.chunk*2, maxChunk)
-	case n < c.chunk/8:
+	case partial == 0 && n < c.chunk/8:
+		// Only a read that starts afresh says the peer sends little: one
+		// that completes a frame is short because the frame was nearly in.
 		c.chunk = max(c.chunk/2, minChunk)
 	}
 	c.received(n)

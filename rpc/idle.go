@@ -64,17 +64,28 @@ type chunkCache struct {
 	bufs [16][]byte
 }
 
-// get returns a spare chunk, or a new one of size bytes. A spare smaller
-// than the input is no loss: when it fills, fill moves on to a chunk of
-// the size the connection's reads call for.
-func (cc *chunkCache) get(size int) []byte {
+// idleChunkSize is what a reader waking from idle needs in one chunk for
+// its next frame to arrive in one read (the last frame's size, and an
+// eighth), and the size of a new chunk: room for two such frames, so that
+// its tail serves the next wake-up. Both stay within recvAllowance, which
+// needs no reservation from the memory budget.
+func (c *conn) idleChunkSize() (need, size int) {
+	need = min(max(minChunk/2, c.lastFrame+c.lastFrame/8), recvAllowance)
+	return need, min(max(c.chunk, 2*need), recvAllowance)
+}
+
+// get returns a spare chunk of at least need bytes, or a new one of size
+// bytes. A frame larger than the chunk costs a second read (and a copy).
+func (cc *chunkCache) get(need, size int) []byte {
 	cc.mu.Lock()
-	if cc.n > 0 {
-		cc.n--
-		b := cc.bufs[cc.n]
-		cc.bufs[cc.n] = nil
-		cc.mu.Unlock()
-		return b
+	for i := cc.n - 1; i >= 0; i-- {
+		if b := cc.bufs[i]; len(b) >= need {
+			cc.n--
+			cc.bufs[i] = cc.bufs[cc.n]
+			cc.bufs[cc.n] = nil
+			cc.mu.Unlock()
+			return b
+		}
 	}
 	cc.mu.Unlock()
 	return make([]byte, size)

@@ -197,12 +197,35 @@ func TestChunkCacheKeepsFewUsableTails(t *testing.T) {
 	if cc.n != len(cc.bufs) {
 		t.Fatalf("kept %d tails, want %d", cc.n, len(cc.bufs))
 	}
+	// A tail too small for the frame expected is left for another reader.
+	if b := cc.get(2000, 4096); len(b) != 4096 || cc.n != len(cc.bufs) {
+		t.Fatalf("got a %d-byte chunk (%d kept), want a new 4096-byte one", len(b), cc.n)
+	}
 	for range len(cc.bufs) {
-		if b := cc.get(4096); len(b) != 1000 {
+		if b := cc.get(600, 4096); len(b) != 1000 {
 			t.Fatalf("got a %d-byte chunk, want a kept 1000-byte tail", len(b))
 		}
 	}
-	if b := cc.get(4096); len(b) != 4096 {
+	if b := cc.get(600, 4096); len(b) != 4096 {
 		t.Fatalf("got a %d-byte chunk from an empty cache, want a new 4096-byte one", len(b))
+	}
+}
+
+// TestIdleWakeReadsAFrameAtOnce: a connection whose frames are larger
+// than the first chunk learns their size, so that, woken from idle, it
+// reads each in one read rather than two.
+func TestIdleWakeReadsAFrameAtOnce(t *testing.T) {
+	c := &conn{chunk: minChunk * 2}
+	if need, size := c.idleChunkSize(); need > minChunk*2 || size != minChunk*2 {
+		t.Fatalf("before any frame: need %d, size %d", need, size)
+	}
+	c.lastFrame = 4200
+	need, size := c.idleChunkSize()
+	if need < 4200 || size < 2*need {
+		t.Fatalf("after a 4200-byte frame: need %d, size %d; want room for it, twice in a new chunk", need, size)
+	}
+	c.lastFrame = 10 << 20
+	if need, size := c.idleChunkSize(); need > recvAllowance || size > recvAllowance {
+		t.Fatalf("after a 10 MiB frame: need %d, size %d; want at most recvAllowance", need, size)
 	}
 }
