@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"unsafe"
 )
@@ -365,6 +366,75 @@ func decodeSlice(t reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool
 				continue
 			}
 			h.len = i + 1
+			d.depth--
+			return d.consume(']')
+		}
+	}
+}
+
+// decodeCommonSlice returns a decoder without reflection for slices of the
+// most common element types, nil for others.
+func decodeCommonSlice(elemType reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool {
+	if elem.custom {
+		return nil
+	}
+	switch elemType {
+	case reflect.TypeFor[float64]():
+		return decodeSliceOf[float64](elem, true)
+	case reflect.TypeFor[int]():
+		return decodeSliceOf[int](elem, true)
+	case reflect.TypeFor[int64]():
+		return decodeSliceOf[int64](elem, true)
+	case reflect.TypeFor[string]():
+		return decodeSliceOf[string](elem, false)
+	case reflect.TypeFor[any]():
+		return decodeSliceOf[any](elem, false)
+	}
+	return nil
+}
+
+// decodeSliceOf is decodeSlice for a slice type whose elements are E.
+func decodeSliceOf[E any](elem *plan, numbers bool) func(*decoder, unsafe.Pointer) bool {
+	return func(d *decoder, p unsafe.Pointer) bool {
+		sp := (*[]E)(p)
+		switch d.peek() {
+		case 'n':
+			*sp = nil
+			return d.literal("null")
+		case '[':
+		default:
+			return false
+		}
+		d.pos++
+		if !d.enter() {
+			return false
+		}
+		if d.consume(']') {
+			d.depth--
+			*sp = []E{}
+			return true
+		}
+		s := *sp
+		if numbers && cap(s) == 0 {
+			if n := countElements(d.data[d.pos:]); n > 0 {
+				s = make([]E, 0, n)
+			}
+		}
+		for i := 0; ; i++ {
+			switch {
+			case i >= cap(s):
+				s = slices.Grow(s[:i], max(4, i))[:i+1] // doubling from 4
+			case i >= len(s):
+				s = s[:i+1]
+			}
+			if !elem.decode(d, unsafe.Pointer(&s[i])) {
+				*sp = s
+				return false
+			}
+			if d.consume(',') {
+				continue
+			}
+			*sp = s[:i+1]
 			d.depth--
 			return d.consume(']')
 		}

@@ -119,7 +119,9 @@ func (c *compiler) fill(pl *plan, t reflect.Type) bool {
 			return false
 		}
 		pl.custom = elem.custom
-		pl.decode = decodeSlice(t, elem)
+		if pl.decode = decodeCommonSlice(t.Elem(), elem); pl.decode == nil {
+			pl.decode = decodeSlice(t, elem)
+		}
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String || reflect.PointerTo(t.Key()).Implements(textUnmarshalerType) {
 			return false
