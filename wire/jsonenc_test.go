@@ -3,6 +3,7 @@ package wire_test
 import (
 	"encoding/json"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -172,6 +173,28 @@ func TestAppendStringInvalidUTF8(t *testing.T) {
 		var back string
 		if err := json.Unmarshal(out, &back); err != nil || !strings.ContainsRune(back, utf8.RuneError) {
 			t.Errorf("AppendString(%q) = %q decodes to %q, %v; want U+FFFD in place of the invalid bytes", s, out, back, err)
+		}
+	}
+}
+
+// TestAppendJSONIntegralFloats: integral floats take a shortcut; it must
+// print what the general path (ECMAScript's Number::toString) prints.
+func TestAppendJSONIntegralFloats(t *testing.T) {
+	for _, f := range []float64{1, -1, 3, 42, 1e6, -123456789, 999999999999999, 1e15 - 1, 1e15, 1e15 + 2,
+		1 << 53, 1e20, 1e21, 0.5, -0.0, 2.5e-7} {
+		got, err := wire.AppendJSON(nil, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := strconv.FormatFloat(f, 'f', -1, 64)
+		if math.Abs(f) >= 1e21 || (f != 0 && math.Abs(f) < 1e-6) {
+			continue // exponent form: covered by TestAppendJSON
+		}
+		if f == 0 {
+			want = "0"
+		}
+		if string(got) != want {
+			t.Errorf("AppendJSON(%v) = %s, want %s", f, got, want)
 		}
 	}
 }
