@@ -2,8 +2,8 @@ package main
 
 // The plugged decoders, for information: the msgpattern target again with
 // rpc.Config.Decoder set, to show what plugging a faster JSON decoder buys
-// (docs/PERFORMANCE-NOTES.md, "The JSON path": encoding/json stays the
-// default, users plug a faster one). Same server, same handlers; only the
+// (docs/PERFORMANCE-NOTES.md, "The JSON path": the built-in decoder,
+// encoding/json's results, is the default; users may plug another). Same server, same handlers; only the
 // decoding of typed data (rpc.Typed: the order, the 4 KiB object) changes.
 // The two libraries are dependencies of this module only, never of the main
 // one.

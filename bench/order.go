@@ -170,8 +170,8 @@ func checkReceipt(response []byte) error {
 }
 
 // checkoutHandler is the msgpattern targets' "checkout": the order decoded
-// into Order by rpc.Typed (encoding/json, or the server's Config.Decoder for
-// the plugged-decoder targets), the Receipt encoded back.
+// into Order by rpc.Typed (the built-in decoder, or the server's
+// Config.Decoder for the plugged-decoder targets), the Receipt encoded back.
 func checkoutHandler() rpc.Handler {
 	return rpc.Typed(func(_ context.Context, o Order) (Receipt, error) { return checkout(&o), nil })
 }

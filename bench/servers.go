@@ -83,7 +83,7 @@ func serverMain(args []string) {
 		fatalIf(err)
 		bound, stop = c.Addr(), func() { c.Close() }
 	case kindMsgpattern, kindMsgpatternRaw, kindMsgpatternGoJSON, kindMsgpatternSonic:
-		var dec rpc.Decoder // nil: encoding/json
+		var dec rpc.Decoder // nil: the built-in decoder
 		if p := pluggedByKind(kind); p != nil {
 			dec = p.dec
 		}
@@ -216,7 +216,7 @@ func sumHandler() rpc.Handler {
 // rawSumHandler answers a+b for {"a":…,"b":…,…} data without decoding it:
 // the numbers are found by a byte search and the rest of the data (the pad)
 // is never looked at. It shows the server's own cost for a large payload,
-// apart from encoding/json's in sumHandler's typed decode.
+// apart from the decoding in sumHandler's typed handler.
 func rawSumHandler() rpc.Handler {
 	num := func(data []byte, key string) float64 {
 		i := bytes.Index(data, []byte(key))
