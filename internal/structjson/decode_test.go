@@ -249,6 +249,41 @@ type counting struct{}
 
 func (*counting) UnmarshalJSON([]byte) error { calls++; return nil }
 
+// checkNumbers fails when Numbers claims a result encoding/json does not
+// give.
+func checkNumbers[N int | int64 | float64](t *testing.T, data []byte) {
+	t.Helper()
+	var got, want []N
+	if !Numbers(data, &got) {
+		if got != nil {
+			t.Fatalf("%q: Numbers declined but wrote %v", data, got)
+		}
+		return
+	}
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatalf("%q into %T: Numbers gave %v where encoding/json fails: %v", data, got, got, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q into %T: Numbers gave %v, encoding/json %v", data, got, got, want)
+	}
+}
+
+func TestNumbers(t *testing.T) {
+	for _, doc := range append(documents, `[1,2]`, ` [ -1 , 2.5e3 ] `, `[]`, `[-0]`, `[1,]`, `[,1]`,
+		`[9223372036854775807]`, `[9223372036854775808]`, `[1.0]`, `[null]`, `["1"]`, `[1] x`) {
+		checkNumbers[float64](t, []byte(doc))
+		checkNumbers[int](t, []byte(doc))
+		checkNumbers[int64](t, []byte(doc))
+	}
+	var xs []float64
+	if !Numbers([]byte("[1,2]"), &xs) || len(xs) != 2 || cap(xs) != 2 {
+		t.Fatalf("[1,2]: %v (cap %d), want the fast path to size it exactly", xs, cap(xs))
+	}
+	if a := testing.AllocsPerRun(100, func() { var v []float64; Numbers([]byte("[1,2]"), &v) }); a > 1 {
+		t.Errorf("Numbers: %v allocations, want 1 (the slice)", a)
+	}
+}
+
 func FuzzSameAsEncodingJSON(f *testing.F) {
 	for _, doc := range documents {
 		f.Add([]byte(doc))
@@ -257,6 +292,8 @@ func FuzzSameAsEncodingJSON(f *testing.F) {
 		for name := range targets {
 			check(t, name, data)
 		}
+		checkNumbers[float64](t, data)
+		checkNumbers[int](t, data)
 	})
 }
 

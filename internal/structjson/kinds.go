@@ -85,26 +85,13 @@ func magnitude(digits []byte) (uint64, bool) {
 func decodeInt(kind reflect.Kind) func(*decoder, unsafe.Pointer) bool {
 	bits := map[reflect.Kind]uint{reflect.Int: strconv.IntSize, reflect.Int8: 8,
 		reflect.Int16: 16, reflect.Int32: 32, reflect.Int64: 64}[kind]
-	maxPos := uint64(1)<<(bits-1) - 1
 	return func(d *decoder, p unsafe.Pointer) bool {
 		if d.null() {
 			return true
 		}
-		neg, text, ok := d.integer()
+		v, ok := d.intValue(bits)
 		if !ok {
 			return false
-		}
-		digits := text
-		if neg {
-			digits = text[1:]
-		}
-		m, ok := magnitude(digits)
-		if !ok || m > maxPos+1 || (!neg && m > maxPos) {
-			return false // out of range: encoding/json's error
-		}
-		v := int64(m)
-		if neg {
-			v = -v
 		}
 		switch kind {
 		case reflect.Int:
@@ -120,6 +107,29 @@ func decodeInt(kind reflect.Kind) func(*decoder, unsafe.Pointer) bool {
 		}
 		return true
 	}
+}
+
+// intValue reads an integer that fits in a signed integer of the given
+// bits; out of range is encoding/json's error, so false.
+func (d *decoder) intValue(bits uint) (int64, bool) {
+	neg, text, ok := d.integer()
+	if !ok {
+		return 0, false
+	}
+	digits := text
+	if neg {
+		digits = text[1:]
+	}
+	maxPos := uint64(1)<<(bits-1) - 1
+	m, ok := magnitude(digits)
+	if !ok || m > maxPos+1 || (!neg && m > maxPos) {
+		return 0, false
+	}
+	v := int64(m)
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 func decodeUint(kind reflect.Kind) func(*decoder, unsafe.Pointer) bool {
