@@ -37,6 +37,9 @@ go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
 step "go test -race (all packages)"
 go test -race -count=1 ./...
 
+step "allocation counts, without -race (which makes sync.Pool drop items)"
+go test -count=1 -run 'Allocations|Numbers' ./rpc/ ./internal/structjson/
+
 step "fuzzing each target for $FUZZTIME"
 # Each target is listed as package:name; 'go test -fuzz' takes one target at a time.
 for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' -r --include='*_test.go' . | sort -u | sed 's/func //'); do

@@ -57,6 +57,10 @@ func allocOrderJSON() string {
 	return string(b)
 }
 
+// raceDetector is set under -race, where sync.Pool drops a quarter of what
+// is put back, so pooled state is allocated again now and then.
+var raceDetector bool
+
 // TestServerAllocationsPerRequest pins what one request costs the server in
 // allocations, counted exactly (times are never asserted). The client side
 // writes a prebuilt frame and reads into a fixed buffer, so it allocates
@@ -127,6 +131,9 @@ func TestServerAllocationsPerRequest(t *testing.T) {
 				t.Fatalf("reply %q, want %q", buf, first)
 			}
 			allocs := testing.AllocsPerRun(2000, roundTrip)
+			if raceDetector {
+				tt.max *= 1.5 // exact in test.sh's run without -race
+			}
 			if allocs > tt.max {
 				t.Errorf("a request costs the server %.2f allocations (%s), want at most %v", allocs, tt.why, tt.max)
 			}
