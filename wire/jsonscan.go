@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math/bits"
@@ -69,14 +70,20 @@ func skipBlanks(b []byte, i int) int {
 // offset after its closing quote, and whether it holds escapes.
 func scanString(b []byte, i int) (end int, escaped bool, err error) {
 	i++
+	quote := -1 // the next '"' at or after i, once skipLong has looked
 	for {
-		// Eight bytes at a time up to the first that ends plain content.
-		for i+8 <= len(b) {
+		// Eight bytes at a time up to the first that ends plain content;
+		// after 32 plain bytes the string is a long one: skipLong.
+		for n := 0; i+8 <= len(b); n++ {
 			if m := stringStops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 				i += bits.TrailingZeros64(m) / 8
 				break
 			}
 			i += 8
+			if n == 3 {
+				i, quote = skipLong(b, i, quote)
+				break
+			}
 		}
 		for i < len(b) && !stringStop[b[i]] {
 			i++ // the last few bytes
@@ -112,6 +119,50 @@ func scanString(b []byte, i int) (end int, escaped bool, err error) {
 			return 0, false, ErrSyntax
 		}
 	}
+}
+
+// skipLong returns the offset of the first byte at or after i that ends
+// plain string content (len(b) if none), for long strings: the quote and
+// the backslash are found by bytes.IndexByte (vectorized), control
+// characters looked for only before them. quote is the offset of a '"' at
+// or after i found before, or less than i; the one found is returned, so
+// that a string of many escapes is not searched to its end again at each.
+func skipLong(b []byte, i, quote int) (stop, nextQuote int) {
+	if quote < i {
+		if quote = bytes.IndexByte(b[i:], '"'); quote < 0 {
+			quote = len(b)
+		} else {
+			quote += i
+		}
+	}
+	stop = quote
+	if k := bytes.IndexByte(b[i:stop], '\\'); k >= 0 {
+		stop = i + k
+	}
+	if k := controlIndex(b[i:stop]); k >= 0 {
+		stop = i + k
+	}
+	return stop, quote
+}
+
+// controlIndex is the index of the first byte below 0x20 in b, or -1.
+func controlIndex(b []byte) int {
+	i := 0
+	for ; i+32 <= len(b); i += 32 {
+		w0, w1 := binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])
+		w2, w3 := binary.LittleEndian.Uint64(b[i+16:]), binary.LittleEndian.Uint64(b[i+24:])
+		// A byte below 0x20 borrows into its high bit; bytes of 0x80 and
+		// up are masked out by &^ w.
+		if ((w0-ones*0x20)&^w0|(w1-ones*0x20)&^w1|(w2-ones*0x20)&^w2|(w3-ones*0x20)&^w3)&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] < 0x20 {
+			return i
+		}
+	}
+	return -1
 }
 
 func isHex(c byte) bool {

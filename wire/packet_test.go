@@ -286,3 +286,22 @@ func TestValid(t *testing.T) {
 		}
 	}
 }
+
+// TestLongStrings: strings past 32 plain bytes take skipLong's path
+// (vectorized search for the quote and backslash, then control
+// characters); every way such a string ends must be judged as
+// encoding/json judges it, escapes and all.
+func TestLongStrings(t *testing.T) {
+	long := strings.Repeat("abcdefgh", 8) // 64 plain bytes
+	for _, s := range []string{
+		long, long + "\x01" + long, long + `\"` + long, long + `\\` + long + `\"`,
+		strings.Repeat(long+`\"`, 20), strings.Repeat(`\u00e9`+long, 5), long + `\q` + long,
+		long + `\u12` + long, long + "\x1f", long + "é" + long, long + `\`, long + `\u`,
+		strings.Repeat(`x\"`, 200), long + long + long + "\n",
+	} {
+		for _, tail := range []string{`"}`, ``, `"`, `"` + "\x01" + `}`} {
+			body := `{"pattern":"p","data":"` + s + tail
+			checkAgainstEncodingJSON(t, []byte(body))
+		}
+	}
+}
