@@ -215,6 +215,56 @@ func (d *decoder) enter() bool {
 	return d.depth <= maxDepth
 }
 
+// object reads the object at the position (after white space), handing
+// each member's key (unescaped, valid until the next read) to member,
+// which reads the value. The callers deal with null.
+func (d *decoder) object(member func(key []byte) bool) bool {
+	if !d.consume('{') || !d.enter() {
+		return false
+	}
+	if d.consume('}') {
+		d.depth--
+		return true
+	}
+	for {
+		if d.peek() != '"' {
+			return false
+		}
+		key, ok := d.stringBytes()
+		if !ok || !d.consume(':') || !member(key) {
+			return false
+		}
+		if !d.consume(',') {
+			d.depth--
+			return d.consume('}')
+		}
+	}
+}
+
+// array reads the array at the position (after white space); element reads
+// its values, the i-th for i; empty is called for [] instead.
+func (d *decoder) array(element func(i int) bool, empty func()) bool {
+	if !d.consume('[') || !d.enter() {
+		return false
+	}
+	if d.consume(']') {
+		d.depth--
+		if empty != nil {
+			empty()
+		}
+		return true
+	}
+	for i := 0; ; i++ {
+		if !element(i) {
+			return false
+		}
+		if !d.consume(',') {
+			d.depth--
+			return d.consume(']')
+		}
+	}
+}
+
 // stringBytes reads the string at the position (its opening quote) and
 // returns its contents, unescaped. The result aliases the input or the
 // scratch buffer: use it before the next call.
@@ -513,46 +563,9 @@ func (d *decoder) skip() bool {
 		_, _, ok := d.scanString()
 		return ok
 	case '{':
-		d.pos++
-		if !d.enter() {
-			return false
-		}
-		if d.consume('}') {
-			d.depth--
-			return true
-		}
-		for {
-			if d.peek() != '"' {
-				return false
-			}
-			if _, _, ok := d.scanString(); !ok || !d.consume(':') || !d.skip() {
-				return false
-			}
-			if d.consume(',') {
-				continue
-			}
-			d.depth--
-			return d.consume('}')
-		}
+		return d.object(func([]byte) bool { return d.skip() })
 	case '[':
-		d.pos++
-		if !d.enter() {
-			return false
-		}
-		if d.consume(']') {
-			d.depth--
-			return true
-		}
-		for {
-			if !d.skip() {
-				return false
-			}
-			if d.consume(',') {
-				continue
-			}
-			d.depth--
-			return d.consume(']')
-		}
+		return d.array(func(int) bool { return d.skip() }, nil)
 	case 't':
 		return d.literal("true")
 	case 'f':

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -71,28 +70,15 @@ type encPlan struct {
 	empty func(p unsafe.Pointer) bool
 }
 
-var (
-	encMu    sync.Mutex
-	encPlans sync.Map // reflect.Type → *encPlan, nil when not covered
-)
+var encPlans typeCache[encPlan]
 
 func encoderFor(t reflect.Type) *encPlan {
-	if ep, ok := encPlans.Load(t); ok {
-		return ep.(*encPlan)
-	}
-	encMu.Lock()
-	defer encMu.Unlock()
-	if ep, ok := encPlans.Load(t); ok {
-		return ep.(*encPlan)
-	}
-	c := encCompiler{building: map[reflect.Type]*encPlan{}}
-	ep := c.compile(t)
-	encPlans.Store(t, ep)
-	return ep
+	return encPlans.get(t, func(t reflect.Type) *encPlan { return (&encCompiler{building[encPlan]{}}).compile(t) })
 }
 
+// encCompiler builds the encoding plans of one top-level type.
 type encCompiler struct {
-	building map[reflect.Type]*encPlan
+	building building[encPlan]
 }
 
 var (
@@ -101,19 +87,15 @@ var (
 )
 
 func (c *encCompiler) compile(t reflect.Type) *encPlan {
-	if ep, ok := c.building[t]; ok {
-		return ep
-	}
-	ep := &encPlan{}
-	c.building[t] = ep
-	if !c.fill(ep, t) {
-		c.building[t] = nil
-		return nil
-	}
-	if ep.empty == nil {
-		ep.empty = emptyOf(t)
-	}
-	return ep
+	return c.building.compile(t, func(ep *encPlan, t reflect.Type) bool {
+		if !c.fill(ep, t) {
+			return false
+		}
+		if ep.empty == nil {
+			ep.empty = emptyOf(t)
+		}
+		return true
+	})
 }
 
 func (c *encCompiler) fill(ep *encPlan, t reflect.Type) bool {
@@ -395,9 +377,17 @@ func appendFloat(dst []byte, f float64, bits int) ([]byte, bool) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString writes s as encoding/json does without HTML escaping —
-// invalid UTF-8 as \ufffd — but U+2028 and U+2029 raw.
-func appendString(dst []byte, s string) []byte {
+// appendString writes s as encoding/json does without HTML escaping:
+// invalid UTF-8 as the escape \ufffd.
+func appendString(dst []byte, s string) []byte { return AppendString(dst, s, `\ufffd`) }
+
+// AppendString appends s as a JSON string as JavaScript's JSON.stringify
+// writes one: only '"', '\\' and control characters escaped (\n and the
+// like, or \u00XX), everything else raw, U+2028, U+2029, '<' and '&'
+// included. Each byte of invalid UTF-8 is written as replacement: raw
+// "\uFFFD" for JSON.stringify's look (a JS string cannot hold such bytes), or
+// `\ufffd`, as encoding/json writes it.
+func AppendString(dst []byte, s string, replacement string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -431,7 +421,7 @@ func appendString(dst []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
+			dst = append(dst, replacement...)
 			i++
 			start = i
 			continue

@@ -235,56 +235,22 @@ func (d *decoder) anyValue() (any, bool) {
 	case '"':
 		return d.stringValue()
 	case '{':
-		d.pos++
-		if !d.enter() {
-			return nil, false
-		}
 		m := make(map[string]any)
-		if d.consume('}') {
-			d.depth--
-			return m, true
-		}
-		for {
-			if d.peek() != '"' {
-				return nil, false
-			}
-			key, ok := d.stringValue()
-			if !ok || !d.consume(':') {
-				return nil, false
-			}
+		ok := d.object(func(key []byte) bool {
+			k := d.makeString(key)
 			v, ok := d.anyValue()
-			if !ok {
-				return nil, false
-			}
-			m[key] = v
-			if d.consume(',') {
-				continue
-			}
-			d.depth--
-			return m, d.consume('}')
-		}
+			m[k] = v
+			return ok
+		})
+		return m, ok
 	case '[':
-		d.pos++
-		if !d.enter() {
-			return nil, false
-		}
 		a := []any{}
-		if d.consume(']') {
-			d.depth--
-			return a, true
-		}
-		for {
+		ok := d.array(func(int) bool {
 			v, ok := d.anyValue()
-			if !ok {
-				return nil, false
-			}
 			a = append(a, v)
-			if d.consume(',') {
-				continue
-			}
-			d.depth--
-			return a, d.consume(']')
-		}
+			return ok
+		}, nil)
+		return a, ok
 	case 't':
 		return true, d.literal("true")
 	case 'f':
@@ -335,32 +301,20 @@ func decodeSlice(t reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool
 		numbers = elem.decode != nil && !elem.custom
 	}
 	return func(d *decoder, p unsafe.Pointer) bool {
-		switch d.peek() {
-		case 'n':
-			*(*sliceHeader)(p) = sliceHeader{}
-			return d.literal("null")
-		case '[':
-		default:
-			return false
-		}
-		d.pos++
-		if !d.enter() {
-			return false
-		}
 		h := (*sliceHeader)(p)
-		if d.consume(']') {
-			d.depth--
-			*h = sliceHeader{data: unsafe.Pointer(&zeroBase)}
+		if d.null() {
+			*h = sliceHeader{}
 			return true
 		}
-		if numbers && h.cap == 0 {
-			// Numbers hold no ',' or ']': counting commas up to the ']'
-			// sizes the slice exactly, in one allocation.
-			if n := countElements(d.data[d.pos:]); n > 0 {
-				reflect.NewAt(t, p).Elem().Grow(n)
+		n := 0
+		ok := d.array(func(i int) bool {
+			if i == 0 && numbers && h.cap == 0 {
+				// Numbers hold no ',' or ']': counting commas up to the
+				// ']' sizes the slice exactly, in one allocation.
+				if n := countElements(d.data[d.pos:]); n > 0 {
+					reflect.NewAt(t, p).Elem().Grow(n)
+				}
 			}
-		}
-		for i := 0; ; i++ {
 			if i >= h.cap {
 				// Doubling from 4: encoding/json grows by one element at a
 				// time, which only its capacity (not the result) shows.
@@ -369,16 +323,13 @@ func decodeSlice(t reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool
 			if i >= h.len {
 				h.len = i + 1
 			}
-			if !elem.decode(d, unsafe.Add(h.data, uintptr(i)*size)) {
-				return false
-			}
-			if d.consume(',') {
-				continue
-			}
-			h.len = i + 1
-			d.depth--
-			return d.consume(']')
+			n = i + 1
+			return elem.decode(d, unsafe.Add(h.data, uintptr(i)*size))
+		}, func() { *h = sliceHeader{data: unsafe.Pointer(&zeroBase)} })
+		if ok && n > 0 {
+			h.len = n
 		}
+		return ok
 	}
 }
 
@@ -407,47 +358,31 @@ func decodeCommonSlice(elemType reflect.Type, elem *plan) func(*decoder, unsafe.
 func decodeSliceOf[E any](elem *plan, numbers bool) func(*decoder, unsafe.Pointer) bool {
 	return func(d *decoder, p unsafe.Pointer) bool {
 		sp := (*[]E)(p)
-		switch d.peek() {
-		case 'n':
+		if d.null() {
 			*sp = nil
-			return d.literal("null")
-		case '[':
-		default:
-			return false
-		}
-		d.pos++
-		if !d.enter() {
-			return false
-		}
-		if d.consume(']') {
-			d.depth--
-			*sp = []E{}
 			return true
 		}
-		s := *sp
-		if numbers && cap(s) == 0 {
-			if n := countElements(d.data[d.pos:]); n > 0 {
-				s = make([]E, 0, n)
+		s, n := *sp, 0
+		ok := d.array(func(i int) bool {
+			if i == 0 && numbers && cap(s) == 0 {
+				if n := countElements(d.data[d.pos:]); n > 0 {
+					s = make([]E, 0, n)
+				}
 			}
-		}
-		for i := 0; ; i++ {
 			switch {
 			case i >= cap(s):
 				s = slices.Grow(s[:i], max(4, i))[:i+1] // doubling from 4
 			case i >= len(s):
 				s = s[:i+1]
 			}
-			if !elem.decode(d, unsafe.Pointer(&s[i])) {
-				*sp = s
-				return false
-			}
-			if d.consume(',') {
-				continue
-			}
-			*sp = s[:i+1]
-			d.depth--
-			return d.consume(']')
+			n = i + 1
+			return elem.decode(d, unsafe.Pointer(&s[i]))
+		}, func() { s = []E{} })
+		if n > 0 {
+			s = s[:n]
 		}
+		*sp = s
+		return ok
 	}
 }
 
@@ -481,40 +416,21 @@ func decodeMap(t reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool {
 		default:
 			return false
 		}
-		d.pos++
-		if !d.enter() {
-			return false
-		}
 		m := reflect.NewAt(t, p).Elem()
 		if m.IsNil() {
-			m.Set(reflect.MakeMap(t))
-		}
-		if d.consume('}') {
-			d.depth--
-			return true
+			m.Set(reflect.MakeMap(t)) // {} too gives a map, not nil
 		}
 		v := reflect.New(elemType).Elem()
 		k := reflect.New(keyType).Elem()
-		for {
-			if d.peek() != '"' {
-				return false
-			}
-			key, ok := d.stringValue()
-			if !ok || !d.consume(':') {
-				return false
-			}
+		return d.object(func(key []byte) bool {
+			k.SetString(d.makeString(key))
 			v.SetZero()
 			if !elem.decode(d, v.Addr().UnsafePointer()) {
 				return false
 			}
-			k.SetString(key)
 			m.SetMapIndex(k, v)
-			if d.consume(',') {
-				continue
-			}
-			d.depth--
-			return d.consume('}')
-		}
+			return true
+		})
 	}
 }
 

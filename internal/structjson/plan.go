@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"reflect"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -21,31 +20,16 @@ type plan struct {
 	custom bool
 }
 
-var (
-	plansMu sync.Mutex
-	plans   sync.Map // reflect.Type → *plan, nil when the type is not covered
-)
+var plans typeCache[plan]
 
 // planFor returns the plan of t, nil when the fast path does not cover t.
 func planFor(t reflect.Type) *plan {
-	if pl, ok := plans.Load(t); ok {
-		return pl.(*plan)
-	}
-	plansMu.Lock()
-	defer plansMu.Unlock()
-	if pl, ok := plans.Load(t); ok {
-		return pl.(*plan)
-	}
-	c := compiler{building: map[reflect.Type]*plan{}}
-	pl := c.compile(t)
-	plans.Store(t, pl)
-	return pl
+	return plans.get(t, func(t reflect.Type) *plan { return (&compiler{building[plan]{}}).compile(t) })
 }
 
-// compiler builds the plans of one top-level type. building holds the plans
-// under construction, so that recursive types refer to themselves.
+// compiler builds the decoding plans of one top-level type.
 type compiler struct {
-	building map[reflect.Type]*plan
+	building building[plan]
 }
 
 var (
@@ -54,19 +38,7 @@ var (
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-func (c *compiler) compile(t reflect.Type) *plan {
-	if pl, ok := c.building[t]; ok {
-		return pl
-	}
-	pl := &plan{}
-	c.building[t] = pl
-	ok := c.fill(pl, t)
-	if !ok {
-		c.building[t] = nil
-		return nil
-	}
-	return pl
-}
+func (c *compiler) compile(t reflect.Type) *plan { return c.building.compile(t, c.fill) }
 
 // fill sets pl.decode for t; false when t is not covered.
 func (c *compiler) fill(pl *plan, t reflect.Type) bool {
@@ -272,48 +244,18 @@ func (sp *structFields) lookup(key []byte, next int, fold *[64]byte) int {
 }
 
 func (sp *structFields) decode(d *decoder, p unsafe.Pointer) bool {
-	switch d.peek() {
-	case 'n':
-		return d.literal("null")
-	case '{':
-	default:
-		return false
-	}
-	d.pos++
-	if !d.enter() {
-		return false
-	}
-	if d.consume('}') {
-		d.depth--
+	if d.null() {
 		return true
 	}
 	var fold [64]byte
 	next := 0
-	for {
-		if d.peek() != '"' {
-			return false
-		}
-		key, ok := d.stringBytes()
-		if !ok {
-			return false
-		}
+	return d.object(func(key []byte) bool {
 		i := sp.lookup(key, next, &fold)
-		if !d.consume(':') {
-			return false
+		if i < 0 {
+			return d.skip()
 		}
-		if i >= 0 {
-			f := &sp.fields[i]
-			if !f.plan.decode(d, unsafe.Add(p, f.offset)) {
-				return false
-			}
-			next = i + 1
-		} else if !d.skip() {
-			return false
-		}
-		if d.consume(',') {
-			continue
-		}
-		d.depth--
-		return d.consume('}')
-	}
+		next = i + 1
+		f := &sp.fields[i]
+		return f.plan.decode(d, unsafe.Add(p, f.offset))
+	})
 }
