@@ -181,7 +181,7 @@ func TestAppendStringInvalidUTF8(t *testing.T) {
 // print what the general path (ECMAScript's Number::toString) prints.
 func TestAppendJSONIntegralFloats(t *testing.T) {
 	for _, f := range []float64{1, -1, 3, 42, 1e6, -123456789, 999999999999999, 1e15 - 1, 1e15, 1e15 + 2,
-		1 << 53, 1e20, 1e21, 0.5, -0.0, 2.5e-7} {
+		1 << 53, 1e20, 1e21, 0.5, math.Copysign(0, -1), 2.5e-7} {
 		got, err := wire.AppendJSON(nil, f)
 		if err != nil {
 			t.Fatal(err)
