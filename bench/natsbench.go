@@ -497,13 +497,12 @@ func (r *report) natsMarkdown(w func(string, ...any)) {
 	w("The msgpattern server behind NATS (`natsrpc`) against a NestJS NATS microservice, through **the same NATS server process**, under the same load, in the same run.")
 	w("")
 	w("- **NATS server**: %s, a process of its own, so its CPU time is measured; one for the whole section.", n.broker)
-	for _, s := range n.shapes {
-		for _, c := range s.cells {
+	if len(n.shapes) > 0 { // the targets are the same in every shape
+		for _, c := range n.shapes[0].cells {
 			if c.detail != "" {
 				w("- **%s**: %s.", c.target, c.detail)
 			}
 		}
-		break
 	}
 	w("- **Load**, from the suite's process: N `natsrpc.Client`s (`natsrpc.Dial`: N NATS connections), each with M goroutines calling `Send(ctx, \"sum\", json.RawMessage(`[1,2]`), &out)` in a loop (10 s deadline, `natsrpc.WithCallTimeout`), every reply checked to be 3; latency timed around `Send`, into the suite's histogram. Each request is two NATS messages through the broker: the request, and the reply to the client's inbox.")
 	w("- **Procedure**: the targets take turns, never subscribed at once (NestJS subscribes without a queue group, ours in one: both would answer every request). In each of %d repetitions, each target in turn is started, checked (one `sum`), warmed up for %v, measured for %v and killed; the next starts once the NATS server answers \"no responders\" for `sum`. Reported: the repetition with the higher throughput.", r.opts.reps, r.opts.warmup, r.opts.duration)
