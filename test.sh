@@ -31,8 +31,9 @@ step "go vet (the module, and the benchmark suite's own module in bench/)"
 go vet ./...
 (cd bench && go vet ./...)
 
-step "staticcheck $STATICCHECK_VERSION"
+step "staticcheck $STATICCHECK_VERSION (both modules)"
 go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
+(cd bench && go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...)
 
 step "go test -race (all packages)"
 go test -race -count=1 ./...
