@@ -105,7 +105,7 @@ func WithReconnectBackoff(minDelay, maxDelay time.Duration) ClientOption {
 // closes the connection, failing its pending calls.
 func WithMaxFrameSize(units int) ClientOption { return func(o *clientOptions) { o.maxFrame = units } }
 
-// WithDecoder decodes replies with d instead of encoding/json (see
+// WithDecoder decodes replies with d instead of the built-in decoder (see
 // Config.Decoder).
 func WithDecoder(d Decoder) ClientOption { return func(o *clientOptions) { o.decoder = d } }
 
