@@ -50,29 +50,13 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 }
 
 // appendFloat prints f as ECMAScript's Number::toString does, which is also
-// what encoding/json does for float64, except for -0: encoding/json keeps
-// the sign, JavaScript does not.
+// what encoding/json does for float64 (structjson.AppendFloat), except for
+// -0: encoding/json keeps the sign, JavaScript does not. f is finite.
 func appendFloat(dst []byte, f float64) []byte {
 	if f == 0 {
 		f = 0 // -0 prints as "0" in JavaScript
 	}
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
-		return strconv.AppendInt(dst, int64(f), 10) // integers: the same digits, faster
-	}
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	if format == 'e' {
-		// clean up e-09 to e-9
-		n := len(dst)
-		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
-			dst[n-2] = dst[n-1]
-			dst = dst[:n-1]
-		}
-	}
+	dst, _ = structjson.AppendFloat(dst, f, 64)
 	return dst
 }
 

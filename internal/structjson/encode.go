@@ -141,11 +141,11 @@ func (c *encCompiler) fill(ep *encPlan, t reflect.Type) bool {
 		}
 	case reflect.Float32:
 		ep.encode = func(_ int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
-			return appendFloat(dst, float64(*(*float32)(p)), 32)
+			return AppendFloat(dst, float64(*(*float32)(p)), 32)
 		}
 	case reflect.Float64:
 		ep.encode = func(_ int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
-			return appendFloat(dst, *(*float64)(p), 64)
+			return AppendFloat(dst, *(*float64)(p), 64)
 		}
 	case reflect.Interface:
 		ep.encode = encodeInterface
@@ -332,7 +332,7 @@ func encodeInterface(depth int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
 	case string:
 		return appendString(dst, x), true
 	case float64:
-		return appendFloat(dst, x, 64)
+		return AppendFloat(dst, x, 64)
 	case bool:
 		return strconv.AppendBool(dst, x), true
 	}
@@ -347,9 +347,11 @@ func encodeInterface(depth int, dst []byte, p unsafe.Pointer) ([]byte, bool) {
 	return ep.encode(depth, dst, valuePointer(t, v))
 }
 
-// appendFloat formats f as encoding/json does (ES6 number formatting, the
-// sign of -0 kept); NaN and infinities are its error.
-func appendFloat(dst []byte, f float64, bits int) ([]byte, bool) {
+// AppendFloat appends f, a float of the given bits (32 or 64), formatted as
+// encoding/json and JavaScript's Number::toString do: the shortest digits,
+// exponent form below 1e-6 and from 1e21, the sign of -0 kept. ok is false,
+// and nothing appended, for NaN and infinities, which JSON cannot hold.
+func AppendFloat(dst []byte, f float64, bits int) (out []byte, ok bool) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return dst, false
 	}
