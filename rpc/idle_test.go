@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -228,4 +229,94 @@ func TestIdleWakeReadsAFrameAtOnce(t *testing.T) {
 	if need, size := c.idleChunkSize(); need > recvAllowance || size > recvAllowance {
 		t.Fatalf("after a 10 MiB frame: need %d, size %d; want at most recvAllowance", need, size)
 	}
+}
+
+// TestIdleChurnKeepsOneReaderPerConnection attacks the hand-off to a fresh
+// goroutine on going idle: peers that send a request, read the reply and
+// pause, again and again, make the server start a reader goroutine per
+// request. The old one exits as the new one starts, so a connection never
+// has more than one, and an honest client on the same server is served
+// throughout.
+func TestIdleChurnKeepsOneReaderPerConnection(t *testing.T) {
+	s := startIdleTestServer(t)
+	base := runtime.NumGoroutine()
+	const peers, rounds = 20, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, peers)
+	for p := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nc, err := net.Dial("tcp", s.Addr().String())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer nc.Close()
+			r := bufio.NewReader(nc)
+			for i := range rounds {
+				id := p*rounds + i
+				if _, err := nc.Write(idleSumRequest(id)); err != nil {
+					errs <- err
+					return
+				}
+				head, err := r.ReadString('#')
+				if err != nil {
+					errs <- err
+					return
+				}
+				n, _ := strconv.Atoi(strings.TrimSuffix(head, "#"))
+				if _, err := io.ReadFull(r, make([]byte, n)); err != nil {
+					errs <- err
+					return
+				}
+				time.Sleep(time.Millisecond) // idle: the reader passes the role on
+			}
+		}()
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	most := 0
+	go func() {
+		defer close(done)
+		for {
+			most = max(most, runtime.NumGoroutine())
+			select {
+			case <-time.After(200 * time.Microsecond):
+			case <-stop:
+				return
+			}
+		}
+	}()
+	// The honest client, beside the churn.
+	c, err := NewClient(s.Addr().String(), WithPool(1, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 20 {
+		var out float64
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := c.Send(ctx, "sum", []float64{1, 2}, &out)
+		cancel()
+		if err != nil || out != 3 {
+			t.Fatalf("honest client: %v, %v", out, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	wg.Wait()
+	close(stop)
+	<-done
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// Each peer: its goroutine here and at most one reader there; the
+	// honest client adds its reader, writer, heartbeat and their closer,
+	// and its server-side reader; the sampler one: 51 seen. A reader per
+	// request left behind would be hundreds.
+	if limit := base + 2*peers + 15; most > limit {
+		t.Errorf("%d goroutines at most during %d×%d request/idle rounds, want at most %d (%d before)",
+			most, peers, rounds, limit, base)
+	}
+	t.Logf("%d goroutines at most (%d before), %d peers", most, base, peers)
 }
