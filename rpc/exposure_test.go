@@ -557,6 +557,76 @@ func TestClientWriteBoundedByContext(t *testing.T) {
 	}
 }
 
+// TestClientConcurrentWritesBounded: with many calls in flight the
+// connection's writer goroutine writes their requests; against a server
+// that never reads, every call still returns at its own deadline, the
+// writer gives up at the write timeout (the connection counted stuck), and
+// later calls get a fresh connection. No goroutine outlives Close (the
+// package's goleak check).
+func TestClientConcurrentWritesBounded(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var accepted []net.Conn
+	acceptDone := make(chan struct{})
+	go func() {
+		defer close(acceptDone)
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			nc.(*net.TCPConn).SetReadBuffer(4096)
+			mu.Lock()
+			accepted = append(accepted, nc) // never read
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		ln.Close()
+		<-acceptDone
+		mu.Lock()
+		for _, nc := range accepted {
+			nc.Close()
+		}
+		mu.Unlock()
+	}()
+	c, err := rpc.NewClient(ln.Addr().String(), rpc.WithPool(1, false), rpc.WithWriteTimeout(400*time.Millisecond), rpc.WithHeartbeat(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	big := strings.Repeat("b", 1<<20)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			if err := c.Send(ctx, "echo", big, nil); !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, rpc.ErrConnectionLost) {
+				t.Errorf("call with a 300ms deadline: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("16 concurrent calls with 300ms deadlines returned after %v", d)
+	}
+	// The stuck writer fails the connection at its write timeout.
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Metrics().StuckConnections == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled connection was never given up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestExposeServerPauseKeepsHealthyPeer: a pause of the server's making
 // (MaxInFlight reached) longer than HeartbeatTimeout does not drop a peer
 // that sends heartbeats, on either side.
