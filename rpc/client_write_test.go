@@ -11,7 +11,7 @@ import (
 // first, so the callers ready to run queue theirs), not one system call
 // per call, which was most of a busy client's CPU.
 func TestClientCoalescesConcurrentRequests(t *testing.T) {
-	srv := startIdleTestServer(t)
+	srv := startIdleTestServer(t, 0, Config{})
 	c, err := NewClient(srv.Addr().String(), WithPool(1, false), WithEagerConnect())
 	if err != nil {
 		t.Fatal(err)

@@ -84,6 +84,7 @@ type conn struct {
 	deadlineAt   int64 // monotime it falls due
 	heartbeats   bool  // the peer sends heartbeats: hold it to HeartbeatTimeout
 	readAt       int64 // monotime of the last read
+	quietSince   int64 // monotime of the last read that brought bytes, or of a resume
 	frameStart   int64 // monotime the incomplete frame in rbuf began arriving; 0 if none
 	frameBytes   int   // bytes of it received so far
 	lastFrame    int   // bytes of the last complete frame: the size a chunk taken when idle needs
@@ -96,6 +97,8 @@ type conn struct {
 	rawErr     error
 	rawTry     bool // readRaw must not wait
 	ranHandler bool // this reader goroutine ran a handler: its stack may have grown
+	served     bool // the connection has run a handler
+	warm       bool // its requests come close together: the reader waits as it is (idle.go)
 
 	busy     atomic.Pointer[requestContext] // the request running inline, nil if none
 	seen     *requestContext                // the monitor's last look at busy; the monitor's alone
@@ -133,7 +136,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	c.activeAt.Store(monotime())
+	c.quietSince = monotime()
+	c.activeAt.Store(c.quietSince)
 	c.out = batchWriter{
 		nc: nc, bytes: &s.stats.bytesOut,
 		timeout: s.cfg.WriteTimeout, maxQueued: s.cfg.maxQueued(),
@@ -191,6 +195,7 @@ func (c *conn) readLoop() {
 		f, err := c.next()
 		if err == errGoIdle {
 			// Wait for input on a goroutine with a small stack (idle.go).
+			c.srv.stats.wentIdle.Add(1)
 			go c.idleLoop()
 			return
 		}
@@ -264,6 +269,7 @@ func (c *conn) peek(max int32) error {
 // read deadlines start afresh.
 func (c *conn) resumed() {
 	c.deadlineKind = deadlineStale
+	c.quietSince = monotime()
 	if c.frameStart != 0 {
 		c.frameStart, c.frameBytes = monotime(), 0
 	}
@@ -349,7 +355,8 @@ func (c *conn) fill() error {
 	partial := c.w - c.r
 	// With nothing buffered on a plain socket, readIdle takes a chunk only
 	// once bytes are there, and gives back the room left before it waits.
-	idle := partial == 0 && c.raw != nil
+	// A warm connection waits as a busy one does (idle.go).
+	idle := partial == 0 && c.raw != nil && !c.warm
 	room := len(c.rbuf) - c.w
 	if idle && room < minChunk/2 {
 		c.rbuf, c.r, c.w = nil, 0, 0 // full: readIdle takes another
@@ -357,9 +364,15 @@ func (c *conn) fill() error {
 			c.reserve(0) // gives back: never waits
 		}
 	}
-	if !idle && (room < minChunk/2 || (partial == 0 && room > 4*c.chunk)) {
+	// With nothing buffered, the next frame should arrive in one read: a
+	// chunk with room for it (and, when new, for the one after).
+	need, fresh := minChunk/2, minChunk/2
+	if partial == 0 {
+		need, fresh = c.nextChunkSize()
+	}
+	if !idle && (room < need || (partial == 0 && room > 4*c.chunk)) {
 		// Room for as much again as is here: doubling.
-		grow := max(c.chunk-partial, partial, minChunk/2)
+		grow := max(c.chunk-partial, partial, fresh)
 		if fs, ok := c.scanner.(*wire.FrameScanner); ok && partial > 0 {
 			// The frame announces its length: once the rest of it,
 			// estimated from its bytes per unit so far, is no more than
@@ -391,6 +404,7 @@ func (c *conn) fill() error {
 	}
 	var n int
 	var err error
+	lastRead := c.readAt
 	if idle {
 		if n, err = c.readIdle(); err == errGoIdle {
 			return err
@@ -401,6 +415,9 @@ func (c *conn) fill() error {
 	// Every request completed by this read arrived now: one clock read
 	// serves them all (their deadlines and latencies start here).
 	c.readAt = monotime()
+	if idle && n > 0 && c.served && c.readAt-lastRead < int64(c.srv.warmFor) {
+		c.warm = true
+	}
 	switch {
 	case n > 0 && c.w+n == len(c.rbuf):
 		c.chunk = min(c.chunk*2, maxChunk)
@@ -423,6 +440,9 @@ func (c *conn) fill() error {
 			return nil
 		}
 		switch c.deadlineKind {
+		case deadlineWarm:
+			c.warm = false // quiet for warmFor: go idle
+			return nil
 		case deadlineFrame:
 			if c.readAt-c.deadlineSet < int64(c.srv.cfg.FrameTimeout)*3/4 {
 				return errFrameTooSlow
@@ -444,6 +464,7 @@ func (c *conn) received(n int) {
 	c.w += n
 	if n > 0 {
 		c.activeAt.Store(c.readAt)
+		c.quietSince = c.readAt
 		c.frameBytes += n
 	}
 }
@@ -516,6 +537,7 @@ const (
 	deadlineNone uint8 = iota
 	deadlineFrame
 	deadlineIdle
+	deadlineWarm  // a warm connection's quiet time is up (idle.go)
 	deadlineStale // must be set afresh
 )
 
@@ -524,6 +546,8 @@ func (c *conn) armReadDeadline(pending bool) error {
 	switch {
 	case pending:
 		kind, timeout = deadlineFrame, c.srv.cfg.FrameTimeout
+	case c.warm && (!c.heartbeats || c.srv.cfg.HeartbeatTimeout > c.srv.warmFor):
+		kind, timeout = deadlineWarm, c.srv.warmFor
 	case c.heartbeats:
 		kind, timeout = deadlineIdle, c.srv.cfg.HeartbeatTimeout
 	}
@@ -539,6 +563,11 @@ func (c *conn) armReadDeadline(pending bool) error {
 		return nil
 	}
 	at := now + int64(timeout)
+	if kind != deadlineFrame {
+		// Quiet time counts from the last bytes read, also across a
+		// warm wait that ended.
+		at = c.quietSince + int64(timeout)
+	}
 	if kind == deadlineFrame && c.srv.cfg.MinFrameRate > 0 {
 		// The rate floor: FrameTimeout of grace, then MinFrameRate.
 		floor := c.frameStart + int64(timeout) + int64(c.frameBytes)*int64(time.Second)/int64(c.srv.cfg.MinFrameRate)
@@ -584,6 +613,7 @@ func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 	s.stats.inFlight.Add(1)
 	s.disp.prepare(rc, rt, c, start)
 	c.ranHandler = true // before busy: from then on a hand-off may start a reader
+	c.served = true
 	c.busy.Store(rc)
 	s.mon.notify()
 

@@ -23,10 +23,15 @@ import (
 // raceEnabled is set by idle_race_test.go.
 var raceEnabled bool
 
-func startIdleTestServer(t *testing.T) *Server {
+// startIdleTestServer starts a server whose connections stay warm for
+// warmFor (idle.go); 0 keeps the default.
+func startIdleTestServer(t *testing.T, warmFor time.Duration, cfg Config) *Server {
 	t.Helper()
-	s := NewServer(&Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1, RetryAttempts: -1},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg.Addr, cfg.RateLimitPerSec, cfg.RetryAttempts = "127.0.0.1:0", -1, -1
+	s := NewServer(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if warmFor > 0 {
+		s.warmFor = warmFor
+	}
 	s.Handle("sum", Typed(func(_ context.Context, xs []float64) (float64, error) { return xs[0] + xs[1], nil }))
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
@@ -90,7 +95,9 @@ func idleChunk(t *testing.T, s *Server, c *conn) []byte {
 // for input holds no read chunk, and still serves what comes later, also a
 // frame that arrives in pieces.
 func TestIdleConnectionHoldsNoReadChunk(t *testing.T) {
-	s := startIdleTestServer(t)
+	// Requests here come close together: the connection turns warm, and
+	// goes idle once it has been quiet for warmFor.
+	s := startIdleTestServer(t, 10*time.Millisecond, Config{})
 	nc, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +137,7 @@ func TestIdleConnectionHoldsNoReadChunk(t *testing.T) {
 // request and went idle costs one goroutine, whose stack is not the one
 // the handler grew.
 func TestIdleConnectionWaitsOnOneSmallStack(t *testing.T) {
-	s := startIdleTestServer(t)
+	s := startIdleTestServer(t, 0, Config{})
 	const n = 200
 	conns := make([]net.Conn, n)
 	defer func() {
@@ -217,16 +224,16 @@ func TestChunkCacheKeepsFewUsableTails(t *testing.T) {
 // reads each in one read rather than two.
 func TestIdleWakeReadsAFrameAtOnce(t *testing.T) {
 	c := &conn{chunk: minChunk * 2}
-	if need, size := c.idleChunkSize(); need > minChunk*2 || size != minChunk*2 {
+	if need, size := c.nextChunkSize(); need > minChunk*2 || size != minChunk*2 {
 		t.Fatalf("before any frame: need %d, size %d", need, size)
 	}
 	c.lastFrame = 4200
-	need, size := c.idleChunkSize()
+	need, size := c.nextChunkSize()
 	if need < 4200 || size < 2*need {
 		t.Fatalf("after a 4200-byte frame: need %d, size %d; want room for it, twice in a new chunk", need, size)
 	}
 	c.lastFrame = 10 << 20
-	if need, size := c.idleChunkSize(); need > recvAllowance || size > recvAllowance {
+	if need, size := c.nextChunkSize(); need > recvAllowance || size > recvAllowance {
 		t.Fatalf("after a 10 MiB frame: need %d, size %d; want at most recvAllowance", need, size)
 	}
 }
@@ -238,7 +245,9 @@ func TestIdleWakeReadsAFrameAtOnce(t *testing.T) {
 // has more than one, and an honest client on the same server is served
 // throughout.
 func TestIdleChurnKeepsOneReaderPerConnection(t *testing.T) {
-	s := startIdleTestServer(t)
+	// Pauses longer than warmFor: every request finds the connection idle,
+	// and every pause passes through a warm wait that times out.
+	s := startIdleTestServer(t, 300*time.Microsecond, Config{})
 	base := runtime.NumGoroutine()
 	const peers, rounds = 20, 40
 	var wg sync.WaitGroup
@@ -319,4 +328,94 @@ func TestIdleChurnKeepsOneReaderPerConnection(t *testing.T) {
 			most, peers, rounds, limit, base)
 	}
 	t.Logf("%d goroutines at most (%d before), %d peers", most, base, peers)
+}
+
+// roundTrips makes n round trips of "sum" on nc, one at a time.
+func roundTrips(t *testing.T, nc net.Conn, r *bufio.Reader, from, n int) {
+	t.Helper()
+	for id := from; id < from+n; id++ {
+		if _, err := nc.Write(idleSumRequest(id)); err != nil {
+			t.Fatal(err)
+		}
+		readIdleReply(t, r, id)
+	}
+}
+
+// waitWentIdle waits until s's readers have gone idle want times in all.
+func waitWentIdle(t *testing.T, s *Server, want uint64) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); s.stats.wentIdle.Load() < want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("readers went idle %d times, want %d", s.stats.wentIdle.Load(), want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestWarmConnectionKeepsItsReader: a connection whose requests come close
+// together keeps its reader, with its stack and chunk, rather than moving
+// it to a fresh goroutine after every request; once quiet for warmFor it
+// goes idle (one fresh goroutine, no chunk held) and is still served.
+func TestWarmConnectionKeepsItsReader(t *testing.T) {
+	s := startIdleTestServer(t, 300*time.Millisecond, Config{})
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReader(nc)
+
+	// The first request finds the connection cold: its reader goes idle
+	// once. From the second on, requests come close together.
+	roundTrips(t, nc, r, 0, 2)
+	waitWentIdle(t, s, 1)
+	roundTrips(t, nc, r, 2, 50)
+	if n := s.stats.wentIdle.Load(); n > 1 {
+		t.Fatalf("readers went idle %d times in 52 back-to-back round trips, want 1", n)
+	}
+	s.mu.Lock()
+	c := s.connList[0]
+	s.mu.Unlock()
+	// Quiet for warmFor: the reader gives its chunk back and moves to a
+	// fresh goroutine.
+	if rbuf := idleChunk(t, s, c); rbuf != nil {
+		t.Fatalf("a connection quiet for warmFor holds a %d-byte read chunk", cap(rbuf))
+	}
+	waitWentIdle(t, s, 2)
+	roundTrips(t, nc, r, 100, 3)
+}
+
+// TestWarmWaitKeepsHeartbeatTimeout: a warm connection that sends
+// heartbeats and then falls silent is closed HeartbeatTimeout after its
+// last bytes, not warmFor later.
+func TestWarmWaitKeepsHeartbeatTimeout(t *testing.T) {
+	const hbTimeout, warm = 800 * time.Millisecond, 600 * time.Millisecond
+	s := startIdleTestServer(t, warm, Config{HeartbeatInterval: 100 * time.Millisecond, HeartbeatTimeout: hbTimeout})
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReader(nc)
+	ping := wire.AppendRequest(nil, wire.NestJS, heartbeatPatternJSON, []byte(`null`), nil, []byte(`"hb"`))
+	if _, err := nc.Write(ping); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReadString('}'); err != nil {
+		t.Fatal(err)
+	}
+	roundTrips(t, nc, r, 0, 10) // warm now
+	last := time.Now()
+	// Silent: the server closes the connection.
+	if _, err := r.ReadByte(); err == nil {
+		t.Fatal("the server sent something to a silent peer")
+	}
+	// HeartbeatTimeout counted from the last request (at least three
+	// quarters of it, as armReadDeadline renews lazily); counted from the
+	// end of the warm wait it would be warm+hbTimeout.
+	if took := time.Since(last); took < hbTimeout*3/4 || took >= warm+hbTimeout*3/4 {
+		t.Fatalf("closed %v after the last request, want about %v", took, hbTimeout)
+	}
 }

@@ -38,7 +38,7 @@ const maxRawRead = 1 << 30
 // false, to wait, having given the chunk back; or, with rawTry, true.
 func (c *conn) readRaw(fd uintptr) bool {
 	if c.rbuf == nil {
-		need, size := c.idleChunkSize()
+		need, size := c.nextChunkSize()
 		c.rbuf, c.r, c.w = c.srv.spare.get(need, size), 0, 0
 	}
 	b := c.rbuf[c.w:]

@@ -158,6 +158,7 @@ type counters struct {
 	handoffsDeferred, evicted atomic.Uint64
 	lingerSkipped             atomic.Uint64
 	stalledFrames, slowFrames atomic.Uint64
+	wentIdle                  atomic.Uint64 // readers that moved to a fresh goroutine to wait (idle.go)
 }
 
 func (c *counters) countError(k errorKind) {

@@ -31,7 +31,8 @@ type Server struct {
 	mon     *monitor
 
 	budget           *memoryBudget
-	spare            chunkCache // read-chunk tails of connections gone idle (idle.go)
+	spare            chunkCache    // read-chunk tails of connections gone idle (idle.go)
+	warmFor          time.Duration // idle.go's warmFor; tests shorten it
 	osMemory         osMemoryReturner
 	readPauseMark    int          // queued reply bytes past which a reader pauses
 	handedOffRunning atomic.Int64 // handlers running off their reader; at most MaxHandlers
@@ -72,6 +73,7 @@ func NewServer(config *Config, logger *slog.Logger) *Server {
 	}
 	s.budget = newMemoryBudget(s.cfg.memoryBudget())
 	s.readPauseMark = s.cfg.readPauseMark()
+	s.warmFor = warmFor
 	s.stats.started = time.Now()
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.disp = dispatcher{
