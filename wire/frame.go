@@ -181,18 +181,21 @@ func (s *FrameScanner) Scan(buf []byte) (Frame, error) {
 // asciiRun returns the end of the run of 8-byte words of ASCII in b
 // from i.
 func asciiRun(b []byte, i int) int {
-	for i+32 <= len(b) {
-		w := binary.LittleEndian.Uint64(b[i:]) | binary.LittleEndian.Uint64(b[i+8:]) |
-			binary.LittleEndian.Uint64(b[i+16:]) | binary.LittleEndian.Uint64(b[i+24:])
+	// Advancing a slice of at least 32 bytes lets the compiler drop the
+	// bounds checks, which otherwise halve the speed.
+	rest := b[i:]
+	for len(rest) >= 32 {
+		w := binary.LittleEndian.Uint64(rest[0:8]) | binary.LittleEndian.Uint64(rest[8:16]) |
+			binary.LittleEndian.Uint64(rest[16:24]) | binary.LittleEndian.Uint64(rest[24:32])
 		if w&asciiMask != 0 {
 			break
 		}
-		i += 32
+		rest = rest[32:]
 	}
-	for i+8 <= len(b) && binary.LittleEndian.Uint64(b[i:])&asciiMask == 0 {
-		i += 8
+	for len(rest) >= 8 && binary.LittleEndian.Uint64(rest[:8])&asciiMask == 0 {
+		rest = rest[8:]
 	}
-	return i
+	return len(b) - len(rest)
 }
 
 // scanHeader parses the length prefix the way JavaScript's parseInt does in

@@ -147,17 +147,18 @@ func skipLong(b []byte, i, quote int) (stop, nextQuote int) {
 
 // controlIndex is the index of the first byte below 0x20 in b, or -1.
 func controlIndex(b []byte) int {
-	i := 0
-	for ; i+32 <= len(b); i += 32 {
-		w0, w1 := binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])
-		w2, w3 := binary.LittleEndian.Uint64(b[i+16:]), binary.LittleEndian.Uint64(b[i+24:])
+	rest := b // advanced 32 bytes at a time: no bounds checks (see asciiRun)
+	for len(rest) >= 32 {
+		w0, w1 := binary.LittleEndian.Uint64(rest[0:8]), binary.LittleEndian.Uint64(rest[8:16])
+		w2, w3 := binary.LittleEndian.Uint64(rest[16:24]), binary.LittleEndian.Uint64(rest[24:32])
 		// A byte below 0x20 borrows into its high bit; bytes of 0x80 and
 		// up are masked out by &^ w.
 		if ((w0-ones*0x20)&^w0|(w1-ones*0x20)&^w1|(w2-ones*0x20)&^w2|(w3-ones*0x20)&^w3)&highs != 0 {
 			break
 		}
+		rest = rest[32:]
 	}
-	for ; i < len(b); i++ {
+	for i := len(b) - len(rest); i < len(b); i++ {
 		if b[i] < 0x20 {
 			return i
 		}
