@@ -24,9 +24,10 @@ type memoryBudget struct {
 }
 
 // recvAllowance is what each connection may buffer for incoming frames
-// without reserving from the budget: one full read chunk. Small frames
-// therefore always get through, whatever large ones hold.
-const recvAllowance = maxChunk
+// without reserving from the budget. Small frames therefore always get
+// through, whatever large ones hold. Chunks grow past it (to maxChunk) for
+// speed only from a budget at most half used (see conn.fill).
+const recvAllowance = 64 << 10
 
 func newMemoryBudget(limit int64) *memoryBudget {
 	return &memoryBudget{limit: limit, freed: make(chan struct{})}
@@ -55,6 +56,21 @@ func (b *memoryBudget) tryReserve(n int64) bool {
 	for {
 		u := b.used.Load()
 		if u+n > b.limit {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+// tryReserveSpare takes n bytes only if the budget stays at most half
+// used: for growth that merely speeds a connection up, which must not crowd
+// out frames that need the budget.
+func (b *memoryBudget) tryReserveSpare(n int64) bool {
+	for {
+		u := b.used.Load()
+		if u+n > b.limit/2 {
 			return false
 		}
 		if b.used.CompareAndSwap(u, u+n) {
