@@ -98,7 +98,9 @@ type Config struct {
 	// stops being read (its peer's sends back up) until other connections
 	// give bytes back, and is dropped (over_budget) if that takes longer
 	// than FrameTimeout; connections with small frames keep being served.
-	// Default: half of GOMEMLIMIT when it is set, else 512 MiB.
+	// While it is at most half used, busy connections also read in chunks
+	// of up to 256 KiB, the part past 64 KiB drawn from it (never waiting
+	// for it). Default: half of GOMEMLIMIT when it is set, else 512 MiB.
 	MemoryBudget int64
 	// MaxHandlers caps, server-wide, the handlers running off their
 	// connection's reader goroutine (handed off because they ran long).
