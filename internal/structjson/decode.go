@@ -125,6 +125,12 @@ func (pl *plan) run(data []byte, p unsafe.Pointer) bool {
 	if cap(d.scratch) > 64<<10 {
 		d.scratch = nil // one huge escaped string must not stay pinned
 	}
+	if cap(d.strs) > 1024 {
+		d.strs = nil
+	}
+	// Unlike the byte arena, the shared string array refers to strings:
+	// kept in the pool, it would keep this value's strings alive.
+	d.strsBuf = nil
 	decoders.Put(d)
 	return ok
 }
@@ -153,8 +159,10 @@ type decoder struct {
 	data    []byte
 	pos     int
 	depth   int
-	scratch []byte // unescaped strings
-	arena   []byte // see makeString
+	scratch []byte   // unescaped strings
+	arena   []byte   // see makeString
+	strs    []string // decodeStringSlice's scratch list
+	strsBuf []string // see carveStrings; dropped after each decoding
 }
 
 // skipBlanks moves past JSON white space.
@@ -313,6 +321,30 @@ func (d *decoder) makeString(b []byte) string {
 	d.arena = append(d.arena, b...)
 	// The bytes are never written again: later strings go after them.
 	return unsafe.String(&d.arena[start], n)
+}
+
+// strsChunk is the length of the backing arrays that carveStrings shares
+// among the string slices of one decoding. As with the byte arena, a slice
+// kept after the decoding keeps its array alive (at most 32 × 16 bytes and
+// the strings it refers to).
+const strsChunk = 32
+
+// carveStrings returns a copy of src (an empty one: non-nil, as encoding/json
+// makes it) whose capacity is its length, so that appending to it never
+// writes into a neighbour's elements.
+func (d *decoder) carveStrings(src []string) []string {
+	n := len(src)
+	switch {
+	case n == 0:
+		return []string{}
+	case n > strsChunk/2:
+		return append([]string(nil), src...)
+	case len(d.strsBuf)+n > cap(d.strsBuf):
+		d.strsBuf = make([]string, 0, strsChunk)
+	}
+	start := len(d.strsBuf)
+	d.strsBuf = append(d.strsBuf, src...)
+	return d.strsBuf[start : start+n : start+n]
 }
 
 // scanString moves past the string whose opening quote is at the position,

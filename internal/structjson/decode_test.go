@@ -320,3 +320,41 @@ func BenchmarkOrder(b *testing.B) {
 		})
 	}
 }
+
+// TestStringSlicesAreTheirOwn: string slices decoded into fresh values share
+// a backing array (decodeStringSlice), yet each is its own: appending to one
+// never writes into another, and a later decoding leaves earlier results
+// alone.
+func TestStringSlicesAreTheirOwn(t *testing.T) {
+	type pair struct {
+		A, B []string
+		E    []string
+	}
+	var first pair
+	if err := Unmarshal([]byte(`{"A":["a1","a2"],"B":["b1"],"E":[]}`), &first); err != nil {
+		t.Fatal(err)
+	}
+	if cap(first.A) != len(first.A) || first.E == nil || len(first.E) != 0 {
+		t.Fatalf("A len %d cap %d, E %#v: want cap == len and a non-nil empty E", len(first.A), cap(first.A), first.E)
+	}
+	grown := append(first.A, "a3")
+	grown[0] = "changed"
+	var second pair
+	if err := Unmarshal([]byte(`{"A":["x1","x2"],"B":["y1","y2","y3"]}`), &second); err != nil {
+		t.Fatal(err)
+	}
+	want := pair{A: []string{"a1", "a2"}, B: []string{"b1"}, E: []string{}}
+	if !reflect.DeepEqual(first, want) {
+		t.Fatalf("first decoding became %#v, want %#v", first, want)
+	}
+	// Into a slice that has room, the elements are written in place, as
+	// encoding/json does.
+	room := make([]string, 1, 4)
+	into := pair{A: room}
+	if err := Unmarshal([]byte(`{"A":["p","q"]}`), &into); err != nil {
+		t.Fatal(err)
+	}
+	if &into.A[0] != &room[:1][0] || !reflect.DeepEqual(into.A, []string{"p", "q"}) {
+		t.Fatalf("decoding into a slice with room: %#v, not in place", into.A)
+	}
+}

@@ -347,7 +347,7 @@ func decodeCommonSlice(elemType reflect.Type, elem *plan) func(*decoder, unsafe.
 	case reflect.TypeFor[int64]():
 		return decodeSliceOf[int64](elem, true)
 	case reflect.TypeFor[string]():
-		return decodeSliceOf[string](elem, false)
+		return decodeStringSlice(elem)
 	case reflect.TypeFor[any]():
 		return decodeSliceOf[any](elem, false)
 	}
@@ -382,6 +382,37 @@ func decodeSliceOf[E any](elem *plan, numbers bool) func(*decoder, unsafe.Pointe
 			s = s[:n]
 		}
 		*sp = s
+		return ok
+	}
+}
+
+// decodeStringSlice is decodeSliceOf[string], except into a slice without
+// capacity (a fresh value, the common case): the strings are decoded into
+// the decoder's scratch list, then copied to an exact-size piece of a
+// shared backing array (see carveStrings), so that the many short string
+// slices of one value — tags, say — cost one allocation, not one each.
+func decodeStringSlice(elem *plan) func(*decoder, unsafe.Pointer) bool {
+	general := decodeSliceOf[string](elem, false)
+	return func(d *decoder, p unsafe.Pointer) bool {
+		sp := (*[]string)(p)
+		if cap(*sp) != 0 {
+			return general(d, p) // encoding/json fills the existing array
+		}
+		if d.null() {
+			*sp = nil
+			return true
+		}
+		// A string element holds no array, so nothing below uses d.strs.
+		tmp := d.strs[:0]
+		ok := d.array(func(i int) bool {
+			tmp = append(tmp, "")
+			return elem.decode(d, unsafe.Pointer(&tmp[i]))
+		}, nil)
+		if ok {
+			*sp = d.carveStrings(tmp)
+		}
+		clear(tmp) // the scratch list must not keep the strings alive
+		d.strs = tmp[:0]
 		return ok
 	}
 }
