@@ -128,8 +128,10 @@ type Config struct {
 	// encoding/json's results (struct tags, errors and all) about four
 	// times faster for structs, slices, maps and scalars, and hands other
 	// types to encoding/json. (Its one difference: short strings share
-	// 512-byte chunks, so a decoded string kept after the handler returns
-	// keeps its chunk alive; strings.Clone what you keep for long.) Plug a third-party decoder here, e.g.
+	// 512-byte chunks, and the []string slices of one value share arrays
+	// of 32 strings, so a decoded string or []string kept after the
+	// handler returns keeps its chunk alive; strings.Clone or slices.Clone
+	// what you keep for long.) Plug a third-party decoder here, e.g.
 	// rpc.DecoderFunc(sonic.Unmarshal) or DecoderFunc(gojson.Unmarshal),
 	// accepting its differences from encoding/json. Decoding the data is
 	// most of a typed request's cost for objects of a KiB or so
