@@ -98,13 +98,7 @@ func TestIdleConnectionHoldsNoReadChunk(t *testing.T) {
 	// Requests here come close together: the connection turns warm, and
 	// goes idle once it has been quiet for warmFor.
 	s := startIdleTestServer(t, 10*time.Millisecond, Config{})
-	nc, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(nc)
+	nc, r := dialIdleTest(t, s)
 	for id := range 3 {
 		req := idleSumRequest(id)
 		if _, err := nc.Write(req); err != nil {
@@ -330,6 +324,18 @@ func TestIdleChurnKeepsOneReaderPerConnection(t *testing.T) {
 	t.Logf("%d goroutines at most (%d before), %d peers", most, base, peers)
 }
 
+// dialIdleTest connects to s; the connection closes when the test ends.
+func dialIdleTest(t *testing.T, s *Server) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(20 * time.Second))
+	return nc, bufio.NewReader(nc)
+}
+
 // roundTrips makes n round trips of "sum" on nc, one at a time.
 func roundTrips(t *testing.T, nc net.Conn, r *bufio.Reader, from, n int) {
 	t.Helper()
@@ -358,13 +364,7 @@ func waitWentIdle(t *testing.T, s *Server, want uint64) {
 // goes idle (one fresh goroutine, no chunk held) and is still served.
 func TestWarmConnectionKeepsItsReader(t *testing.T) {
 	s := startIdleTestServer(t, 300*time.Millisecond, Config{})
-	nc, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(20 * time.Second))
-	r := bufio.NewReader(nc)
+	nc, r := dialIdleTest(t, s)
 
 	// The first request finds the connection cold: its reader goes idle
 	// once. From the second on, requests come close together.
@@ -392,13 +392,7 @@ func TestWarmConnectionKeepsItsReader(t *testing.T) {
 func TestWarmWaitKeepsHeartbeatTimeout(t *testing.T) {
 	const hbTimeout, warm = 800 * time.Millisecond, 600 * time.Millisecond
 	s := startIdleTestServer(t, warm, Config{HeartbeatInterval: 100 * time.Millisecond, HeartbeatTimeout: hbTimeout})
-	nc, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(20 * time.Second))
-	r := bufio.NewReader(nc)
+	nc, r := dialIdleTest(t, s)
 	ping := wire.AppendRequest(nil, wire.NestJS, heartbeatPatternJSON, []byte(`null`), nil, []byte(`"hb"`))
 	if _, err := nc.Write(ping); err != nil {
 		t.Fatal(err)
