@@ -24,7 +24,7 @@ import (
 // none (idle.go), one over TLS its last. Past recvAllowance (64 KiB) a
 // chunk grows only from a memory budget at most half used: at 16×64 with
 // 4 KiB requests, 256 KiB chunks (a connection's requests in flight, read
-// at once) served 1.2–1.5× as many as 64 KiB ones in the same run.
+// at once) served 1.2–1.6× as many as 64 KiB ones in the same run.
 const (
 	minChunk = 512
 	maxChunk = 256 << 10
@@ -90,7 +90,7 @@ type conn struct {
 	quietSince   int64 // monotime of the last read that brought bytes, or of a resume
 	frameStart   int64 // monotime the incomplete frame in rbuf began arriving; 0 if none
 	frameBytes   int   // bytes of it received so far
-	lastFrame    int   // bytes of the last complete frame: the size a chunk taken when idle needs
+	lastFrame    int   // bytes of the last complete frame: what the next chunk needs room for
 
 	// Idle reads on a plain socket (idle.go).
 	raw        syscall.RawConn    // nil: reads go through nc
