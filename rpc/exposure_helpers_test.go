@@ -18,6 +18,43 @@ import (
 // Helpers of the exposure tests: handlers whose cost a peer controls, and
 // attackers that behave as a slow or hostile client would.
 
+// listenNeverRead starts a listener whose connections are accepted, given a
+// small receive buffer and never read, so that a peer's writes soon stall.
+// It and its connections close when the test ends.
+func listenNeverRead(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var accepted []net.Conn
+	acceptDone := make(chan struct{})
+	go func() {
+		defer close(acceptDone)
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			nc.(*net.TCPConn).SetReadBuffer(4096)
+			mu.Lock()
+			accepted = append(accepted, nc) // never read
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-acceptDone
+		mu.Lock()
+		for _, nc := range accepted {
+			nc.Close()
+		}
+		mu.Unlock()
+	})
+	return ln
+}
+
 // registerExposure adds, beside the probe handlers (among them "echo"):
 // "len" (the byte length of its raw data), "flood" (streams n values
 // of size bytes, data [n,size]) and "block" (waits until release is closed

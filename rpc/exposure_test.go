@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -495,36 +494,7 @@ func TestExposeShutdownWithNonReadingPeer(t *testing.T) {
 // failed, and the write timeout bounds a call without a deadline.
 func TestClientWriteBoundedByContext(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var held sync.WaitGroup
-	var mu sync.Mutex
-	var accepted []net.Conn
-	held.Add(1)
-	go func() {
-		defer held.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			nc.(*net.TCPConn).SetReadBuffer(4096)
-			mu.Lock()
-			accepted = append(accepted, nc) // never read
-			mu.Unlock()
-		}
-	}()
-	defer func() {
-		ln.Close()
-		held.Wait()
-		mu.Lock()
-		for _, nc := range accepted {
-			nc.Close()
-		}
-		mu.Unlock()
-	}()
+	ln := listenNeverRead(t)
 	big := strings.Repeat("b", 32<<20)
 
 	c, err := rpc.NewClient(ln.Addr().String(), rpc.WithWriteTimeout(400*time.Millisecond), rpc.WithHeartbeat(0, 0))
@@ -565,35 +535,7 @@ func TestClientWriteBoundedByContext(t *testing.T) {
 // package's goleak check).
 func TestClientConcurrentWritesBounded(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var accepted []net.Conn
-	acceptDone := make(chan struct{})
-	go func() {
-		defer close(acceptDone)
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			nc.(*net.TCPConn).SetReadBuffer(4096)
-			mu.Lock()
-			accepted = append(accepted, nc) // never read
-			mu.Unlock()
-		}
-	}()
-	defer func() {
-		ln.Close()
-		<-acceptDone
-		mu.Lock()
-		for _, nc := range accepted {
-			nc.Close()
-		}
-		mu.Unlock()
-	}()
+	ln := listenNeverRead(t)
 	c, err := rpc.NewClient(ln.Addr().String(), rpc.WithPool(1, false), rpc.WithWriteTimeout(400*time.Millisecond), rpc.WithHeartbeat(0, 0))
 	if err != nil {
 		t.Fatal(err)
