@@ -1,6 +1,10 @@
 package pattern
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+
+	"github.com/msgpattern/msgpattern/internal/jsonlex"
+)
 
 // JSON strings: validation, decoding of escapes into UTF-8 (WTF-8 for lone
 // surrogates), and Node's replacement of invalid UTF-8.
@@ -44,7 +48,7 @@ func (p *parser) skipStr(i int) (span, bool) {
 			p.pos = i + 1
 			return span{}, true
 		case c == '\\':
-			n := escapeLen(p.in[i:])
+			n := jsonlex.EscapeLen(p.in[i:])
 			if n == 0 {
 				return span{}, false
 			}
@@ -56,43 +60,6 @@ func (p *parser) skipStr(i int) (span, bool) {
 		}
 	}
 	return span{}, false
-}
-
-// escapeLen returns the length of the escape sequence at the start of b, or
-// 0 if it is invalid.
-func escapeLen(b []byte) int {
-	if len(b) < 2 {
-		return 0
-	}
-	switch b[1] {
-	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		return 2
-	case 'u':
-		if _, ok := hex4(b[2:]); ok {
-			return 6
-		}
-	}
-	return 0
-}
-
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case isDigit(c):
-			r = r<<4 | rune(c-'0')
-		case 'a' <= c && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case 'A' <= c && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }
 
 // decodeStr decodes a string whose plain prefix is in[start:i] into st.buf.
@@ -107,14 +74,14 @@ func (p *parser) decodeStr(start, i int) (span, bool) {
 			p.pos = i + 1
 			return span{int32(lo), int32(len(st.buf)), true}, true
 		case c == '\\':
-			n := escapeLen(p.in[i:])
+			n := jsonlex.EscapeLen(p.in[i:])
 			if n == 0 {
 				return span{}, false
 			}
 			if n == 2 {
 				st.buf = append(st.buf, unescape[p.in[i+1]])
 			} else {
-				u, _ := hex4(p.in[i+2:])
+				u, _ := jsonlex.Hex4(p.in[i+2:])
 				st.buf = appendUnit(st.buf, lo, u)
 			}
 			i += n

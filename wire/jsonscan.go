@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/bits"
+
+	"github.com/msgpattern/msgpattern/internal/jsonlex"
 )
 
 // DefaultMaxDepth is the deepest nesting of arrays and objects that
@@ -28,28 +30,11 @@ func init() {
 	}
 }
 
-// SWAR constants: one in every byte, and the high bit of every byte.
+// SWAR constants, shared with the module's other JSON scanners.
 const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
+	ones  = jsonlex.Ones
+	highs = jsonlex.Highs
 )
-
-// stringStops marks with its high bit each byte of w (read little-endian)
-// that is a '"', a '\\' or a control character (< 0x20): the bytes
-// stringStop marks. Bytes of 0x80 and up (UTF-8) are plain content. Marks
-// above the lowest may be wrong (borrows); the lowest is exact.
-func stringStops(w uint64) uint64 {
-	const (
-		quote     = ones * '"'
-		backslash = ones * '\\'
-	)
-	q := w ^ quote
-	s := w ^ backslash
-	zeroQ := (q - ones) &^ q
-	zeroS := (s - ones) &^ s
-	less := (w - ones*0x20) &^ w // a byte below 0x20 borrows into its high bit
-	return (zeroQ | zeroS | less) & highs
-}
 
 func skipBlanks(b []byte, i int) int {
 	if i < len(b) && b[i] > ' ' {
@@ -75,7 +60,7 @@ func scanString(b []byte, i int) (end int, escaped bool, err error) {
 		// Eight bytes at a time up to the first that ends plain content;
 		// after 32 plain bytes the string is a long one: skipLong.
 		for n := 0; i+8 <= len(b); n++ {
-			if m := stringStops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			if m := jsonlex.StringStops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 				i += bits.TrailingZeros64(m) / 8
 				break
 			}

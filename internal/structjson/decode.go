@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"unsafe"
+
+	"github.com/msgpattern/msgpattern/internal/jsonlex"
 )
 
 // Unmarshal decodes data into v with the result and error json.Unmarshal
@@ -374,7 +376,7 @@ func (d *decoder) scanString() (raw []byte, escaped, ok bool) {
 			return data[start:i], escaped, true
 		case c == '\\':
 			escaped = true
-			n := escapeLen(data[i:])
+			n := jsonlex.EscapeLen(data[i:])
 			if n == 0 {
 				return nil, false, false
 			}
@@ -393,59 +395,12 @@ func (d *decoder) scanString() (raw []byte, escaped, ok bool) {
 	}
 }
 
-const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
-)
+const highs = jsonlex.Highs
 
 // specialBytes marks (with its high bit) each byte of w, read little-endian,
 // that is a quote, a backslash, a control character or not ASCII. Marks
 // above the lowest may be false (borrows), the lowest is always right.
-func specialBytes(w uint64) uint64 {
-	quote := w ^ (ones * '"')
-	slash := w ^ (ones * '\\')
-	t := (quote - ones) &^ quote
-	t |= (slash - ones) &^ slash
-	t |= w - ones*0x20 // borrows into the high bit of bytes below 0x20
-	t |= w
-	return t & highs
-}
-
-// escapeLen is the length of the valid escape at the start of b, 0 if it
-// is not one.
-func escapeLen(b []byte) int {
-	if len(b) < 2 {
-		return 0
-	}
-	switch b[1] {
-	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		return 2
-	case 'u':
-		if len(b) >= 6 && hex4(b[2:6]) >= 0 {
-			return 6
-		}
-	}
-	return 0
-}
-
-// hex4 decodes four hex digits, -1 if they are not.
-func hex4(b []byte) rune {
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return -1
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
-}
+func specialBytes(w uint64) uint64 { return jsonlex.StringStops(w) | w&highs }
 
 // validRuneLen is the length of the valid UTF-8 sequence (2–4 bytes) at the
 // start of b, 0 if there is none.
@@ -503,13 +458,13 @@ func unescape(dst, raw []byte) ([]byte, bool) {
 		case 't':
 			dst = append(dst, '\t')
 		case 'u':
-			r := hex4(raw[i+2:])
+			r, _ := jsonlex.Hex4(raw[i+2:]) // valid: scanString checked
 			i += 6
 			if r >= 0xD800 && r < 0xE000 {
 				if r >= 0xDC00 || i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
 					return dst, false
 				}
-				lo := hex4(raw[i+2:])
+				lo, _ := jsonlex.Hex4(raw[i+2:])
 				if lo < 0xDC00 || lo >= 0xE000 {
 					return dst, false
 				}
