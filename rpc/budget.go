@@ -52,25 +52,18 @@ func (b *memoryBudget) charge(n int64) {
 }
 
 // tryReserve takes n bytes if they fit.
-func (b *memoryBudget) tryReserve(n int64) bool {
-	for {
-		u := b.used.Load()
-		if u+n > b.limit {
-			return false
-		}
-		if b.used.CompareAndSwap(u, u+n) {
-			return true
-		}
-	}
-}
+func (b *memoryBudget) tryReserve(n int64) bool { return b.tryReserveWithin(n, b.limit) }
 
 // tryReserveSpare takes n bytes only if the budget stays at most half
 // used: for growth that merely speeds a connection up, which must not crowd
 // out frames that need the budget.
-func (b *memoryBudget) tryReserveSpare(n int64) bool {
+func (b *memoryBudget) tryReserveSpare(n int64) bool { return b.tryReserveWithin(n, b.limit/2) }
+
+// tryReserveWithin takes n bytes if what is used stays within limit.
+func (b *memoryBudget) tryReserveWithin(n, limit int64) bool {
 	for {
 		u := b.used.Load()
-		if u+n > b.limit/2 {
+		if u+n > limit {
 			return false
 		}
 		if b.used.CompareAndSwap(u, u+n) {
