@@ -45,16 +45,11 @@ func burst(s *Server, n int) (*conn, error) {
 	r := bufio.NewReader(nc)
 	seen := make(map[string]bool, n)
 	for range n {
-		head, err := r.ReadString('#')
+		body, err := readReply(r)
 		if err != nil {
 			return nil, err
 		}
-		size, _ := strconv.Atoi(strings.TrimSuffix(head, "#"))
-		body := make([]byte, size)
-		if _, err := io.ReadFull(r, body); err != nil {
-			return nil, err
-		}
-		id, ok := strings.CutPrefix(string(body), `{"response":3,"isDisposed":true,"id":`)
+		id, ok := strings.CutPrefix(body, `{"response":3,"isDisposed":true,"id":`)
 		if !ok || seen[id] {
 			return nil, fmt.Errorf("reply %s", body)
 		}
@@ -171,4 +166,101 @@ func TestChunkGrowthNeverWaitsForBudget(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d connections grew past the free allowance; at most %d bytes of budget used", grew, len(conns), most)
+}
+
+// TestChunkGrowthLeavesTheBudgetToFrames attacks the growth past the free
+// allowance: peers keep large pipelines coming on several connections, each
+// enough to grow its chunk to maxChunk, against a budget that could not
+// hold all their growth. Honest clients beside them — one sending a frame
+// too large for the free allowance, which needs the budget, and one
+// sending small frames — are served without a budget pause: growth takes
+// at most half the budget, and never what a frame needs.
+func TestChunkGrowthLeavesTheBudgetToFrames(t *testing.T) {
+	const budget = 512 << 10 // three connections' growth would take it all
+	s := startChunkTestServer(t, budget)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := burst(s, 400); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		})
+	}
+	// Let the attackers' chunks grow.
+	for deadline := time.Now().Add(5 * time.Second); s.budget.used.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no attacker's chunk grew past the free allowance")
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	honest := func(pad int) error {
+		nc, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		data := `{"a":1,"b":2,"pad":"` + strings.Repeat("h", pad) + `"}`
+		if _, err := nc.Write(wire.AppendRequest(nil, wire.NestJS, []byte(`"sum"`), []byte(data), nil, []byte(`"honest"`))); err != nil {
+			return err
+		}
+		reply, err := readReply(bufio.NewReader(nc))
+		if err != nil {
+			return err
+		}
+		if want := `{"response":3,"isDisposed":true,"id":"honest"}`; reply != want {
+			return fmt.Errorf("reply %s, want %s", reply, want)
+		}
+		return nil
+	}
+	for range 5 {
+		if err := honest(150 << 10); err != nil { // needs about 100–240 KiB of budget
+			t.Fatalf("honest large frame: %v", err)
+		}
+		if err := honest(10); err != nil {
+			t.Fatalf("honest small frame: %v", err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	shutdown(t, s)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.stats.budgetPauses.Load(); n != 0 {
+		t.Fatalf("%d budget pauses: the attackers' growth crowded out the honest frames", n)
+	}
+	if n := s.stats.overBudget.Load(); n != 0 {
+		t.Fatalf("%d connections dropped over budget", n)
+	}
+}
+
+// readReply reads one reply frame (ASCII: its length in bytes).
+func readReply(r *bufio.Reader) (string, error) {
+	head, err := r.ReadString('#')
+	if err != nil {
+		return "", err
+	}
+	size, err := strconv.Atoi(strings.TrimSuffix(head, "#"))
+	if err != nil {
+		return "", fmt.Errorf("reply length %q", head)
+	}
+	body := make([]byte, size)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return "", err
+	}
+	return string(body), nil
 }

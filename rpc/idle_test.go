@@ -52,19 +52,11 @@ func idleSumRequest(id int) []byte {
 // checks that it answers 3 to id.
 func readIdleReply(t *testing.T, r *bufio.Reader, id int) {
 	t.Helper()
-	head, err := r.ReadString('#')
+	body, err := readReply(r)
 	if err != nil {
 		t.Fatalf("reading a reply: %v", err)
 	}
-	n, err := strconv.Atoi(strings.TrimSuffix(head, "#"))
-	if err != nil {
-		t.Fatalf("reply length %q", head)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		t.Fatalf("reading a reply: %v", err)
-	}
-	if want := fmt.Sprintf(`{"response":3,"isDisposed":true,"id":%d}`, id); string(body) != want {
+	if want := fmt.Sprintf(`{"response":3,"isDisposed":true,"id":%d}`, id); body != want {
 		t.Fatalf("reply %s, want %s", body, want)
 	}
 }
@@ -127,6 +119,10 @@ func TestIdleConnectionHoldsNoReadChunk(t *testing.T) {
 	}
 }
 
+// stacksMeasured is set once TestIdleConnectionWaitsOnOneSmallStack has
+// measured stacks in this process.
+var stacksMeasured bool
+
 // TestIdleConnectionWaitsOnOneSmallStack: a connection that served a
 // request and went idle costs one goroutine, whose stack is not the one
 // the handler grew.
@@ -141,6 +137,11 @@ func TestIdleConnectionWaitsOnOneSmallStack(t *testing.T) {
 			}
 		}
 	}()
+	// StackInuse also counts the stacks the runtime keeps for exited
+	// goroutines, so the measure is exact only the first time in a
+	// process: test.sh runs this test alone, without -race, for that.
+	firstMeasure := !stacksMeasured
+	stacksMeasured = true
 	runtime.GC()
 	runtime.GC()
 	var before, after runtime.MemStats
@@ -178,7 +179,7 @@ func TestIdleConnectionWaitsOnOneSmallStack(t *testing.T) {
 	// A reader that ran the handler and waited itself had grown to 4 KiB;
 	// a fresh one starts at the runtime's starting size, 2 KiB (with
 	// -race, frames are larger and so is the starting size).
-	if stack > 3<<10 && !raceEnabled {
+	if stack > 3<<10 && !raceEnabled && firstMeasure {
 		t.Errorf("%.0f bytes of stack per idle connection, want at most 3 KiB", stack)
 	}
 	t.Logf("per idle connection: %.2f goroutines, %.0f bytes of stack", perConn, stack)
