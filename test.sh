@@ -41,6 +41,9 @@ go test -race -count=1 ./...
 step "allocation counts, without -race (which makes sync.Pool drop items)"
 go test -count=1 -run 'Allocations|Numbers' ./rpc/ ./internal/structjson/
 
+step "idle connections' stacks, without -race (larger frames) and alone in a fresh process"
+go test -count=1 -run '^TestIdleConnectionWaitsOnOneSmallStack$' -v ./rpc/ | grep -E '^(--- |ok|FAIL|\s+idle_test)'
+
 step "fuzzing each target for $FUZZTIME"
 # Each target is listed as package:name; 'go test -fuzz' takes one target at a time.
 for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' -r --include='*_test.go' . | sort -u | sed 's/func //'); do
