@@ -1,7 +1,12 @@
+//go:build !(aix || plan9 || (freebsd && !cgo && !amd64 && !arm64))
+
 package main
 
 // The NATS server that `serve --nats-server ADDR` embeds, so that the
-// scale-out demo needs nothing installed.
+// scale-out demo needs nothing installed. nats-server does not build on
+// aix, plan9, nor on freebsd without cgo except amd64 and arm64: there
+// natsserver_none.go stands in and refuses --nats-server.
+// TestBuildsOnEveryPlatform keeps the build constraints true.
 
 import (
 	"context"
