@@ -44,6 +44,11 @@ go test -count=1 -run 'Allocations|Numbers' ./rpc/ ./internal/structjson/
 step "idle connections' stacks, without -race (larger frames) and alone in a fresh process"
 go test -count=1 -run '^TestIdleConnectionWaitsOnOneSmallStack$' -v ./rpc/ | grep -E '^(--- |ok|FAIL|\s+idle_test)'
 
+step "every benchmark once, so that none rots (times are not checked)"
+if ! out=$(go test -count=1 -run '^$' -bench . -benchtime 1x ./... 2>&1); then
+  echo "$out" >&2; exit 1
+fi
+
 step "fuzzing each target for $FUZZTIME"
 # Each target is listed as package:name; 'go test -fuzz' takes one target at a time.
 for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' -r --include='*_test.go' . | sort -u | sed 's/func //'); do

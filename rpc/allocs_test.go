@@ -57,6 +57,21 @@ func allocOrderJSON() string {
 	return string(b)
 }
 
+// registerTypedHandlers registers the handlers whose cost the allocation
+// pins and BenchmarkServeConn measure: "const" (raw), "sum" (typed
+// []float64) and "checkout" (the typed order, answered with a receipt).
+func registerTypedHandlers(s *rpc.Server) {
+	s.Handle("const", rpc.Func(func(json.RawMessage) (any, error) { return 3, nil }))
+	s.Handle("sum", rpc.Typed(func(_ context.Context, xs []float64) (float64, error) { return xs[0] + xs[1], nil }))
+	s.Handle("checkout", rpc.Typed(func(_ context.Context, o allocOrder) (allocReceipt, error) {
+		r := allocReceipt{OrderID: o.ID, Customer: o.Customer.Name, Items: len(o.Items)}
+		for _, it := range o.Items {
+			r.Total += float64(it.Qty) * it.Price
+		}
+		return r, nil
+	}))
+}
+
 // raceDetector is set under -race, where sync.Pool drops a quarter of what
 // is put back, so pooled state is allocated again now and then.
 var raceDetector bool
@@ -88,17 +103,7 @@ func TestServerAllocationsPerRequest(t *testing.T) {
 		// 72 allocations to decode it alone.
 		{"typed order", "checkout", allocOrderJSON(), 8, "the order's slices, string chunks and the reply"},
 	}
-	srv, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) {
-		s.Handle("const", rpc.Func(func(json.RawMessage) (any, error) { return 3, nil }))
-		s.Handle("sum", rpc.Typed(func(_ context.Context, xs []float64) (float64, error) { return xs[0] + xs[1], nil }))
-		s.Handle("checkout", rpc.Typed(func(_ context.Context, o allocOrder) (allocReceipt, error) {
-			r := allocReceipt{OrderID: o.ID, Customer: o.Customer.Name, Items: len(o.Items)}
-			for _, it := range o.Items {
-				r.Total += float64(it.Qty) * it.Price
-			}
-			return r, nil
-		}))
-	})
+	srv, _ := startServer(t, rpc.Config{}, registerTypedHandlers)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			nc, err := net.Dial("tcp", srv.Addr().String())
