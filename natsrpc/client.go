@@ -37,33 +37,49 @@ type Client struct {
 	timeout time.Duration
 	seq     atomic.Uint64
 
-	mu       sync.Mutex
-	pending  map[string]*call
-	closed   bool
-	watching sync.WaitGroup // the goroutine that fails calls when the connection closes
+	maxStreamBuffer int
+
+	mu      sync.Mutex
+	pending map[string]*call
+	closed  bool
+	// subGone is closed once the inbox subscription has ended (by Close or
+	// with the connection) and the calls pending then have failed.
+	subGone     chan struct{}
+	subGoneOnce sync.Once
 }
 
 var _ rpc.Caller = (*Client)(nil)
 
 // call is one pending request.
 type call struct {
-	notify chan struct{} // 1-buffered: something arrived
-	queue  []rpc.ReplyPacket
-	err    error // set when the call ends without a reply: no responders, closed
+	notify   chan struct{} // 1-buffered: something arrived
+	queue    []rpc.ReplyPacket
+	buffered int   // bytes of the values in queue
+	err      error // set when the call ends without a reply: no responders, closed, overflow
 }
 
 // ClientOption configures a Client.
 type ClientOption func(*clientOptions)
 
 type clientOptions struct {
-	timeout time.Duration
-	conn    options
+	timeout         time.Duration
+	maxStreamBuffer int
+	conn            options
 }
 
 // WithCallTimeout sets the deadline of calls whose context has none
 // (default 30s, as the server's default Timeout).
 func WithCallTimeout(d time.Duration) ClientOption {
 	return func(o *clientOptions) { o.timeout = d }
+}
+
+// WithMaxStreamBuffer bounds the bytes of the values a stream call has
+// received and its consumer has not yet taken (default 16 MiB,
+// rpc.DefaultMaxStreamBuffer); past it the call ends with
+// rpc.ErrStreamOverflow, as with the TCP client's rpc.WithMaxStreamBuffer.
+// Zero or less removes the bound.
+func WithMaxStreamBuffer(n int) ClientOption {
+	return func(o *clientOptions) { o.maxStreamBuffer = n }
 }
 
 // WithConnOptions applies connection options ([Credentials], [TLS], …)
@@ -78,7 +94,7 @@ func WithConnOptions(opts ...Option) ClientOption {
 
 // NewClient returns a client calling over nc, which stays the caller's.
 func NewClient(nc *nats.Conn, opts ...ClientOption) (*Client, error) {
-	o := clientOptions{timeout: rpc.DefaultTimeout}
+	o := clientOptions{timeout: rpc.DefaultTimeout, maxStreamBuffer: rpc.DefaultMaxStreamBuffer}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -88,7 +104,7 @@ func NewClient(nc *nats.Conn, opts ...ClientOption) (*Client, error) {
 // Dial connects to the NATS server at url and returns a client owning the
 // connection (closed by Close).
 func Dial(url string, opts ...ClientOption) (*Client, error) {
-	o := clientOptions{timeout: rpc.DefaultTimeout, conn: defaultOptions()}
+	o := clientOptions{timeout: rpc.DefaultTimeout, maxStreamBuffer: rpc.DefaultMaxStreamBuffer, conn: defaultOptions()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -104,7 +120,8 @@ func Dial(url string, opts ...ClientOption) (*Client, error) {
 }
 
 func newClient(nc *nats.Conn, owned bool, o clientOptions) (*Client, error) {
-	c := &Client{nc: nc, owned: owned, timeout: o.timeout, pending: map[string]*call{}}
+	c := &Client{nc: nc, owned: owned, timeout: o.timeout, maxStreamBuffer: o.maxStreamBuffer,
+		pending: map[string]*call{}, subGone: make(chan struct{})}
 	c.inbox = nc.NewInbox() + "." // ours alone: replies come to inbox + token
 	sub, err := nc.Subscribe(c.inbox+"*", c.deliver)
 	if err != nil {
@@ -112,16 +129,25 @@ func newClient(nc *nats.Conn, owned bool, o clientOptions) (*Client, error) {
 	}
 	sub.SetPendingLimits(-1, 64<<20)
 	c.sub = sub
-	// The subscription closes with the connection (or Close): pending
-	// calls fail then rather than at their deadline.
-	closed := sub.StatusChanged(nats.SubscriptionClosed)
-	c.watching.Add(1)
-	go func() {
-		defer c.watching.Done()
-		<-closed
-		c.failAll(fmt.Errorf("%w: %w", rpc.ErrConnectionLost, nats.ErrConnectionClosed))
-	}()
+	// The subscription ends with the connection (or Close): pending calls
+	// fail then rather than at their deadline. nats.go calls an async
+	// subscription's closed handler when its delivery goroutine exits,
+	// whichever way it ends; its status channel, by contrast, does not
+	// report a subscription closed with its connection.
+	sub.SetClosedHandler(func(string) { c.subscriptionGone() })
+	if !sub.IsValid() { // closed before the handler was set
+		c.subscriptionGone()
+	}
 	return c, nil
+}
+
+// subscriptionGone fails the pending calls once the inbox subscription
+// has ended.
+func (c *Client) subscriptionGone() {
+	c.subGoneOnce.Do(func() {
+		c.failAll(fmt.Errorf("%w: %w", rpc.ErrConnectionLost, nats.ErrConnectionClosed))
+		close(c.subGone)
+	})
 }
 
 // failAll ends every pending call with err.
@@ -159,11 +185,15 @@ func (c *Client) Close() error {
 		delete(c.pending, token)
 	}
 	c.mu.Unlock()
-	c.sub.Unsubscribe()
+	if err := c.sub.Unsubscribe(); err != nil && !c.sub.IsValid() {
+		// Already gone with its connection: the handler has run or is
+		// about to; nothing else will end the subscription.
+		c.subscriptionGone()
+	}
 	if c.owned {
 		c.nc.Close()
 	}
-	c.watching.Wait()
+	<-c.subGone
 	return nil
 }
 
@@ -194,8 +224,15 @@ func (c *Client) deliver(m *nats.Msg) {
 	if noResponders {
 		ca.err = rpc.NoHandlerError()
 		delete(c.pending, token)
+	} else if c.maxStreamBuffer > 0 && ca.buffered > 0 && ca.buffered+len(item.Value) > c.maxStreamBuffer {
+		// The consumer fell behind: end the call rather than buffer
+		// without bound (the subscription's pending limit does not
+		// apply: this callback has drained the messages).
+		ca.err = rpc.ErrStreamOverflow
+		delete(c.pending, token)
 	} else {
 		ca.queue = append(ca.queue, item)
+		ca.buffered += len(item.Value)
 		if item.Last {
 			delete(c.pending, token)
 		}
@@ -271,7 +308,9 @@ func (c *Client) next(ctx context.Context, token string, ca *call) (rpc.ReplyPac
 		c.mu.Lock()
 		if len(ca.queue) > 0 {
 			item := ca.queue[0]
+			ca.queue[0] = rpc.ReplyPacket{}
 			ca.queue = ca.queue[1:]
+			ca.buffered -= len(item.Value)
 			c.mu.Unlock()
 			return item, nil
 		}

@@ -31,7 +31,11 @@ type Client struct {
 
 	closed  atomic.Bool
 	closeMu sync.Mutex
-	stats   clientCounters
+	// closing ends when Close starts: dials and backoff waits in progress
+	// give up on it rather than outlive the client.
+	closing     context.Context
+	closeCancel context.CancelFunc
+	stats       clientCounters
 }
 
 // ClientOption configures a Client.
@@ -49,6 +53,8 @@ type clientOptions struct {
 	backoffMin        time.Duration
 	backoffMax        time.Duration
 	maxFrame          int
+	maxQueued         int
+	maxStreamBuffer   int
 	decoder           Decoder
 	log               *slog.Logger
 }
@@ -105,6 +111,32 @@ func WithReconnectBackoff(minDelay, maxDelay time.Duration) ClientOption {
 // closes the connection, failing its pending calls.
 func WithMaxFrameSize(units int) ClientOption { return func(o *clientOptions) { o.maxFrame = units } }
 
+// WithMaxQueuedBytes bounds the request bytes one connection may have
+// waiting to be written (default 16 MiB, [DefaultClientMaxQueuedBytes]).
+// A call that finds more waiting waits, within its context, until the
+// server has taken enough: a server that reads slowly holds callers back
+// rather than making the client buffer without end. A request of any size
+// still goes out when nothing waits before it. Zero or less removes the
+// bound.
+func WithMaxQueuedBytes(n int) ClientOption { return func(o *clientOptions) { o.maxQueued = n } }
+
+// WithMaxStreamBuffer bounds the bytes of the values a stream call
+// ([Client.Stream]) has received and its consumer has not yet taken
+// (default 16 MiB, [DefaultMaxStreamBuffer]). A consumer that falls further
+// behind gets [ErrStreamOverflow] and the call ends, as a NATS subscriber
+// that cannot keep up is dropped as a slow consumer; the connection and
+// other calls go on. A value of any size is still taken when none waits.
+// Zero or less removes the bound.
+func WithMaxStreamBuffer(n int) ClientOption {
+	return func(o *clientOptions) { o.maxStreamBuffer = n }
+}
+
+// Client buffer bounds (see WithMaxQueuedBytes and WithMaxStreamBuffer).
+const (
+	DefaultClientMaxQueuedBytes = 16 << 20
+	DefaultMaxStreamBuffer      = 16 << 20
+)
+
 // WithDecoder decodes replies with d instead of the built-in decoder (see
 // Config.Decoder).
 func WithDecoder(d Decoder) ClientOption { return func(o *clientOptions) { o.decoder = d } }
@@ -132,12 +164,15 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 		heartbeatTimeout:  DefaultHeartbeatTimeout,
 		backoffMin:        50 * time.Millisecond,
 		backoffMax:        5 * time.Second,
+		maxQueued:         DefaultClientMaxQueuedBytes,
+		maxStreamBuffer:   DefaultMaxStreamBuffer,
 		log:               slog.Default(),
 	}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	c := &Client{addr: addr, opts: o}
+	c.closing, c.closeCancel = context.WithCancel(context.Background())
 	c.slots = make([]*clientSlot, o.poolSize)
 	for i := range c.slots {
 		c.slots[i] = &clientSlot{client: c}
@@ -156,17 +191,24 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 }
 
 // Close closes every connection; calls still pending fail with
-// ErrClientClosed. It waits for the client's goroutines to finish.
+// ErrClientClosed, and so do calls waiting to dial (in a dial or its
+// backoff). It waits for the client's goroutines to finish.
 func (c *Client) Close() error {
 	c.closeMu.Lock()
 	defer c.closeMu.Unlock()
 	if c.closed.Swap(true) {
 		return nil
 	}
+	c.closeCancel()
 	for _, s := range c.slots {
 		s.mu.Lock()
-		cc := s.conn
+		cc, dialing := s.conn, s.dialing
 		s.mu.Unlock()
+		if dialing != nil {
+			// The dial gives up on closing; its connection, if it was
+			// made first, is closed before dialing closes.
+			<-dialing
+		}
 		if cc != nil {
 			cc.fail(ErrClientClosed)
 			<-cc.done
@@ -208,13 +250,17 @@ type clientSlot struct {
 }
 
 func (s *clientSlot) pending() int64 {
-	s.mu.Lock()
-	cc := s.conn
-	s.mu.Unlock()
-	if cc == nil {
-		return 0
+	if cc := s.current(); cc != nil {
+		return cc.inflight.Load()
 	}
-	return cc.inflight.Load()
+	return 0
+}
+
+// current is the slot's connection, live or dead; nil before the first.
+func (s *clientSlot) current() *clientConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn
 }
 
 // get returns the slot's live connection, dialling if there is none.
@@ -236,7 +282,13 @@ func (s *clientSlot) get(ctx context.Context) (*clientConn, error) {
 				continue
 			case <-ctx.Done():
 				return nil, ctx.Err()
+			case <-c.closing.Done():
+				return nil, ErrClientClosed
 			}
+		}
+		if c.closed.Load() { // checked under s.mu: Close, which sets it first, sees our dialing
+			s.mu.Unlock()
+			return nil, ErrClientClosed
 		}
 		ch := make(chan struct{})
 		s.dialing = ch
@@ -245,22 +297,27 @@ func (s *clientSlot) get(ctx context.Context) (*clientConn, error) {
 
 		cc, err := s.dial(ctx, wait)
 
+		if err == nil && c.closed.Load() {
+			// Closed while dialling: Close waits on ch, so this
+			// connection's goroutines end before Close returns.
+			cc.fail(ErrClientClosed)
+			<-cc.done
+			cc, err = nil, ErrClientClosed
+		}
 		s.mu.Lock()
 		s.dialing = nil
 		close(ch)
 		if err != nil {
+			if c.closed.Load() {
+				s.mu.Unlock()
+				return nil, ErrClientClosed
+			}
 			if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
 				s.failures++
 				s.retryAt = monotime() + int64(c.backoff(s.failures))
 			}
 			s.mu.Unlock()
 			return nil, err
-		}
-		if c.closed.Load() {
-			s.mu.Unlock()
-			cc.fail(ErrClientClosed)
-			<-cc.done
-			return nil, ErrClientClosed
 		}
 		if s.dialled {
 			c.stats.reconnects.Add(1)
@@ -271,7 +328,8 @@ func (s *clientSlot) get(ctx context.Context) (*clientConn, error) {
 	}
 }
 
-// dial waits out the backoff, then connects.
+// dial waits out the backoff, then connects. Both end early when ctx ends
+// or the client closes.
 func (s *clientSlot) dial(ctx context.Context, wait time.Duration) (*clientConn, error) {
 	c := s.client
 	if wait > 0 {
@@ -281,8 +339,14 @@ func (s *clientSlot) dial(ctx context.Context, wait time.Duration) (*clientConn,
 		case <-ctx.Done():
 			t.Stop()
 			return nil, ctx.Err()
+		case <-c.closing.Done():
+			t.Stop()
+			return nil, ErrClientClosed
 		}
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(c.closing, cancel)()
 	cfg := Config{HeartbeatInterval: c.opts.heartbeatInterval, HeartbeatTimeout: c.opts.heartbeatTimeout}
 	cfg.setDefaults()
 	d := &net.Dialer{Timeout: c.opts.dialTimeout, KeepAliveConfig: keepAlive(&cfg)}

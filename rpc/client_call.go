@@ -84,8 +84,12 @@ func Call[T, U any](ctx context.Context, c Caller, pattern any, in T, opts ...Ca
 	return out, err
 }
 
-// Emit sends an event: pattern and data, no id, no reply. It returns once
-// the event is written (or failed to be).
+// Emit sends an event: pattern and data, no id, no reply. Alone on its
+// connection it returns once the event is written (or failed to be); with
+// calls in flight it returns once the event is queued for the connection's
+// writer, and a write failure after that ends the connection (its pending
+// calls fail) rather than this Emit. An error means the event was not
+// sent. Like any call, it waits while WithMaxQueuedBytes is exceeded.
 func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...CallOption) error {
 	o := callOptionsOf(opts)
 	if err := ctx.Err(); err != nil {
@@ -103,6 +107,9 @@ func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...CallOp
 	}
 	start := monotime()
 	cc, err := c.pick().get(ctx)
+	if err == nil {
+		err = cc.waitForRoom(ctx)
+	}
 	if err == nil {
 		err = cc.send(ctx, patternJSON, json.RawMessage(dataJSON), metaJSON, 0, true)
 	}
@@ -126,20 +133,28 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...Call
 		}
 		defer cc.forget(id)
 		for {
+			// One value at a time: a value counts against the stream
+			// buffer until its consumer takes it.
 			cc.mu.Lock()
-			items, final, ferr := ca.queue, ca.final, ca.err
-			ca.queue = nil
-			cc.mu.Unlock()
-			for _, it := range items {
+			if len(ca.queue) > 0 {
+				it := ca.queue[0]
+				ca.queue[0] = callItem{}
+				ca.queue = ca.queue[1:]
+				ca.buffered -= len(it.value)
+				cc.mu.Unlock()
 				if it.err != nil {
 					c.stats.observe(start, it.err, false)
 					yield(nil, it.err)
 					return
 				}
 				if !yield(it.value, nil) {
+					c.stats.observe(start, nil, false) // abandoned by its consumer, not failed
 					return
 				}
+				continue
 			}
+			final, ferr := ca.final, ca.err
+			cc.mu.Unlock()
 			if final {
 				if ferr != nil && !isRemote(ferr) {
 					c.stats.observe(start, ferr, false)
@@ -280,6 +295,9 @@ func (c *Client) start(ctx context.Context, pattern any, data any, o callOptions
 				return nil, 0, nil, err
 			}
 			return nil, 0, nil, &dialError{err}
+		}
+		if err := cc.waitForRoom(ctx); err != nil {
+			return nil, 0, nil, err
 		}
 		id, err := cc.register(ca)
 		if err != nil {

@@ -38,6 +38,7 @@ type clientConn struct {
 	done     chan struct{} // closed when the reader, writer (and heartbeat) stopped
 	stop     chan struct{} // closed by fail, to stop the writer and heartbeat loops
 	kick     chan struct{} // 1-buffered: requests are queued for the writer
+	roomTurn chan struct{} // 1-buffered: held by the one call waiting in waitForRoom
 }
 
 // call is one pending request.
@@ -46,12 +47,13 @@ type call struct {
 	ping   bool
 
 	// Guarded by clientConn.mu.
-	last    []byte     // the latest value (unary calls keep only the last)
-	queue   []callItem // stream values not yet taken
-	final   bool
-	err     error
-	notify  chan struct{} // 1-buffered: something changed
-	hasLast bool
+	last     []byte     // the latest value (unary calls keep only the last)
+	queue    []callItem // stream values not yet taken
+	buffered int        // bytes of the values in queue
+	final    bool
+	err      error
+	notify   chan struct{} // 1-buffered: something changed
+	hasLast  bool
 }
 
 type callItem struct {
@@ -61,12 +63,13 @@ type callItem struct {
 
 func newClientConn(c *Client, nc net.Conn) *clientConn {
 	cc := &clientConn{
-		client:  c,
-		nc:      nc,
-		pending: map[uint64]*call{},
-		done:    make(chan struct{}),
-		stop:    make(chan struct{}),
-		kick:    make(chan struct{}, 1),
+		client:   c,
+		nc:       nc,
+		pending:  map[uint64]*call{},
+		done:     make(chan struct{}),
+		stop:     make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+		roomTurn: make(chan struct{}, 1),
 	}
 	cc.out = batchWriter{nc: nc, timeout: c.opts.writeTimeout}
 	cc.lastRead.Store(monotime())
@@ -146,6 +149,50 @@ func signal(ch chan struct{}) {
 	case ch <- struct{}{}:
 	default:
 	}
+}
+
+// waitForRoom holds a call back while more than the client's
+// WithMaxQueuedBytes of requests wait to be written on this connection,
+// until the server has taken enough, ctx ends or the connection dies. One
+// waiter at a time watches the queue drain (and flushes it if nobody
+// is); the others wait their turn.
+func (cc *clientConn) waitForRoom(ctx context.Context) error {
+	limit := cc.client.opts.maxQueued
+	if limit <= 0 || cc.out.queuedBytes() <= limit {
+		return nil
+	}
+	select {
+	case cc.roomTurn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-cc.stop:
+		return cc.lostError()
+	}
+	defer func() { <-cc.roomTurn }()
+	err := cc.out.drainTo(limit, ctx.Done(), cc.stop)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case cc.isDead():
+		return cc.lostError()
+	}
+	if errors.Is(err, errWriteStalled) {
+		cc.client.stats.stuck.Add(1)
+	}
+	cc.fail(err)
+	return connLost(err)
+}
+
+// lostError is the error of a call on a dead connection.
+func (cc *clientConn) lostError() error {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if errors.Is(cc.cause, ErrClientClosed) {
+		return ErrClientClosed
+	}
+	return connLost(cc.cause)
 }
 
 // send writes one request frame (or, with event, an event frame: data is
@@ -308,7 +355,15 @@ func (cc *clientConn) deliver(body []byte) {
 		if rep.Response != nil {
 			v := append([]byte(nil), rep.Response...)
 			if ca.stream {
+				if limit := cc.client.opts.maxStreamBuffer; limit > 0 && ca.buffered > 0 && ca.buffered+len(v) > limit {
+					// The consumer fell behind: end the call rather than
+					// buffer without bound. What it has not taken stays.
+					ca.queue = append(ca.queue, callItem{err: ErrStreamOverflow})
+					ca.err, ca.final = ErrStreamOverflow, true
+					break
+				}
 				ca.queue = append(ca.queue, callItem{value: v})
+				ca.buffered += len(v)
 			} else {
 				ca.last, ca.hasLast = v, true
 			}
@@ -336,7 +391,10 @@ func (cc *clientConn) heartbeatLoop() {
 	o := cc.client.opts
 	tick := time.NewTicker(max(o.heartbeatInterval/4, time.Millisecond))
 	defer tick.Stop()
-	var pingSent int64 // monotime of the outstanding ping, 0 if none
+	var (
+		pingSent int64  // monotime of the outstanding ping, 0 if none
+		pingID   uint64 // its call id
+	)
 	for {
 		select {
 		case <-cc.stop:
@@ -346,7 +404,10 @@ func (cc *clientConn) heartbeatLoop() {
 		now := monotime()
 		last := cc.lastRead.Load()
 		if pingSent != 0 && last >= pingSent {
-			pingSent = 0 // answered (any frame counts)
+			// Answered: any frame counts. A server that answers calls but
+			// ignores pings would otherwise leave each ping pending.
+			pingSent = 0
+			cc.forget(pingID)
 		}
 		if cc.hbMode.Load() == hbUnsupported {
 			continue
@@ -361,7 +422,7 @@ func (cc *clientConn) heartbeatLoop() {
 			if err != nil {
 				return
 			}
-			pingSent = now
+			pingSent, pingID = now, id
 			cc.client.stats.heartbeats.Add(1)
 			if cc.send(context.Background(), heartbeatPatternJSON, nil, nil, id, false) != nil {
 				return

@@ -24,6 +24,11 @@ var (
 	// the server answered that no handler matches the pattern — a remote
 	// answer, not a local failure — or, on NATS, when nobody is subscribed.
 	ErrNoHandler = errors.New("rpc: no matching message handler")
+	// ErrStreamOverflow ends a stream call whose consumer fell behind: the
+	// values received and not yet taken exceeded the client's
+	// [WithMaxStreamBuffer]. Later values of that reply are dropped; the
+	// connection and other calls go on.
+	ErrStreamOverflow = errors.New("rpc: stream consumer too slow: unread values over the client's buffer limit")
 )
 
 // RemoteError is the error a client receives from a remote handler.

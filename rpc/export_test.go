@@ -6,3 +6,24 @@ import "net"
 // goroutine until its reader stops: for the in-process benchmark, which
 // feeds frames without a socket.
 func ServeConnForTest(s *Server, nc net.Conn) { newConn(s, nc).readLoop() }
+
+// ClientPendingForTest is how many ids (calls and heartbeat pings) the
+// first connection of c has waiting for a reply; -1 before it connected.
+func ClientPendingForTest(c *Client) int {
+	cc := c.slots[0].current()
+	if cc == nil {
+		return -1
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return len(cc.pending)
+}
+
+// ClientQueuedForTest is how many request bytes the first connection of c
+// has waiting to be written.
+func ClientQueuedForTest(c *Client) int {
+	if cc := c.slots[0].current(); cc != nil {
+		return cc.out.queuedBytes()
+	}
+	return 0
+}

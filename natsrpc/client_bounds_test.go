@@ -1,0 +1,111 @@
+package natsrpc_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/msgpattern/msgpattern/internal/natstest"
+	"github.com/msgpattern/msgpattern/natsrpc"
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// TestClientConnectionClosedFailsCalls: when the client's NATS connection
+// closes, a pending call fails at once with ErrConnectionLost, and Close
+// still returns. nats.go does not report a subscription closed with its
+// connection on the status channel the client used to watch, so calls
+// waited out their deadlines and Close hung forever.
+func TestClientConnectionClosedFailsCalls(t *testing.T) {
+	ns := natstest.Run(t, nil)
+	responder := connect(t, ns.ClientURL())
+	if _, err := responder.Subscribe("silent", func(*nats.Msg) {}); err != nil { // takes requests, never answers
+		t.Fatal(err)
+	}
+	responder.Flush()
+
+	nc := connect(t, ns.ClientURL())
+	c, err := natsrpc.NewClient(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- c.Send(ctx, "silent", nil, nil)
+	}()
+	time.Sleep(200 * time.Millisecond) // the call is pending
+	start := time.Now()
+	nc.Close()
+	err = <-done
+	if waited := time.Since(start); !errors.Is(err, rpc.ErrConnectionLost) || waited > time.Second {
+		t.Errorf("the pending call ended %v after the connection closed, with %v; want ErrConnectionLost at once", waited, err)
+	}
+	if err := c.Send(context.Background(), "silent", nil, nil); !errors.Is(err, rpc.ErrConnectionLost) {
+		t.Errorf("a call after the connection closed: %v; want ErrConnectionLost", err)
+	}
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Close still blocks 3s after the connection closed")
+	}
+}
+
+// TestClientStreamBufferBound: a responder publishes far more stream
+// values than a slow consumer takes; the call ends with ErrStreamOverflow
+// once its unread values pass WithMaxStreamBuffer, instead of the client
+// buffering them all, and the client still serves other calls.
+func TestClientStreamBufferBound(t *testing.T) {
+	ns := natstest.Run(t, nil)
+	startInstance(t, ns.ClientURL(), rpc.Config{})
+	const values, size, limit = 4096, 1 << 10, 256 << 10
+	value := `"` + strings.Repeat("x", size-2) + `"`
+	responder := connect(t, ns.ClientURL())
+	flooded := make(chan struct{})
+	if _, err := responder.Subscribe("flood", func(m *nats.Msg) {
+		go func() {
+			defer close(flooded)
+			for range values {
+				responder.Publish(m.Reply, []byte(`{"response":`+value+`,"id":"1"}`))
+			}
+			responder.Publish(m.Reply, []byte(`{"isDisposed":true,"id":"1"}`))
+			responder.Flush()
+		}()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	responder.Flush()
+
+	c := natstest.Dial(t, ns.ClientURL(), natsrpc.WithMaxStreamBuffer(limit))
+	taken := 0
+	var streamErr error
+	for v, err := range c.Stream(context.Background(), "flood", nil) {
+		if err != nil {
+			streamErr = err
+			break
+		}
+		if len(v) != size {
+			t.Fatalf("value of %d bytes; want %d", len(v), size)
+		}
+		if taken++; taken == 1 {
+			<-flooded // a slow consumer: everything has been published
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	t.Logf("took %d of %d values, then %v", taken, values, streamErr)
+	if !errors.Is(streamErr, rpc.ErrStreamOverflow) {
+		t.Errorf("stream ended with %v after %d values; want ErrStreamOverflow", streamErr, taken)
+	}
+	if max := 1 + limit/size + 1; taken > max {
+		t.Errorf("took %d values; want at most %d (the buffer limit)", taken, max)
+	}
+	if sum, err := rpc.Call[[]float64, float64](context.Background(), c, "sum", []float64{1, 2}); err != nil || sum != 3 {
+		t.Errorf("a call after the overflow: %v, %v; want 3", sum, err)
+	}
+}
