@@ -493,8 +493,16 @@ func TestBadInputNonObjectFrames(t *testing.T) {
 	}
 }
 
+// panicsWhenEncoded is a handler result whose encoding panics: user
+// MarshalJSON code runs while the server holds the request's lock.
+type panicsWhenEncoded struct{}
+
+func (panicsWhenEncoded) MarshalJSON() ([]byte, error) { panic("encoder bug") }
+
 // TestBadInputHandlerPanic: a panicking handler gets NestJS's internal error
-// reply, is counted, and the server keeps serving.
+// reply, is counted, and the server keeps serving. That includes a result
+// whose encoding panics, which once left the request's lock held: the
+// connection's reader, the hand-off monitor and Shutdown all hung on it.
 func TestBadInputHandlerPanic(t *testing.T) {
 	evtDone := make(chan struct{}, 1)
 	s, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) {
@@ -512,6 +520,14 @@ func TestBadInputHandlerPanic(t *testing.T) {
 				panic("mid-stream")
 			}
 		}))
+		s.Handle("panicencode", rpc.Func(func(json.RawMessage) (any, error) { return panicsWhenEncoded{}, nil }))
+		s.Handle("panicencodestream", rpc.Stream(func(context.Context, json.RawMessage) iter.Seq2[any, error] {
+			return func(yield func(any, error) bool) {
+				if yield(1, nil) {
+					yield(panicsWhenEncoded{}, nil)
+				}
+			}
+		}))
 		s.HandleEvent("panicevt", rpc.HandlerFunc(func(context.Context, rpc.ResponseWriter, *rpc.Request) error {
 			defer func() { evtDone <- struct{}{} }()
 			panic("event kaboom")
@@ -527,6 +543,10 @@ func TestBadInputHandlerPanic(t *testing.T) {
 	c.write(reqFrame(`"panicstream"`, `1`, `"p5"`))
 	c.expectFrame(partReply(`1`, `"p5"`))
 	c.expectFrame(errReply(internalError, `"p5"`))
+	c.call(`"panicencode"`, `1`, `"p6"`, errReply(internalError, `"p6"`))
+	c.write(reqFrame(`"panicencodestream"`, `1`, `"p7"`))
+	c.expectFrame(partReply(`1`, `"p7"`))
+	c.expectFrame(errReply(internalError, `"p7"`))
 	c.write(reqFrame(`"panicevt"`, `1`, ``))
 	select {
 	case <-evtDone:
@@ -535,7 +555,7 @@ func TestBadInputHandlerPanic(t *testing.T) {
 	}
 	c.call(`"sum"`, `[1,2]`, `"after"`, valueReply(`3`, `"after"`))
 	bystanderCheck(t, other, "end")
-	waitMetric(t, s, "errors_by_kind.panic", 6, func(m rpc.Metrics) uint64 { return m.ErrorByKind.Panic })
+	waitMetric(t, s, "errors_by_kind.panic", 8, func(m rpc.Metrics) uint64 { return m.ErrorByKind.Panic })
 	c.expectQuiet()
 }
 
@@ -642,6 +662,43 @@ func TestBadInputUnknownFirstByte(t *testing.T) {
 			t.Fatalf("got %q, want %q", got, want)
 		}
 	})
+}
+
+// TestBadInputLeadingBlanksBounded: blanks before the first frame are
+// held to MaxFrameSize, like a frame: past it the connection is closed as
+// a framing error. They used to be buffered without bound (from the memory
+// budget: 32 MiB of spaces held 64 MiB of it), and rescanned after every
+// read.
+func TestBadInputLeadingBlanksBounded(t *testing.T) {
+	const maxFrame = 64 << 10
+	s, _ := startServer(t, rpc.Config{MaxFrameSize: maxFrame}, func(s *rpc.Server) { registerProbe(s) })
+	other := dial(t, s)
+	c := dial(t, s)
+	blanks := strings.Repeat(" ", 64<<10)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // keep sending until the server closes: 16 MiB at most
+		defer close(done)
+		c.nc.SetWriteDeadline(time.Now().Add(closeTimeout))
+		for range 256 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := io.WriteString(c.nc, blanks); err != nil {
+				return
+			}
+		}
+	}()
+	c.expectClosed()
+	close(stop)
+	<-done
+	waitMetric(t, s, "errors_by_kind.framing", 1, func(m rpc.Metrics) uint64 { return m.ErrorByKind.Framing })
+	if held := limits(s).MemoryHeldBytes; held > 4*maxFrame {
+		t.Errorf("%d bytes of the memory budget held after the blanks; want at most a few frames' worth", held)
+	}
+	bystanderCheck(t, other, "after blanks")
 }
 
 // TestBadInputMaxInFlightBackpressure: with MaxInFlight requests running,

@@ -76,6 +76,7 @@ type conn struct {
 	// Reader-role state.
 	framing      wire.Framing
 	scanner      wire.Scanner
+	blankRun     int    // leading blanks of rbuf[r:w] scanned while the framing is unknown
 	rbuf         []byte // the current chunk, len == cap
 	r, w         int    // rbuf[r:w] is read but not yet consumed
 	chunk        int
@@ -224,7 +225,9 @@ func (c *conn) waitForSlot() error {
 		return nil
 	}
 	for c.inflight.Load() >= max {
-		if c.w < len(c.rbuf) {
+		// A stopped reader waits below for quit: peek would return at
+		// once, and the loop would spin until a handler finished.
+		if c.w < len(c.rbuf) && c.stopped() == nil {
 			if err := c.peek(max); err != nil {
 				return err
 			}
@@ -283,12 +286,17 @@ func (c *conn) next() (wire.Frame, error) {
 	for {
 		if c.r < c.w {
 			if c.scanner == nil {
-				f, ok, known := wire.DetectFraming(c.rbuf[c.r:c.w])
+				// Blanks may come before the first frame, but no more of
+				// them than a frame may hold: they are buffered like one.
+				// The run scanned so far is not scanned again.
+				f, ok, known := wire.DetectFraming(c.rbuf[c.r+c.blankRun : c.w])
 				if ok && !known {
 					return wire.Frame{}, errBadFraming
 				}
 				if ok {
 					c.setFraming(f)
+				} else if c.blankRun = c.w - c.r; c.blankRun > c.srv.cfg.MaxFrameSize {
+					return wire.Frame{}, errBadFraming
 				}
 			}
 			if c.scanner != nil {

@@ -100,7 +100,7 @@ func (w *responder) Send(v any) error {
 		rc.mu.Unlock()
 		return ErrReplyClosed
 	}
-	m, err := rc.target.writeValue(rc, v)
+	m, err := rc.writeValueLocked(v)
 	if err == nil {
 		w.last, w.sent = m, true
 	}
@@ -136,7 +136,7 @@ func (w *responder) sendLast(v any) error {
 		rc.target.commit(rc)
 		return nil
 	}
-	err := rc.target.writeLast(rc, v)
+	err := rc.writeLastLocked(v)
 	if err == nil {
 		rc.state = stateDone
 		w.sent = true
@@ -147,6 +147,35 @@ func (w *responder) sendLast(v any) error {
 	}
 	rc.target.commit(rc)
 	return nil
+}
+
+// writeValueLocked and writeLastLocked encode a reply value with rc.mu
+// held. Encoding runs user code (MarshalJSON), which may panic; the lock is
+// then released before the panic goes on to dispatcher.call's recover, or
+// serve, the timeout timer and the hand-off monitor would wait on it
+// forever.
+func (rc *requestContext) writeValueLocked(v any) (m replyMark, err error) {
+	encoded := false
+	defer func() {
+		if !encoded {
+			rc.mu.Unlock()
+		}
+	}()
+	m, err = rc.target.writeValue(rc, v)
+	encoded = true
+	return m, err
+}
+
+func (rc *requestContext) writeLastLocked(v any) (err error) {
+	encoded := false
+	defer func() {
+		if !encoded {
+			rc.mu.Unlock()
+		}
+	}()
+	err = rc.target.writeLast(rc, v)
+	encoded = true
+	return err
 }
 
 // sendUnary sends a unary handler's result, in one frame when w is the

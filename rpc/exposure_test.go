@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -333,6 +334,38 @@ func TestExposeHandlerCap(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestExposeHandlerCapTimeoutAnswered: at MaxHandlers a long handler
+// stays on its connection's reader; its caller still gets the timeout
+// reply at the deadline. The reply used to be queued for that reader,
+// which was the goroutine stuck in the handler, so it left only when the
+// handler returned.
+func TestExposeHandlerCapTimeoutAnswered(t *testing.T) {
+	t.Parallel()
+	const handlerTime = 3 * time.Second
+	s, _ := startServer(t, rpc.Config{MaxHandlers: 1, Timeout: 100 * time.Millisecond}, func(s *rpc.Server) {
+		s.Handle("stubborn", rpc.Func(func(json.RawMessage) (any, error) {
+			time.Sleep(handlerTime) // ignores its context
+			return "too late", nil
+		}))
+	})
+	a := dial(t, s)
+	a.write(reqFrame(`"stubborn"`, "null", "1")) // handed off: takes the one slot
+	if !eventually(ioTimeout, func() bool { return limits(s).HandedOffRunning == 1 }) {
+		t.Fatalf("the first handler was not handed off: %+v", limits(s))
+	}
+	b := dial(t, s)
+	begin := time.Now()
+	b.write(reqFrame(`"stubborn"`, "null", "2")) // at the cap: stays on b's reader
+	b.expectFrame(errReply(timeoutReply100ms, "2"))
+	if waited := time.Since(begin); waited > handlerTime/2 {
+		t.Errorf("the timeout reply came after %v; want it near the 100ms deadline, not when the handler returns (%v)", waited, handlerTime)
+	}
+	if l := limits(s); l.HandoffsDeferred == 0 {
+		t.Errorf("no hand-off deferred: the test did not reach the cap (%+v)", l)
+	}
+	a.expectFrame(errReply(timeoutReply100ms, "1"))
 }
 
 // TestExposeHandlerCapNestedCall: a handler calling its own server

@@ -230,7 +230,11 @@ func (c *requestContext) expire() {
 	}
 	c.mu.Unlock()
 	if expired {
-		c.target.commit(c)
+		// nil: flush now. While the handler runs inline the reader is
+		// the one stuck in it, so commit(c) would leave the timeout
+		// reply queued until the handler returned (the request may be
+		// inline still when MaxHandlers put off its hand-off).
+		c.target.commit(nil)
 	}
 }
 

@@ -561,3 +561,47 @@ func testShutdownUnderLoadDeadline(t *testing.T) {
 	}
 	goleak.VerifyNone(t, leaks)
 }
+
+// TestShutdownWaitsWithoutSpinning: a reader waiting for a MaxInFlight
+// slot when Shutdown begins waits quietly for the handler to finish. It
+// used to spin on its socket until then, a whole core for up to Timeout.
+// Not parallel: it reads the process's CPU time.
+func TestShutdownWaitsWithoutSpinning(t *testing.T) {
+	if _, ok := processCPU(); !ok {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("process CPU time cannot be read here")
+		}
+		t.Skip("process CPU time cannot be read here")
+	}
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	s, stop := startServer(t, rpc.Config{MaxInFlight: 1}, func(s *rpc.Server) {
+		s.Handle("slow", rpc.Func(func(json.RawMessage) (any, error) {
+			started <- struct{}{}
+			<-release // ignores its context
+			return "done", nil
+		}))
+	})
+	c := dial(t, s)
+	c.write(reqFrame(`"slow"`, "null", "1"))
+	<-started
+	time.Sleep(100 * time.Millisecond) // handed off; the reader waits for a slot
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	time.Sleep(50 * time.Millisecond) // Shutdown waits for the handler
+	cpu0, _ := processCPU()
+	wall0 := time.Now()
+	time.Sleep(500 * time.Millisecond)
+	cpu1, _ := processCPU()
+	used, wall := cpu1-cpu0, time.Since(wall0)
+	close(release)
+	c.expectFrame(valueReply(`"done"`, "1"))
+	c.close() // the server's lingering close ends at our EOF
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%v of CPU in %v while Shutdown waited for one handler", used, wall)
+	if used > wall/4 {
+		t.Errorf("the server used %v of CPU in %v while waiting for one blocked handler: a busy loop", used, wall)
+	}
+}
