@@ -321,7 +321,10 @@ func (s *Server) isClosing() bool {
 // reading new requests, lets the requests already read finish and their
 // replies go out, then closes every connection. If ctx ends first, the
 // handlers still running have their contexts cancelled, every connection
-// is closed at once, and Shutdown returns ctx.Err().
+// is closed at once, and Shutdown returns ctx.Err() without waiting for
+// them: a handler that ignores its cancelled context keeps its goroutine,
+// and its connection's reader, until it returns (as net/http's Shutdown
+// does not wait for handlers past its context either).
 func (s *Server) Shutdown(ctx context.Context) error {
 	conns, hooks := s.beginClose()
 	for _, c := range conns {
