@@ -3,7 +3,9 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 )
@@ -66,12 +68,12 @@ func (s *Server) registerIntrospection() {
 func (s *Server) Patterns(schemas bool) []PatternInfo {
 	routes := s.router.table.Load().routes
 	out := make([]PatternInfo, 0, len(routes))
-	for _, ri := range s.router.Routes() {
-		if strings.HasPrefix(ri.Key, "msgpattern:") {
+	for _, key := range slices.Sorted(maps.Keys(routes)) { // one snapshot of the table
+		if strings.HasPrefix(key, "msgpattern:") {
 			continue
 		}
-		rt := routes[ri.Key]
-		pi := PatternInfo{Pattern: ri.Key, Kind: "handler"}
+		rt := routes[key]
+		pi := PatternInfo{Pattern: key, Kind: "handler"}
 		if rt.event {
 			pi.Kind = kindEvent
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"iter"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -110,4 +111,29 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestPatternsWhileRegistering: Patterns reads one snapshot of the route
+// table. It used to read it twice, and panicked on a route added between
+// the two reads (over the wire: msgpattern:list answered an internal error).
+func TestPatternsWhileRegistering(t *testing.T) {
+	s := rpc.NewServer(&rpc.Config{Introspection: true}, discardLogger())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 3000 {
+			s.Handle("p"+strconv.Itoa(i), rpc.Func(func(json.RawMessage) (any, error) { return nil, nil }))
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			if n := len(s.Patterns(false)); n != 3000 {
+				t.Errorf("%d patterns listed; want 3000", n)
+			}
+			return
+		default:
+		}
+		s.Patterns(false) // a panic fails the test
+	}
 }
