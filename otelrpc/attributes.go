@@ -100,7 +100,7 @@ const (
 func serverErrorKind(ctx context.Context, err error) string {
 	var re *rpc.Error
 	switch {
-	case errors.As(err, &re) && errors.Is(re, rpc.ErrNoHandler):
+	case errors.As(err, &re) && isNoHandler(re):
 		// A downstream "no handler", forwarded: the server answers
 		// "Internal server error" rather than pass it for its own.
 		return kindHandler
@@ -121,6 +121,15 @@ func serverErrorKind(ctx context.Context, err error) string {
 	return kindHandler
 }
 
+// isNoHandler reports whether re itself, not its cause, is a received
+// "no handler" answer: the server checks only the outermost *rpc.Error, so
+// a handler's own error that wraps a downstream no-handler is sent as is.
+func isNoHandler(re *rpc.Error) bool {
+	own := *re
+	own.Cause = nil
+	return errors.Is(&own, rpc.ErrNoHandler)
+}
+
 // isDecodeError recognises rpc's unexported decode error (the typed
 // adapters' "rpc: invalid data for pattern …") by its type's name; a test
 // pins it.
@@ -139,7 +148,7 @@ func isDecodeError(err error) bool {
 // "error".
 func serverStatusCode(err error) attribute.KeyValue {
 	var re *rpc.Error
-	if !errors.As(err, &re) || errors.Is(re, rpc.ErrNoHandler) {
+	if !errors.As(err, &re) || isNoHandler(re) {
 		return statusErrorAttr
 	}
 	if re.Payload != nil {

@@ -74,6 +74,7 @@ func (s *seen) logText() string {
 //	panic   a panic
 //	typed   rpc.Typed over []int: other data does not decode
 //	late    returns "late" after 150 ms, ignoring its 50 ms timeout
+//	lateerr returns a plain error after 150 ms, ignoring its 50 ms timeout
 //	ticks   a stream of 3, 2, 1
 //	whoami  the trace and span ids and trace state of its context and the
 //	        request's metadata; it logs a line with its context
@@ -114,6 +115,10 @@ func newTracedServer(t testing.TB, tp trace.TracerProvider, next func() rpc.Call
 	srv.Handle("late", rpc.Func(func(json.RawMessage) (any, error) {
 		time.Sleep(150 * time.Millisecond)
 		return "late", nil
+	}), rpc.WithTimeout(50*time.Millisecond))
+	srv.Handle("lateerr", rpc.Func(func(json.RawMessage) (any, error) {
+		time.Sleep(150 * time.Millisecond)
+		return nil, errors.New("db: connection reset")
 	}), rpc.WithTimeout(50*time.Millisecond))
 	srv.Handle("ticks", rpc.Stream(func(ctx context.Context, _ json.RawMessage) iter.Seq2[int, error] {
 		record(ctx)

@@ -26,6 +26,8 @@ func TestErrorKinds(t *testing.T) {
 	}
 	objErr, _ := rpc.NewErrorObject(map[string]any{"status": 400})
 	strStatus, _ := rpc.NewErrorObject(map[string]any{"status": "bad_request"})
+	ownWrapsNoHandler := rpc.Errorf("inventory unavailable: %w", rpc.NoHandlerError())
+	ownWrapsNoHandler.Status = "503"
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	live := context.Background()
@@ -50,6 +52,9 @@ func TestErrorKinds(t *testing.T) {
 		{&rpc.Error{Status: "401", Message: "who?"}, kindRPC, "401", nil},
 		// A downstream no-handler, forwarded: answered as an internal error.
 		{rpc.NoHandlerError(), kindHandler, "error", nil},
+		// The handler's own error, whose cause is a downstream no-handler:
+		// the server sends it as is (it looks only at the outermost error).
+		{ownWrapsNoHandler, kindRPC, "503", nil},
 		// The context errors of a request whose context lives are the
 		// handler's own (a downstream call's deadline).
 		{context.DeadlineExceeded, kindHandler, "error", live},

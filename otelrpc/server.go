@@ -68,13 +68,17 @@ func (rc *resolved) serve(ctx context.Context, next rpc.Handler, w rpc.ResponseW
 	returned = true
 
 	spanErr := err
-	if err == nil && !r.IsEvent() && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		// The handler finished past the deadline: the caller was answered
-		// with the timeout error.
+	late := !r.IsEvent() && errors.Is(ctx.Err(), context.DeadlineExceeded)
+	if err == nil && late {
 		spanErr = context.DeadlineExceeded
 	}
 	if spanErr == nil {
 		rc.endServer(span, r, "", attribute.KeyValue{})
+	} else if late {
+		// Past the deadline the caller got the timeout reply, whatever the handler returned.
+		rc.endServer(span, r, kindTimeout, statusErrorAttr)
+		span.RecordError(spanErr)
+		span.SetStatus(codes.Error, spanErr.Error())
 	} else {
 		rc.endServer(span, r, serverErrorKind(ctx, spanErr), serverStatusCode(spanErr))
 		span.RecordError(spanErr)

@@ -65,6 +65,10 @@ func TestServerSpans(t *testing.T) {
 			attrs: with(map[string]string{"error.type": "decode"})},
 		{name: "late past the deadline", route: "late", status: codes.Error,
 			attrs: with(map[string]string{"msgpattern.outcome": "error", "error.type": "timeout"})},
+		// The caller got the timeout reply, and the metrics count a
+		// timeout, whatever the late handler returned.
+		{name: "late error past the deadline", route: "lateerr", status: codes.Error,
+			attrs: with(map[string]string{"msgpattern.outcome": "error", "error.type": "timeout", "rpc.response.status_code": "error"})},
 		{name: "event", route: "evt", event: true, metadata: map[string]any{"traceparent": traceparent},
 			parent: remoteParent(), attrs: with(map[string]string{"rpc.method": "evt", "msgpattern.outcome": "ok"})},
 		{name: "event without metadata", route: "evt", event: true, attrs: with(nil)},
