@@ -31,31 +31,27 @@ func Append(dst []byte, v any) (out []byte, ok bool) {
 	return ep.encode(0, dst, valuePointer(t, v))
 }
 
-// valuePointer points to the value of dynamic type t inside v, without
-// copying it (the encoders only read).
+// valuePointer points to the value of dynamic type t inside v. A
+// pointer-shaped value is the interface's data word itself; any other is
+// pointed to by it, and read in place (the encoders only read), except
+// structs and arrays of one pointer's size: whether the compiler stores
+// those in the word depends on its version's rule (Go 1.26 stores
+// struct{_ struct{}; p *T} directly, older ones did not), so they are
+// copied out through reflect rather than guessed at.
 func valuePointer(t reflect.Type, v any) unsafe.Pointer {
-	word := (*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1]
-	if isDirectIface(t) {
-		// A pointer-shaped value is the word itself: point to a copy.
-		w := new(unsafe.Pointer)
-		*w = word
-		return unsafe.Pointer(w)
-	}
-	return word
-}
-
-// isDirectIface reports whether values of t are stored in an interface's
-// data word (pointer-shaped types) rather than pointed to by it.
-func isDirectIface(t reflect.Type) bool {
 	switch t.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Chan, reflect.Func, reflect.UnsafePointer:
-		return true
-	case reflect.Struct:
-		return t.NumField() == 1 && t.Size() == unsafe.Sizeof(uintptr(0)) && isDirectIface(t.Field(0).Type)
-	case reflect.Array:
-		return t.Len() == 1 && isDirectIface(t.Elem())
+		w := new(unsafe.Pointer)
+		*w = (*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1]
+		return unsafe.Pointer(w)
+	case reflect.Struct, reflect.Array:
+		if t.Size() == unsafe.Sizeof(uintptr(0)) {
+			p := reflect.New(t)
+			p.Elem().Set(reflect.ValueOf(v))
+			return p.UnsafePointer()
+		}
 	}
-	return false
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1]
 }
 
 // maxEncodeDepth bounds the nesting the encoders recurse into (depth, their

@@ -85,6 +85,30 @@ type (
 	}
 )
 
+// Structs of one pointer's size. Go 1.26 stores the first two in an
+// interface's data word itself, as it does a lone pointer field; the
+// encoder once took that word for a pointer to the struct and read the
+// pointee in its place (a crash, or a wrong reply).
+type (
+	zeroSizeFirst struct {
+		_ struct{}
+		P *int
+	}
+	notComparable struct {
+		_    [0]func()
+		Name *string
+	}
+	listHead struct {
+		_ struct{}
+		P *listNode
+	}
+	listNode struct {
+		Next *listNode
+		V    int
+	}
+	oneWord struct{ X int64 }
+)
+
 func (*ptrMarshaler) MarshalJSON() ([]byte, error) { return []byte(`"pointer"`), nil }
 
 type badMarshaler struct{}
@@ -107,6 +131,8 @@ func TestAppendSameAsEncodingJSON(t *testing.T) {
 		deep = &selfRef{Next: deep}
 	}
 	when := time.Date(2026, 12, 1, 10, 0, 0, 123, time.UTC)
+	fortyTwo, name := 42, "name"
+	list := listHead{P: &listNode{V: 1, Next: &listNode{V: 2}}}
 	var o order
 	if err := json.Unmarshal([]byte(orderJSON), &o); err != nil {
 		t.Fatal(err)
@@ -138,6 +164,8 @@ func TestAppendSameAsEncodingJSON(t *testing.T) {
 		{[]byte("bytes"), false}, {[2]int{1, 2}, false}, {withEmbedded{X: 1}, false},
 		{struct{ A, B int }{1, 2}, true}, {struct{ P *int }{&seven}, true},
 		{struct{ M map[string]int }{map[string]int{"a": 1}}, true},
+		{zeroSizeFirst{P: &fortyTwo}, true}, {notComparable{Name: &name}, true}, {list, true},
+		{[]any{zeroSizeFirst{P: &fortyTwo}, list}, true}, {oneWord{X: 5}, true},
 		{kinds{Self: &kinds{S: "inner"}, Items: []*lineItem{nil, {SKU: "s"}}, Any: []any{1.0}}, true},
 	}
 	for _, tt := range tests {
