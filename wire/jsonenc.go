@@ -99,6 +99,13 @@ func appendMarshal(dst []byte, v any) ([]byte, error) {
 		return dst, err
 	}
 	out := bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})
+	if !utf8.Valid(out) {
+		// encoding/json copies a Marshaler's or a nested RawMessage's
+		// bytes as they are. A frame's length counts the UTF-16 units its
+		// peer decodes, so the body must be what it decodes: replace as
+		// a WHATWG decoder (node) does.
+		out = SanitizeUTF8(nil, out)
+	}
 	return appendUnescapeLineSeparators(dst, out), nil
 }
 

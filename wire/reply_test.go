@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/msgpattern/msgpattern/wire"
 )
@@ -381,6 +384,42 @@ func TestUnframed(t *testing.T) {
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %s, want %s", tc.got, tc.want)
+		}
+	}
+}
+
+// TestAppendValueOfInvalidUTF8Nested: invalid UTF-8 that reaches a reply
+// through encoding/json (a nested json.RawMessage, a Marshaler's output)
+// is replaced as a NestJS peer decodes it, so the frame's length, in
+// UTF-16 units of the decoded text, is the one the peer counts. It once
+// went out as it was: 0xFF counted 2 units here and 1 (U+FFFD) in node,
+// and the peer's stream lost its framing.
+func TestAppendValueOfInvalidUTF8Nested(t *testing.T) {
+	t.Parallel()
+	type wrapped struct {
+		R json.RawMessage `json:"r"`
+	}
+	for _, v := range []any{
+		wrapped{json.RawMessage("\"\xff\"")},
+		wrapped{json.RawMessage("\"\xe2\x82x\"")},
+		&[]json.RawMessage{json.RawMessage("\"\xf0\x9f\x98\"")}[0],
+		map[string]json.RawMessage{"a": json.RawMessage("\"\xff\xff\xff\"")},
+		[]json.RawMessage{json.RawMessage("\"\xc0\x80\"")},
+	} {
+		frame, err := wire.AppendValueOf(nil, wire.NestJS, v, []byte(`1`), true)
+		if err != nil {
+			t.Fatalf("%#v: %v", v, err)
+		}
+		header, body, _ := strings.Cut(string(frame), "#")
+		if !utf8.ValidString(body) {
+			t.Errorf("%#v: the frame's body is not valid UTF-8: %q", v, body)
+			continue
+		}
+		if units := len(utf16.Encode([]rune(body))); header != strconv.Itoa(units) {
+			t.Errorf("%#v: header %s, body of %d UTF-16 units: %q", v, header, units, body)
+		}
+		if !json.Valid([]byte(body)) {
+			t.Errorf("%#v: the body is not JSON: %q", v, body)
 		}
 	}
 }
