@@ -16,7 +16,11 @@ import (
 // encoding/json's defaults. Common scalar types and json.RawMessage are
 // encoded directly; everything else as encoding/json encodes it (by the
 // faster internal/structjson where it covers the type, else by encoding/json
-// itself), so struct tags and json.Marshaler work as usual.
+// itself), so struct tags and json.Marshaler work as usual. Where the two
+// differ, encoding/json's choice stands: NaN and ±Inf are an error
+// (JSON.stringify writes null), and -0 inside a struct, slice or map is
+// written -0 (JSON.stringify writes 0; a top-level -0 is written 0), which
+// JavaScript reads as a number === 0.
 func AppendJSON(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:

@@ -18,7 +18,13 @@
 // Unmarshal zero the target and hand the input to encoding/json, whose result
 // and error the caller then gets. The fuzz test holds the two to the same
 // results. A target that is not a zero value goes to encoding/json
-// directly, since only from a zero value can a fallback start over.
+// directly, since only from a zero value can a fallback start over. Two
+// things a fallback can show: a json.Unmarshaler or TextUnmarshaler that
+// the fast path called before it gave up is called again by encoding/json
+// (the result is encoding/json's; side effects happen twice), and a float
+// holding -0 counts as zero (as reflect's IsZero has it), so a fallback
+// leaves it +0 where encoding/json would have left it alone. The rpc
+// package always decodes into a fresh value.
 //
 // Append, the encoder, works the same way: plans per type, and ok=false
 // (the caller then uses encoding/json) for what it does not cover —
