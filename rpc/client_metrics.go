@@ -66,6 +66,6 @@ func (c *Client) Metrics() ClientMetrics {
 	for _, slot := range c.slots {
 		m.InFlight += slot.pending()
 	}
-	m.Latency, m.P50LatencyMs, m.P90LatencyMs, m.P99LatencyMs = s.latency.snapshot()
+	m.Latency, m.P50LatencyMs, m.P90LatencyMs, m.P99LatencyMs = s.latency.snapshot(0)
 	return m
 }

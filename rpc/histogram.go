@@ -41,8 +41,10 @@ type LatencyBucket struct {
 }
 
 // snapshot returns the non-empty prefix of buckets and the estimated
-// percentiles p50, p90, p99 in milliseconds (0 when empty).
-func (h *histogram) snapshot() (buckets []LatencyBucket, p50, p90, p99 float64) {
+// percentiles p50, p90, p99 in milliseconds (0 when empty). max, when not
+// 0, is the longest duration observed (nanoseconds): the estimates, which
+// interpolate inside power-of-two buckets, never exceed it.
+func (h *histogram) snapshot(max int64) (buckets []LatencyBucket, p50, p90, p99 float64) {
 	var counts [latencyBuckets]uint64
 	var total uint64
 	last := -1
@@ -73,9 +75,16 @@ func (h *histogram) snapshot() (buckets []LatencyBucket, p50, p90, p99 float64) 
 					lo = ms(int64(bucketBound(i - 1)))
 				}
 				hi := ms(int64(bucketBound(i)))
+				if max > 0 {
+					hi = min(hi, ms(max))
+					lo = min(lo, hi)
+				}
 				return lo + (hi-lo)*(rank-seen)/float64(c)
 			}
 			seen += float64(c)
+		}
+		if max > 0 {
+			return min(ms(int64(bucketBound(last))), ms(max))
 		}
 		return ms(int64(bucketBound(last)))
 	}

@@ -260,7 +260,7 @@ func (c *counters) snapshot(r *Router) Metrics {
 			TotalLatencyMs: ms(s.nanos.Load()),
 			MaxLatencyMs:   ms(s.max.Load()),
 		}
-		pm.Latency, pm.P50LatencyMs, pm.P90LatencyMs, pm.P99LatencyMs = s.latency.snapshot()
+		pm.Latency, pm.P50LatencyMs, pm.P90LatencyMs, pm.P99LatencyMs = s.latency.snapshot(s.max.Load())
 		if pm.Count > 0 {
 			pm.AvgLatencyMs = pm.TotalLatencyMs / float64(pm.Count)
 		}
