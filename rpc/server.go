@@ -40,7 +40,8 @@ type Server struct {
 	dispatching  atomic.Int64  // Dispatch calls in progress
 	dispatchIdle chan struct{} // signalled when dispatching drops to 0
 	onShutdown   []func(context.Context)
-	transports   []*transportStats // other than TCP, under mu
+	transports   []*transportStats    // other than TCP, under mu
+	otherPeer    atomic.Pointer[Peer] // of messages dispatched without a peer
 
 	baseCtx    context.Context // parent of every connection's context
 	cancelBase context.CancelFunc

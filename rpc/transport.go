@@ -105,7 +105,7 @@ func (s *Server) Dispatch(ctx context.Context, m Message, w ReplyWriter) error {
 	start := monotime()
 	peer := m.Peer
 	if peer == nil {
-		peer = &anonymousPeer
+		peer = s.unnamedPeer()
 	}
 	p, err := wire.ParseRequest(m.Packet, s.cfg.MaxDepth)
 	if err != nil {
@@ -152,8 +152,15 @@ func (s *Server) Dispatch(ctx context.Context, m Message, w ReplyWriter) error {
 	return nil
 }
 
-// anonymousPeer is the peer of messages dispatched without one.
-var anonymousPeer = Peer{transport: "other"}
+// unnamedPeer is the peer of messages dispatched without one: transport
+// "other", counted in its own row of the metrics.
+func (s *Server) unnamedPeer() *Peer {
+	if p := s.otherPeer.Load(); p != nil {
+		return p
+	}
+	s.otherPeer.CompareAndSwap(nil, &Peer{transport: "other", stats: s.transportStats("other")})
+	return s.otherPeer.Load()
+}
 
 // enterDispatch counts a dispatch in, unless the server has been closed
 // (Close, or Shutdown's context ended). While Shutdown drains, messages
@@ -437,8 +444,13 @@ type transportStats struct {
 	requests, events atomic.Uint64
 }
 
-// transportStats returns the counters of the named transport, made on first use.
+// transportStats returns the counters of the named transport, made on
+// first use; nil for "tcp", whose row is what the others leave (a
+// transport naming its peers "tcp" is counted there, not listed twice).
 func (s *Server) transportStats(name string) *transportStats {
+	if name == "tcp" {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ts := range s.transports {

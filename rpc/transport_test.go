@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"iter"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -263,4 +264,33 @@ func TestDecoder(t *testing.T) {
 		t.Errorf("decoder used %d times, want 1", used)
 	}
 	s.Close()
+}
+
+// TestDispatchTransportRows: the metrics list each transport once. A
+// transport that names its peers "tcp" is counted in TCP's row (it used
+// to get a second "tcp" row, and a Prometheus scrape of duplicate labels
+// failed), and messages dispatched without a peer in a row "other" (they
+// were counted as TCP).
+func TestDispatchTransportRows(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) {
+		s.Handle("ping", rpc.Func(func(json.RawMessage) (any, error) { return "pong", nil }))
+	})
+	ping := []byte(`{"pattern":"ping","data":null,"id":"1"}`)
+	ctx := context.Background()
+	for _, peer := range []*rpc.Peer{srv.NewPeer("tcp", nil), nil, nil, srv.NewPeer("queue", nil)} {
+		if err := srv.Dispatch(ctx, rpc.Message{Packet: ping, Peer: peer}, newRecorder()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]uint64{}
+	for _, tm := range srv.GetMetrics().Transports {
+		if _, dup := got[tm.Transport]; dup {
+			t.Errorf("transport %q listed twice: %+v", tm.Transport, srv.GetMetrics().Transports)
+		}
+		got[tm.Transport] = tm.Requests
+	}
+	if want := map[string]uint64{"tcp": 1, "other": 2, "queue": 1}; !maps.Equal(got, want) {
+		t.Errorf("requests by transport %v; want %v", got, want)
+	}
 }
