@@ -267,12 +267,17 @@ func TestExposeIdleEviction(t *testing.T) {
 func TestExposeLingeringNotCounted(t *testing.T) {
 	t.Parallel()
 	s, _ := startServer(t, rpc.Config{MaxConnections: 4}, func(s *rpc.Server) { registerExposure(s, nil) })
-	for range 8 {
+	for i := range 8 {
 		// A framing error: the server half-closes and lingers (half a
 		// second) for a peer that neither sends nor closes.
 		c := dial(t, s)
 		c.write("x")
-		if !eventually(ioTimeout, func() bool { return s.GetMetrics().ActiveConnections == 0 }) {
+		// Accepted (a dial returns before the server accepts), then
+		// unlisted: otherwise the next dials could overlap this one.
+		if !eventually(ioTimeout, func() bool {
+			m := s.GetMetrics()
+			return m.TotalConnections == uint64(i+1) && m.ActiveConnections == 0
+		}) {
 			t.Fatalf("connection with a framing error still counted: %+v", s.GetMetrics())
 		}
 	}
