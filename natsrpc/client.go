@@ -22,7 +22,9 @@ import (
 // the same errors: a *rpc.Error for an error reply, errors.Is(err,
 // rpc.ErrNoHandler) when nobody serves the pattern (NATS's "no responders",
 // at once), ctx.Err() when the context ends, rpc.ErrConnectionLost when the
-// NATS connection closes, rpc.ErrClientClosed after Close.
+// NATS connection closes, rpc.ErrClientClosed after Close, and
+// rpc.ErrStreamOverflow for a stream whose consumer fell behind
+// ([WithMaxStreamBuffer]).
 //
 // Calls share one wildcard inbox subscription; each call's reply subject
 // is that inbox plus a token of its own, so a stream's values reach it as

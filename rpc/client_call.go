@@ -120,6 +120,8 @@ func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...CallOp
 // Stream calls pattern and yields each value of the reply as it arrives (a
 // NestJS Observable's values), then stops; an error ends the sequence. The
 // request is sent when iteration starts; stopping early abandons the call.
+// Values wait for the consumer up to WithMaxStreamBuffer; a consumer that
+// falls further behind gets ErrStreamOverflow.
 // This is the client side; the server side of a streamed reply is the
 // handler adapter [Stream] (rpc.Stream), and [StreamOf] decodes the values.
 func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...CallOption) iter.Seq2[json.RawMessage, error] {
