@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/msgpattern/msgpattern/internal/natstest"
+	"github.com/msgpattern/msgpattern/internal/streamtest"
 	"github.com/msgpattern/msgpattern/natsrpc"
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -83,21 +84,7 @@ func TestClientStreamBufferBound(t *testing.T) {
 	responder.Flush()
 
 	c := natstest.Dial(t, ns.ClientURL(), natsrpc.WithMaxStreamBuffer(limit))
-	taken := 0
-	var streamErr error
-	for v, err := range c.Stream(context.Background(), "flood", nil) {
-		if err != nil {
-			streamErr = err
-			break
-		}
-		if len(v) != size {
-			t.Fatalf("value of %d bytes; want %d", len(v), size)
-		}
-		if taken++; taken == 1 {
-			<-flooded // a slow consumer: everything has been published
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
+	taken, streamErr := streamtest.SlowConsumer(t, c.Stream(context.Background(), "flood", nil), size, flooded, 200*time.Millisecond)
 	t.Logf("took %d of %d values, then %v", taken, values, streamErr)
 	if !errors.Is(streamErr, rpc.ErrStreamOverflow) {
 		t.Errorf("stream ended with %v after %d values; want ErrStreamOverflow", streamErr, taken)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/msgpattern/msgpattern/internal/streamtest"
 	"github.com/msgpattern/msgpattern/rpc"
 	"github.com/msgpattern/msgpattern/wire"
 )
@@ -46,21 +47,7 @@ func TestClientStreamBufferBound(t *testing.T) {
 		return true
 	})
 	c := newTestClient(t, fs.addr, rpc.WithHeartbeat(0, 0), rpc.WithMaxStreamBuffer(limit))
-	taken := 0
-	var streamErr error
-	for v, err := range c.Stream(context.Background(), "flood", nil) {
-		if err != nil {
-			streamErr = err
-			break
-		}
-		if len(v) != size {
-			t.Fatalf("value of %d bytes; want %d", len(v), size)
-		}
-		if taken++; taken == 1 {
-			<-flooded // a slow consumer: the server has sent everything
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	taken, streamErr := streamtest.SlowConsumer(t, c.Stream(context.Background(), "flood", nil), size, flooded, 100*time.Millisecond)
 	t.Logf("took %d of %d values, then %v", taken, values, streamErr)
 	if !errors.Is(streamErr, rpc.ErrStreamOverflow) {
 		t.Errorf("stream ended with %v after %d values; want ErrStreamOverflow", streamErr, taken)

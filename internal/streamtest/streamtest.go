@@ -1,0 +1,32 @@
+// Package streamtest is for tests of the clients' stream calls: a consumer
+// that falls behind on purpose. rpc's and natsrpc's tests use it, so that
+// both clients are held to the same stream-buffer bound the same way.
+package streamtest
+
+import (
+	"encoding/json"
+	"iter"
+	"testing"
+	"time"
+)
+
+// SlowConsumer takes the first value of stream, then waits until sent is
+// closed (the peer has sent everything) and pause more, then takes the
+// rest as fast as it can. Every value must be size bytes long. It returns
+// how many values it took and the error that ended the stream, if any.
+func SlowConsumer(t testing.TB, stream iter.Seq2[json.RawMessage, error], size int, sent <-chan struct{}, pause time.Duration) (taken int, err error) {
+	t.Helper()
+	for v, err := range stream {
+		if err != nil {
+			return taken, err
+		}
+		if len(v) != size {
+			t.Fatalf("value of %d bytes; want %d", len(v), size)
+		}
+		if taken++; taken == 1 {
+			<-sent
+			time.Sleep(pause)
+		}
+	}
+	return taken, nil
+}
