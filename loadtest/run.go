@@ -106,6 +106,14 @@ type run struct {
 	hist      *histogram
 	completed atomic.Uint64
 	errs      [numKinds]atomic.Uint64
+	connLost  atomic.Pointer[error] // the first read error of a connection the run did not close
+}
+
+// lose records why a connection died, unless the run closed it itself.
+func (r *run) lose(err error) {
+	if !errors.Is(err, net.ErrClosed) {
+		r.connLost.CompareAndSwap(nil, &err)
+	}
 }
 
 // newRun checks cfg and sets its defaults.
@@ -159,11 +167,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		conns[i] = nc
 	}
-	return r.measure(ctx, func(ctx context.Context, wg *sync.WaitGroup) {
+	res, err := r.measure(ctx, func(ctx context.Context, wg *sync.WaitGroup) {
 		for _, nc := range conns {
 			wg.Go(func() { r.drive(ctx, nc) })
 		}
 	})
+	if lost := r.connLost.Load(); err == nil && res.Requests == 0 && lost != nil {
+		// Every connection died before a request could be counted (a TLS
+		// server refusing the client's certificate after the handshake,
+		// say): an empty result would read as a run with nothing wrong.
+		err = fmt.Errorf("loadtest: the connection was lost before any request: %w", *lost)
+	}
+	return res, err
 }
 
 // RunCalls performs a run as Run does, but with requests made by call,
@@ -513,6 +528,7 @@ func (r *run) read(nc net.Conn, slots []slot, free chan<- int, outstanding *atom
 	for {
 		f, err := sc.Scan(buf[rd:wr])
 		if err != nil {
+			r.lose(err)
 			return
 		}
 		if f.Len > 0 {
@@ -555,6 +571,7 @@ func (r *run) read(nc net.Conn, slots []slot, free chan<- int, outstanding *atom
 		m, err := nc.Read(buf[wr:])
 		wr += m
 		if m == 0 && err != nil {
+			r.lose(err)
 			return
 		}
 	}

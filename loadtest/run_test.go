@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -237,5 +238,38 @@ func TestRunCalls(t *testing.T) {
 		})
 	if err != nil || res.Requests != 4 || res.ByKind[loadtest.KindDeadline] != 4 || len(res.ByKind) != 1 {
 		t.Errorf("RunCalls of calls that time out: %+v, %v; want 4 deadline_exceeded", res, err)
+	}
+}
+
+// TestRunConnectionLostAtOnce: a server that hangs up as soon as it
+// accepts. Every run must say so: a request counted as no_reply, or an
+// error. When the connection died before a measured request was sent (in
+// the warm-up here; in TestRunTLS, now and then, when the TLS 1.3 refusal
+// of the client's certificate was read first) the run ended with nothing
+// counted and no error, as if all was well.
+func TestRunConnectionLostAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			nc.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	for i := range 5 {
+		res, err := loadtest.Run(context.Background(), loadtest.Config{
+			Addr: ln.Addr().String(), Requests: 1, Warmup: 20 * time.Millisecond, Pattern: []byte(`"sum"`),
+		})
+		if err == nil && res.Errors == 0 {
+			t.Fatalf("run %d against a server that hangs up: %+v, no error", i, res)
+		}
 	}
 }
