@@ -221,9 +221,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		{"write_timeout_seconds", l.WriteTimeoutMs / 1e3},
 		{"max_queued_reply_bytes", float64(l.MaxQueuedReplyBytes)},
 		{"memory_budget_bytes", float64(l.MemoryBudgetBytes)},
+		{"max_in_flight", float64(l.MaxInFlight)},
 		{"max_handlers", float64(l.MaxHandlers)},
 		{"max_connections", float64(l.MaxConnections)},
 		{"evict_idle_after_seconds", l.EvictIdleAfterMs / 1e3},
+		{"max_frame_size_units", float64(l.MaxFrameSize)},
 		{"frame_timeout_seconds", l.FrameTimeoutMs / 1e3},
 		{"min_frame_rate_bytes_per_second", float64(l.MinFrameRate)},
 	} {

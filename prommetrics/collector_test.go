@@ -22,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/msgpattern/msgpattern/rpc"
+	"github.com/msgpattern/msgpattern/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -181,10 +182,10 @@ func TestCollector(t *testing.T) {
 	exercise(t, srv)
 	c := NewCollector(srv)
 
-	// 19 single metrics, one per error kind, 9 limit kinds, 8 limit
+	// 19 single metrics, one per error kind, 9 limit kinds, 10 limit
 	// values, two per transport (tcp only here), three per pattern.
 	kinds := reflect.TypeFor[rpc.ErrorCounts]().NumField()
-	if got, want := testutil.CollectAndCount(c), 19+kinds+9+8+2+3*3; got != want {
+	if got, want := testutil.CollectAndCount(c), 19+kinds+9+10+2+3*3; got != want {
 		t.Errorf("CollectAndCount = %d, want %d", got, want)
 	}
 	if n := testutil.CollectAndCount(c, "msgpattern_errors_total"); n != kinds {
@@ -196,6 +197,12 @@ func TestCollector(t *testing.T) {
 	}
 	if got := value(c, "msgpattern_limit", "name", "max_handlers"); got != rpc.DefaultMaxHandlers {
 		t.Errorf("msgpattern_limit{name=max_handlers} = %v", got)
+	}
+	if got := value(c, "msgpattern_limit", "name", "max_in_flight"); got != rpc.DefaultMaxInFlight {
+		t.Errorf("msgpattern_limit{name=max_in_flight} = %v", got)
+	}
+	if got := value(c, "msgpattern_limit", "name", "max_frame_size_units"); got != wire.DefaultMaxFrameUnits {
+		t.Errorf("msgpattern_limit{name=max_frame_size_units} = %v", got)
 	}
 	if got := value(c, "msgpattern_limit", "name", "write_timeout_seconds"); got != rpc.DefaultWriteTimeout.Seconds() {
 		t.Errorf("msgpattern_limit{name=write_timeout_seconds} = %v", got)

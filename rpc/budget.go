@@ -80,15 +80,19 @@ func (b *memoryBudget) wake() {
 }
 
 // reserve takes n bytes, waiting while they do not fit. It gives up,
-// returning false, when wait passes or stop closes.
+// returning false, when wait passes (never when it is 0) or stop closes.
 func (b *memoryBudget) reserve(n int64, wait time.Duration, stop1, stop2 <-chan struct{}) bool {
 	if b.tryReserve(n) {
 		return true
 	}
 	b.waiters.Add(1)
 	defer b.waiters.Add(-1)
-	t := time.NewTimer(wait)
-	defer t.Stop()
+	var expired <-chan time.Time // never, when wait is 0 (FrameTimeout off)
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		expired = t.C
+	}
 	for {
 		b.mu.Lock()
 		ch := b.freed
@@ -99,7 +103,7 @@ func (b *memoryBudget) reserve(n int64, wait time.Duration, stop1, stop2 <-chan 
 		}
 		select {
 		case <-ch:
-		case <-t.C:
+		case <-expired:
 			return false
 		case <-stop1:
 			return false

@@ -18,7 +18,8 @@ type Config struct {
 	// Timeout bounds each request: the handler's context is cancelled at
 	// the deadline. Default 30s.
 	Timeout time.Duration
-	// MaxConnections caps concurrent connections. Default 1000.
+	// MaxConnections caps concurrent connections. Default 1000; negative
+	// means no cap.
 	MaxConnections int
 	// RateLimitPerSec and RateLimitBurst limit the messages of one
 	// connection (a token bucket): a request over the limit is answered
@@ -50,13 +51,16 @@ type Config struct {
 	// MaxFrameSize is the longest frame accepted, in UTF-16 units for
 	// NestJS framing and bytes for line framing. A longer frame closes the
 	// connection as soon as its length prefix is read, before it is
-	// buffered. Default 16 MiB ([wire.DefaultMaxFrameUnits]).
+	// buffered. Default 16 MiB ([wire.DefaultMaxFrameUnits]); negative
+	// means no limit of its own (MemoryBudget still bounds what a frame
+	// can hold).
 	MaxFrameSize int
 	// FrameTimeout is how long a peer may stay silent in the middle of a
 	// frame: it is dropped then, as NestJS 12's incompleteMessageTimeout
 	// does (every chunk received restarts the wait, so a slow but
-	// progressing transfer is kept; see MinFrameRate for trickles).
-	// Default 30s.
+	// progressing transfer is kept; see MinFrameRate for trickles). It
+	// also bounds a TLS handshake, and a wait for MemoryBudget. Default
+	// 30s; negative means no limit (and then no MinFrameRate either).
 	FrameTimeout time.Duration
 	// MaxInFlight caps the requests and events running at once on one
 	// connection. When it is reached the server stops reading that
@@ -68,7 +72,8 @@ type Config struct {
 	MaxDepth int
 	// GlobalRateLimitPerSec and GlobalRateLimitBurst limit the messages
 	// of all connections together, like the per-connection limit. Zero
-	// (the default) means no server-wide limit.
+	// (the default) means no server-wide limit. The burst defaults to
+	// twice the rate, as the per-connection one.
 	GlobalRateLimitPerSec int
 	GlobalRateLimitBurst  int
 	// TLSConfig, when set, makes Start serve TLS. Set ClientAuth and
@@ -100,7 +105,8 @@ type Config struct {
 	// than FrameTimeout; connections with small frames keep being served.
 	// While it is at most half used, busy connections also read in chunks
 	// of up to 256 KiB, the part past 64 KiB drawn from it (never waiting
-	// for it). Default: half of GOMEMLIMIT when it is set, else 512 MiB.
+	// for it). Default: half of GOMEMLIMIT (at least 64 MiB) when it is
+	// set, else 512 MiB.
 	MemoryBudget int64
 	// MaxHandlers caps, server-wide, the handlers running off their
 	// connection's reader goroutine (handed off because they ran long).
@@ -222,6 +228,38 @@ func (c *Config) setDefaults() {
 }
 
 // Effective limits: a negative bound is off.
+func (c *Config) maxConnections() int {
+	if c.MaxConnections < 0 {
+		return math.MaxInt
+	}
+	return c.MaxConnections
+}
+
+func (c *Config) maxInFlight() int32 {
+	if c.MaxInFlight < 0 || c.MaxInFlight > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int32(c.MaxInFlight)
+}
+
+// maxFrameSize is in the scanners' unit: UTF-16 units or bytes.
+func (c *Config) maxFrameSize() int {
+	if c.MaxFrameSize < 0 {
+		return math.MaxInt
+	}
+	return c.MaxFrameSize
+}
+
+// frameTimeout is 0 when there is none.
+func (c *Config) frameTimeout() time.Duration { return max(c.FrameTimeout, 0) }
+
+func (c *Config) globalRateLimitBurst() int {
+	if c.GlobalRateLimitBurst > 0 {
+		return c.GlobalRateLimitBurst
+	}
+	return max(2*c.GlobalRateLimitPerSec, 1)
+}
+
 func (c *Config) memoryBudget() int64 {
 	if c.MemoryBudget < 0 {
 		return math.MaxInt64

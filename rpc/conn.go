@@ -167,7 +167,10 @@ func (c *conn) stopReading() {
 func (c *conn) serve() {
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		// A peer that never completes the handshake is held to FrameTimeout.
-		ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.FrameTimeout)
+		ctx, cancel := context.WithCancel(c.ctx)
+		if t := c.srv.cfg.frameTimeout(); t > 0 {
+			ctx, cancel = context.WithTimeout(c.ctx, t)
+		}
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
@@ -220,7 +223,7 @@ func (c *conn) readLoop() {
 // handlers are cancelled at once rather than at their deadline. It returns
 // the read error that ended the wait, if one did.
 func (c *conn) waitForSlot() error {
-	max := int32(c.srv.cfg.MaxInFlight)
+	max := c.srv.cfg.maxInFlight()
 	if c.inflight.Load() < max {
 		return nil
 	}
@@ -295,7 +298,7 @@ func (c *conn) next() (wire.Frame, error) {
 				}
 				if ok {
 					c.setFraming(f)
-				} else if c.blankRun = c.w - c.r; c.blankRun > c.srv.cfg.MaxFrameSize {
+				} else if c.blankRun = c.w - c.r; c.blankRun > c.srv.cfg.maxFrameSize() {
 					return wire.Frame{}, errBadFraming
 				}
 			}
@@ -347,9 +350,9 @@ func (c *conn) flushBeforeRead() error {
 func (c *conn) setFraming(f wire.Framing) {
 	c.framing = f
 	if f == wire.NDJSON {
-		c.scanner = &wire.LineScanner{MaxBytes: c.srv.cfg.MaxFrameSize}
+		c.scanner = &wire.LineScanner{MaxBytes: c.srv.cfg.maxFrameSize()}
 	} else {
-		c.scanner = &wire.FrameScanner{MaxUnits: c.srv.cfg.MaxFrameSize}
+		c.scanner = &wire.FrameScanner{MaxUnits: c.srv.cfg.maxFrameSize()}
 	}
 }
 
@@ -533,7 +536,7 @@ func (c *conn) reserve(size int) error {
 	}
 	if !b.tryReserve(int64(delta)) {
 		c.srv.stats.budgetPauses.Add(1)
-		if !b.reserve(int64(delta), c.srv.cfg.FrameTimeout, c.ctx.Done(), c.quit) {
+		if !b.reserve(int64(delta), c.srv.cfg.frameTimeout(), c.ctx.Done(), c.quit) {
 			if err := c.stopped(); err != nil {
 				return err
 			}
@@ -580,7 +583,9 @@ func (c *conn) armReadDeadline(pending bool) error {
 	kind, timeout := deadlineNone, time.Duration(0)
 	switch {
 	case pending:
-		kind, timeout = deadlineFrame, c.srv.cfg.FrameTimeout
+		if t := c.srv.cfg.frameTimeout(); t > 0 {
+			kind, timeout = deadlineFrame, t
+		}
 	case c.warm && (!c.heartbeats || c.srv.cfg.HeartbeatTimeout > c.srv.warmFor):
 		kind, timeout = deadlineWarm, c.srv.warmFor
 	case c.heartbeats:

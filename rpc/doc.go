@@ -59,7 +59,8 @@
 //
 // # Framing
 //
-// Each connection's framing is chosen by its first byte: a digit selects
+// Each connection's framing is chosen by its first byte (blanks skipped): a
+// digit, or '+' (which JavaScript's parseInt takes before one), selects
 // NestJS framing ("<length>#<json>", the length in UTF-16 units), '{'
 // selects one JSON object per line, for nc and telnet. Replies use the
 // connection's framing.

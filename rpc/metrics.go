@@ -73,6 +73,9 @@ type LimitMetrics struct {
 	BudgetPauses      uint64 `json:"budget_pauses"`     // times a connection waited for the budget
 	OverBudget        uint64 `json:"over_budget"`       // connections dropped after waiting FrameTimeout for it
 
+	// Requests running at once on one connection.
+	MaxInFlight int `json:"max_in_flight"`
+
 	// Handlers running off their connection's reader.
 	MaxHandlers      int    `json:"max_handlers"`
 	HandedOffRunning int64  `json:"handed_off_running"` // now
@@ -85,7 +88,8 @@ type LimitMetrics struct {
 	ClosingConnections int     `json:"closing_connections"` // now: in their lingering close, not counted in active_connections
 	LingerSkipped      uint64  `json:"linger_skipped"`      // closed at once because too many were lingering
 
-	// Incomplete frames.
+	// Frames.
+	MaxFrameSize   int     `json:"max_frame_size"` // UTF-16 units (bytes for line framing)
 	FrameTimeoutMs float64 `json:"frame_timeout_ms"`
 	MinFrameRate   int     `json:"min_frame_rate"`
 	StalledFrames  uint64  `json:"stalled_frames"` // peers silent mid-frame for FrameTimeout
@@ -285,6 +289,7 @@ func (s *Server) limitsSnapshot() LimitMetrics {
 		MemoryHeldBytes:     s.budget.used.Load(),
 		BudgetPauses:        c.budgetPauses.Load(),
 		OverBudget:          c.overBudget.Load(),
+		MaxInFlight:         cfg.MaxInFlight,
 		MaxHandlers:         cfg.MaxHandlers,
 		HandedOffRunning:    s.handedOffRunning.Load(),
 		HandoffsDeferred:    c.handoffsDeferred.Load(),
@@ -293,6 +298,7 @@ func (s *Server) limitsSnapshot() LimitMetrics {
 		EvictedIdle:         c.evicted.Load(),
 		ClosingConnections:  closing,
 		LingerSkipped:       c.lingerSkipped.Load(),
+		MaxFrameSize:        cfg.MaxFrameSize,
 		FrameTimeoutMs:      ms(int64(cfg.FrameTimeout)),
 		MinFrameRate:        cfg.MinFrameRate,
 		StalledFrames:       c.stalledFrames.Load(),

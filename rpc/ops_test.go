@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -122,6 +123,18 @@ func TestGlobalRateLimit(t *testing.T) {
 	a.call(`"work"`, "null", "1", valueReply(`"done"`, "1"))
 	b.call(`"work"`, "null", "1", valueReply(`"done"`, "1"))
 	a.call(`"work"`, "null", "2", errReply(`{"status":"error","message":"Rate limit exceeded"}`, "2"))
+
+	// Without a burst, the burst is twice the rate (as per connection): a
+	// quick run of requests well within the rate is served, not refused
+	// after the first.
+	srv, _ = startServer(t, rpc.Config{GlobalRateLimitPerSec: 1000}, func(s *rpc.Server) {
+		s.Handle("work", constant("done"))
+	})
+	c := dial(t, srv)
+	for i := range 10 {
+		id := strconv.Itoa(i)
+		c.call(`"work"`, "null", id, valueReply(`"done"`, id))
+	}
 }
 
 // TestRetries: errors marked Transient (and a client's ErrUnavailable)

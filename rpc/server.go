@@ -87,7 +87,7 @@ func NewServer(config *Config, logger *slog.Logger) *Server {
 		s.registerIntrospection()
 	}
 	if s.cfg.GlobalRateLimitPerSec > 0 {
-		s.limiter = rate.NewLimiter(rate.Limit(s.cfg.GlobalRateLimitPerSec), max(s.cfg.GlobalRateLimitBurst, 1))
+		s.limiter = rate.NewLimiter(rate.Limit(s.cfg.GlobalRateLimitPerSec), s.cfg.globalRateLimitBurst())
 	}
 	return s
 }
@@ -201,7 +201,7 @@ func isTemporary(err error) bool {
 // connection (see evictIdleLocked).
 func (s *Server) admit(nc net.Conn) {
 	s.mu.Lock()
-	if s.closing || len(s.connList) >= s.cfg.MaxConnections && !s.evictIdleLocked() {
+	if s.closing || len(s.connList) >= s.cfg.maxConnections() && !s.evictIdleLocked() {
 		closing := s.closing
 		s.mu.Unlock()
 		nc.Close()
@@ -276,7 +276,7 @@ func (s *Server) unlistLocked(c *conn) {
 // MaxConnections. Past the bound a connection closes without lingering.
 // (Those still finishing handlers are bounded by MaxHandlers already: a
 // reader sees the end of its input only once its inline handler returned.)
-func (s *Server) maxClosing() int { return max(16, s.cfg.MaxConnections/4) }
+func (s *Server) maxClosing() int { return max(16, s.cfg.maxConnections()/4) }
 
 // beginClosing moves c from the connection list to the closing set, and
 // reports whether it may linger.

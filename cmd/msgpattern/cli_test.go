@@ -400,7 +400,8 @@ func TestServe(t *testing.T) {
 	}
 	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(binary, "serve", "--addr", addr, "--metrics-addr", metricsAddr,
-		"--max-handlers", "77", "--memory-budget", "3M", "--write-timeout", "4s")
+		"--max-handlers", "77", "--memory-budget", "3M", "--write-timeout", "4s",
+		"--max-in-flight", "33", "--max-frame-size", "1M")
 	cmd.Env = environ()
 	var stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
@@ -456,6 +457,8 @@ func TestServe(t *testing.T) {
 			MemoryBudget int64   `json:"memory_budget_bytes"`
 			WriteTimeout float64 `json:"write_timeout_ms"`
 			MaxConns     int     `json:"max_connections"`
+			MaxInFlight  int     `json:"max_in_flight"`
+			MaxFrameSize int     `json:"max_frame_size"`
 		} `json:"limits"`
 	}
 	if body := httpGet(t, "http://"+metricsAddr+"/metrics.json"); json.Unmarshal([]byte(body), &snap) != nil || snap.Requests == nil {
@@ -463,8 +466,9 @@ func TestServe(t *testing.T) {
 	} else if *snap.Requests < 1 {
 		t.Errorf("/metrics.json: requests = %d, want >= 1", *snap.Requests)
 	}
-	if l := snap.Limits; l.MaxHandlers != 77 || l.MemoryBudget != 3<<20 || l.WriteTimeout != 4000 || l.MaxConns != 1000 {
-		t.Errorf("/metrics.json limits = %+v, want the flags' values (77, 3M, 4s) and the default 1000 connections", l)
+	if l := snap.Limits; l.MaxHandlers != 77 || l.MemoryBudget != 3<<20 || l.WriteTimeout != 4000 || l.MaxConns != 1000 ||
+		l.MaxInFlight != 33 || l.MaxFrameSize != 1<<20 {
+		t.Errorf("/metrics.json limits = %+v, want the flags' values (77, 3M, 4s, 33, 1M) and the default 1000 connections", l)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
