@@ -94,14 +94,26 @@ func newDiscovery(s *Server) *discovery {
 	for _, p := range s.rpc.Patterns(false) {
 		kinds[p.Pattern] = p.Kind // request, stream, event or handler
 	}
+	taken := map[string]bool{}
 	for _, sj := range s.subjects {
+		taken[endpointName(sj.name)] = true
+	}
+	for _, sj := range s.subjects {
+		// A name given twice is numbered: the first free of name_2,
+		// name_3, … (free of every other subject's plain name too).
 		name := endpointName(sj.name)
-		if n := used[name]; n > 0 {
-			used[name]++
-			name += "_" + strconv.Itoa(n+1)
+		if used[name] > 0 {
+			base := name
+			for n := used[base] + 1; ; n++ {
+				if name = base + "_" + strconv.Itoa(n); !taken[name] {
+					used[base] = n
+					break
+				}
+			}
 		} else {
 			used[name] = 1
 		}
+		taken[name] = true
 		kind := kinds[sj.route]
 		if kind == "" { // a reserved introspection pattern
 			kind = "request"

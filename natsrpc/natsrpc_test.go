@@ -323,3 +323,34 @@ func TestEndpointNames(t *testing.T) {
 		}
 	}
 }
+
+// TestEndpointNamesUnique: endpoint names that collide are numbered, and a
+// numbered name is not one another subject already has: "a:b" and "a_b"
+// both make a_b, and "a_b_2" is its own subject's name.
+func TestEndpointNamesUnique(t *testing.T) {
+	ns := natstest.Run(t, nil)
+	srv := rpc.NewServer(&rpc.Config{}, quietLogger())
+	for _, p := range []string{"a:b", "a_b", "a_b_2"} {
+		srv.Handle(p, rpc.Func(func(json.RawMessage) (any, error) { return 1, nil }))
+	}
+	natstest.Serve(t, srv, ns.ClientURL())
+	nc := connect(t, ns.ClientURL())
+	rep, err := nc.Request("$SRV.INFO.msgpattern", nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct{ Endpoints []struct{ Name, Subject string } }
+	if err := json.Unmarshal(rep.Data, &info); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, e := range info.Endpoints {
+		if prev, dup := seen[e.Name]; dup {
+			t.Errorf("endpoint name %q given to both %q and %q", e.Name, prev, e.Subject)
+		}
+		seen[e.Name] = e.Subject
+	}
+	if len(seen) != 6 { // three patterns, each also as {"cmd":…}
+		t.Errorf("%d endpoints: %v", len(seen), seen)
+	}
+}

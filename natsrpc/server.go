@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -26,13 +25,12 @@ type Server struct {
 	opts  options
 	log   *slog.Logger
 
-	maxWorkers int64         // the concurrency cap
-	work       chan job      // hands a message to an idle worker
-	workers    atomic.Int64  // worker goroutines
-	drained    chan struct{} // closed once the subscriptions are drained
-	ctx        context.Context
-	cancel     context.CancelFunc
-	running    sync.WaitGroup // worker goroutines
+	slots   chan struct{} // one per worker goroutine: its capacity is the concurrency cap
+	work    chan job      // hands a message to an idle worker
+	drained chan struct{} // closed once the subscriptions are drained
+	ctx     context.Context
+	cancel  context.CancelFunc
+	running sync.WaitGroup // worker goroutines
 
 	mu       sync.Mutex
 	subs     []*nats.Subscription
@@ -106,7 +104,7 @@ func serve(srv *rpc.Server, nc *nats.Conn, owned bool, o options) (*Server, erro
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		rpc: srv, nc: nc, owned: owned, opts: o, log: slog.Default(),
-		maxWorkers: int64(n), work: make(chan job), drained: make(chan struct{}), ctx: ctx, cancel: cancel,
+		slots: make(chan struct{}, n), work: make(chan job), drained: make(chan struct{}), ctx: ctx, cancel: cancel,
 		subjects: subjects, peers: map[string]*rpc.Peer{},
 		anyPeer: srv.NewPeer("nats", nil), evtPeer: srv.NewPeer("nats", nil),
 	}
@@ -128,6 +126,9 @@ func serve(srv *rpc.Server, nc *nats.Conn, owned bool, o options) (*Server, erro
 		return nil, err
 	}
 	if err := nc.Flush(); err != nil {
+		// Nothing of a failed Serve may stay on a connection the caller
+		// keeps: a service that never started must not answer discovery.
+		s.disc.stop()
 		s.unsubscribe()
 		cancel()
 		return nil, fmt.Errorf("natsrpc: subscribing: %w", err)
@@ -184,17 +185,29 @@ func (s *Server) handler(sj subject) nats.MsgHandler {
 			return
 		default:
 		}
-		if s.workers.Add(1) <= s.maxWorkers {
-			s.running.Add(1)
-			go s.worker(j)
+		// At the cap, wait for whichever comes first: a worker that goes
+		// idle, or one that ends and frees its slot. (Waiting for an idle
+		// one only would strand the message when the last worker ends
+		// just as it is offered.)
+		select {
+		case s.slots <- struct{}{}:
+			s.start(j)
 			return
+		default:
 		}
-		s.workers.Add(-1)
 		select {
 		case s.work <- j:
+		case s.slots <- struct{}{}:
+			s.start(j)
 		case <-s.ctx.Done():
 		}
 	}
+}
+
+// start runs j on a new worker, which holds the slot the caller took.
+func (s *Server) start(j job) {
+	s.running.Add(1)
+	go s.worker(j)
 }
 
 // job is one message for a worker.
@@ -208,7 +221,7 @@ const workerIdle = 5 * time.Second
 
 func (s *Server) worker(j job) {
 	defer s.running.Done()
-	defer s.workers.Add(-1)
+	defer func() { <-s.slots }()
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {

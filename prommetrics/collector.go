@@ -1,11 +1,13 @@
 package prommetrics
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -199,8 +201,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	for _, tm := range m.Transports {
-		counter(c.transportRequests, float64(tm.Requests), tm.Transport)
-		counter(c.transportEvents, float64(tm.Events), tm.Transport)
+		counter(c.transportRequests, float64(tm.Requests), labelValue(tm.Transport))
+		counter(c.transportEvents, float64(tm.Events), labelValue(tm.Transport))
 	}
 	l := m.Limits
 	for _, e := range []struct {
@@ -236,14 +238,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.closing, float64(l.ClosingConnections))
 
 	for _, p := range m.Patterns {
-		counter(c.patRequests, float64(p.Count), p.Pattern)
-		counter(c.patErrors, float64(p.Errors), p.Pattern)
+		pattern := labelValue(p.Pattern)
+		counter(c.patRequests, float64(p.Count), pattern)
+		counter(c.patErrors, float64(p.Errors), pattern)
 		buckets, count := latencyBuckets(p.Latency, p.Count)
 		sum := p.TotalLatencyMs / 1e3
 		if start.IsZero() {
-			ch <- prometheus.MustNewConstHistogram(c.patLatencies, count, sum, buckets, p.Pattern)
+			ch <- prometheus.MustNewConstHistogram(c.patLatencies, count, sum, buckets, pattern)
 		} else {
-			ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(c.patLatencies, count, sum, buckets, start, p.Pattern)
+			ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(c.patLatencies, count, sum, buckets, start, pattern)
 		}
 	}
 }
@@ -294,4 +297,25 @@ func Handler(s *rpc.Server, opts ...Option) http.Handler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// labelValue is s as a label value, which must be UTF-8: a pattern or
+// transport name that is not (rpc accepts any bytes) has its invalid bytes
+// written as \xNN, so that it neither fails the whole scrape nor shares a
+// label with another.
+func labelValue(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }

@@ -587,3 +587,27 @@ func TestErrorKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidUTF8Labels: rpc takes any bytes as a pattern key (and as a
+// transport's name), Prometheus only UTF-8 label values. Two such patterns
+// used to fail every scrape with HTTP 500, the Go and process metrics too;
+// now each gets a label of its own.
+func TestInvalidUTF8Labels(t *testing.T) {
+	srv := rpc.NewServer(nil, quietLogger)
+	for _, p := range []string{"ok", "caf\xe9", "caf\xe8"} {
+		srv.Handle(p, rpc.Func(func(json.RawMessage) (any, error) { return 1, nil }))
+	}
+	rec := httptest.NewRecorder()
+	Handler(srv).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK {
+		t.Fatalf("scrape: HTTP %d: %s", rec.Code, clipBody(body))
+	}
+	for _, want := range []string{`pattern="caf\\xe9"`, `pattern="caf\\xe8"`, `pattern="ok"`, "go_goroutines"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("scrape has no %s", want)
+		}
+	}
+}
+
+func clipBody(s string) string { return s[:min(len(s), 300)] }

@@ -40,7 +40,9 @@ type Server struct {
 	dispatching  atomic.Int64  // Dispatch calls in progress
 	dispatchIdle chan struct{} // signalled when dispatching drops to 0
 	onShutdown   []func(context.Context)
-	transports   []*transportStats    // other than TCP, under mu
+	transports   []*transportStats // other than TCP, under mu
+	tcpRequests  atomic.Uint64     // TCP's row as last reported (transportsSnapshot)
+	tcpEvents    atomic.Uint64
 	otherPeer    atomic.Pointer[Peer] // of messages dispatched without a peer
 
 	baseCtx    context.Context // parent of every connection's context
@@ -435,8 +437,27 @@ func (s *Server) transportsSnapshot(requests, events uint64) []TransportMetrics 
 		r, e = r+tm.Requests, e+tm.Events
 		out = append(out, tm)
 	}
-	out[0].Requests, out[0].Events = requests-min(r, requests), events-min(e, events)
+	// The others count a message as it arrives, the totals as it ends, and
+	// the totals were read first: what is left for TCP can fall short of
+	// its count while other transports' messages run, never exceed it. It
+	// is a counter (Prometheus reads a drop as a reset), so it reports the
+	// most it has shown.
+	out[0].Requests = atomicMax(&s.tcpRequests, requests-min(r, requests))
+	out[0].Events = atomicMax(&s.tcpEvents, events-min(e, events))
 	return out
+}
+
+// atomicMax raises v to at least x and returns what it then holds.
+func atomicMax(v *atomic.Uint64, x uint64) uint64 {
+	for {
+		old := v.Load()
+		if old >= x {
+			return old
+		}
+		if v.CompareAndSwap(old, x) {
+			return x
+		}
+	}
 }
 
 // GetMetrics returns a snapshot of the server's counters.

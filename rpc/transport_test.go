@@ -6,6 +6,7 @@ import (
 	"errors"
 	"iter"
 	"maps"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -292,5 +293,55 @@ func TestDispatchTransportRows(t *testing.T) {
 	}
 	if want := map[string]uint64{"tcp": 1, "other": 2, "queue": 1}; !maps.Equal(got, want) {
 		t.Errorf("requests by transport %v; want %v", got, want)
+	}
+}
+
+// TestTransportRowsNeverDrop: the TCP row is a counter, so it must not go
+// down while another transport's requests run (they are counted there as
+// they arrive, in the totals as they end). It read 0 with three other
+// requests running after three TCP requests, and Prometheus saw a reset.
+func TestTransportRowsNeverDrop(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) {
+		s.Handle("ping", rpc.Func(func(json.RawMessage) (any, error) { return "pong", nil }))
+		s.Handle("block", rpc.Func(func(json.RawMessage) (any, error) { <-release; return 1, nil }))
+	})
+	c := dial(t, srv)
+	for i := range 3 {
+		id := strconv.Itoa(i)
+		c.call(`"ping"`, "null", id, valueReply(`"pong"`, id))
+	}
+	tcp := func() uint64 {
+		for _, tm := range srv.GetMetrics().Transports {
+			if tm.Transport == "tcp" {
+				return tm.Requests
+			}
+		}
+		t.Fatal("no tcp row")
+		return 0
+	}
+	if got := tcp(); got != 3 {
+		t.Fatalf("tcp row %d after 3 TCP requests", got)
+	}
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() {
+			msg := rpc.Message{Packet: []byte(`{"pattern":"block","data":null,"id":` + strconv.Itoa(i) + `}`), Peer: srv.NewPeer("nats", nil)}
+			if err := srv.Dispatch(context.Background(), msg, newRecorder()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for srv.GetMetrics().InFlight < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	if got := tcp(); got != 3 {
+		t.Errorf("tcp row %d while 3 NATS requests run, want 3", got)
+	}
+	close(release)
+	wg.Wait()
+	if got := tcp(); got != 3 {
+		t.Errorf("tcp row %d after the NATS requests, want 3", got)
 	}
 }
