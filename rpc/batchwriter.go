@@ -35,8 +35,12 @@ type batchWriter struct {
 	// written, unless the buffer was empty before the frame (one frame of
 	// any size still goes out, alone); 0 means no cap.
 	maxQueued int
-	// budget, when set, is charged for queued bytes.
-	budget *memoryBudget
+	// budget, when set, is charged for queued bytes. While it is over its
+	// limit, a frame that would leave more than overBudgetMark bytes
+	// queued fails the writer as maxQueued does: the peers holding the
+	// most unread replies give the memory back, whatever produces them.
+	budget         *memoryBudget
+	overBudgetMark int
 	// onFail is called once, without locks held, when the writer first
 	// fails (write error, stalled write, queue over maxQueued).
 	onFail func(error)
@@ -114,7 +118,8 @@ func (w *batchWriter) appendFrame(f func(dst []byte) ([]byte, error)) (start, en
 		if w.budget != nil {
 			w.budget.charge(int64(n))
 		}
-		if w.maxQueued > 0 && before > 0 && before+int64(n) > int64(w.maxQueued) {
+		if before > 0 && (w.maxQueued > 0 && before+int64(n) > int64(w.maxQueued) ||
+			w.overBudgetMark > 0 && before+int64(n) > int64(w.overBudgetMark) && w.budget.over()) {
 			over = true
 			w.failLocked(errSlowConsumer)
 			err = errSlowConsumer

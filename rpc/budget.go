@@ -51,6 +51,10 @@ func (b *memoryBudget) charge(n int64) {
 	}
 }
 
+// over reports whether more than the limit is held (replies are charged
+// without checking it).
+func (b *memoryBudget) over() bool { return b.used.Load() > b.limit }
+
 // tryReserve takes n bytes if they fit.
 func (b *memoryBudget) tryReserve(n int64) bool { return b.tryReserveWithin(n, b.limit) }
 

@@ -145,7 +145,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.out = batchWriter{
 		nc: nc, bytes: &s.stats.bytesOut,
 		timeout: s.cfg.WriteTimeout, maxQueued: s.cfg.maxQueued(),
-		budget: s.budget, onFail: c.writeFailed,
+		budget: s.budget, overBudgetMark: s.readPauseMark, onFail: c.writeFailed,
 	}
 	c.peer = Peer{addr: c.remote, transport: "tcp", limiter: s.newPeerLimiter()}
 	if c.raw = rawConnOf(nc); c.raw != nil {

@@ -81,6 +81,10 @@ type responder struct {
 
 var (
 	errSendAfterReturn = errors.New("rpc: Send called after the handler returned")
+	// ErrCallerGone is returned by ResponseWriter.Send when the caller's
+	// connection has closed (or was dropped for not reading): nothing more
+	// reaches it. It is a context.Canceled, as the request's context is.
+	ErrCallerGone = fmt.Errorf("rpc: the caller's connection is closed: %w", context.Canceled)
 	// ErrReplyClosed is returned by ResponseWriter.Send when the reply is
 	// already complete, typically because the request timed out.
 	ErrReplyClosed = errors.New("rpc: reply already complete (request timed out)")
@@ -105,6 +109,9 @@ func (w *responder) Send(v any) error {
 		w.last, w.sent = m, true
 	}
 	rc.mu.Unlock()
+	if err == ErrCallerGone {
+		return err
+	}
 	if err != nil {
 		return &encodeError{err}
 	}

@@ -33,7 +33,8 @@ func (f HandlerFunc) ServeMessage(ctx context.Context, w ResponseWriter, r *Requ
 // goroutine at a time, and only until ServeMessage returns.
 type ResponseWriter interface {
 	// Send encodes v as JSON, as JSON.stringify would, and sends it as the
-	// next value of the reply. A json.RawMessage is sent as is.
+	// next value of the reply. A json.RawMessage is sent as is. Once the
+	// caller's connection has closed it returns ErrCallerGone.
 	Send(v any) error
 }
 

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"log/slog"
 	"net"
 
 	"github.com/msgpattern/msgpattern/wire"
@@ -29,7 +30,16 @@ var pong = []byte(`"pong"`)
 // now on.
 func (c *conn) answerHeartbeat(id []byte) {
 	c.heartbeats = true
-	c.srv.stats.pings.Add(1)
+	s := c.srv
+	if !s.allow(&c.peer, c.readAt) {
+		// A ping is a message like any other: it cannot be used to pass
+		// the rate limit (it is refused as a request would be).
+		s.stats.rateLimited.Add(1)
+		c.writeRaw(func(dst []byte) []byte { return wire.AppendError(dst, c.framing, rateLimitedError, id) })
+		s.limit.log(s.log, slog.LevelWarn, "rate limit exceeded", "remote", c.peer.addr, "transport", c.peer.transport)
+		return
+	}
+	s.stats.pings.Add(1)
 	c.writeRaw(func(dst []byte) []byte { return wire.AppendValue(dst, c.framing, pong, id, true) })
 	c.srv.stats.pongs.Add(1)
 }

@@ -93,12 +93,14 @@ func TestRateLimitPerConnection(t *testing.T) {
 		c.call(`"work"`, "null", id, valueReply(`"done"`, id))
 	}
 	c.call(`"work"`, "null", "4", errReply(limited, "4"))
+	// A heartbeat ping is a message too: it cannot pass the limit.
+	c.call(`"msgpattern:heartbeat"`, "null", "5", errReply(limited, "5"))
 	c.write(reqFrame(`"evt"`, "null", "")) // an event: dropped silently
 	waitMetric(t, srv, "rate_limited_events", 1, func(m rpc.Metrics) uint64 { return m.ErrorByKind.RateLimitedEvents })
 	if ran.Load() != 3 || events.Load() != 0 {
 		t.Errorf("handlers ran %d times and events %d; want 3 and 0", ran.Load(), events.Load())
 	}
-	waitMetric(t, srv, "rate_limited", 1, func(m rpc.Metrics) uint64 { return m.ErrorByKind.RateLimited })
+	waitMetric(t, srv, "rate_limited", 2, func(m rpc.Metrics) uint64 { return m.ErrorByKind.RateLimited })
 
 	other := dial(t, srv)
 	other.call(`"work"`, "null", "1", valueReply(`"done"`, "1"))

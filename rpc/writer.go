@@ -33,7 +33,9 @@ func (c *conn) writeValue(rc *requestContext, v any) (replyMark, error) {
 		return wire.AppendValueOf(dst, c.framing, v, rc.req.ID, false)
 	})
 	if err != nil && c.out.broken() {
-		return replyMark{}, nil // the peer is gone: nothing to report to the handler
+		// The peer is gone: a stream handler that ignores its context
+		// must still stop, rather than run on for nothing.
+		return replyMark{}, ErrCallerGone
 	}
 	if err != nil {
 		return replyMark{}, err
