@@ -80,7 +80,8 @@ type conn struct {
 	rbuf         []byte // the current chunk, len == cap
 	r, w         int    // rbuf[r:w] is read but not yet consumed
 	chunk        int
-	held         int // bytes of rbuf reserved from the server's memory budget
+	held         int       // bytes of rbuf reserved from the server's memory budget
+	pin          *chunkPin // held, once a request uses rbuf (see chunkPin)
 	peakHeld     int
 	scratch      [128]byte
 	deadlineKind uint8 // which read deadline is set
@@ -373,6 +374,7 @@ func (c *conn) fill() error {
 	idle := partial == 0 && c.raw != nil && !c.warm
 	room := len(c.rbuf) - c.w
 	if idle && room < minChunk/2 {
+		c.unpinChunk()
 		c.rbuf, c.r, c.w = nil, 0, 0 // full: readIdle takes another
 		if c.held > 0 {
 			c.reserve(0) // gives back: never waits
@@ -385,6 +387,7 @@ func (c *conn) fill() error {
 		need, fresh = c.nextChunkSize()
 	}
 	if !idle && (room < need || (partial == 0 && room > 4*c.chunk)) {
+		c.unpinChunk() // the new chunk is reserved whole, the old one may stay in use
 		// Room for as much again as is here: doubling.
 		grow := max(c.chunk-partial, partial, fresh)
 		if fs, ok := c.scanner.(*wire.FrameScanner); ok && partial > 0 {
@@ -549,9 +552,50 @@ func (c *conn) reserve(size int) error {
 	return nil
 }
 
+// chunkPin is the budget charge of a read chunk that requests use: their
+// Pattern, Data and ID are slices of it, so the chunk stays in memory while
+// their handlers run, also after the reader has moved on to a new chunk. The
+// charge is given back when the reader and the last of them let go. Only
+// charged chunks (beyond recvAllowance) are pinned: the free allowance is
+// per connection, and handlers running at once are bounded apart
+// (MaxInFlight, MaxHandlers).
+type chunkPin struct {
+	refs   atomic.Int32
+	bytes  int64
+	budget *memoryBudget
+}
+
+func (p *chunkPin) release() {
+	if p.refs.Add(-1) == 0 {
+		p.budget.charge(-p.bytes)
+	}
+}
+
+// pinChunk returns the current chunk's pin, with a reference taken for a
+// request.
+func (c *conn) pinChunk() *chunkPin {
+	if c.pin == nil {
+		c.pin = &chunkPin{bytes: int64(c.held), budget: c.srv.budget}
+		c.pin.refs.Store(1) // the reader's
+	}
+	c.pin.refs.Add(1)
+	return c.pin
+}
+
+// unpinChunk is called as the reader lets go of its chunk: when requests
+// used it, its charge goes with the pin (given back as they finish), and
+// the reader holds nothing of the budget until it reserves again.
+func (c *conn) unpinChunk() {
+	if c.pin != nil {
+		c.pin.release()
+		c.pin, c.held = nil, 0
+	}
+}
+
 // releaseBudget gives back what the connection's receive buffer holds; the
 // reader calls it as it finishes.
 func (c *conn) releaseBudget() {
+	c.unpinChunk()
 	if c.held > 0 {
 		c.srv.budget.charge(-int64(c.held))
 		c.held = 0
@@ -641,6 +685,9 @@ func (c *conn) handleFrame(f wire.Frame) (lost bool) {
 	rc, rt := s.intake(&p, nil, &c.peer, c, c.readAt, c.scratch[:0])
 	if rc == nil {
 		return false
+	}
+	if c.held > 0 {
+		rc.pin = c.pinChunk()
 	}
 	rc.parent = c.ctx // cancelled when the peer disconnects
 	return c.run(rc, rt, c.readAt)

@@ -62,6 +62,7 @@ func (c *conn) readIdle() (int, error) {
 // giving its unused tail to the server's cache.
 func (c *conn) releaseIdleChunk() {
 	tail := c.rbuf[c.w:]
+	c.unpinChunk()
 	c.rbuf, c.r, c.w = nil, 0, 0
 	if c.held > 0 {
 		c.reserve(0) // gives back: never waits

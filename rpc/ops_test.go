@@ -92,10 +92,12 @@ func TestRateLimitPerConnection(t *testing.T) {
 		id := string(rune('1' + i))
 		c.call(`"work"`, "null", id, valueReply(`"done"`, id))
 	}
-	c.call(`"work"`, "null", "4", errReply(limited, "4"))
-	// A heartbeat ping is a message too: it cannot pass the limit.
-	c.call(`"msgpattern:heartbeat"`, "null", "5", errReply(limited, "5"))
-	c.write(reqFrame(`"evt"`, "null", "")) // an event: dropped silently
+	// In one write, so that no token comes back meanwhile: a request, a
+	// heartbeat ping (a message too: it cannot pass the limit) and an event
+	// (dropped silently).
+	c.write(reqFrame(`"work"`, "null", "4") + reqFrame(`"msgpattern:heartbeat"`, "null", "5") + reqFrame(`"evt"`, "null", ""))
+	c.expectFrame(errReply(limited, "4"))
+	c.expectFrame(errReply(limited, "5"))
 	waitMetric(t, srv, "rate_limited_events", 1, func(m rpc.Metrics) uint64 { return m.ErrorByKind.RateLimitedEvents })
 	if ran.Load() != 3 || events.Load() != 0 {
 		t.Errorf("handlers ran %d times and events %d; want 3 and 0", ran.Load(), events.Load())

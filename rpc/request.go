@@ -127,6 +127,7 @@ type requestContext struct {
 	mu    sync.Mutex // guards what follows, and orders the reply's frames
 	state uint8
 	slow  *slowState // made only for requests that wait or run long
+	pin   *chunkPin  // the read chunk the request's slices are in, if charged; released as its handler ends
 }
 
 // slowState is what only some requests need: a real context when the
@@ -204,6 +205,10 @@ func (c *requestContext) release() {
 		}
 	}
 	c.mu.Unlock()
+	if p := c.pin; p != nil { // serve calls release once, as the handler ends
+		c.pin = nil
+		p.release()
+	}
 }
 
 // armTimeout starts the timer that answers the request with a timeout

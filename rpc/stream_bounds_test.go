@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,10 +23,12 @@ func TestExposeStreamRepliesHeldToBudget(t *testing.T) {
 	const attackers = 8
 	srv, _ := startServer(t, rpc.Config{MemoryBudget: budget}, func(s *rpc.Server) {
 		registerProbe(s)
-		s.Handle("count", rpc.Stream(func(ctx context.Context, n int) iter.Seq2[int, error] {
-			return func(yield func(int, error) bool) {
-				for i := range n {
-					if !yield(i, nil) {
+		// Values of 4 KiB: the budget is passed in seconds even under -race.
+		page := strings.Repeat("x", 4<<10)
+		s.Handle("pages", rpc.Stream(func(ctx context.Context, n int) iter.Seq2[string, error] {
+			return func(yield func(string, error) bool) {
+				for range n {
+					if !yield(page, nil) {
 						return
 					}
 				}
@@ -34,16 +37,19 @@ func TestExposeStreamRepliesHeldToBudget(t *testing.T) {
 	})
 	for range attackers {
 		nc := rawDial(t, srv, 4096)
-		// Two streams of 10^8 values each, 92 bytes sent; nothing read.
-		if _, err := nc.Write([]byte(reqFrame(`"count"`, `100000000`, `1`) + reqFrame(`"count"`, `100000000`, `2`))); err != nil {
+		// Two streams of 4 GB each, about 90 bytes sent; nothing read.
+		if _, err := nc.Write([]byte(reqFrame(`"pages"`, `1000000`, `1`) + reqFrame(`"pages"`, `1000000`, `2`))); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// Until every attacker is dropped (or 20 s), noting the most held.
 	var peak int64
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
-		peak = max(peak, limits(srv).MemoryHeldBytes)
-		time.Sleep(2 * time.Millisecond)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		l := limits(srv)
+		peak = max(peak, l.MemoryHeldBytes)
+		if l.SlowConsumers == attackers {
+			break
+		}
 	}
 	honestProbe(t, srv, "during", 5*time.Second)
 	// Each dropped connection may pass the budget by what it queued before

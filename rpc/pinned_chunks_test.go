@@ -1,0 +1,79 @@
+package rpc_test
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// TestExposeRunningHandlersHoldTheirFrames: a request's Data, ID and Pattern
+// are slices of the read chunk it came in, so the chunk stays in memory
+// while its handler runs, also after the reader has moved on. Such chunks
+// stay charged to MemoryBudget until their handlers end: peers sending big
+// frames to slow handlers wait for the budget instead of holding memory
+// past it (4 peers × 50 frames of 4 MiB held 800 MiB against 512 MiB). An
+// honest client with small frames is served meanwhile.
+func TestExposeRunningHandlersHoldTheirFrames(t *testing.T) {
+	t.Parallel()
+	const (
+		budget  = 32 << 20
+		frame   = 2 << 20
+		conns   = 4
+		perConn = 10 // 80 MiB of frames in all
+	)
+	release := make(chan struct{})
+	var running, peak, done atomic.Int64
+	srv, _ := startServer(t, rpc.Config{MemoryBudget: budget}, func(s *rpc.Server) {
+		registerProbe(s)
+		s.Handle("hold", rpc.Func(func(json.RawMessage) (any, error) {
+			n := running.Add(1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			<-release
+			running.Add(-1)
+			done.Add(1)
+			return "ok", nil
+		}))
+	})
+	pad := strings.Repeat("x", frame)
+	var wg sync.WaitGroup
+	for c := range conns {
+		nc := rawDial(t, srv, 0)
+		wg.Go(func() {
+			for i := range perConn {
+				nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+				if _, err := nc.Write([]byte(reqFrame(`"hold"`, `"`+pad+`"`, strconv.Itoa(c*100+i)))); err != nil {
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(3 * time.Second) // the attackers get as far as they can
+	honestProbe(t, srv, "during", 5*time.Second)
+	held := limits(srv).MemoryHeldBytes
+	// Each running handler holds its 2 MiB frame; the budget covers all
+	// but what each connection holds free (64 KiB).
+	if max := int64(budget/frame + conns); peak.Load() > max {
+		t.Errorf("%d handlers ran at once on %d MiB frames (%d MiB) with a %d MiB budget; want at most %d",
+			peak.Load(), frame>>20, peak.Load()*frame>>20, budget>>20, max)
+	}
+	if held > budget {
+		t.Errorf("memory_held_bytes %d MiB, over the %d MiB budget", held>>20, budget>>20)
+	}
+	t.Logf("%d handlers ran at once; memory held %.1f MiB of %d", peak.Load(), float64(held)/(1<<20), budget>>20)
+	close(release)
+	// Once handlers end, their chunks' charges come back and the rest is served.
+	if !eventually(20*time.Second, func() bool { return done.Load() == conns*perConn }) {
+		t.Errorf("%d of %d requests served after the handlers were released", done.Load(), conns*perConn)
+	}
+	wg.Wait()
+	if !eventually(5*time.Second, func() bool { return limits(srv).MemoryHeldBytes == 0 }) {
+		t.Errorf("memory_held_bytes %d after every request was served, want 0", limits(srv).MemoryHeldBytes)
+	}
+}
