@@ -118,9 +118,11 @@ func (h *histogram) summary(bars int) Latency {
 			if c == 0 {
 				continue
 			}
+			// Bar b holds (Min+width*b, Min+width*(b+1)]: a latency on a
+			// bar's Upper is in that bar; Min itself in the first.
 			v := min(time.Duration(bucketUpper(i)), l.Max)
-			b := min(int((v-l.Min)/width), bars-1)
-			out[max(b, 0)].Count += c
+			b := int((v-l.Min+width-1)/width) - 1
+			out[min(max(b, 0), bars-1)].Count += c
 		}
 		l.Histogram = out
 	} else {

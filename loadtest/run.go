@@ -106,10 +106,11 @@ type run struct {
 	hist      *histogram
 	completed atomic.Uint64
 	errs      [numKinds]atomic.Uint64
-	connLost  atomic.Pointer[error] // the first read error of a connection the run did not close
+	connLost  atomic.Pointer[error] // the cause of the first connection lost (not one the run closed)
 }
 
-// lose records why a connection died, unless the run closed it itself.
+// lose records why a connection of Run died, unless the run closed it
+// itself.
 func (r *run) lose(err error) {
 	if !errors.Is(err, net.ErrClosed) {
 		r.connLost.CompareAndSwap(nil, &err)
@@ -167,18 +168,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		conns[i] = nc
 	}
-	res, err := r.measure(ctx, func(ctx context.Context, wg *sync.WaitGroup) {
+	return r.measure(ctx, func(ctx, sending context.Context, wg *sync.WaitGroup) {
 		for _, nc := range conns {
-			wg.Go(func() { r.drive(ctx, nc) })
+			wg.Go(func() { r.drive(ctx, sending, nc) })
 		}
 	})
-	if lost := r.connLost.Load(); err == nil && res.Requests == 0 && lost != nil {
-		// Every connection died before a request could be counted (a TLS
-		// server refusing the client's certificate after the handshake,
-		// say): an empty result would read as a run with nothing wrong.
-		err = fmt.Errorf("loadtest: the connection was lost before any request: %w", *lost)
-	}
-	return res, err
 }
 
 // RunCalls performs a run as Run does, but with requests made by call,
@@ -190,15 +184,29 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 // a call that failed without one). Addr, TLS, Pattern and Data are not
 // used. With Timeout, the ctx of each call has that deadline, and a call
 // that fails once it passed counts as KindDeadline.
-func RunCalls(ctx context.Context, cfg Config, call func(ctx context.Context, conn int) (kind string)) (Result, error) {
+//
+// call returns a non-nil lost, the cause, when the call failed because its
+// connection is gone for good (closed, not to be redialled). As with Run's
+// connections, a lost connection makes no more calls: the call counts as
+// KindNoReply, the connection's goroutines end, and the run ends once
+// every connection is lost; if none was measured, RunCalls returns an
+// error wrapping the first cause.
+func RunCalls(ctx context.Context, cfg Config, call func(ctx context.Context, conn int) (kind string, lost error)) (Result, error) {
 	r, err := newRun(cfg)
 	if err != nil {
 		return Result{}, err
 	}
-	return r.measure(ctx, func(ctx context.Context, wg *sync.WaitGroup) {
+	return r.measure(ctx, func(ctx, sending context.Context, wg *sync.WaitGroup) {
 		for conn := range r.cfg.Connections {
+			// Losing the connection wakes its goroutines waiting for
+			// their turn (Rate), as the end of the run does.
+			connSending, stopSending := context.WithCancel(sending)
+			lose := func(err error) {
+				r.connLost.CompareAndSwap(nil, &err)
+				stopSending()
+			}
 			for range r.cfg.InFlight {
-				wg.Go(func() { r.callLoop(ctx, conn, call) })
+				wg.Go(func() { r.callLoop(ctx, connSending, conn, lose, call) })
 			}
 		}
 	})
@@ -206,16 +214,22 @@ func RunCalls(ctx context.Context, cfg Config, call func(ctx context.Context, co
 
 // measure starts the load with start, then goes through the phases of a
 // run: warmup, measurement until the quota is used or the duration is
-// over, then drain. The load stops when its context ends.
-func (r *run) measure(ctx context.Context, start func(context.Context, *sync.WaitGroup)) (Result, error) {
+// over, then drain. The load stops when its first context ends; it sends
+// no more requests once the second has (see wait).
+func (r *run) measure(ctx context.Context, start func(ctx, sending context.Context, wg *sync.WaitGroup)) (Result, error) {
 	cfg := r.cfg
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// sending ends when the duration is over or the run is abandoned, not
+	// when the quota is used up: a request that has its share of the quota
+	// is sent, even if it still waits for its turn.
+	sending, stopSending := context.WithCancel(runCtx)
+	defer stopSending()
 	if cfg.Warmup <= 0 {
 		r.measuring.Store(true) // from the first request
 	}
 	var wg sync.WaitGroup
-	start(runCtx, &wg)
+	start(runCtx, sending, &wg)
 
 	if cfg.Warmup > 0 {
 		r.report(0, true)
@@ -246,6 +260,7 @@ func (r *run) measure(ctx context.Context, start func(context.Context, *sync.Wai
 			r.report(time.Since(began), false)
 		case <-deadline:
 			r.stop.Store(true)
+			stopSending()
 			drainTimer = time.After(cfg.DrainTimeout)
 		case <-drainTimer:
 			cancel() // give up on missing replies
@@ -272,33 +287,57 @@ func (r *run) measure(ctx context.Context, start func(context.Context, *sync.Wai
 	if elapsed > 0 {
 		res.RPS = float64(res.Requests) / elapsed.Seconds()
 	}
-	return res, ctx.Err()
+	err := ctx.Err()
+	if lost := r.connLost.Load(); err == nil && res.Requests == 0 && lost != nil {
+		// Every connection died before a request could be counted (a TLS
+		// server refusing the client's certificate after the handshake,
+		// say): an empty result would read as a run with nothing wrong.
+		err = fmt.Errorf("loadtest: the connection was lost before any request: %w", *lost)
+	}
+	return res, err
 }
 
-// callLoop calls call, one call at a time, until the run stops.
-func (r *run) callLoop(ctx context.Context, conn int, call func(context.Context, int) string) {
-	for !r.stop.Load() && ctx.Err() == nil {
+// wait waits for the next request's turn (Rate), and reports whether it
+// may be sent: not once sending has ended, the duration over — a request
+// sent then would be late, and counted.
+func (r *run) wait(sending context.Context) bool {
+	return r.limiter.Wait(sending) == nil && sending.Err() == nil
+}
+
+// callLoop calls call, one call at a time, until the run stops sending or
+// the connection is lost (sending then ends too; lose says why).
+func (r *run) callLoop(ctx, sending context.Context, conn int, lose func(error), call func(context.Context, int) (string, error)) {
+	for !r.stop.Load() && sending.Err() == nil {
 		measured := r.measuring.Load()
 		if measured && r.quota.Add(-1) < 0 { // warmup calls are not counted
 			r.stop.Store(true)
 			return
 		}
-		if r.limiter != nil && r.limiter.Wait(ctx) != nil {
-			return // the run is over
+		if r.limiter != nil && !r.wait(sending) { // the run, or the connection, is over
+			if measured {
+				r.quota.Add(1) // not sent: another connection may send it
+			}
+			return
 		}
 		callCtx, cancel := ctx, context.CancelFunc(func() {})
 		if r.cfg.Timeout > 0 {
 			callCtx, cancel = context.WithTimeout(ctx, r.cfg.Timeout)
 		}
 		start := time.Now()
-		kind := call(callCtx, conn)
+		kind, lost := call(callCtx, conn)
 		took := time.Since(start)
 		late := kind != "" && ctx.Err() == nil && errors.Is(callCtx.Err(), context.DeadlineExceeded)
 		cancel()
+		if lost != nil {
+			lose(lost)
+		}
 		if !measured {
 			continue
 		}
 		switch {
+		case lost != nil: // as Run's requests on a connection that died
+			r.errs[kindNoReply].Add(1)
+			continue
 		case late:
 			r.errs[kindDeadline].Add(1) // not in the latencies, as no_reply
 			continue
@@ -378,8 +417,9 @@ var epoch = time.Now()
 
 func now() int64 { return int64(time.Since(epoch)) }
 
-// drive keeps InFlight requests outstanding on nc until the run stops.
-func (r *run) drive(ctx context.Context, nc net.Conn) {
+// drive keeps InFlight requests outstanding on nc until the run stops
+// sending, then waits for their replies until it is abandoned.
+func (r *run) drive(ctx, sending context.Context, nc net.Conn) {
 	defer nc.Close()
 	n := r.cfg.InFlight
 	slots := make([]slot, n)
@@ -429,12 +469,15 @@ func (r *run) drive(ctx context.Context, nc net.Conn) {
 				free <- s
 				break
 			}
-			if r.measuring.Load() && r.quota.Add(-1) < 0 { // warmup requests are not counted
+			// Read once: a request counted in the quota is the one
+			// measured, even as the warmup ends.
+			measured := r.measuring.Load()
+			if measured && r.quota.Add(-1) < 0 { // warmup requests are not counted
 				r.stop.Store(true)
 				free <- s
 				break
 			}
-			if r.limiter != nil && r.limiter.Wait(ctx) != nil {
+			if r.limiter != nil && !r.wait(sending) {
 				free <- s
 				break
 			}
@@ -444,7 +487,7 @@ func (r *run) drive(ctx context.Context, nc net.Conn) {
 			batch = wire.AppendFrame(batch, wire.NestJS, body)
 			sl := &slots[s]
 			sl.sent.Store(now())
-			sl.measured.Store(r.measuring.Load())
+			sl.measured.Store(measured)
 			sl.id.Store(id + 1)
 			outstanding.Add(1)
 			if r.limiter != nil { // paced: send each request as it is due

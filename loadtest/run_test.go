@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -205,16 +206,16 @@ func TestRunCalls(t *testing.T) {
 	var calls atomic.Int64
 	conns := make([]atomic.Int64, 3)
 	res, err := loadtest.RunCalls(context.Background(), loadtest.Config{Connections: 3, InFlight: 4, Requests: 600},
-		func(_ context.Context, conn int) string {
+		func(_ context.Context, conn int) (string, error) {
 			conns[conn].Add(1)
 			switch calls.Add(1) % 3 {
 			case 0:
-				return loadtest.ErrorKind([]byte(`"There is no matching message handler defined in the remote service."`))
+				return loadtest.ErrorKind([]byte(`"There is no matching message handler defined in the remote service."`)), nil
 			case 1:
-				return ""
+				return "", nil
 			}
 			time.Sleep(time.Millisecond)
-			return loadtest.ErrorKind([]byte(`{"status":"error","message":"Request timed out"}`))
+			return loadtest.ErrorKind([]byte(`{"status":"error","message":"Request timed out"}`)), nil
 		})
 	if err != nil {
 		t.Fatal(err)
@@ -232,9 +233,9 @@ func TestRunCalls(t *testing.T) {
 	}
 
 	res, err = loadtest.RunCalls(context.Background(), loadtest.Config{InFlight: 2, Requests: 4, Timeout: 50 * time.Millisecond},
-		func(ctx context.Context, _ int) string {
+		func(ctx context.Context, _ int) (string, error) {
 			<-ctx.Done()
-			return loadtest.KindNoReply
+			return loadtest.KindNoReply, nil
 		})
 	if err != nil || res.Requests != 4 || res.ByKind[loadtest.KindDeadline] != 4 || len(res.ByKind) != 1 {
 		t.Errorf("RunCalls of calls that time out: %+v, %v; want 4 deadline_exceeded", res, err)
@@ -272,4 +273,160 @@ func TestRunConnectionLostAtOnce(t *testing.T) {
 			t.Fatalf("run %d against a server that hangs up: %+v, no error", i, res)
 		}
 	}
+}
+
+// TestRunRateDuration: a paced run of Duration stops sending when Duration
+// is over. Requests still waiting for their turn then are not sent: they
+// were, late, and counted, so that with many waiters the run went on for
+// waiters/Rate past Duration and counted as many requests more.
+func TestRunRateDuration(t *testing.T) {
+	srv := startServer(t, rpc.Config{})
+	const (
+		duration = 500 * time.Millisecond
+		rate     = 20 // requests/s
+		expected = 10 // rate × duration
+		waiters  = 60 // each waiting for its turn: 3 s of turns
+	)
+	for _, tc := range []struct {
+		name string
+		run  func(loadtest.Config) (loadtest.Result, error)
+	}{
+		{"Run", func(cfg loadtest.Config) (loadtest.Result, error) {
+			cfg.Addr, cfg.Pattern, cfg.Connections = srv.Addr().String(), []byte(`"sum"`), waiters
+			return loadtest.Run(context.Background(), cfg)
+		}},
+		{"RunCalls", func(cfg loadtest.Config) (loadtest.Result, error) {
+			cfg.InFlight = waiters
+			return loadtest.RunCalls(context.Background(), cfg, func(context.Context, int) (string, error) { return "", nil })
+		}},
+	} {
+		res, err := tc.run(loadtest.Config{Duration: duration, Rate: rate})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		// Generous bounds for a noisy machine: the defect gave 3.5 s and 70.
+		if res.Elapsed > duration+1500*time.Millisecond || res.Requests > 2*expected {
+			t.Errorf("%s of %s at %d/s with %d waiters: %d requests in %s; want about %d, in about %s",
+				tc.name, duration, rate, waiters, res.Requests, res.Elapsed.Round(time.Millisecond), expected, duration)
+		}
+	}
+}
+
+// TestRunRateQuota: a paced run of Requests measures every one of them:
+// the goroutines that claimed the last ones and wait for their turn send
+// them, though the run has stopped taking new ones.
+func TestRunRateQuota(t *testing.T) {
+	srv := startServer(t, rpc.Config{})
+	const requests = 30
+	for _, tc := range []struct {
+		name string
+		run  func(loadtest.Config) (loadtest.Result, error)
+	}{
+		{"Run", func(cfg loadtest.Config) (loadtest.Result, error) {
+			cfg.Addr, cfg.Pattern = srv.Addr().String(), []byte(`"sum"`)
+			return loadtest.Run(context.Background(), cfg)
+		}},
+		{"RunCalls", func(cfg loadtest.Config) (loadtest.Result, error) {
+			return loadtest.RunCalls(context.Background(), cfg, func(context.Context, int) (string, error) { return "", nil })
+		}},
+	} {
+		res, err := tc.run(loadtest.Config{Connections: 4, InFlight: 8, Requests: requests, Rate: 200})
+		if err != nil || res.Requests != requests || res.Errors != 0 {
+			t.Errorf("%s of %d requests at 200/s: %d requests, %d errors, %v; want %d, no error",
+				tc.name, requests, res.Requests, res.Errors, err, requests)
+		}
+	}
+}
+
+// TestRunWarmupQuota: a run of Requests measures exactly that many,
+// however the end of the warm-up falls among the requests being sent (a
+// request could be sent unmeasured but recorded as measured, one more
+// than Requests).
+func TestRunWarmupQuota(t *testing.T) {
+	srv := startServer(t, rpc.Config{})
+	const requests = 500
+	for _, tc := range []struct {
+		name string
+		runs int // the race is narrow: many short runs
+		run  func(loadtest.Config) (loadtest.Result, error)
+	}{
+		{"Run", 300, func(cfg loadtest.Config) (loadtest.Result, error) {
+			cfg.Addr, cfg.Pattern = srv.Addr().String(), []byte(`"sum"`)
+			return loadtest.Run(context.Background(), cfg)
+		}},
+		{"RunCalls", 100, func(cfg loadtest.Config) (loadtest.Result, error) {
+			return loadtest.RunCalls(context.Background(), cfg, func(context.Context, int) (string, error) {
+				time.Sleep(time.Microsecond) // blocks, as a call does: busy calls would starve the warmup's timer
+				return "", nil
+			})
+		}},
+	} {
+		for i := range tc.runs {
+			res, err := tc.run(loadtest.Config{Connections: 8, InFlight: 32, Requests: requests, Warmup: time.Millisecond})
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if res.Requests != requests {
+				t.Fatalf("%s, run %d: %d requests measured, want %d", tc.name, i, res.Requests, requests)
+			}
+		}
+	}
+}
+
+// TestRunCallsConnectionLost: a call that reports its connection lost
+// ends that connection's calls, those waiting for their turn (Rate)
+// included, as Run's connections end when they die; the run ends once
+// every connection is lost, rather than calling dead connections until
+// Duration is over. A run that lost them all before measuring anything
+// says why.
+func TestRunCallsConnectionLost(t *testing.T) {
+	gone := errors.New("connection closed")
+	t.Run("after some calls", func(t *testing.T) {
+		const conns, inFlight, callsEach = 2, 3, 5
+		calls := make([]atomic.Int64, conns)
+		res, err := loadtest.RunCalls(context.Background(), loadtest.Config{
+			Connections: conns, InFlight: inFlight, Duration: time.Minute, Rate: 200,
+		}, func(_ context.Context, conn int) (string, error) {
+			if calls[conn].Add(1) > callsEach {
+				return loadtest.KindNoReply, fmt.Errorf("lost: %w", gone)
+			}
+			return "", nil
+		})
+		if err != nil || res.Elapsed > 10*time.Second || res.ByKind[loadtest.KindNoReply] == 0 {
+			t.Errorf("connections lost after %d calls each: %+v, %v; want the run to end at once, with no_reply errors and no error",
+				callsEach, res, err)
+		}
+		for conn := range calls {
+			// A call that passed its check as the connection was lost
+			// still goes: at most one per goroutine.
+			if n := calls[conn].Load(); n > callsEach+inFlight {
+				t.Errorf("connection %d: %d calls, want at most %d: calls went on after it was lost", conn, n, callsEach+inFlight)
+			}
+		}
+	})
+	t.Run("the others carry on", func(t *testing.T) {
+		// Connection 0 is lost while its other goroutines wait for their
+		// turn, each with a request of the quota: connection 1 sends them.
+		const requests = 40
+		var calls0 atomic.Int64
+		res, err := loadtest.RunCalls(context.Background(), loadtest.Config{
+			Connections: 2, InFlight: 4, Requests: requests, Rate: 400,
+		}, func(_ context.Context, conn int) (string, error) {
+			if conn == 0 && calls0.Add(1) >= 3 {
+				return loadtest.KindNoReply, gone
+			}
+			return "", nil
+		})
+		if err != nil || res.Requests != requests || res.ByKind[loadtest.KindNoReply] == 0 {
+			t.Errorf("one connection of two lost: %+v, %v; want %d requests, some no_reply", res, err, requests)
+		}
+	})
+	t.Run("during the warmup", func(t *testing.T) {
+		res, err := loadtest.RunCalls(context.Background(), loadtest.Config{
+			Connections: 2, InFlight: 2, Duration: time.Minute, Warmup: 50 * time.Millisecond,
+		}, func(context.Context, int) (string, error) { return loadtest.KindNoReply, gone })
+		if !errors.Is(err, gone) || res.Requests != 0 || res.Elapsed > 10*time.Second {
+			t.Errorf("connections lost before any measured call: %+v, %v; want at once an error wrapping %q", res, err, gone)
+		}
+	})
 }

@@ -31,7 +31,7 @@ func runNATS(ctx context.Context, url string, tlsCfg *tls.Config, cfg loadtest.C
 		}
 	}()
 	for range cap(clients) {
-		c, err := dialNATS(url, "msgpattern bench", 10*time.Second, tlsCfg)
+		c, err := dialNATS(ctx, url, "msgpattern bench", 10*time.Second, tlsCfg)
 		if err != nil {
 			return loadtest.Result{}, err
 		}
@@ -68,15 +68,30 @@ func runTCPTraced(ctx context.Context, cfg loadtest.Config, tr *tracing) (loadte
 
 // runCallers performs a run with loadtest.RunCalls, the requests of
 // connection conn made by callers[conn]; cfg.Pattern and cfg.Data are the
-// request's raw JSON.
+// request's raw JSON. A caller whose connection is gone makes no more
+// calls, so that a run whose server went away ends, as loadtest.Run's.
 func runCallers(ctx context.Context, cfg loadtest.Config, callers []caller) (loadtest.Result, error) {
 	pattern, data := json.RawMessage(cfg.Pattern), json.RawMessage(cfg.Data)
 	if len(data) == 0 {
 		data = json.RawMessage("null")
 	}
-	return loadtest.RunCalls(ctx, cfg, func(ctx context.Context, conn int) string {
-		return errorKind(callers[conn].Send(ctx, pattern, data, nil))
+	return loadtest.RunCalls(ctx, cfg, func(ctx context.Context, conn int) (string, error) {
+		err := callers[conn].Send(ctx, pattern, data, nil)
+		return errorKind(err), connGone(err)
 	})
+}
+
+// connGone returns err when it says that the call's connection is gone:
+// lost (natsrpc.Client's does not reconnect), or not redialled
+// (rpc.Client's; loadtest.Run never redials either); nil otherwise.
+func connGone(err error) error {
+	if err == nil || isRemote(err) { // an answer, NATS "no responders" included
+		return nil
+	}
+	if errors.Is(err, rpc.ErrConnectionLost) || errors.Is(err, rpc.ErrUnavailable) || errors.Is(err, rpc.ErrClientClosed) {
+		return err
+	}
+	return nil
 }
 
 // errorKind is the loadtest kind of a call's error, "" for none: error

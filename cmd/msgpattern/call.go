@@ -96,20 +96,31 @@ func (c *callFlags) execute(name, usageText, verbose string, args []string,
 	// request's metadata; the spans flushed last, after the client closed.
 	tr := startTracing(os.Stderr, warnStderr)
 	defer tr.shutdown()
-	client, err := c.client(name)
+	client, err := c.client(ctx, name)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "msgpattern: %s: %v\n", name, err)
-		if hint := c.tls.hint(err, c.tlsCfg); hint != "" {
-			fmt.Fprintln(os.Stderr, "hint:", hint)
-		} else if c.nats != "" {
-			fmt.Fprintf(os.Stderr, "hint: is a NATS server listening at %s? Set its URL with --nats\n", c.nats)
-		}
-		return exitLocal
+		return c.clientFailed(ctx, name, err)
 	}
 	defer client.Close()
 	callCtx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	return call(ctx, callCtx, tr.wrap(client))
+}
+
+// clientFailed reports that no client could be made (over NATS: the
+// connection failed) and returns the exit code: 130 or 143 when a signal
+// ended ctx meanwhile, exitLocal otherwise.
+func (c *callFlags) clientFailed(ctx context.Context, cmd string, err error) int {
+	if ctx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "msgpattern: interrupted")
+		return interruptCode(ctx)
+	}
+	fmt.Fprintf(os.Stderr, "msgpattern: %s: %v\n", cmd, err)
+	if hint := c.tls.hint(err, c.tlsCfg); hint != "" {
+		fmt.Fprintln(os.Stderr, "hint:", hint)
+	} else if c.nats != "" {
+		fmt.Fprintf(os.Stderr, "hint: is a NATS server listening at %s? Set its URL with --nats\n", c.nats)
+	}
+	return exitLocal
 }
 
 // caller is what send and emit call through: the TCP client, or the NATS
@@ -120,10 +131,11 @@ type caller interface {
 }
 
 // client returns a client that logs nothing: over NATS when --nats is set
-// (connected now), else over TCP to c.addr (connected on first use).
-func (c *callFlags) client(cmd string) (caller, error) {
+// (connected now, unless ctx ends first), else over TCP to c.addr
+// (connected on first use).
+func (c *callFlags) client(ctx context.Context, cmd string) (caller, error) {
 	if c.nats != "" {
-		return dialNATS(c.nats, "msgpattern "+cmd, c.timeout, c.tlsCfg)
+		return dialNATS(ctx, c.nats, "msgpattern "+cmd, c.timeout, c.tlsCfg)
 	}
 	opts := []rpc.ClientOption{rpc.WithClientLogger(slog.New(slog.DiscardHandler))}
 	if c.timeout > 0 {

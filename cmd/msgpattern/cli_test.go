@@ -172,6 +172,45 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
+// silentServer listens on a local address, accepts connections and never
+// says a word: a server that does not answer, or a NATS server that never
+// sends its INFO. Each accepted connection is sent on accepted when there
+// is room.
+func silentServer(t *testing.T) (addr string, accepted <-chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan struct{}, 16)
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return ln.Addr().String(), ch
+}
+
 // check compares a result with what a case wants: an exact stdout (unless
 // stdoutRE is set), and stderr matching stderrRE.
 type want struct {

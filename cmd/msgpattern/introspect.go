@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -46,9 +47,11 @@ Exit status: 0 serving; 1 draining, or the server offers no introspection;
 2 usage error, or no reply; 130/143 interrupted.
 `
 
-// introspect runs list or health: flags, a client, one call of pattern.
+// introspect runs list or health: flags, a client, and ask, which makes
+// one call with ctx; show then prints what it got. -v prints the call's
+// round-trip time on stderr, as send's does.
 func introspect(name, usageText string, args []string, extra func(fs *flag.FlagSet),
-	call func(ctx context.Context, c *callFlags, client caller) int) int {
+	ask func(ctx context.Context, client caller) error, show func() int) int {
 	var c callFlags
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	c.bind(fs, "print the round-trip time on stderr")
@@ -65,36 +68,40 @@ func introspect(name, usageText string, args []string, extra func(fs *flag.FlagS
 	}
 	ctx, _, stop := notifySignals()
 	defer stop()
-	client, err := c.client(name)
+	client, err := c.client(ctx, name)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "msgpattern: %s: %v\n", name, err)
-		return exitLocal
+		return c.clientFailed(ctx, name, err)
 	}
 	defer client.Close()
 	callCtx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	return call(callCtx, &c, client)
-}
-
-// introspectionFailed reports a failed introspection call.
-func introspectionFailed(ctx context.Context, c *callFlags, name string, err error) int {
-	if errors.Is(err, rpc.ErrNoHandler) {
+	start := time.Now()
+	err = ask(callCtx, client)
+	if c.verbose && (err == nil || isRemote(err)) {
+		fmt.Fprintf(os.Stderr, "reply in %s\n", time.Since(start).Round(time.Microsecond))
+	}
+	switch {
+	case err == nil:
+		return show()
+	case errors.Is(err, rpc.ErrNoHandler):
 		fmt.Fprintf(os.Stderr, "msgpattern %s: %s offers no introspection (rpc.Config.Introspection is off, or it is not a msgpattern server)\n", name, c.target())
 		return exitRemote
+	case ctx.Err() == nil && callCtx.Err() != nil: // --timeout, not a signal
+		fmt.Fprintf(os.Stderr, "msgpattern: %s: no reply from %s within %s (--timeout)\n", name, c.target(), c.timeout)
+		return exitLocal
 	}
 	return c.failed(ctx, name, err)
 }
 
 func list(args []string) int {
 	var asJSON, schema bool
+	var patterns []rpc.PatternInfo
 	return introspect("list", listUsage, args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print the list as JSON")
 		fs.BoolVar(&schema, "schema", false, "include the JSON Schemas of typed handlers' input and result")
-	}, func(ctx context.Context, c *callFlags, client caller) int {
-		var patterns []rpc.PatternInfo
-		if err := client.Send(ctx, rpc.ListPattern, map[string]bool{"schema": schema}, &patterns); err != nil {
-			return introspectionFailed(ctx, c, "list", err)
-		}
+	}, func(ctx context.Context, client caller) error {
+		return client.Send(ctx, rpc.ListPattern, map[string]bool{"schema": schema}, &patterns)
+	}, func() int {
 		if asJSON {
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "  ")
@@ -123,13 +130,12 @@ func list(args []string) int {
 }
 
 func health(args []string) int {
-	return introspect("health", healthUsage, args, nil, func(ctx context.Context, c *callFlags, client caller) int {
-		var h struct {
-			Status string `json:"status"`
-		}
-		if err := client.Send(ctx, rpc.HealthPattern, nil, &h); err != nil {
-			return introspectionFailed(ctx, c, "health", err)
-		}
+	var h struct {
+		Status string `json:"status"`
+	}
+	return introspect("health", healthUsage, args, nil, func(ctx context.Context, client caller) error {
+		return client.Send(ctx, rpc.HealthPattern, nil, &h)
+	}, func() int {
 		fmt.Println(h.Status)
 		if h.Status != "serving" {
 			return exitRemote

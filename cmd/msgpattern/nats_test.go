@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -254,5 +255,91 @@ func TestErrorKind(t *testing.T) {
 		if got := errorKind(tt.err); got != tt.want {
 			t.Errorf("errorKind(%v) = %q, want %q", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestBenchServerGone: a bench of a duration whose server goes away ends
+// at once, with the requests that got no reply counted as no_reply (exit
+// 1), however it calls: raw frames over TCP (as it did), through the rpc
+// client when traced, and over NATS, where it called the dead connection
+// until -d was over, counting millions of failed requests.
+func TestBenchServerGone(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("needs to kill serve")
+	}
+	// Tracing on, no span sampled: the requests go through rpc.Client.
+	traced := []string{"OTEL_TRACES_EXPORTER=console", "OTEL_TRACES_SAMPLER=always_off"}
+	for _, tc := range []struct {
+		name   string
+		nats   bool
+		env    []string
+		stderr string // the note of a traced run
+	}{
+		{name: "tcp"},
+		{name: "tcp traced", env: traced, stderr: "note: tracing"},
+		{name: "nats", nats: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tcp := freeAddr(t)
+			srv := startServe(t, "--addr", tcp, "--nats-server", "127.0.0.1:0")
+			url := srv.waitFor(t, `(?m)^nats server listening on (nats://127\.0\.0\.1:[0-9]+)$`)
+			srv.waitFor(t, `msg="serving over NATS"`)
+			target := []string{"--addr", tcp}
+			if tc.nats {
+				target = []string{"--nats", url}
+			}
+			b := startProcEnv(t, tc.env, append(append([]string{"bench"}, target...), "-d", "30s", "-p", "4", "sum", "[1]")...)
+			b.waitFor(t, `req/s`) // a progress line: the load is on
+			srv.cmd.Process.Kill()
+			gone := time.Now()
+			select {
+			case <-b.exited:
+			case <-time.After(40 * time.Second):
+				t.Fatal("bench still running 40s after its server went away")
+			}
+			took, code, out := time.Since(gone), b.cmd.ProcessState.ExitCode(), b.stdout.String()
+			t.Logf("bench ended %s after its server went away, exit %d: %q", took.Round(time.Millisecond), code,
+				regexp.MustCompile(`(?m)^\s+(Count|Errors|no_reply).*$`).FindAllString(out, -1))
+			// Generous for a noisy machine: the defect ran the 30s out.
+			if took > 10*time.Second || code != exitFailed || !strings.Contains(out, "no_reply") ||
+				!strings.Contains(b.stderr.String(), tc.stderr) {
+				t.Errorf("bench ended %s after its server went away, exit %d; want at once, exit %d, with no_reply errors\nstdout:\n%s\nstderr:\n%s",
+					took.Round(time.Millisecond), code, exitFailed, out, b.stderr.String())
+			}
+		})
+	}
+}
+
+// TestNATSConnectInterrupt: SIGINT while connecting to a NATS server that
+// does not answer (it accepts, and never sends its INFO) ends the command
+// at once with 130, as over TCP; the connection attempt ignored it, until
+// its timeout, and send then exited 2.
+func TestNATSConnectInterrupt(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("needs SIGINT")
+	}
+	addr, accepted := silentServer(t)
+	url := "nats://" + addr
+	for _, args := range [][]string{
+		{"send", "--nats", url, "ping"},
+		{"emit", "--nats", url, "evt"},
+		{"list", "--nats", url},
+		{"bench", "--nats", url, "-c", "3", "-n", "10", "ping"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			p := startProc(t, args...)
+			select {
+			case <-accepted: // connecting: the command handles signals
+			case <-p.exited:
+				t.Fatalf("msgpattern exited early (%v):\n%s", p.waitErr, p.stderr.String())
+			case <-time.After(15 * time.Second):
+				t.Fatalf("msgpattern never connected:\n%s", p.stderr.String())
+			}
+			// The connect timeout is 10s: well within it, and generous.
+			p.signal(t, syscall.SIGINT, 5*time.Second, exitSIGINT)
+			if got := p.stderr.String(); got != "msgpattern: interrupted\n" {
+				t.Errorf("stderr %q, want \"msgpattern: interrupted\\n\"", got)
+			}
+		})
 	}
 }

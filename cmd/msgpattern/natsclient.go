@@ -27,8 +27,9 @@ type natsCaller struct{ *natsrpc.Client }
 // connection does not reconnect: a command that loses it fails its pending
 // calls at once with rpc.ErrConnectionLost, as over TCP, rather than
 // waiting for a deadline. connectTimeout bounds the connection (0:
-// nats.go's default, 2s).
-func dialNATS(url, name string, connectTimeout time.Duration, tlsCfg *tls.Config) (*natsCaller, error) {
+// nats.go's default, 2s); so does ctx, whose end (a signal) returns
+// ctx.Err() at once.
+func dialNATS(ctx context.Context, url, name string, connectTimeout time.Duration, tlsCfg *tls.Config) (*natsCaller, error) {
 	conn := []natsrpc.Option{natsrpc.WithNATSOptions(nats.Name(name), nats.NoReconnect())}
 	if connectTimeout > 0 {
 		conn = append(conn, natsrpc.WithNATSOptions(nats.Timeout(connectTimeout)))
@@ -36,11 +37,31 @@ func dialNATS(url, name string, connectTimeout time.Duration, tlsCfg *tls.Config
 	if tlsCfg != nil {
 		conn = append(conn, natsrpc.TLS(tlsCfg))
 	}
-	c, err := natsrpc.Dial(url, natsrpc.WithConnOptions(conn...), natsrpc.WithCallTimeout(0))
-	if err != nil {
-		return nil, err
+	// nats.go's connect takes no context: it runs apart, and a connection
+	// it makes after ctx ended is closed.
+	type dialed struct {
+		c   *natsrpc.Client
+		err error
 	}
-	return &natsCaller{c}, nil
+	done := make(chan dialed, 1)
+	go func() {
+		c, err := natsrpc.Dial(url, natsrpc.WithConnOptions(conn...), natsrpc.WithCallTimeout(0))
+		done <- dialed{c, err}
+	}()
+	select {
+	case d := <-done:
+		if d.err != nil {
+			return nil, d.err
+		}
+		return &natsCaller{d.c}, nil
+	case <-ctx.Done():
+		go func() {
+			if d := <-done; d.c != nil {
+				d.c.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }
 
 // Emit publishes the event and waits until the NATS server has it, so that
