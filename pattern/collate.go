@@ -73,7 +73,17 @@ var asciiTable = sync.OnceValue(func() *[128]asciiWeight {
 // weights first, skipping ignorable bytes, then the tertiary (case) weights
 // of the same positions. ASCII has no contractions, expansions or secondary
 // differences in the root collation, so this is the whole algorithm.
+//
+// A common prefix is skipped first: each byte has fixed weights, so equal
+// bytes add the same primary and tertiary weights on both sides and cannot
+// decide the comparison. Keys that share a long prefix then cost a byte
+// comparison per byte rather than a table walk.
 func compareASCII(t *[128]asciiWeight, a, b []byte) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	a, b = a[n:], b[n:]
 	i, j, tert := 0, 0, 0
 	for {
 		for i < len(a) && t[a[i]].primary == 0 {

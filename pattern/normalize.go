@@ -1,6 +1,7 @@
 package pattern
 
 import (
+	"bytes"
 	"sync"
 
 	"golang.org/x/text/collate"
@@ -20,6 +21,17 @@ type state struct {
 	buf     []byte // decoded strings and generated array keys
 	content []byte // a decoded string pattern, parsed a second time
 	coll    *collate.Collator
+
+	// The collation keys of the members of the object being sorted, when
+	// some key is not ASCII: sortKeyed computes each once, so that sorting
+	// costs the collator one pass over each key rather than one per
+	// comparison. ckeys point into kbuf; kbytes counts the bytes of keys
+	// and collation keys since the state was last pooled, which bounds
+	// what kbuf and the collator hold on to.
+	kbuf   *collate.Buffer
+	ckeys  [nestMaxKeys][]byte
+	kascii [nestMaxKeys]bool
+	kbytes int
 }
 
 // maxPooledBytes keeps one huge pattern from pinning its buffers in the pool.
@@ -35,6 +47,12 @@ func putState(st *state) {
 	st.in = nil // do not keep the caller's bytes alive
 	st.reset()
 	st.content = st.content[:0]
+	if st.kbytes > maxPooledBytes {
+		// The collator keeps the collation elements of the longest key it
+		// has seen, and kbuf the longest run of keys: start afresh.
+		st.coll, st.kbuf, st.ckeys = nil, nil, [nestMaxKeys][]byte{}
+	}
+	st.kbytes = 0
 	if cap(st.buf) > maxPooledBytes || cap(st.content) > maxPooledBytes ||
 		cap(st.values) > maxPooledBytes/32 || cap(st.members)+cap(st.pend) > maxPooledBytes/16 ||
 		cap(st.frames) > maxPooledBytes/32 {
@@ -161,6 +179,14 @@ func (st *state) keyOrder(order []int32, v *value) []int32 {
 			}
 		}
 	}
+	if len(order) <= nestMaxKeys && v.kind == kindObject {
+		for _, mi := range order {
+			if !isASCII(key(mi)) {
+				st.sortKeyed(order, v.lo)
+				return order
+			}
+		}
+	}
 	// Insertion sort: stable, no allocation, and at most 20 keys.
 	for i := 1; i < len(order); i++ {
 		mi := order[i]
@@ -172,6 +198,51 @@ func (st *state) keyOrder(order []int32, v *value) []int32 {
 		order[j] = mi
 	}
 	return order
+}
+
+// sortKeyed sorts order, member indexes of an object whose members start at
+// lo, of which some key is not ASCII, as keyOrder's insertion sort with
+// compareKeys would. It computes each key's collation key once and compares
+// those bytes: the collator's Compare walks both keys through the collation
+// tables on every call, which for 20 long keys in reverse order (190
+// comparisons) cost microseconds per byte of pattern. Comparing keys is the
+// same comparison: with the default options (no identical level, no
+// quaternary level, not backwards), Compare and Key both compare the
+// primary, then the secondary, then the tertiary weights of the same
+// collation elements, and Key encodes each level so that byte order is
+// weight order, a shorter level before a longer one with the same prefix
+// (TestCollationKeysAgree checks this against Compare). Pairs of ASCII keys
+// still use compareASCII, so no result changes.
+func (st *state) sortKeyed(order []int32, lo int32) {
+	if st.coll == nil {
+		st.coll = newCollator()
+	}
+	if st.kbuf == nil {
+		st.kbuf = new(collate.Buffer)
+	}
+	st.kbuf.Reset()
+	for _, mi := range order {
+		k := st.bytes(st.in, st.members[mi].key)
+		ck := st.coll.Key(st.kbuf, k)
+		st.ckeys[mi-lo], st.kascii[mi-lo] = ck, isASCII(k)
+		st.kbytes += len(k) + len(ck)
+	}
+	tab := asciiTable()
+	after := func(a, b int32) bool { // whether member a sorts after member b
+		ia, ib := a-lo, b-lo
+		if st.kascii[ia] && st.kascii[ib] {
+			return compareASCII(tab, st.bytes(st.in, st.members[a].key), st.bytes(st.in, st.members[b].key)) > 0
+		}
+		return bytes.Compare(st.ckeys[ia], st.ckeys[ib]) > 0
+	}
+	for i := 1; i < len(order); i++ {
+		mi := order[i]
+		j := i
+		for ; j > 0 && after(order[j-1], mi); j-- {
+			order[j] = order[j-1]
+		}
+		order[j] = mi
+	}
 }
 
 // arrayIndex reports whether s is an array index in JavaScript's sense: the

@@ -3,6 +3,7 @@ package rpc
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"reflect"
 	"runtime"
 	"slices"
@@ -40,6 +41,51 @@ type Router struct {
 	mu         sync.Mutex // serializes writers
 	table      atomic.Pointer[routeTable]
 	middleware []Middleware
+
+	// maxRaw is the longest raw pattern that may route to a registered
+	// handler: the largest patternLimit of the routes. A longer pattern is
+	// answered as matching no handler without being normalized. It only
+	// grows, and is raised before a route becomes visible.
+	maxRaw atomic.Int64
+}
+
+// patternLimit bounds the length of a raw pattern (the JSON value of a
+// message's "pattern" member) that routes to key, however a client encodes
+// it; it is math.MaxInt64 when there is no bound.
+//
+// Normalizing a pattern costs time that grows with its length (object keys
+// are sorted by collation) and is spent on the connection's reader before
+// any handler, limit or deadline, so a pattern that cannot match is refused
+// unread. The raw JSON can be longer than the route key it normalizes to,
+// through:
+//
+//   - escapes: \uXXXX writes a byte of the key in at most 6 bytes (an ASCII
+//     character; one escape stands for 2 or 3 bytes of any other character,
+//     two for the 4 of a supplementary one);
+//   - a pattern sent as a JSON string holding its JSON text, which escapes
+//     that text once more;
+//   - whitespace between tokens, and numbers not in their shortest form;
+//   - the {"cmd":"x"} fallback, which adds 10 bytes to the key "x".
+//
+// Encoders write at most 7 bytes per byte of key (encoding/json writes '<'
+// as \u003c, and as \\u003c in a pattern sent as a string of JSON). 16 bytes
+// per byte plus 1 KiB leaves room for every character escaped by hand and
+// for indentation, while a pattern too long for every route, the attack, is
+// refused at the cost of one comparison.
+//
+// A key holding [TOO_MANY_KEYS] or [MAX_DEPTH_REACHED] matches objects of
+// any size, since the route drops what they hold: then there is no bound.
+func patternLimit(key string) int64 {
+	if strings.Contains(key, "[TOO_MANY_KEYS]") || strings.Contains(key, "[MAX_DEPTH_REACHED]") {
+		return math.MaxInt64
+	}
+	return 16*int64(len(key)+len(`{"cmd":""}`)) + 1<<10
+}
+
+// mayRoute reports whether a raw pattern n bytes long may match a
+// registered handler; when it is false the pattern matches none.
+func (r *Router) mayRoute(n int) bool {
+	return int64(n) <= r.maxRaw.Load()
 }
 
 type routeTable struct {
@@ -84,6 +130,7 @@ func WithoutRetry() HandleOption {
 func NewRouter() *Router {
 	r := &Router{}
 	r.table.Store(&routeTable{routes: map[string]*route{}})
+	r.maxRaw.Store(patternLimit(""))
 	return r
 }
 
@@ -147,6 +194,9 @@ func (r *Router) register(p any, h Handler, event bool, opts []HandleOption) {
 		o(&rt.opts)
 	}
 	next.routes[key] = rt
+	if limit := patternLimit(key); limit > r.maxRaw.Load() {
+		r.maxRaw.Store(limit) // before the route is visible: no lookup refuses it
+	}
 	r.table.Store(next)
 }
 

@@ -249,8 +249,12 @@ func (s *Server) intake(p *wire.Packet, routeKey []byte, peer *Peer, t replyTarg
 	var rt *route
 	if routeKey != nil {
 		rt = s.router.lookup(routeKey)
-	} else if key, ok := pattern.Route(p.Pattern, scratch); ok {
-		rt = s.router.lookup(key)
+	} else if s.router.mayRoute(len(p.Pattern)) {
+		// A longer pattern matches no handler; it is not normalized, which
+		// costs time by its length (see patternLimit).
+		if key, ok := pattern.Route(p.Pattern, scratch); ok {
+			rt = s.router.lookup(key)
+		}
 	}
 	event := p.ID == nil
 	if event && t.replyFraming() == wire.NDJSON && rt != nil && !rt.event {
