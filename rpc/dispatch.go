@@ -355,7 +355,8 @@ func (d *dispatcher) errorValue(dst []byte, rc *requestContext, err error) ([]by
 		return appendStatusError(dst, internalErrorMessage), kindEncode
 	case errors.Is(err, context.DeadlineExceeded) && rc.Err() != nil:
 		return appendTimeoutError(dst, rc.timeout), kindTimeout
-	case (errors.Is(err, context.Canceled) || errors.Is(err, ErrReplyClosed)) && rc.Err() != nil:
+	case (errors.Is(err, context.Canceled) || errors.Is(err, ErrReplyClosed)) && rc.Err() != nil,
+		errors.Is(err, ErrCallerGone): // also in the moment before the connection's context ends
 		if d.shuttingDown() {
 			return appendStatusError(dst, "Server shutting down"), kindShuttingDown
 		}
