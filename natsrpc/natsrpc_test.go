@@ -339,7 +339,9 @@ func TestEndpointNamesUnique(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var info struct{ Endpoints []struct{ Name, Subject string } }
+	var info struct {
+		Endpoints []struct{ Name, Subject string }
+	}
 	if err := json.Unmarshal(rep.Data, &info); err != nil {
 		t.Fatal(err)
 	}
