@@ -42,10 +42,18 @@
 //     first 12 characters of the inbox id, which NATS clients keep for a
 //     process; otherwise the reply subject without its last token); all
 //     events share one bucket. GlobalRateLimitPerSec applies as on TCP.
+//     The reply subject is the sender's to choose, so a hostile client
+//     can pass the per-client limit with a new inbox per request (at most
+//     4096 are remembered; past that all are forgotten at once): against
+//     hostile clients, the server-wide limit is the one that holds.
 //   - Concurrency: each message runs in a goroutine of its own, at most
 //     Config.MaxHandlers at once ([WithMaxConcurrent]); at the cap the
 //     subscription stops being read, and NATS buffers for it (nats.go's
 //     pending limits, then slow-consumer drops).
+//   - Memory: a payload over 4 KiB is held from the server's MemoryBudget
+//     until its handler returns, as TCP frames are; when the budget is
+//     used up the subscription waits for room (not read meanwhile), up to
+//     Config.FrameTimeout, then drops the message (counted over_budget).
 //   - Timeouts (answered at the deadline), retries, middleware and metrics
 //     are the rpc.Server's, as on TCP; metrics count NATS messages under the
 //     transport "nats".

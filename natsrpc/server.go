@@ -180,6 +180,16 @@ func (s *Server) handler(sj subject) nats.MsgHandler {
 	sjp := &sj
 	return func(m *nats.Msg) {
 		j := job{sj: sjp, m: m}
+		if len(m.Data) > freeMessageBytes {
+			// Its payload is held until its handler returns: from the
+			// server's memory budget, waited for here, so that the
+			// subscription is not read meanwhile.
+			if err := s.rpc.AcquireMemory(s.ctx, len(m.Data)); err != nil {
+				s.log.Debug("natsrpc: message dropped", "subject", m.Subject, "err", err)
+				return
+			}
+			j.charged = len(m.Data)
+		}
 		select {
 		case s.work <- j: // an idle worker takes it
 			return
@@ -200,9 +210,16 @@ func (s *Server) handler(sj subject) nats.MsgHandler {
 		case s.slots <- struct{}{}:
 			s.start(j)
 		case <-s.ctx.Done():
+			s.rpc.ReleaseMemory(j.charged)
 		}
 	}
 }
+
+// freeMessageBytes is the payload a message may have without drawing on
+// the server's memory budget: a small request is never held up by large
+// ones. Messages held at once are bounded by the worker cap, so these take
+// at most the cap × 4 KiB (16 MiB at the default 4096).
+const freeMessageBytes = 4 << 10
 
 // start runs j on a new worker, which holds the slot the caller took.
 func (s *Server) start(j job) {
@@ -212,8 +229,9 @@ func (s *Server) start(j job) {
 
 // job is one message for a worker.
 type job struct {
-	sj *subject
-	m  *nats.Msg
+	sj      *subject
+	m       *nats.Msg
+	charged int // bytes of the memory budget its payload holds
 }
 
 // workerIdle is how long a worker waits for another message before it ends.
@@ -226,6 +244,7 @@ func (s *Server) worker(j job) {
 	defer idle.Stop()
 	for {
 		s.serveMsg(*j.sj, j.m)
+		s.rpc.ReleaseMemory(j.charged)
 		idle.Reset(workerIdle)
 		select {
 		case j = <-s.work:

@@ -39,7 +39,7 @@ var (
 	errEvicted          = errors.New("rpc: idle connection evicted to admit a new one")
 	errFrameTimeout     = errors.New("rpc: peer went silent in the middle of a frame")
 	errFrameTooSlow     = errors.New("rpc: frame arriving slower than MinFrameRate")
-	errOverBudget       = errors.New("rpc: server memory budget exhausted")
+	errOverBudget       = ErrOverBudget
 	errBadFraming       = errors.New("rpc: first byte is neither a digit nor '{'")
 	errHeartbeatTimeout = errors.New("rpc: peer sent no heartbeat within HeartbeatTimeout")
 )
@@ -125,6 +125,7 @@ type conn struct {
 	idx       int  // position in the server's connection list, under srv.mu
 	listed    bool // counted in the server's connection list, under srv.mu
 	closing   bool // in the server's closing set, under srv.mu
+	noLinger  bool // evicted past maxClosing: closes without lingering, under srv.mu
 	done      chan struct{}
 }
 
@@ -662,35 +663,75 @@ func (c *conn) armReadDeadline(pending bool) error {
 }
 
 // handleFrame turns a frame into a request and serves it. It reports
-// whether the reader role was lost while the handler ran.
+// whether the reader role was lost while the handler ran, or ended: the
+// connection finished.
 func (c *conn) handleFrame(f wire.Frame) (lost bool) {
-	body := f.Body
-	if f.InvalidUTF8 {
-		// Node.js would have decoded the bytes to U+FFFD: so do we.
-		body = wire.SanitizeUTF8(make([]byte, 0, len(body)+16), body)
+	if !f.InvalidUTF8 {
+		var pin *chunkPin
+		if c.held > 0 {
+			pin = c.pinChunk()
+		}
+		return c.serveFrame(f.Body, pin)
 	}
-	if c.framing == wire.NDJSON && len(bytes.TrimSpace(body)) == 0 {
-		return false
+	// Node.js would have decoded the bytes to U+FFFD: so do we. The copy
+	// (up to 3 bytes for each invalid one) is held as long as the request,
+	// so it is charged to the budget as a chunk is, and waited for.
+	n := wire.SanitizedLen(f.Body)
+	if err := c.reserveCopy(n); err != nil {
+		c.finish(err)
+		return true
 	}
+	pin := &chunkPin{bytes: int64(n), budget: c.srv.budget}
+	pin.refs.Store(1)
+	return c.serveFrame(wire.SanitizeUTF8(make([]byte, 0, n), f.Body), pin)
+}
+
+// serveFrame serves the frame body, whose memory pin (nil if it needs
+// none) goes to the request, or is released if there is none.
+func (c *conn) serveFrame(body []byte, pin *chunkPin) (lost bool) {
 	s := c.srv
-	p, err := wire.ParseRequest(body, s.cfg.MaxDepth)
-	if err != nil {
-		s.badPacket(&c.peer, err, len(body))
-		return false
+	var p wire.Packet
+	var rc *requestContext
+	var rt *route
+	switch {
+	case c.framing == wire.NDJSON && len(bytes.TrimSpace(body)) == 0:
+	default:
+		var err error
+		if p, err = wire.ParseRequest(body, s.cfg.MaxDepth); err != nil {
+			s.badPacket(&c.peer, err, len(body))
+		} else if bytes.Equal(p.Pattern, heartbeatPatternJSON) && p.ID != nil {
+			c.answerHeartbeat(p.ID)
+		} else {
+			rc, rt = s.intake(&p, nil, &c.peer, c, c.readAt, c.scratch[:0])
+		}
 	}
-	if bytes.Equal(p.Pattern, heartbeatPatternJSON) && p.ID != nil {
-		c.answerHeartbeat(p.ID)
-		return false
-	}
-	rc, rt := s.intake(&p, nil, &c.peer, c, c.readAt, c.scratch[:0])
 	if rc == nil {
+		if pin != nil {
+			pin.release()
+		}
 		return false
 	}
-	if c.held > 0 {
-		rc.pin = c.pinChunk()
-	}
+	rc.pin = pin
 	rc.parent = c.ctx // cancelled when the peer disconnects
 	return c.run(rc, rt, c.readAt)
+}
+
+// reserveCopy takes n bytes of the budget for a copy of a frame, waiting
+// for them as reserve does.
+func (c *conn) reserveCopy(n int) error {
+	b := c.srv.budget
+	if b.tryReserve(int64(n)) {
+		return nil
+	}
+	c.srv.stats.budgetPauses.Add(1)
+	if !b.reserve(int64(n), c.srv.cfg.frameTimeout(), c.ctx.Done(), c.quit) {
+		if err := c.stopped(); err != nil {
+			return err
+		}
+		return errOverBudget
+	}
+	c.resumed()
+	return nil
 }
 
 // run serves rc inline, under the hand-off protocol.

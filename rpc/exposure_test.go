@@ -661,3 +661,36 @@ func TestExposePausedPeerLeaves(t *testing.T) {
 		}
 	}
 }
+
+// TestExposeEvictionsHeldToClosingBound: connections evicted at
+// MaxConnections count against the closing connections' bound too: past
+// it they close without lingering. An attacker dialling silent connections
+// kept every evicted one lingering for 5 s (1000 against a bound of 250).
+func TestExposeEvictionsHeldToClosingBound(t *testing.T) {
+	t.Parallel()
+	const maxConns = 64 // closing bound: 16
+	s, _ := startServer(t, rpc.Config{MaxConnections: maxConns, EvictIdleAfter: 100 * time.Millisecond},
+		func(s *rpc.Server) { registerProbe(s) })
+	for range maxConns {
+		rawDial(t, s, 0) // silent, never closed by the peer
+	}
+	if !eventually(ioTimeout, func() bool { return s.GetMetrics().ActiveConnections == maxConns }) {
+		t.Fatalf("not all admitted: %+v", s.GetMetrics())
+	}
+	time.Sleep(200 * time.Millisecond) // all idle past EvictIdleAfter
+	for range maxConns {
+		rawDial(t, s, 0) // each evicts one
+	}
+	if !eventually(ioTimeout, func() bool { return limits(s).EvictedIdle == maxConns }) {
+		t.Fatalf("evicted %d, want %d", limits(s).EvictedIdle, maxConns)
+	}
+	// Those past the bound close at once; the others linger (5 s).
+	var l rpc.LimitMetrics
+	if !eventually(2*time.Second, func() bool { l = limits(s); return l.ClosingConnections <= 16 }) {
+		t.Errorf("%d connections closing, bound 16 (linger_skipped %d)", l.ClosingConnections, l.LingerSkipped)
+	}
+	if l.LingerSkipped < maxConns-16 {
+		t.Errorf("linger_skipped %d, want at least %d", l.LingerSkipped, maxConns-16)
+	}
+	t.Logf("closing %d, linger_skipped %d", l.ClosingConnections, l.LingerSkipped)
+}

@@ -77,3 +77,68 @@ func TestExposeRunningHandlersHoldTheirFrames(t *testing.T) {
 		t.Errorf("memory_held_bytes %d after every request was served, want 0", limits(srv).MemoryHeldBytes)
 	}
 }
+
+// TestExposeInvalidUTF8CopiesCharged: a frame with invalid UTF-8 is served
+// from a sanitized copy (as Node.js decodes it: U+FFFD, 3 bytes, for each
+// bad byte), which its handler holds as it would the chunk. The copy is
+// charged to MemoryBudget and waited for: 40 frames of 8 MiB of 0xFF to
+// handlers that block held 978 MiB of heap against a 317 MiB charge.
+func TestExposeInvalidUTF8CopiesCharged(t *testing.T) {
+	t.Parallel()
+	const (
+		budget  = 32 << 20
+		bad     = 2 << 20 // invalid bytes per frame: a 6 MiB copy
+		conns   = 4
+		perConn = 4
+	)
+	release := make(chan struct{})
+	var running, peak, done atomic.Int64
+	srv, _ := startServer(t, rpc.Config{MemoryBudget: budget}, func(s *rpc.Server) {
+		registerProbe(s)
+		s.Handle("hold", rpc.Func(func(json.RawMessage) (any, error) {
+			n := running.Add(1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			<-release
+			running.Add(-1)
+			done.Add(1)
+			return "ok", nil
+		}))
+	})
+	junk := strings.Repeat("\xff", bad)
+	var wg sync.WaitGroup
+	for c := range conns {
+		nc := rawDial(t, srv, 0)
+		wg.Go(func() {
+			for i := range perConn {
+				nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+				if _, err := nc.Write([]byte(reqFrame(`"hold"`, `"`+junk+`"`, strconv.Itoa(c*100+i)))); err != nil {
+					return
+				}
+			}
+		})
+	}
+	var held int64
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		held = max(held, limits(srv).MemoryHeldBytes)
+	}
+	honestProbe(t, srv, "during", 5*time.Second)
+	// Each running handler holds a 6 MiB copy (and its 2 MiB chunk, which
+	// other frames share): the budget admits about four.
+	if max := int64(budget/(3*bad) + conns); peak.Load() > max {
+		t.Errorf("%d handlers ran at once on %d MiB copies with a %d MiB budget; want at most %d",
+			peak.Load(), 3*bad>>20, budget>>20, max)
+	}
+	if held > budget {
+		t.Errorf("memory_held_bytes reached %d MiB, over the %d MiB budget", held>>20, budget>>20)
+	}
+	t.Logf("%d handlers ran at once; memory held %.1f MiB at most, of %d", peak.Load(), float64(held)/(1<<20), budget>>20)
+	close(release)
+	if !eventually(20*time.Second, func() bool { return done.Load() == conns*perConn }) {
+		t.Errorf("%d of %d requests served after the handlers were released", done.Load(), conns*perConn)
+	}
+	wg.Wait()
+	if !eventually(5*time.Second, func() bool { return limits(srv).MemoryHeldBytes == 0 }) {
+		t.Errorf("memory_held_bytes %d after every request was served, want 0", limits(srv).MemoryHeldBytes)
+	}
+}

@@ -45,9 +45,11 @@ func (r *Request) IsEvent() bool { return r.event }
 // Metadata returns the NestJS 12 request metadata (for example a W3C
 // traceparent), or nil when the message carries none. It holds the string
 // values; [Request.MetadataRaw] has every value, whatever its JSON type. The
-// map is decoded on first use; do not modify it.
+// map is decoded on first use; do not modify it. Metadata longer than
+// MaxMetadataBytes is ignored (nil), as a peer could otherwise make every
+// request's first call decode megabytes into a map.
 func (r *Request) Metadata() map[string]string {
-	if len(r.metadataRaw) == 0 {
+	if len(r.metadataRaw) == 0 || len(r.metadataRaw) > MaxMetadataBytes {
 		return nil
 	}
 	if m := r.metadata.Load(); m != nil {
@@ -71,9 +73,10 @@ func (r *Request) Metadata() map[string]string {
 
 // MetadataRaw returns every value of the NestJS 12 request metadata as raw
 // JSON, whatever its type ({"n":1} gives "n" → 1), or nil when the message
-// carries none. It is decoded at each call.
+// carries none (or more than MaxMetadataBytes of it). It is decoded at
+// each call.
 func (r *Request) MetadataRaw() map[string]json.RawMessage {
-	if len(r.metadataRaw) == 0 {
+	if len(r.metadataRaw) == 0 || len(r.metadataRaw) > MaxMetadataBytes {
 		return nil
 	}
 	var all map[string]json.RawMessage
@@ -99,6 +102,11 @@ func (r *Request) Transport() string {
 	}
 	return r.peer.transport
 }
+
+// MaxMetadataBytes bounds the request metadata that Metadata and
+// MetadataRaw decode: 8 KiB of JSON, room for W3C trace context with a
+// full baggage header (8 KiB by the W3C's own limit).
+const MaxMetadataBytes = 8 << 10
 
 type requestKey struct{}
 

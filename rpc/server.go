@@ -252,6 +252,13 @@ func (s *Server) evictIdleLocked() bool {
 	}
 	victim.evicted.Store(true)
 	s.unlistLocked(victim)
+	if len(s.closingSet) >= s.maxClosing() {
+		// Past the bound it closes without lingering, as beginClosing
+		// has others do; it stays in the set (the monitor must see a
+		// request it read just before) only until its reader finishes.
+		s.stats.lingerSkipped.Add(1)
+		victim.noLinger = true
+	}
 	s.closingSet[victim] = struct{}{}
 	victim.closing = true
 	victim.stopReading()
@@ -294,7 +301,7 @@ func (s *Server) beginClosing(c *conn) bool {
 		c.closing = true
 		s.closingSet[c] = struct{}{}
 	}
-	return true
+	return !c.noLinger
 }
 
 func (s *Server) removeConn(c *conn) {

@@ -87,6 +87,40 @@ type Message struct {
 // {"status":"error","message":"Server shutting down"}.
 var ErrShuttingDown = errors.New("rpc: server shutting down")
 
+// ErrOverBudget is returned by AcquireMemory when the server's
+// MemoryBudget did not free up in time.
+var ErrOverBudget = errors.New("rpc: server memory budget exhausted")
+
+// AcquireMemory takes n bytes of the server's MemoryBudget for a message a
+// transport holds while Dispatch serves it (a NATS message's payload), as
+// the TCP transport does for its frames. When they are not there it waits,
+// not taking the next message meanwhile (backpressure), until other
+// messages give bytes back, ctx ends or FrameTimeout passes; then it
+// returns ErrOverBudget (or ctx's error) and the message should be dropped.
+// Give the bytes back with ReleaseMemory once Dispatch returns.
+func (s *Server) AcquireMemory(ctx context.Context, n int) error {
+	b := s.budget
+	if b.tryReserve(int64(n)) {
+		return nil
+	}
+	s.stats.budgetPauses.Add(1)
+	if !b.reserve(int64(n), s.cfg.frameTimeout(), ctx.Done(), nil) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.stats.overBudget.Add(1)
+		return ErrOverBudget
+	}
+	return nil
+}
+
+// ReleaseMemory gives back n bytes taken by AcquireMemory.
+func (s *Server) ReleaseMemory(n int) {
+	if n > 0 {
+		s.budget.charge(-int64(n))
+	}
+}
+
 // Dispatch serves one message in the calling goroutine: it decodes the
 // packet, applies the server's policies, runs the handler (with its
 // middleware, retries and deadline) and writes the reply through w, then

@@ -137,6 +137,9 @@ func FuzzSanitizeUTF8(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		out := wire.SanitizeUTF8(nil, b)
+		if n := wire.SanitizedLen(b); n != len(out) {
+			t.Fatalf("SanitizedLen(%q) = %d, SanitizeUTF8 made %d bytes", b, n, len(out))
+		}
 		if !utf8.Valid(out) {
 			t.Fatalf("SanitizeUTF8(%q) = %q: not valid UTF-8", b, out)
 		}

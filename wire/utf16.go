@@ -140,3 +140,31 @@ func SanitizeUTF8(dst, b []byte) []byte {
 	}
 	return dst
 }
+
+// SanitizedLen is len(SanitizeUTF8(nil, b)), without the copy: what a
+// server must find room for before it makes one.
+func SanitizedLen(b []byte) int {
+	var d utf8Decoder
+	n, start := 0, 0
+	for i := 0; i < len(b); {
+		units, again, invalid := d.step(b[i])
+		switch {
+		case invalid:
+			n += utf8.RuneLen(utf8.RuneError)
+			if !again {
+				i++
+			}
+			start = i
+		case units > 0:
+			i++
+			n += i - start
+			start = i
+		default:
+			i++
+		}
+	}
+	if d.pending() {
+		n += utf8.RuneLen(utf8.RuneError)
+	}
+	return n
+}

@@ -54,6 +54,9 @@ func TestSanitizeUTF8(t *testing.T) {
 		for _, in := range []string{tt.text, "<" + tt.text + ">", tt.text + tt.text} {
 			_, want, _ := refDecode([]byte(in))
 			got := wire.SanitizeUTF8([]byte("kept"), []byte(in))
+			if n := wire.SanitizedLen([]byte(in)); n != len(want) {
+				t.Errorf("%s: SanitizedLen(%q) = %d, want %d", tt.name, in, n, len(want))
+			}
 			if string(got) != "kept"+string(want) {
 				t.Errorf("%s: SanitizeUTF8(%q) = %q, want %q", tt.name, in, got[4:], want)
 			}
