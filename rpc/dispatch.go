@@ -283,6 +283,16 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 		return
 	}
 	elapsed := time.Duration(end - start)
+	// A transport's row first, the totals after, as GetMetrics reads them
+	// the other way round: TCP's row, what the others leave of the totals,
+	// then never counts another transport's message (transportsSnapshot).
+	if ts := rc.req.peer.statsOf(); ts != nil {
+		if rc.req.event {
+			ts.events.Add(1)
+		} else {
+			ts.requests.Add(1)
+		}
+	}
 	if rc.req.event {
 		d.stats.events.Add(1)
 	} else {

@@ -444,11 +444,11 @@ func (s *Server) transportsSnapshot(requests, events uint64) []TransportMetrics 
 		r, e = r+tm.Requests, e+tm.Events
 		out = append(out, tm)
 	}
-	// The others count a message as it arrives, the totals as it ends, and
-	// the totals were read first: what is left for TCP can fall short of
-	// its count while other transports' messages run, never exceed it. It
-	// is a counter (Prometheus reads a drop as a reset), so it reports the
-	// most it has shown.
+	// A message is counted in its transport's row just before the totals,
+	// and the totals were read first: what is left for TCP can fall short
+	// of its count for that moment, never exceed it. It is a counter
+	// (Prometheus reads a drop as a reset), so it reports the most it has
+	// shown.
 	out[0].Requests = atomicMax(&s.tcpRequests, requests-min(r, requests))
 	out[0].Events = atomicMax(&s.tcpEvents, events-min(e, events))
 	return out

@@ -326,13 +326,6 @@ func (s *Server) intake(p *wire.Packet, routeKey []byte, peer *Peer, t replyTarg
 		decoder:     s.cfg.Decoder,
 		event:       event,
 	}
-	if peer.stats != nil {
-		if event {
-			peer.stats.events.Add(1)
-		} else {
-			peer.stats.requests.Add(1)
-		}
-	}
 	return rc, rt
 }
 
@@ -474,6 +467,14 @@ func (t *packetTarget) finish() {
 		t.hold.Stop()
 	}
 	t.writeLocked(false)
+}
+
+// statsOf returns p's transport counters: nil for TCP, or for no peer.
+func (p *Peer) statsOf() *transportStats {
+	if p == nil {
+		return nil
+	}
+	return p.stats
 }
 
 // transportStats count the messages of one transport other than TCP.
