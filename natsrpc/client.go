@@ -56,7 +56,7 @@ var _ rpc.Caller = (*Client)(nil)
 type call struct {
 	notify   chan struct{} // 1-buffered: something arrived
 	queue    []rpc.ReplyPacket
-	buffered int   // bytes of the values in queue
+	buffered int   // what the values in queue cost (queuedCost)
 	err      error // set when the call ends without a reply: no responders, closed, overflow
 }
 
@@ -76,7 +76,8 @@ func WithCallTimeout(d time.Duration) ClientOption {
 }
 
 // WithMaxStreamBuffer bounds the bytes of the values a stream call has
-// received and its consumer has not yet taken (default 16 MiB,
+// received and its consumer has not yet taken, each counted with 96 bytes
+// for its place in the queue (default 16 MiB,
 // rpc.DefaultMaxStreamBuffer); past it the call ends with
 // rpc.ErrStreamOverflow, as with the TCP client's rpc.WithMaxStreamBuffer.
 // Zero or less removes the bound.
@@ -226,7 +227,9 @@ func (c *Client) deliver(m *nats.Msg) {
 	if noResponders {
 		ca.err = rpc.NoHandlerError()
 		delete(c.pending, token)
-	} else if c.maxStreamBuffer > 0 && ca.buffered > 0 && ca.buffered+len(item.Value) > c.maxStreamBuffer {
+	} else if item.Value == nil && item.Err == nil && !item.Last {
+		return // nothing to hand over: queued, it would cost and count nothing
+	} else if c.maxStreamBuffer > 0 && ca.buffered > 0 && ca.buffered+queuedCost(item) > c.maxStreamBuffer {
 		// The consumer fell behind: end the call rather than buffer
 		// without bound (the subscription's pending limit does not
 		// apply: this callback has drained the messages).
@@ -234,13 +237,17 @@ func (c *Client) deliver(m *nats.Msg) {
 		delete(c.pending, token)
 	} else {
 		ca.queue = append(ca.queue, item)
-		ca.buffered += len(item.Value)
+		ca.buffered += queuedCost(item)
 		if item.Last {
 			delete(c.pending, token)
 		}
 	}
 	signal(ca.notify)
 }
+
+// queuedCost is what a packet waiting for its consumer costs: its value's
+// bytes and its queue entry, so that tiny values are bounded too.
+func queuedCost(p rpc.ReplyPacket) int { return len(p.Value) + 96 }
 
 // start sends one request and returns its token and call.
 func (c *Client) start(ctx context.Context, pattern any, data any, opts []rpc.CallOption) (string, *call, error) {
@@ -312,7 +319,7 @@ func (c *Client) next(ctx context.Context, token string, ca *call) (rpc.ReplyPac
 			item := ca.queue[0]
 			ca.queue[0] = rpc.ReplyPacket{}
 			ca.queue = ca.queue[1:]
-			ca.buffered -= len(item.Value)
+			ca.buffered -= queuedCost(item)
 			c.mu.Unlock()
 			return item, nil
 		}

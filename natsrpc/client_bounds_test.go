@@ -3,6 +3,7 @@ package natsrpc_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -95,4 +96,64 @@ func TestClientStreamBufferBound(t *testing.T) {
 	if sum, err := rpc.Call[[]float64, float64](context.Background(), c, "sum", []float64{1, 2}); err != nil || sum != 3 {
 		t.Errorf("a call after the overflow: %v, %v; want 3", sum, err)
 	}
+}
+
+// TestClientEmptyRepliesNotQueued: reply messages with no value that do
+// not end the call ({"id":"1"}) hand nothing to the consumer and are not
+// queued: each was, counting 0 bytes against WithMaxStreamBuffer, so a
+// responder could make a stream call hold them without bound (46 MiB for
+// 500,000 while the consumer held its first value).
+func TestClientEmptyRepliesNotQueued(t *testing.T) {
+	ns := natstest.Run(t, nil)
+	responder := connect(t, ns.ClientURL())
+	const n = 50_000
+	flooded := make(chan struct{})
+	if _, err := responder.Subscribe("flood", func(m *nats.Msg) {
+		go func() {
+			defer close(flooded)
+			responder.Publish(m.Reply, []byte(`{"response":1,"id":"1"}`))
+			for range n {
+				responder.Publish(m.Reply, []byte(`{"id":"1"}`))
+			}
+			responder.Publish(m.Reply, []byte(`{"isDisposed":true,"id":"1"}`))
+			responder.Flush()
+		}()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	responder.Flush()
+	c, err := natsrpc.NewClient(connect(t, ns.ClientURL()), natsrpc.WithMaxStreamBuffer(1<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	before := heapAlloc()
+	var grew uint64
+	values := 0
+	for _, err := range c.Stream(context.Background(), "flood", nil) {
+		if err != nil {
+			t.Fatalf("stream: %v", err)
+		}
+		values++
+		if grew == 0 {
+			<-flooded
+			time.Sleep(time.Second) // the client has received them
+			grew = heapAlloc() - min(before, heapAlloc())
+		}
+	}
+	t.Logf("heap grew %d KiB while the consumer held its first value; %d values", grew>>10, values)
+	if values != 1 {
+		t.Errorf("%d values, want 1", values)
+	}
+	if grew > 2<<20 {
+		t.Errorf("the client held %d KiB of empty replies for one stream call", grew>>10)
+	}
+}
+
+// heapAlloc is the live heap, after a collection.
+func heapAlloc() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

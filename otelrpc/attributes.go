@@ -117,6 +117,10 @@ func serverErrorKind(ctx context.Context, err error) string {
 			return kindTimeout
 		}
 		return kindCanceled
+	case errors.Is(err, rpc.ErrCallerGone):
+		// As the server counts it, also in the moment before the
+		// connection's context ends.
+		return kindCanceled
 	}
 	return kindHandler
 }

@@ -48,6 +48,8 @@ func TestErrorKinds(t *testing.T) {
 		{context.DeadlineExceeded, kindTimeout, "error", nil},
 		{context.Canceled, kindCanceled, "error", nil},
 		{rpc.ErrReplyClosed, kindCanceled, "error", nil},
+		{rpc.ErrCallerGone, kindCanceled, "error", live},
+		{fmt.Errorf("stream: %w", rpc.ErrCallerGone), kindCanceled, "error", live},
 		{errors.New("x"), kindHandler, "error", nil},
 		{&rpc.Error{Status: "401", Message: "who?"}, kindRPC, "401", nil},
 		// A downstream no-handler, forwarded: answered as an internal error.

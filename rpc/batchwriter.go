@@ -37,8 +37,11 @@ type batchWriter struct {
 	maxQueued int
 	// budget, when set, is charged for queued bytes. While it is over its
 	// limit, a frame that would leave more than overBudgetMark bytes
-	// queued fails the writer as maxQueued does: the peers holding the
-	// most unread replies give the memory back, whatever produces them.
+	// waiting for the next write, while the write in progress has taken
+	// nothing for overBudgetStall, fails the writer as maxQueued does: the
+	// peers holding the most unread replies give the memory back, whatever
+	// produces them. (A peer reading a big reply, or one whose replies have
+	// yet to be written, is not stalled.)
 	budget         *memoryBudget
 	overBudgetMark int
 	// onFail is called once, without locks held, when the writer first
@@ -52,7 +55,8 @@ type batchWriter struct {
 	err      error // the first failure; later frames are dropped
 	drained  chan struct{}
 
-	queued atomic.Int64 // bytes appended and not yet written
+	queued     atomic.Int64 // bytes appended and not yet written
+	progressAt atomic.Int64 // monotime a flush began or last wrote bytes
 	// deadlineAt is the monotime of the write deadline in force (0: none,
 	// -1: one that must be replaced); only the flushing goroutine uses it.
 	deadlineAt int64
@@ -118,8 +122,8 @@ func (w *batchWriter) appendFrame(f func(dst []byte) ([]byte, error)) (start, en
 		if w.budget != nil {
 			w.budget.charge(int64(n))
 		}
-		if before > 0 && (w.maxQueued > 0 && before+int64(n) > int64(w.maxQueued) ||
-			w.overBudgetMark > 0 && before+int64(n) > int64(w.overBudgetMark) && w.budget.over()) {
+		if before > 0 && w.maxQueued > 0 && before+int64(n) > int64(w.maxQueued) ||
+			start > 0 && w.overBudgetMark > 0 && len(out) > w.overBudgetMark && w.budget.over() && w.stalledLocked() {
 			over = true
 			w.failLocked(errSlowConsumer)
 			err = errSlowConsumer
@@ -131,6 +135,16 @@ func (w *batchWriter) appendFrame(f func(dst []byte) ([]byte, error)) (start, en
 		w.onFail(errSlowConsumer)
 	}
 	return start, end, gen, err
+}
+
+// overBudgetStall is how long a write must have taken nothing before a
+// connection with replies waiting is dropped for a budget that is used up.
+const overBudgetStall = 100 * time.Millisecond
+
+// stalledLocked reports whether a write is in progress and has taken
+// nothing for overBudgetStall; mu is held.
+func (w *batchWriter) stalledLocked() bool {
+	return w.flushing && monotime()-w.progressAt.Load() > int64(overBudgetStall)
 }
 
 // failLocked records the first failure and drops what waits; mu is held.
@@ -197,6 +211,9 @@ func (w *batchWriter) flushUntil(until int64) error {
 		return err
 	}
 	w.flushing = true
+	if w.overBudgetMark > 0 {
+		w.progressAt.Store(monotime())
+	}
 	var failed error
 	for w.buf != nil && len(w.buf.b) > 0 && w.err == nil {
 		buf := w.buf
@@ -268,6 +285,9 @@ func (w *batchWriter) write(b []byte, until int64) (err error) {
 
 // written accounts for n bytes that left.
 func (w *batchWriter) written(n int) {
+	if n > 0 && w.overBudgetMark > 0 {
+		w.progressAt.Store(monotime())
+	}
 	w.discard(n)
 	if w.bytes != nil {
 		w.bytes.Add(uint64(n))
@@ -317,6 +337,13 @@ func (w *batchWriter) armDeadline(until int64) error {
 // closes (either may be nil). Only one goroutine at a time may call it (the
 // connection's reader).
 func (w *batchWriter) drainTo(mark int, done1, done2 <-chan struct{}) error {
+	return w.drainToBy(mark, done1, done2, nil)
+}
+
+// drainToBy is drainTo, except that with kick set the caller never writes
+// itself (its wait must end with done1, not with the write timeout): when
+// nobody is flushing, it calls kick to have the writer's goroutine do so.
+func (w *batchWriter) drainToBy(mark int, done1, done2 <-chan struct{}, kick func()) error {
 	for {
 		if w.queued.Load() <= int64(mark) {
 			return nil
@@ -327,12 +354,15 @@ func (w *batchWriter) drainTo(mark int, done1, done2 <-chan struct{}) error {
 			w.mu.Unlock()
 			return err
 		}
-		if !w.flushing {
+		if !w.flushing && kick == nil {
 			w.mu.Unlock()
 			if err := w.flush(); err != nil {
 				return err
 			}
 			continue
+		}
+		if !w.flushing {
+			kick() // the flush will signal drained, made below
 		}
 		if w.drained == nil {
 			w.drained = make(chan struct{}, 1)

@@ -121,8 +121,9 @@ func WithMaxFrameSize(units int) ClientOption { return func(o *clientOptions) { 
 func WithMaxQueuedBytes(n int) ClientOption { return func(o *clientOptions) { o.maxQueued = n } }
 
 // WithMaxStreamBuffer bounds the bytes of the values a stream call
-// ([Client.Stream]) has received and its consumer has not yet taken
-// (default 16 MiB, [DefaultMaxStreamBuffer]). A consumer that falls further
+// ([Client.Stream]) has received and its consumer has not yet taken, each
+// counted with 64 bytes for its place in the queue (default 16 MiB,
+// [DefaultMaxStreamBuffer]). A consumer that falls further
 // behind gets [ErrStreamOverflow] and the call ends, as a NATS subscriber
 // that cannot keep up is dropped as a slow consumer; the connection and
 // other calls go on. A value of any size is still taken when none waits.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,4 +200,55 @@ func TestClientCloseEndsDialWaits(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Errorf("the waiting call still runs 1s after Close; ended after %v: %v", time.Since(start), <-done)
 	}
+}
+
+// TestClientStreamBufferCountsEntries: WithMaxStreamBuffer counts each
+// waiting value with its place in the queue, so a stream of tiny values is
+// bounded too. Counting only their bytes, 1-byte values held 60 times the
+// bound (3.9 MiB for 64 KiB) before the call overflowed.
+func TestClientStreamBufferCountsEntries(t *testing.T) {
+	const limit = 64 << 10
+	flooded := make(chan struct{})
+	fs := startFakeServer(t, func(_ int, req wire.Packet, w func(string)) bool {
+		id := string(req.ID)
+		go func() {
+			defer close(flooded)
+			batch := strings.Repeat(rawFrame(`{"response":0,"id":`+id+`}`), 1024)
+			for range 2 * limit / 1024 {
+				w(batch)
+			}
+			w(rawFrame(`{"isDisposed":true,"id":` + id + `}`))
+		}()
+		return true
+	})
+	c := newTestClient(t, fs.addr, rpc.WithHeartbeat(0, 0), rpc.WithMaxStreamBuffer(limit))
+	before := heapAlloc()
+	var grew uint64
+	var end error
+	for _, err := range c.Stream(context.Background(), "flood", nil) {
+		if err != nil {
+			end = err
+			break
+		}
+		if grew == 0 {
+			<-flooded
+			time.Sleep(500 * time.Millisecond) // the reader has taken them all
+			grew = heapAlloc() - min(before, heapAlloc())
+		}
+	}
+	t.Logf("stream ended with %v; heap grew %d KiB for a %d KiB stream buffer", end, grew>>10, limit>>10)
+	if !errors.Is(end, rpc.ErrStreamOverflow) {
+		t.Fatalf("want ErrStreamOverflow, got %v", end)
+	}
+	if grew > 8*limit {
+		t.Errorf("one stream call held %d KiB, %dx its WithMaxStreamBuffer of %d KiB", grew>>10, grew/limit, limit>>10)
+	}
+}
+
+// heapAlloc is the live heap, after a collection.
+func heapAlloc() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

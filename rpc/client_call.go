@@ -142,7 +142,7 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...Call
 				it := ca.queue[0]
 				ca.queue[0] = callItem{}
 				ca.queue = ca.queue[1:]
-				ca.buffered -= len(it.value)
+				ca.buffered -= queuedCost(it.value)
 				cc.mu.Unlock()
 				if it.err != nil {
 					c.stats.observe(start, it.err, false)

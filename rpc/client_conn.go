@@ -33,7 +33,7 @@ type clientConn struct {
 
 	inflight atomic.Int64
 	hbMode   atomic.Int32 // hbUnknown or hbUnsupported
-	lastRead atomic.Int64 // monotime of the last frame read
+	lastRead atomic.Int64 // monotime of the last sign of life: a frame read, or progress on one (readLoop)
 	deadFlag atomic.Bool
 	done     chan struct{} // closed when the reader, writer (and heartbeat) stopped
 	stop     chan struct{} // closed by fail, to stop the writer and heartbeat loops
@@ -49,7 +49,7 @@ type call struct {
 	// Guarded by clientConn.mu.
 	last     []byte     // the latest value (unary calls keep only the last)
 	queue    []callItem // stream values not yet taken
-	buffered int        // bytes of the values in queue
+	buffered int        // what the values in queue cost (queuedCost)
 	final    bool
 	err      error
 	notify   chan struct{} // 1-buffered: something changed
@@ -154,8 +154,8 @@ func signal(ch chan struct{}) {
 // waitForRoom holds a call back while more than the client's
 // WithMaxQueuedBytes of requests wait to be written on this connection,
 // until the server has taken enough, ctx ends or the connection dies. One
-// waiter at a time watches the queue drain (and flushes it if nobody
-// is); the others wait their turn.
+// waiter at a time watches the queue drain (having the writer flush it if
+// nobody is); the others wait their turn.
 func (cc *clientConn) waitForRoom(ctx context.Context) error {
 	limit := cc.client.opts.maxQueued
 	if limit <= 0 || cc.out.queuedBytes() <= limit {
@@ -169,7 +169,9 @@ func (cc *clientConn) waitForRoom(ctx context.Context) error {
 		return cc.lostError()
 	}
 	defer func() { <-cc.roomTurn }()
-	err := cc.out.drainTo(limit, ctx.Done(), cc.stop)
+	// The writer's goroutine writes: a call must not block in a write
+	// past its own context.
+	err := cc.out.drainToBy(limit, ctx.Done(), cc.stop, func() { signal(cc.kick) })
 	switch {
 	case err == nil:
 		return nil
@@ -277,6 +279,10 @@ func (cc *clientConn) readLoop() {
 	sc.MaxUnits = cc.client.opts.maxFrame
 	buf := make([]byte, 16<<10)
 	r, w := 0, 0
+	// The frame being received: when its first bytes came, and how many
+	// have come since.
+	var frameStart int64
+	var frameBytes int
 	for {
 		f, err := sc.Scan(buf[r:w])
 		if err != nil {
@@ -289,7 +295,9 @@ func (cc *clientConn) readLoop() {
 				body = wire.SanitizeUTF8(nil, body)
 			}
 			cc.deliver(body)
+			cc.lastRead.Store(monotime())
 			r += f.Len
+			frameStart, frameBytes = 0, 0
 			continue
 		}
 		// Need more input: compact, grow for a long frame, read. After a
@@ -311,7 +319,19 @@ func (cc *clientConn) readLoop() {
 		n, err := cc.nc.Read(buf[w:])
 		w += n
 		if n > 0 {
-			cc.lastRead.Store(monotime())
+			// Part of a frame is life only while the frame keeps coming at
+			// minFrameRate on average, as the server holds its peers to:
+			// a server trickling a reply must not keep the connection,
+			// and every call on it, from being found stuck.
+			now := monotime()
+			if frameStart == 0 {
+				frameStart = now
+			}
+			frameBytes += n
+			if elapsed := now - frameStart; elapsed < int64(time.Second) ||
+				int64(frameBytes)*int64(time.Second)/elapsed >= DefaultMinFrameRate {
+				cc.lastRead.Store(now)
+			}
 		}
 		if err != nil && n == 0 {
 			if errors.Is(err, io.EOF) {
@@ -322,6 +342,12 @@ func (cc *clientConn) readLoop() {
 		}
 	}
 }
+
+// queuedCost is what a stream value waiting for its consumer costs: its
+// bytes and its queue entry (and allocation), so that a stream of tiny
+// values is held to WithMaxStreamBuffer too (1-byte values held 60 times
+// the bound when only the bytes counted).
+func queuedCost(v []byte) int { return len(v) + 64 }
 
 // deliver hands one reply frame to its call.
 func (cc *clientConn) deliver(body []byte) {
@@ -355,7 +381,7 @@ func (cc *clientConn) deliver(body []byte) {
 		if rep.Response != nil {
 			v := append([]byte(nil), rep.Response...)
 			if ca.stream {
-				if limit := cc.client.opts.maxStreamBuffer; limit > 0 && ca.buffered > 0 && ca.buffered+len(v) > limit {
+				if limit := cc.client.opts.maxStreamBuffer; limit > 0 && ca.buffered > 0 && ca.buffered+queuedCost(v) > limit {
 					// The consumer fell behind: end the call rather than
 					// buffer without bound. What it has not taken stays.
 					ca.queue = append(ca.queue, callItem{err: ErrStreamOverflow})
@@ -363,7 +389,7 @@ func (cc *clientConn) deliver(body []byte) {
 					break
 				}
 				ca.queue = append(ca.queue, callItem{value: v})
-				ca.buffered += len(v)
+				ca.buffered += queuedCost(v)
 			} else {
 				ca.last, ca.hasLast = v, true
 			}
@@ -378,7 +404,8 @@ func (cc *clientConn) deliver(body []byte) {
 }
 
 // Heartbeats. The connection pings when it has read nothing for the
-// interval; any frame read counts as life. A ping unanswered for the
+// interval; any frame read counts as life, and so does a frame arriving
+// at DefaultMinFrameRate (500 B/s) or faster. A ping unanswered for the
 // timeout kills the connection. A NestJS server answers the ping with its
 // no-handler error: the client then knows it speaks no heartbeats and
 // stops pinging.
