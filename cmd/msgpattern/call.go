@@ -110,17 +110,7 @@ func (c *callFlags) execute(name, usageText, verbose string, args []string,
 // connection failed) and returns the exit code: 130 or 143 when a signal
 // ended ctx meanwhile, exitLocal otherwise.
 func (c *callFlags) clientFailed(ctx context.Context, cmd string, err error) int {
-	if ctx.Err() != nil {
-		fmt.Fprintln(os.Stderr, "msgpattern: interrupted")
-		return interruptCode(ctx)
-	}
-	fmt.Fprintf(os.Stderr, "msgpattern: %s: %v\n", cmd, err)
-	if hint := c.tls.hint(err, c.tlsCfg); hint != "" {
-		fmt.Fprintln(os.Stderr, "hint:", hint)
-	} else if c.nats != "" {
-		fmt.Fprintf(os.Stderr, "hint: is a NATS server listening at %s? Set its URL with --nats\n", c.nats)
-	}
-	return exitLocal
+	return c.localFailure(ctx, cmd, err, true)
 }
 
 // caller is what send and emit call through: the TCP client, or the NATS
@@ -181,6 +171,14 @@ func (c *callFlags) failed(ctx context.Context, cmd string, err error) int {
 		}
 		return exitRemote
 	}
+	return c.localFailure(ctx, cmd, err, false)
+}
+
+// localFailure reports an error of our side (connecting, no reply) and
+// returns the exit code: 130 or 143 when a signal ended ctx meanwhile,
+// exitLocal otherwise. connecting says no client could be made, which over
+// NATS means its server did not answer.
+func (c *callFlags) localFailure(ctx context.Context, cmd string, err error, connecting bool) int {
 	if ctx.Err() != nil {
 		fmt.Fprintln(os.Stderr, "msgpattern: interrupted")
 		return interruptCode(ctx)
@@ -188,6 +186,8 @@ func (c *callFlags) failed(ctx context.Context, cmd string, err error) int {
 	fmt.Fprintf(os.Stderr, "msgpattern: %s: %v\n", cmd, err)
 	if hint := c.tls.hint(err, c.tlsCfg); hint != "" {
 		fmt.Fprintln(os.Stderr, "hint:", hint)
+	} else if connecting && c.nats != "" {
+		fmt.Fprintf(os.Stderr, "hint: is a NATS server listening at %s? Set its URL with --nats\n", c.nats)
 	} else if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
 		fmt.Fprintf(os.Stderr, "hint: is a server listening on %s? Set the address with --addr or MSGPATTERN_ADDR\n", c.addr)
 	}
