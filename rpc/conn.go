@@ -538,15 +538,8 @@ func (c *conn) reserve(size int) error {
 		c.held = want
 		return nil
 	}
-	if !b.tryReserve(int64(delta)) {
-		c.srv.stats.budgetPauses.Add(1)
-		if !b.reserve(int64(delta), c.srv.cfg.frameTimeout(), c.ctx.Done(), c.quit) {
-			if err := c.stopped(); err != nil {
-				return err
-			}
-			return errOverBudget
-		}
-		c.resumed()
+	if err := c.waitForBudget(delta); err != nil {
+		return err
 	}
 	c.held = want
 	c.peakHeld = max(c.peakHeld, want)
@@ -677,7 +670,7 @@ func (c *conn) handleFrame(f wire.Frame) (lost bool) {
 	// (up to 3 bytes for each invalid one) is held as long as the request,
 	// so it is charged to the budget as a chunk is, and waited for.
 	n := wire.SanitizedLen(f.Body)
-	if err := c.reserveCopy(n); err != nil {
+	if err := c.waitForBudget(n); err != nil {
 		c.finish(err)
 		return true
 	}
@@ -716,21 +709,20 @@ func (c *conn) serveFrame(body []byte, pin *chunkPin) (lost bool) {
 	return c.run(rc, rt, c.readAt)
 }
 
-// reserveCopy takes n bytes of the budget for a copy of a frame, waiting
-// for them as reserve does.
-func (c *conn) reserveCopy(n int) error {
-	b := c.srv.budget
-	if b.tryReserve(int64(n)) {
-		return nil
-	}
-	c.srv.stats.budgetPauses.Add(1)
-	if !b.reserve(int64(n), c.srv.cfg.frameTimeout(), c.ctx.Done(), c.quit) {
+// waitForBudget takes n bytes of the memory budget for the reader (a
+// chunk, a frame's copy). While they are not there the connection is not
+// read; it gives up after FrameTimeout (errOverBudget) or when it stops.
+func (c *conn) waitForBudget(n int) error {
+	ok, waited := c.srv.takeBudget(int64(n), c.ctx.Done(), c.quit)
+	if !ok {
 		if err := c.stopped(); err != nil {
 			return err
 		}
 		return errOverBudget
 	}
-	c.resumed()
+	if waited {
+		c.resumed() // a pause of the server's making: deadlines start afresh
+	}
 	return nil
 }
 

@@ -99,12 +99,7 @@ var ErrOverBudget = errors.New("rpc: server memory budget exhausted")
 // returns ErrOverBudget (or ctx's error) and the message should be dropped.
 // Give the bytes back with ReleaseMemory once Dispatch returns.
 func (s *Server) AcquireMemory(ctx context.Context, n int) error {
-	b := s.budget
-	if b.tryReserve(int64(n)) {
-		return nil
-	}
-	s.stats.budgetPauses.Add(1)
-	if !b.reserve(int64(n), s.cfg.frameTimeout(), ctx.Done(), nil) {
+	if ok, _ := s.takeBudget(int64(n), ctx.Done(), nil); !ok {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -112,6 +107,17 @@ func (s *Server) AcquireMemory(ctx context.Context, n int) error {
 		return ErrOverBudget
 	}
 	return nil
+}
+
+// takeBudget takes n bytes of the memory budget, waiting while they are
+// not there (counted as a budget pause) until FrameTimeout passes or stop1
+// or stop2 closes. It reports whether it took them, and whether it waited.
+func (s *Server) takeBudget(n int64, stop1, stop2 <-chan struct{}) (ok, waited bool) {
+	if s.budget.tryReserve(n) {
+		return true, false
+	}
+	s.stats.budgetPauses.Add(1)
+	return s.budget.reserve(n, s.cfg.frameTimeout(), stop1, stop2), true
 }
 
 // ReleaseMemory gives back n bytes taken by AcquireMemory.
