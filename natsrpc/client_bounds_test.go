@@ -3,7 +3,6 @@ package natsrpc_test
 import (
 	"context"
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -127,7 +126,7 @@ func TestClientEmptyRepliesNotQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	before := heapAlloc()
+	before := streamtest.HeapAlloc()
 	var grew uint64
 	values := 0
 	for _, err := range c.Stream(context.Background(), "flood", nil) {
@@ -138,7 +137,7 @@ func TestClientEmptyRepliesNotQueued(t *testing.T) {
 		if grew == 0 {
 			<-flooded
 			time.Sleep(time.Second) // the client has received them
-			grew = heapAlloc() - min(before, heapAlloc())
+			grew = streamtest.HeapAlloc() - min(before, streamtest.HeapAlloc())
 		}
 	}
 	t.Logf("heap grew %d KiB while the consumer held its first value; %d values", grew>>10, values)
@@ -148,12 +147,4 @@ func TestClientEmptyRepliesNotQueued(t *testing.T) {
 	if grew > 2<<20 {
 		t.Errorf("the client held %d KiB of empty replies for one stream call", grew>>10)
 	}
-}
-
-// heapAlloc is the live heap, after a collection.
-func heapAlloc() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -222,7 +221,7 @@ func TestClientStreamBufferCountsEntries(t *testing.T) {
 		return true
 	})
 	c := newTestClient(t, fs.addr, rpc.WithHeartbeat(0, 0), rpc.WithMaxStreamBuffer(limit))
-	before := heapAlloc()
+	before := streamtest.HeapAlloc()
 	var grew uint64
 	var end error
 	for _, err := range c.Stream(context.Background(), "flood", nil) {
@@ -233,7 +232,7 @@ func TestClientStreamBufferCountsEntries(t *testing.T) {
 		if grew == 0 {
 			<-flooded
 			time.Sleep(500 * time.Millisecond) // the reader has taken them all
-			grew = heapAlloc() - min(before, heapAlloc())
+			grew = streamtest.HeapAlloc() - min(before, streamtest.HeapAlloc())
 		}
 	}
 	t.Logf("stream ended with %v; heap grew %d KiB for a %d KiB stream buffer", end, grew>>10, limit>>10)
@@ -243,12 +242,4 @@ func TestClientStreamBufferCountsEntries(t *testing.T) {
 	if grew > 8*limit {
 		t.Errorf("one stream call held %d KiB, %dx its WithMaxStreamBuffer of %d KiB", grew>>10, grew/limit, limit>>10)
 	}
-}
-
-// heapAlloc is the live heap, after a collection.
-func heapAlloc() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }

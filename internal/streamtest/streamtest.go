@@ -6,6 +6,7 @@ package streamtest
 import (
 	"encoding/json"
 	"iter"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -29,4 +30,13 @@ func SlowConsumer(t testing.TB, stream iter.Seq2[json.RawMessage, error], size i
 		}
 	}
 	return taken, nil
+}
+
+// HeapAlloc is the live heap after a collection: what a stream call holds
+// shows as its growth.
+func HeapAlloc() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }
