@@ -86,12 +86,7 @@ func TestClientStreamBufferBound(t *testing.T) {
 	c := natstest.Dial(t, ns.ClientURL(), natsrpc.WithMaxStreamBuffer(limit))
 	taken, streamErr := streamtest.SlowConsumer(t, c.Stream(context.Background(), "flood", nil), size, flooded, 200*time.Millisecond)
 	t.Logf("took %d of %d values, then %v", taken, values, streamErr)
-	if !errors.Is(streamErr, rpc.ErrStreamOverflow) {
-		t.Errorf("stream ended with %v after %d values; want ErrStreamOverflow", streamErr, taken)
-	}
-	if max := 1 + limit/size + 1; taken > max {
-		t.Errorf("took %d values; want at most %d (the buffer limit)", taken, max)
-	}
+	streamtest.CheckOverflow(t, taken, streamErr, rpc.ErrStreamOverflow, limit, size)
 	if sum, err := rpc.Call[[]float64, float64](context.Background(), c, "sum", []float64{1, 2}); err != nil || sum != 3 {
 		t.Errorf("a call after the overflow: %v, %v; want 3", sum, err)
 	}

@@ -49,12 +49,7 @@ func TestClientStreamBufferBound(t *testing.T) {
 	c := newTestClient(t, fs.addr, rpc.WithHeartbeat(0, 0), rpc.WithMaxStreamBuffer(limit))
 	taken, streamErr := streamtest.SlowConsumer(t, c.Stream(context.Background(), "flood", nil), size, flooded, 100*time.Millisecond)
 	t.Logf("took %d of %d values, then %v", taken, values, streamErr)
-	if !errors.Is(streamErr, rpc.ErrStreamOverflow) {
-		t.Errorf("stream ended with %v after %d values; want ErrStreamOverflow", streamErr, taken)
-	}
-	if max := 1 + limit/size + 1; taken > max {
-		t.Errorf("took %d values; want at most %d (the buffer limit)", taken, max)
-	}
+	streamtest.CheckOverflow(t, taken, streamErr, rpc.ErrStreamOverflow, limit, size)
 	var out string
 	if err := c.Send(context.Background(), "ping", nil, &out); err != nil || out != "pong" {
 		t.Errorf("a call after the overflow: %q, %v; want pong on the same connection", out, err)

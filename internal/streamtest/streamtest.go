@@ -5,6 +5,7 @@ package streamtest
 
 import (
 	"encoding/json"
+	"errors"
 	"iter"
 	"runtime"
 	"testing"
@@ -39,4 +40,17 @@ func HeapAlloc() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
+}
+
+// CheckOverflow checks how a stream consumed by SlowConsumer ended: with
+// ErrStreamOverflow (want), having taken at most what a buffer of limit
+// bytes holds of size-byte values, plus the first.
+func CheckOverflow(t testing.TB, taken int, err, want error, limit, size int) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("stream ended with %v after %d values; want %v", err, taken, want)
+	}
+	if max := 1 + limit/size + 1; taken > max {
+		t.Errorf("took %d values; want at most %d (the buffer limit)", taken, max)
+	}
 }
