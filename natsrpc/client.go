@@ -227,8 +227,6 @@ func (c *Client) deliver(m *nats.Msg) {
 	if noResponders {
 		ca.err = rpc.NoHandlerError()
 		delete(c.pending, token)
-	} else if item.Value == nil && item.Err == nil && !item.Last {
-		return // nothing to hand over: queued, it would cost and count nothing
 	} else if c.maxStreamBuffer > 0 && ca.buffered > 0 && ca.buffered+queuedCost(item) > c.maxStreamBuffer {
 		// The consumer fell behind: end the call rather than buffer
 		// without bound (the subscription's pending limit does not

@@ -3,6 +3,7 @@ package natsrpc_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,12 +93,13 @@ func TestClientStreamBufferBound(t *testing.T) {
 	}
 }
 
-// TestClientEmptyRepliesNotQueued: reply messages with no value that do
-// not end the call ({"id":"1"}) hand nothing to the consumer and are not
-// queued: each was, counting 0 bytes against WithMaxStreamBuffer, so a
-// responder could make a stream call hold them without bound (46 MiB for
-// 500,000 while the consumer held its first value).
-func TestClientEmptyRepliesNotQueued(t *testing.T) {
+// TestClientUndefinedValuesBounded: a reply message with no value that
+// does not end the call ({"id":"1"}) is how a NestJS server sends a stream
+// value that is undefined; a NestJS 12 ClientProxy delivers it, and so do
+// we, as null. Each is held to WithMaxStreamBuffer like any value: they once
+// counted 0 bytes, and a responder made one stream call hold 46 MiB of
+// them while the consumer held its first value.
+func TestClientUndefinedValuesBounded(t *testing.T) {
 	ns := natstest.Run(t, nil)
 	responder := connect(t, ns.ClientURL())
 	const n = 50_000
@@ -115,18 +117,43 @@ func TestClientEmptyRepliesNotQueued(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := responder.Subscribe("voids", func(m *nats.Msg) {
+		for range 3 {
+			responder.Publish(m.Reply, []byte(`{"id":"1"}`))
+		}
+		responder.Publish(m.Reply, []byte(`{"isDisposed":true,"id":"1"}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
 	responder.Flush()
 	c, err := natsrpc.NewClient(connect(t, ns.ClientURL()), natsrpc.WithMaxStreamBuffer(1<<10))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+
+	var got []string
+	for v, err := range c.Stream(context.Background(), "voids", nil) {
+		if err != nil {
+			t.Fatalf("voids: %v", err)
+		}
+		got = append(got, string(v))
+	}
+	if want := []string{"null", "null", "null"}; !slices.Equal(got, want) {
+		t.Errorf("voids yielded %q, want %q (undefined, three times)", got, want)
+	}
+
 	before := streamtest.HeapAlloc()
 	var grew uint64
 	values := 0
-	for _, err := range c.Stream(context.Background(), "flood", nil) {
+	var streamErr error
+	for v, err := range c.Stream(context.Background(), "flood", nil) {
 		if err != nil {
-			t.Fatalf("stream: %v", err)
+			streamErr = err
+			break
+		}
+		if values > 0 && string(v) != "null" {
+			t.Errorf("value %d is %s, want null", values, v)
 		}
 		values++
 		if grew == 0 {
@@ -135,11 +162,11 @@ func TestClientEmptyRepliesNotQueued(t *testing.T) {
 			grew = streamtest.HeapAlloc() - min(before, streamtest.HeapAlloc())
 		}
 	}
-	t.Logf("heap grew %d KiB while the consumer held its first value; %d values", grew>>10, values)
-	if values != 1 {
-		t.Errorf("%d values, want 1", values)
+	t.Logf("heap grew %d KiB while the consumer held its first value; %d values, then %v", grew>>10, values, streamErr)
+	if !errors.Is(streamErr, rpc.ErrStreamOverflow) || values > 1<<10/96+1 {
+		t.Errorf("%d values, then %v; want at most %d (the buffer's worth), then ErrStreamOverflow", values, streamErr, 1<<10/96+1)
 	}
 	if grew > 2<<20 {
-		t.Errorf("the client held %d KiB of empty replies for one stream call", grew>>10)
+		t.Errorf("the client held %d KiB of undefined values for one stream call", grew>>10)
 	}
 }

@@ -56,10 +56,12 @@ func AppendRequestPacket(dst []byte, pat any, data any, metadata map[string]any,
 	if err != nil {
 		return dst, "", err
 	}
-	if id == nil {
-		// Events carry the route key as the pattern, as NestJS's emit does.
-		patternJSON = wire.AppendString(pbuf[:0], route)
-	}
+	// Events carry the pattern as requests do. NestJS 12's emit sends the
+	// route key instead, which a server parses and routes again; but for
+	// a pattern of more than twenty keys, or nested deeper than five, that
+	// key is cut ([TOO_MANY_KEYS], [MAX_DEPTH_REACHED]) and a NestJS 10
+	// server, which routes the whole pattern, never matches it. The
+	// pattern itself routes alike on every version.
 	metaJSON, err := encodeMetadata(metadata)
 	if err != nil {
 		return dst, "", err
@@ -81,7 +83,7 @@ func AppendRequestPacket(dst []byte, pat any, data any, metadata map[string]any,
 // ReplyPacket is one reply packet, decoded by [ParseReplyPacket].
 type ReplyPacket struct {
 	ID    json.RawMessage // the id, as sent
-	Value json.RawMessage // the value ("response"), nil when the packet has none; a copy
+	Value json.RawMessage // the value ("response"), a copy; null for an undefined stream value, nil when a last packet has none
 	Last  bool            // the packet completes the reply (isDisposed, or an error)
 	Err   error           // a *Error for an error reply
 }
@@ -99,11 +101,23 @@ func ParseReplyPacket(packet []byte) (r ReplyPacket, ok bool) {
 		r.Err, r.Last = newRemoteError(rep.Err, rep.Status), true
 		return r, true
 	}
-	if rep.Response != nil {
-		r.Value = append(json.RawMessage(nil), rep.Response...)
-	}
-	r.Last = rep.IsDisposed
+	r.Value, r.Last = replyValue(rep), rep.IsDisposed
 	return r, true
+}
+
+// replyValue is the value a reply frame that is not an error carries, a
+// copy: its response; JSON null for a frame with neither a response nor
+// isDisposed, which is how a NestJS server sends a stream value that is
+// undefined (a NestJS 12 ClientProxy delivers it, as undefined); nil for a
+// last frame with no response (the reply ends without one).
+func replyValue(rep wire.Reply) json.RawMessage {
+	switch {
+	case rep.Response != nil:
+		return append(json.RawMessage(nil), rep.Response...)
+	case !rep.IsDisposed:
+		return json.RawMessage("null")
+	}
+	return nil
 }
 
 // NoHandlerError is the error a client returns when nobody serves a

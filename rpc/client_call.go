@@ -95,12 +95,12 @@ func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...CallOp
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// NestJS's emit puts the normalized route on the wire, as a string.
-	route, err := routeOf(pattern)
+	// The pattern goes on the wire as for a call (see AppendRequestPacket
+	// for why not the route key, as NestJS 12's emit does).
+	patternJSON, err := appendPatternValue(nil, pattern)
 	if err != nil {
 		return err
 	}
-	patternJSON := wire.AppendString(nil, route)
 	dataJSON, metaJSON, err := encodeCall(data, o.metadata)
 	if err != nil {
 		return err
@@ -355,8 +355,6 @@ func encodeMetadata(md map[string]any) ([]byte, error) {
 	return wire.AppendJSON(nil, md)
 }
 
-// routeOf is the normalized route of a pattern.
-func routeOf(p any) (string, error) { return pattern.Of(p) }
 
 func encodeCall(data any, md map[string]any) (dataJSON, metaJSON []byte, err error) {
 	dataJSON, err = wire.AppendJSON(nil, data)

@@ -33,7 +33,8 @@ type clientConn struct {
 
 	inflight atomic.Int64
 	hbMode   atomic.Int32 // hbUnknown or hbUnsupported
-	lastRead atomic.Int64 // monotime of the last sign of life: a frame read, or progress on one (readLoop)
+	lastRead  atomic.Int64 // monotime of the last sign of life: a frame read, or progress on one (readLoop)
+	lastFrame atomic.Int64 // monotime of the last complete frame read, once it was delivered (readLoop)
 	deadFlag atomic.Bool
 	done     chan struct{} // closed when the reader, writer (and heartbeat) stopped
 	stop     chan struct{} // closed by fail, to stop the writer and heartbeat loops
@@ -295,7 +296,9 @@ func (cc *clientConn) readLoop() {
 				body = wire.SanitizeUTF8(nil, body)
 			}
 			cc.deliver(body)
-			cc.lastRead.Store(monotime())
+			now := monotime()
+			cc.lastRead.Store(now)
+			cc.lastFrame.Store(now)
 			r += f.Len
 			frameStart, frameBytes = 0, 0
 			continue
@@ -378,8 +381,7 @@ func (cc *clientConn) deliver(body []byte) {
 		}
 		ca.err, ca.final = e, true
 	default:
-		if rep.Response != nil {
-			v := append([]byte(nil), rep.Response...)
+		if v := replyValue(rep); v != nil {
 			if ca.stream {
 				if limit := cc.client.opts.maxStreamBuffer; limit > 0 && ca.buffered > 0 && ca.buffered+queuedCost(v) > limit {
 					// The consumer fell behind: end the call rather than
@@ -430,16 +432,19 @@ func (cc *clientConn) heartbeatLoop() {
 		}
 		now := monotime()
 		last := cc.lastRead.Load()
-		if pingSent != 0 && last >= pingSent {
-			// Answered: any frame counts. A server that answers calls but
-			// ignores pings would otherwise leave each ping pending.
+		if pingSent != 0 && cc.lastFrame.Load() >= pingSent {
+			// Answered: any whole frame counts. A server that answers
+			// calls but ignores pings would otherwise leave each ping
+			// pending. Part of a frame does not: it may be the ping's
+			// own reply, still to be delivered (a NestJS server's
+			// no-handler error, which says it has no heartbeats).
 			pingSent = 0
 			cc.forget(pingID)
 		}
 		if cc.hbMode.Load() == hbUnsupported {
 			continue
 		}
-		if pingSent != 0 && now-pingSent > int64(o.heartbeatTimeout) {
+		if pingSent != 0 && now-max(pingSent, last) > int64(o.heartbeatTimeout) {
 			cc.client.stats.heartbeatFailures.Add(1)
 			cc.fail(ErrHeartbeatTimeout)
 			return

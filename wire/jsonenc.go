@@ -19,8 +19,8 @@ import (
 // itself), so struct tags and json.Marshaler work as usual. Where the two
 // differ, encoding/json's choice stands: NaN and ±Inf are an error
 // (JSON.stringify writes null), and -0 inside a struct, slice or map is
-// written -0 (JSON.stringify writes 0; a top-level -0 is written 0), which
-// JavaScript reads as a number === 0.
+// written -0 (JSON.stringify writes 0; a top-level -0, of any float type,
+// is written 0), which JavaScript reads as a number === 0.
 func AppendJSON(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
@@ -47,10 +47,17 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 	}
 	// Structs, slices, maps…: encoding/json's text, faster, or (for what
 	// the fast path does not cover) encoding/json itself.
-	if out, ok := structjson.Append(dst, v); ok {
-		return out, nil
+	out, ok := structjson.Append(dst, v)
+	var err error
+	if !ok {
+		out, err = appendMarshal(dst, v)
 	}
-	return appendMarshal(dst, v)
+	if err == nil && string(out[len(dst):]) == "-0" {
+		// A float32, a named float type, a pointer to one or a
+		// Marshaler: JSON.stringify(-0) is "0" whatever produced it.
+		out = append(out[:len(dst)], '0')
+	}
+	return out, err
 }
 
 // appendFloat prints f as ECMAScript's Number::toString does, which is also
