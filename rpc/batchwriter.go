@@ -52,7 +52,8 @@ type batchWriter struct {
 	buf      *writeBuf // nil while nothing waits to be written
 	gen      uint64    // counts buffer swaps, so a mark can tell if its frame left
 	flushing bool
-	err      error // the first failure; later frames are dropped
+	flushSeq uint64 // counts flushes begun, so that an abort finds its own
+	err      error  // the first failure; later frames are dropped
 	drained  chan struct{}
 
 	queued     atomic.Int64 // bytes appended and not yet written
@@ -203,7 +204,13 @@ func (w *batchWriter) flush() error { return w.flushUntil(0) }
 // flushUntil is flush with a write deadline no later than until (a
 // monotime; 0 means only the writer's timeout applies). A write cut short
 // by until fails the writer: the stream may end in the middle of a frame.
-func (w *batchWriter) flushUntil(until int64) error {
+func (w *batchWriter) flushUntil(until int64) error { return w.flushFor(nil, until) }
+
+// flushFor is flushUntil for a caller that gives up when ctx ends (ctx may
+// be nil): if the flush it began is still writing then, the writer fails
+// with ctx's error and the connection is closed to cut the write short, as
+// when until passes.
+func (w *batchWriter) flushFor(ctx context.Context, until int64) error {
 	w.mu.Lock()
 	if w.flushing || w.buf == nil || len(w.buf.b) == 0 {
 		err := w.err
@@ -211,6 +218,12 @@ func (w *batchWriter) flushUntil(until int64) error {
 		return err
 	}
 	w.flushing = true
+	w.flushSeq++
+	if ctx != nil && ctx.Done() != nil {
+		seq := w.flushSeq
+		stop := context.AfterFunc(ctx, func() { w.abort(seq, ctx.Err()) })
+		defer stop()
+	}
 	if w.overBudgetMark > 0 {
 		w.progressAt.Store(monotime())
 	}
@@ -244,6 +257,20 @@ func (w *batchWriter) flushUntil(until int64) error {
 		w.onFail(failed)
 	}
 	return err
+}
+
+// abort fails the writer with cause and closes the connection, if the
+// flush numbered seq is still in progress.
+func (w *batchWriter) abort(seq uint64, cause error) {
+	w.mu.Lock()
+	live := w.flushing && w.flushSeq == seq && w.err == nil
+	if live {
+		w.failLocked(cause)
+	}
+	w.mu.Unlock()
+	if live {
+		w.nc.Close()
+	}
 }
 
 // maxWritePiece bounds one Write call, so that the write deadline is

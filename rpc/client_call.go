@@ -355,7 +355,6 @@ func encodeMetadata(md map[string]any) ([]byte, error) {
 	return wire.AppendJSON(nil, md)
 }
 
-
 func encodeCall(data any, md map[string]any) (dataJSON, metaJSON []byte, err error) {
 	dataJSON, err = wire.AppendJSON(nil, data)
 	if err != nil {

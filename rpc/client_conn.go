@@ -31,15 +31,15 @@ type clientConn struct {
 	dead    bool
 	cause   error
 
-	inflight atomic.Int64
-	hbMode   atomic.Int32 // hbUnknown or hbUnsupported
+	inflight  atomic.Int64
+	hbMode    atomic.Int32 // hbUnknown or hbUnsupported
 	lastRead  atomic.Int64 // monotime of the last sign of life: a frame read, or progress on one (readLoop)
 	lastFrame atomic.Int64 // monotime of the last complete frame read, once it was delivered (readLoop)
-	deadFlag atomic.Bool
-	done     chan struct{} // closed when the reader, writer (and heartbeat) stopped
-	stop     chan struct{} // closed by fail, to stop the writer and heartbeat loops
-	kick     chan struct{} // 1-buffered: requests are queued for the writer
-	roomTurn chan struct{} // 1-buffered: held by the one call waiting in waitForRoom
+	deadFlag  atomic.Bool
+	done      chan struct{} // closed when the reader, writer (and heartbeat) stopped
+	stop      chan struct{} // closed by fail, to stop the writer and heartbeat loops
+	kick      chan struct{} // 1-buffered: requests are queued for the writer
+	roomTurn  chan struct{} // 1-buffered: held by the one call waiting in waitForRoom
 }
 
 // call is one pending request.
@@ -216,7 +216,7 @@ func (cc *clientConn) send(ctx context.Context, pattern []byte, data any, metada
 	return cc.flush(ctx, err)
 }
 
-// flush writes what is queued, within ctx's deadline and the write timeout
+// flush writes what is queued, until ctx ends and within the write timeout
 // (see batchWriter): a write that cannot finish in time leaves the stream
 // possibly in the middle of a frame, so the connection is failed, and the
 // next call redials. Only the goroutine that flushes waits on the socket;
@@ -237,7 +237,7 @@ func (cc *clientConn) flush(ctx context.Context, err error) error {
 		if d, ok := ctx.Deadline(); ok {
 			until = max(int64(time.Until(d))+monotime(), 1)
 		}
-		err = cc.out.flushUntil(until)
+		err = cc.out.flushFor(ctx, until)
 	}
 	if err != nil {
 		if errors.Is(err, errWriteStalled) || errors.Is(err, context.DeadlineExceeded) {

@@ -111,4 +111,3 @@ func splitNoHandlerServer(nc net.Conn) {
 		nc.Write([]byte(frame[10:]))
 	}
 }
-

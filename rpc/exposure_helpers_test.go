@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/msgpattern/msgpattern/rpc"
+	"github.com/msgpattern/msgpattern/wire"
 )
 
 // Helpers of the exposure tests: handlers whose cost a peer controls, and
@@ -179,3 +180,16 @@ func eventually(d time.Duration, cond func() bool) bool {
 }
 
 func limits(s *rpc.Server) rpc.LimitMetrics { return s.GetMetrics().Limits }
+
+// encodeCost is how long encoding v as a call's data takes here, now: a
+// call encodes its data before its context can cut its write short, so a
+// bound on how long a call takes to return must allow for it (a 32 MiB
+// string under -race on a loaded machine takes seconds).
+func encodeCost(t *testing.T, v any) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if _, err := wire.AppendJSON(nil, v); err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(start)
+}

@@ -540,6 +540,7 @@ func TestClientWriteBoundedByContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	encode := encodeCost(t, big)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	start := time.Now()
 	err = c.Send(ctx, "echo", big, nil)
@@ -547,8 +548,8 @@ func TestClientWriteBoundedByContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("call with a 300ms deadline: %v, want DeadlineExceeded", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("call with a 300ms deadline returned after %v", d)
+	if d := time.Since(start); d > 2*time.Second+3*encode {
+		t.Errorf("call with a 300ms deadline returned after %v (encoding its data takes %v)", d, encode)
 	}
 	start = time.Now()
 	err = c.Send(context.Background(), "echo", big, nil)
@@ -580,6 +581,7 @@ func TestClientConcurrentWritesBounded(t *testing.T) {
 	}
 	defer c.Close()
 	big := strings.Repeat("b", 1<<20)
+	encode := encodeCost(t, big)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range 16 {
@@ -594,8 +596,8 @@ func TestClientConcurrentWritesBounded(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("16 concurrent calls with 300ms deadlines returned after %v", d)
+	if d := time.Since(start); d > 3*time.Second+16*encode {
+		t.Errorf("16 concurrent calls with 300ms deadlines returned after %v (encoding one's data takes %v)", d, encode)
 	}
 	// The stuck writer fails the connection at its write timeout.
 	deadline := time.Now().Add(10 * time.Second)
