@@ -40,6 +40,7 @@ type Server struct {
 	dispatching  atomic.Int64  // Dispatch calls in progress
 	dispatchIdle chan struct{} // signalled when dispatching drops to 0
 	onShutdown   []func(context.Context)
+	hooksDone    chan struct{} // closed once the OnShutdown hooks returned; made by the first beginClose
 	transports   []*transportStats // other than TCP, under mu
 	tcpRequests  atomic.Uint64     // TCP's row as last reported (transportsSnapshot)
 	tcpEvents    atomic.Uint64
@@ -335,15 +336,31 @@ func (s *Server) isClosing() bool {
 // them: a handler that ignores its cancelled context keeps its goroutine,
 // and its connection's reader, until it returns (as net/http's Shutdown
 // does not wait for handlers past its context either).
+//
+// Every call waits for the drain, also one made while another is in
+// progress: the transports' OnShutdown hooks run once, and a later call
+// waits for them (or its ctx) before it waits for the rest.
 func (s *Server) Shutdown(ctx context.Context) error {
-	conns, hooks := s.beginClose()
+	conns, hooks, hooksDone, first := s.beginClose()
 	for _, c := range conns {
 		c.draining.Store(true)
 		c.stopReading()
 	}
-	s.runHooks(ctx, hooks)
 	var err error
+	if first {
+		s.runHooks(ctx, hooks)
+		close(hooksDone)
+	} else {
+		select {
+		case <-hooksDone:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
 	for _, c := range conns {
+		if err != nil {
+			break
+		}
 		select {
 		case <-c.done:
 			continue
@@ -379,10 +396,13 @@ func (s *Server) runHooks(ctx context.Context, hooks []func(context.Context)) {
 // Close closes the server at once: listeners, connections and handler
 // contexts. Replies not yet written are lost; prefer Shutdown.
 func (s *Server) Close() error {
-	_, hooks := s.beginClose()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	s.runHooks(ctx, hooks)
+	_, hooks, hooksDone, first := s.beginClose()
+	if first {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		s.runHooks(ctx, hooks)
+		close(hooksDone)
+	}
 	s.forceClose()
 	s.serving.Wait()
 	s.mon.shutdown()
@@ -390,13 +410,16 @@ func (s *Server) Close() error {
 }
 
 // beginClose marks the server closing and closes its listeners; it returns
-// the connections open at that moment.
-func (s *Server) beginClose() ([]*conn, []func(context.Context)) {
+// the connections open at that moment, and the OnShutdown hooks with the
+// channel to close once they returned. first is true for the call that
+// must run them: the first.
+func (s *Server) beginClose() (conns []*conn, hooks []func(context.Context), hooksDone chan struct{}, first bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var hooks []func(context.Context)
 	if !s.closing {
+		first = true
 		hooks = s.onShutdown
+		s.hooksDone = make(chan struct{})
 		s.closing = true
 		if !s.started { // nothing runs the monitor's loop: let shutdown() return
 			s.started = true
@@ -407,7 +430,7 @@ func (s *Server) beginClose() ([]*conn, []func(context.Context)) {
 		ln.Close()
 		delete(s.listeners, ln)
 	}
-	return s.connsLocked(), hooks
+	return s.connsLocked(), hooks, s.hooksDone, first
 }
 
 // connsLocked returns every connection, open or closing; s.mu is held.
