@@ -340,11 +340,15 @@ func (s *Server) allow(p *Peer, now int64) bool {
 	if p.limiter == nil && s.limiter == nil {
 		return true
 	}
-	t := monoTime(now)
-	if p.limiter != nil && !p.limiter.AllowN(t, 1) {
+	if p.limiter != nil && !p.limiter.AllowN(monoTime(now), 1) {
 		return false
 	}
-	return s.limiter == nil || s.limiter.AllowN(t, 1)
+	// The shared bucket takes the time of now, not of the read: a request
+	// served late (behind MaxInFlight) carries its read's time, and an
+	// earlier time moves the bucket back, so that the next connection's
+	// request found it refilled (68 requests passed a limit of 36). One
+	// connection's reads never go back in time: its own bucket may.
+	return s.limiter == nil || s.limiter.AllowN(monoTime(monotime()), 1)
 }
 
 // rateLimitedError is the error value of a request refused by a rate limit.
