@@ -93,7 +93,10 @@ func (tc *tracedCaller) Send(ctx context.Context, pattern any, data any, out any
 	if !ok {
 		return tc.c.Send(ctx, pattern, data, out, opts...)
 	}
+	returned := false
+	defer endUnlessReturned(span, &returned)
 	err := tc.c.Send(ctx, pattern, data, out, opts...)
+	returned = true
 	end(span, err)
 	return err
 }
@@ -104,9 +107,23 @@ func (tc *tracedCaller) Emit(ctx context.Context, pattern any, data any, opts ..
 	if !ok {
 		return tc.c.Emit(ctx, pattern, data, opts...)
 	}
+	returned := false
+	defer endUnlessReturned(span, &returned)
 	err := tc.c.Emit(ctx, pattern, data, opts...)
+	returned = true
 	end(span, err)
 	return err
+}
+
+// endUnlessReturned ends the span of a call that panicked (encoding its
+// data, say) on its way up, which would otherwise never be exported.
+func endUnlessReturned(span trace.Span, returned *bool) {
+	if *returned {
+		return
+	}
+	span.SetAttributes(errorAttr, semconv.ErrorTypeKey.String(kindPanic))
+	span.SetStatus(codes.Error, "call panicked")
+	span.End()
 }
 
 // Stream calls pattern through the wrapped Caller; the client span starts

@@ -3,6 +3,7 @@ package otelrpc
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -58,10 +59,23 @@ func (rc *resolved) serve(ctx context.Context, next rpc.Handler, w rpc.ResponseW
 
 	returned := false
 	defer func() {
-		if !returned { // a panic (or runtime.Goexit) on its way up
-			rc.endServer(span, r, kindPanic, statusErrorAttr)
-			span.SetStatus(codes.Error, "handler panicked")
-			span.End()
+		if returned {
+			return
+		}
+		// A panic (or runtime.Goexit) on its way up: the span records it,
+		// with the value's text, and the panic goes on to the server (the
+		// handler's frames are still on the stack it logs).
+		v := recover()
+		perr := errors.New("handler panicked") // runtime.Goexit: no value
+		if v != nil {
+			perr = fmt.Errorf("handler panic: %v", v)
+		}
+		rc.endServer(span, r, kindPanic, statusErrorAttr)
+		span.RecordError(perr)
+		span.SetStatus(codes.Error, perr.Error())
+		span.End()
+		if v != nil {
+			panic(v)
 		}
 	}()
 	err := next.ServeMessage(hctx, w, r)
