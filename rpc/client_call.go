@@ -310,12 +310,26 @@ func (c *Client) start(ctx context.Context, pattern any, data any, o callOptions
 			}
 			return nil, 0, nil, err
 		}
-		if err := cc.send(ctx, patternJSON, data, metaJSON, id, false); err != nil {
-			cc.forget(id)
+		if err := cc.sendCall(ctx, patternJSON, data, metaJSON, id); err != nil {
 			return nil, 0, nil, err
 		}
 		return cc, id, ca, nil
 	}
+}
+
+// sendCall sends the request of the registered call id. A call whose
+// request did not leave, by an error or by a panic (its data's
+// MarshalJSON), is forgotten: it would stay pending and count in flight.
+func (cc *clientConn) sendCall(ctx context.Context, pattern []byte, data any, metadata []byte, id uint64) error {
+	sent := false
+	defer func() {
+		if !sent {
+			cc.forget(id)
+		}
+	}()
+	err := cc.send(ctx, pattern, data, metadata, id, false)
+	sent = err == nil
+	return err
 }
 
 // dialError marks a call that failed before its request left: it matches
