@@ -135,10 +135,12 @@ func (s *Server) Start() error {
 }
 
 // Serve accepts connections on ln until Shutdown or Close; it always
-// returns a non-nil error, ErrServerClosed after a shutdown. Config.Addr and
+// returns a non-nil error, ErrServerClosed after a shutdown, and closes ln
+// (also when the server was already shut down). Config.Addr and
 // Config.TLSConfig are not used: ln is served as it is.
 func (s *Server) Serve(ln net.Listener) error {
 	if err := s.track(ln); err != nil {
+		ln.Close()
 		return err
 	}
 	return s.acceptLoop(ln)
@@ -187,6 +189,10 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 				continue
 			}
 			s.log.Error("accept failed; listener stopped", "err", err)
+			s.mu.Lock()
+			delete(s.listeners, ln)
+			s.mu.Unlock()
+			ln.Close()
 			return err
 		}
 		backoff = 0
