@@ -40,7 +40,7 @@ type Server struct {
 	dispatching  atomic.Int64  // Dispatch calls in progress
 	dispatchIdle chan struct{} // signalled when dispatching drops to 0
 	onShutdown   []func(context.Context)
-	hooksDone    chan struct{} // closed once the OnShutdown hooks returned; made by the first beginClose
+	hooksDone    chan struct{}     // closed once the OnShutdown hooks returned; made by the first beginClose
 	transports   []*transportStats // other than TCP, under mu
 	tcpRequests  atomic.Uint64     // TCP's row as last reported (transportsSnapshot)
 	tcpEvents    atomic.Uint64
