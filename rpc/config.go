@@ -19,7 +19,8 @@ type Config struct {
 	// the deadline. Default 30s.
 	Timeout time.Duration
 	// MaxConnections caps concurrent connections. Default 1000; negative
-	// means no cap.
+	// means no cap. At the cap a new connection takes the place of one
+	// idle for EvictIdleAfter, if there is one, else it is closed.
 	MaxConnections int
 	// RateLimitPerSec and RateLimitBurst limit the messages of one
 	// connection (a token bucket): a request over the limit is answered
