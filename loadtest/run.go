@@ -102,6 +102,7 @@ type run struct {
 	limiter   *rate.Limiter
 	measuring atomic.Bool
 	stop      atomic.Bool // stop sending
+	parent    context.Context // the caller's: when it ends, what is in flight counts as nothing
 	quota     atomic.Int64
 	hist      *histogram
 	completed atomic.Uint64
@@ -218,6 +219,7 @@ func RunCalls(ctx context.Context, cfg Config, call func(ctx context.Context, co
 // no more requests once the second has (see wait).
 func (r *run) measure(ctx context.Context, start func(ctx, sending context.Context, wg *sync.WaitGroup)) (Result, error) {
 	cfg := r.cfg
+	r.parent = ctx
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// sending ends when the duration is over or the run is abandoned, not
@@ -331,8 +333,8 @@ func (r *run) callLoop(ctx, sending context.Context, conn int, lose func(error),
 		if lost != nil {
 			lose(lost)
 		}
-		if !measured {
-			continue
+		if !measured || (kind != "" || lost != nil) && r.abandoned() {
+			continue // a warmup call, or one the caller's ctx cut short
 		}
 		switch {
 		case lost != nil: // as Run's requests on a connection that died
@@ -552,11 +554,17 @@ func (r *run) expire(quit <-chan struct{}, slots []slot, free chan<- int, outsta
 	}
 }
 
-// lost counts the requests still outstanding, which will get no reply.
+// abandoned reports whether the caller's ctx ended the run: the requests
+// it cut short were not lost, only not waited for.
+func (r *run) abandoned() bool { return r.parent.Err() != nil }
+
+// lost counts the requests still outstanding, which will get no reply,
+// unless the caller abandoned the run: then they were not lost, only not
+// waited for.
 func (r *run) lost(slots []slot) {
 	for s := range slots {
 		sl := &slots[s]
-		if sl.claim(sl.id.Load()) && sl.measured.Load() {
+		if sl.claim(sl.id.Load()) && sl.measured.Load() && !r.abandoned() {
 			r.errs[kindNoReply].Add(1)
 		}
 	}
