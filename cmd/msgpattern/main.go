@@ -57,6 +57,10 @@ func run(args []string) int {
 	case "help", "-h", "-help", "--help":
 		return help(args[1:])
 	case "version", "-version", "--version":
+		if len(args) == 2 && isHelpArg(args[1]) {
+			fmt.Println(versionUsage)
+			return exitOK
+		}
 		if len(args) > 1 {
 			fmt.Fprintf(os.Stderr, "msgpattern %s: want no arguments, got %d\n", args[0], len(args)-1)
 			return exitUsage
@@ -70,6 +74,16 @@ func run(args []string) int {
 	}
 }
 
+// isHelpArg reports whether arg asks for help, as the flag package takes
+// it: -h, -help, --h or --help.
+func isHelpArg(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--h", "--help":
+		return true
+	}
+	return false
+}
+
 // help prints the help on stdout: the commands', or that of the command
 // named in args.
 func help(args []string) int {
@@ -80,7 +94,7 @@ func help(args []string) int {
 	case len(args) > 1:
 		fmt.Fprintf(os.Stderr, "msgpattern help: want one command, got %d\n", len(args))
 		return exitUsage
-	case args[0] == "help":
+	case args[0] == "help" || isHelpArg(args[0]):
 		usage(os.Stdout)
 		return exitOK
 	case args[0] == "version":
