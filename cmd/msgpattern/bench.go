@@ -17,6 +17,7 @@ import (
 
 	"github.com/msgpattern/msgpattern/loadtest"
 	"github.com/msgpattern/msgpattern/pattern"
+	"github.com/msgpattern/msgpattern/rpc"
 	"github.com/msgpattern/msgpattern/wire"
 )
 
@@ -203,6 +204,12 @@ func (c *benchCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if res.Requests > 0 && float64(res.Errors) > c.maxErrorRate*float64(res.Requests) {
 		fmt.Fprintf(stderr, "msgpattern: bench: %d of %d requests failed (%.3g%%), more than --max-error-rate %g allows\n",
 			res.Errors, res.Requests, 100*float64(res.Errors)/float64(res.Requests), c.maxErrorRate)
+		if res.ByKind[loadtest.KindNoReply] == res.Requests && c.nats == "" {
+			// Not one reply: a TLS server read plain frames, say.
+			if hint := c.tls.hint(rpc.ErrConnectionLost, c.tlsCfg); hint != "" {
+				fmt.Fprintln(stderr, "hint:", hint)
+			}
+		}
 		return exitFailed
 	}
 	return exitOK

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -70,6 +72,10 @@ func (t *clientTLS) hint(err error, cfg *tls.Config) string {
 	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "remote error" && t.cert == "" &&
 		(strings.HasSuffix(op.Err.Error(), "certificate required") || strings.HasSuffix(op.Err.Error(), "bad certificate")) {
 		return "the server wants a client certificate: give it with --cert FILE --key FILE"
+	}
+	if cfg != nil && errors.Is(err, rpc.ErrUnavailable) && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+		// Closed during the handshake: the server did not take a ClientHello.
+		return "the server closed the connection during the TLS handshake; if it does not serve TLS, connect without --tls and --cacert"
 	}
 	switch {
 	case !errors.Is(err, rpc.ErrConnectionLost):
