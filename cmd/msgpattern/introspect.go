@@ -41,7 +41,10 @@ const healthUsage = `Usage: msgpattern health [flags]
 Ask a server whether it is serving or draining (shutting down), through its
 introspection pattern msgpattern:health (rpc.Config.Introspection; on in
 'msgpattern serve') — the same answer as the /healthz of serve's metrics
-address.
+address, while the server takes new connections. Once it drains it closes
+its listener (over NATS, its subscriptions), so health usually gets no
+reply then (exit 2): a readiness probe that must tell draining from down
+asks /healthz, which answers 503 draining until the server has stopped.
 
 Exit status: 0 serving; 1 draining, or the server offers no introspection;
 2 usage error, or no reply; 130/143 interrupted.
