@@ -101,7 +101,7 @@ type run struct {
 	cfg       Config
 	limiter   *rate.Limiter
 	measuring atomic.Bool
-	stop      atomic.Bool // stop sending
+	stop      atomic.Bool     // stop sending
 	parent    context.Context // the caller's: when it ends, what is in flight counts as nothing
 	quota     atomic.Int64
 	hist      *histogram
