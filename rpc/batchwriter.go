@@ -204,12 +204,14 @@ func (w *batchWriter) flush() error { return w.flushUntil(0) }
 // flushUntil is flush with a write deadline no later than until (a
 // monotime; 0 means only the writer's timeout applies). A write cut short
 // by until fails the writer: the stream may end in the middle of a frame.
-func (w *batchWriter) flushUntil(until int64) error { return w.flushFor(nil, until) }
+func (w *batchWriter) flushUntil(until int64) error {
+	return w.flushFor(context.Background(), until)
+}
 
-// flushFor is flushUntil for a caller that gives up when ctx ends (ctx may
-// be nil): if the flush it began is still writing then, the writer fails
-// with ctx's error and the connection is closed to cut the write short, as
-// when until passes.
+// flushFor is flushUntil for a caller that gives up when ctx ends: if the
+// flush it began is still writing then, the writer fails with ctx's error
+// and the connection is closed to cut the write short, as when until
+// passes.
 func (w *batchWriter) flushFor(ctx context.Context, until int64) error {
 	w.mu.Lock()
 	if w.flushing || w.buf == nil || len(w.buf.b) == 0 {
@@ -219,7 +221,7 @@ func (w *batchWriter) flushFor(ctx context.Context, until int64) error {
 	}
 	w.flushing = true
 	w.flushSeq++
-	if ctx != nil && ctx.Done() != nil {
+	if ctx.Done() != nil {
 		seq := w.flushSeq
 		stop := context.AfterFunc(ctx, func() { w.abort(seq, ctx.Err()) })
 		defer stop()
