@@ -177,11 +177,12 @@ func (c *benchCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if terminal {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
-	if err != nil && res.Requests == 0 {
-		if ctx.Err() != nil {
-			fmt.Fprintln(stderr, "msgpattern: interrupted")
-			return interruptCode(ctx)
-		}
+	// Interrupted, it prints the summary of what it measured, if nothing
+	// (the requests it was not given time to finish count for nothing).
+	if err != nil && res.Requests == 0 && ctx.Err() != nil {
+		fmt.Fprintln(stderr, "msgpattern: interrupted")
+	}
+	if err != nil && res.Requests == 0 && ctx.Err() == nil {
 		fmt.Fprintln(stderr, "msgpattern: bench:", err)
 		if hint := c.tls.hint(err, c.tlsCfg); hint != "" {
 			fmt.Fprintln(stderr, "hint:", hint)
@@ -260,12 +261,21 @@ func fmtDur(d time.Duration) string {
 }
 
 func writeSummary(w io.Writer, c *benchCommand, r loadtest.Result) {
-	l := r.Latency
 	fmt.Fprintf(w, "\nSummary: %s on %s, %d connections × %d in flight\n", c.pattern, c.target(), c.conns, c.inflight)
 	fmt.Fprintf(w, "  Count:        %d\n", r.Requests)
 	fmt.Fprintf(w, "  Errors:       %d\n", r.Errors)
 	fmt.Fprintf(w, "  Total:        %s\n", fmtDur(r.Elapsed))
 	fmt.Fprintf(w, "  Requests/sec: %.2f\n", r.RPS)
+	if l := r.Latency; l.Max > 0 { // else no request completed (an interrupted run, say)
+		writeLatencies(w, l)
+	}
+	fmt.Fprintf(w, "\nStatus:\n  OK   %d\n", r.Requests-r.Errors)
+	for _, k := range sortedKinds(r.ByKind) {
+		fmt.Fprintf(w, "  %s   %d\n", k, r.ByKind[k])
+	}
+}
+
+func writeLatencies(w io.Writer, l loadtest.Latency) {
 	fmt.Fprintf(w, "  Fastest:      %s\n", fmtDur(l.Min))
 	fmt.Fprintf(w, "  Average:      %s\n", fmtDur(l.Mean))
 	fmt.Fprintf(w, "  Slowest:      %s\n", fmtDur(l.Max))
@@ -291,11 +301,6 @@ func writeSummary(w io.Writer, c *benchCommand, r loadtest.Result) {
 			}
 			fmt.Fprintf(w, "  %10s [%d]\t|%s\n", fmtDur(b.Upper), b.Count, strings.Repeat("∎", bar))
 		}
-	}
-
-	fmt.Fprintf(w, "\nStatus:\n  OK   %d\n", r.Requests-r.Errors)
-	for _, k := range sortedKinds(r.ByKind) {
-		fmt.Fprintf(w, "  %s   %d\n", k, r.ByKind[k])
 	}
 }
 

@@ -42,6 +42,28 @@ func natsRequests(t *testing.T, metricsAddr string) uint64 {
 	return 0
 }
 
+// waitNoneInFlight waits until the server behind metricsAddr runs no
+// request: the calls an earlier bench gave up on (--timeout) are still
+// served, and counted as they end.
+func waitNoneInFlight(t *testing.T, metricsAddr string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var snap struct {
+			InFlight int64 `json:"in_flight"`
+		}
+		body := httpGet(t, "http://"+metricsAddr+"/metrics.json")
+		if err := json.Unmarshal([]byte(body), &snap); err != nil {
+			t.Fatalf("/metrics.json: %v\n%s", err, body)
+		}
+		if snap.InFlight == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests still in flight after 10s", snap.InFlight)
+		}
+	}
+}
+
 func TestNATS(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("needs SIGTERM")
@@ -152,6 +174,7 @@ func TestNATS(t *testing.T) {
 		if out := second.stderr.String(); !strings.Contains(out, "shutting down") || strings.Contains(out, "NATS disconnected") {
 			t.Errorf("the second instance should log its shutdown, and no disconnection:\n%s", out)
 		}
+		waitNoneInFlight(t, metrics1)
 		before := natsRequests(t, metrics1)
 		for range 5 {
 			want{stdout: "6\n"}.check(t, runCLI(t, invocation{args: nats("send", "sum", "[1,2,3]")}))
