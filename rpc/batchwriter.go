@@ -48,13 +48,18 @@ type batchWriter struct {
 	// fails (write error, stalled write, queue over maxQueued).
 	onFail func(error)
 
-	mu       sync.Mutex
-	buf      *writeBuf // nil while nothing waits to be written
-	gen      uint64    // counts buffer swaps, so a mark can tell if its frame left
-	flushing bool
-	flushSeq uint64 // counts flushes begun, so that an abort finds its own
-	err      error  // the first failure; later frames are dropped
-	drained  chan struct{}
+	mu  sync.Mutex
+	buf *writeBuf // nil while nothing waits to be written
+	gen uint64    // counts buffer swaps, so a mark can tell if its frame left
+	// writtenTo: every frame appended in a generation below it has been
+	// written. writtenCh, made by a waiter (waitWritten), is closed when
+	// writtenTo moves or the writer fails.
+	writtenTo uint64
+	writtenCh chan struct{}
+	flushing  bool
+	flushSeq  uint64 // counts flushes begun, so that an abort finds its own
+	err       error  // the first failure; later frames are dropped
+	drained   chan struct{}
 
 	queued     atomic.Int64 // bytes appended and not yet written
 	progressAt atomic.Int64 // monotime a flush began or last wrote bytes
@@ -154,6 +159,7 @@ func (w *batchWriter) failLocked(err error) {
 		return
 	}
 	w.err = err
+	w.wakeWaitersLocked()
 	if w.buf != nil && !w.flushing {
 		w.dropLocked(w.buf)
 		w.buf = nil
@@ -234,6 +240,7 @@ func (w *batchWriter) flushFor(ctx context.Context, until int64) error {
 		buf := w.buf
 		w.buf = nil
 		w.gen++
+		gen := w.gen
 		w.mu.Unlock()
 		err := w.write(buf.b, until)
 		putWriteBuf(buf)
@@ -241,6 +248,10 @@ func (w *batchWriter) flushFor(ctx context.Context, until int64) error {
 		if err != nil && w.err == nil {
 			w.err, failed = err, err
 		}
+		if err == nil {
+			w.writtenTo = gen
+		}
+		w.wakeWaitersLocked()
 	}
 	if w.err != nil && w.buf != nil {
 		w.dropLocked(w.buf)
@@ -272,6 +283,51 @@ func (w *batchWriter) abort(seq uint64, cause error) {
 	w.mu.Unlock()
 	if live {
 		w.nc.Close()
+	}
+}
+
+// wakeWaitersLocked wakes the goroutines in waitWritten; mu is held.
+func (w *batchWriter) wakeWaitersLocked() {
+	if w.writtenCh != nil {
+		close(w.writtenCh)
+		w.writtenCh = nil
+	}
+}
+
+// waitWritten waits until the frame appended in generation gen has been
+// written, having the writer's goroutine write it (kick) when nobody is
+// flushing: the caller never writes itself, so that it can stop waiting
+// when done closes (it then returns context.Canceled) and leave the write
+// to go on; likewise when stop closes (the connection is gone, and with it
+// the writer's goroutine). It returns the writer's failure, if it failed
+// first. Any number of goroutines may wait at once.
+func (w *batchWriter) waitWritten(gen uint64, done, stop <-chan struct{}, kick func()) error {
+	for {
+		w.mu.Lock()
+		if w.writtenTo > gen {
+			w.mu.Unlock()
+			return nil
+		}
+		if w.err != nil {
+			err := w.err
+			w.mu.Unlock()
+			return err
+		}
+		if !w.flushing {
+			kick()
+		}
+		if w.writtenCh == nil {
+			w.writtenCh = make(chan struct{})
+		}
+		ch := w.writtenCh
+		w.mu.Unlock()
+		select {
+		case <-ch:
+		case <-done:
+			return context.Canceled
+		case <-stop:
+			return context.Canceled
+		}
 	}
 }
 

@@ -12,9 +12,9 @@ import (
 )
 
 // TestClientCancelAbandonsWrite: README, "the server stops reading (its
-// socket takes no bytes)": "a call returns when its context ends, even while
-// its request is being written; the write is abandoned". A context that is
-// cancelled (rather than one with a deadline) must end the call as well.
+// socket takes no bytes)": a call returns when its context ends, even while
+// its request is being written. A context that is cancelled (rather than
+// one with a deadline) ends the call as well.
 func TestClientCancelAbandonsWrite(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -203,7 +203,7 @@ func (cc *clientConn) lostError() error {
 // flushes.
 func (cc *clientConn) send(ctx context.Context, pattern []byte, data any, metadata []byte, id uint64, event bool) error {
 	var idBuf [20]byte
-	_, _, _, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
+	start, end, gen, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
 		if event {
 			raw, _ := data.(json.RawMessage)
 			return wire.AppendEvent(dst, wire.NestJS, pattern, raw, metadata), nil
@@ -213,13 +213,11 @@ func (cc *clientConn) send(ctx context.Context, pattern []byte, data any, metada
 	if err != nil && !cc.out.broken() {
 		return fmt.Errorf("rpc: encoding call data: %w", err) // nothing was written
 	}
-	return cc.flush(ctx, err)
+	return cc.flush(ctx, err, gen, end-start)
 }
 
 // flush writes what is queued, until ctx ends and within the write timeout
-// (see batchWriter): a write that cannot finish in time leaves the stream
-// possibly in the middle of a frame, so the connection is failed, and the
-// next call redials. Only the goroutine that flushes waits on the socket;
+// (see batchWriter). Only the goroutine that flushes waits on the socket;
 // a call whose frame another goroutine is writing returns at once and waits
 // for its reply under its own context.
 //
@@ -227,10 +225,29 @@ func (cc *clientConn) send(ctx context.Context, pattern []byte, data any, metada
 // calls in flight, the writer goroutine writes instead (see writeLoop), so
 // that the requests of many callers leave in one write rather than one
 // system call each, which was most of a busy client's CPU.
-func (cc *clientConn) flush(ctx context.Context, err error) error {
+//
+// A lone call's request of more than lonelyWriteMax bytes, under a context
+// that can end, is written by the writer goroutine too, the call waiting
+// for it: when the context ends the call returns and the write goes on, so
+// that the connection, and the calls queued behind it, live on (a write
+// cut short would leave the stream in the middle of a frame). A small
+// request is written at once unless the peer stopped reading: then a write
+// cut short by the context fails the connection (stuck, redialled).
+func (cc *clientConn) flush(ctx context.Context, err error, gen uint64, size int) error {
 	if err == nil && cc.inflight.Load() > 1 {
 		signal(cc.kick)
 		return nil
+	}
+	if err == nil && size > lonelyWriteMax && ctx.Done() != nil {
+		err = cc.out.waitWritten(gen, ctx.Done(), cc.stop, func() { signal(cc.kick) })
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err() // the write goes on
+		}
+		cc.fail(err) // the writer failed (its goroutine fails the connection too), or it is gone
+		return cc.lostError()
 	}
 	if err == nil {
 		var until int64
@@ -251,6 +268,11 @@ func (cc *clientConn) flush(ctx context.Context, err error) error {
 	}
 	return nil
 }
+
+// lonelyWriteMax is the largest request a lone call under a context that
+// can end writes itself (see flush): one that leaves in one write to a
+// peer that reads.
+const lonelyWriteMax = 64 << 10
 
 // writeLoop flushes the requests of calls that left it to the writer. It
 // yields before each flush: the callers the scheduler has ready (those the
