@@ -32,9 +32,10 @@ type clientConn struct {
 	cause   error
 
 	inflight  atomic.Int64
-	hbMode    atomic.Int32 // hbUnknown or hbUnsupported
-	lastRead  atomic.Int64 // monotime of the last sign of life: a frame read, or progress on one (readLoop)
-	lastFrame atomic.Int64 // monotime of the last complete frame read, once it was delivered (readLoop)
+	hbMode    atomic.Int32  // hbUnknown or hbUnsupported
+	lastRead  atomic.Int64  // monotime of the last sign of life: a frame read, or progress on one (readLoop)
+	lastFrame atomic.Int64  // monotime of the last complete frame read, once it was delivered (readLoop)
+	written   atomic.Uint64 // bytes written (out)
 	deadFlag  atomic.Bool
 	done      chan struct{} // closed when the reader, writer (and heartbeat) stopped
 	stop      chan struct{} // closed by fail, to stop the writer and heartbeat loops
@@ -72,7 +73,7 @@ func newClientConn(c *Client, nc net.Conn) *clientConn {
 		kick:     make(chan struct{}, 1),
 		roomTurn: make(chan struct{}, 1),
 	}
-	cc.out = batchWriter{nc: nc, timeout: c.opts.writeTimeout}
+	cc.out = batchWriter{nc: nc, timeout: c.opts.writeTimeout, bytes: &cc.written}
 	cc.lastRead.Store(monotime())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -427,8 +428,10 @@ func (cc *clientConn) deliver(body []byte) {
 	signal(ca.notify)
 }
 
-// Heartbeats. The connection pings when it has read nothing for the
-// interval; any frame read counts as life, and so does a frame arriving
+// Heartbeats. The connection pings when it has read nothing, or written
+// nothing, for the interval (a server that has had one ping expects more,
+// also while the client only reads a long stream); any frame read counts
+// as life, and so does a frame arriving
 // at DefaultMinFrameRate (500 B/s) or faster. A ping unanswered for the
 // timeout kills the connection. A NestJS server answers the ping with its
 // no-handler error: the client then knows it speaks no heartbeats and
@@ -445,6 +448,11 @@ func (cc *clientConn) heartbeatLoop() {
 	var (
 		pingSent int64  // monotime of the outstanding ping, 0 if none
 		pingID   uint64 // its call id
+		// When bytes were last seen written: a server holds a client
+		// that pinged once to keep sending, also while the client only
+		// reads (a long stream).
+		written = cc.written.Load()
+		wroteAt = monotime()
 	)
 	for {
 		select {
@@ -454,6 +462,9 @@ func (cc *clientConn) heartbeatLoop() {
 		}
 		now := monotime()
 		last := cc.lastRead.Load()
+		if w := cc.written.Load(); w != written {
+			written, wroteAt = w, now
+		}
 		if pingSent != 0 && cc.lastFrame.Load() >= pingSent {
 			// Answered: any whole frame counts. A server that answers
 			// calls but ignores pings would otherwise leave each ping
@@ -471,7 +482,7 @@ func (cc *clientConn) heartbeatLoop() {
 			cc.fail(ErrHeartbeatTimeout)
 			return
 		}
-		if pingSent == 0 && now-last >= int64(o.heartbeatInterval) {
+		if pingSent == 0 && (now-last >= int64(o.heartbeatInterval) || now-wroteAt >= int64(o.heartbeatInterval)) {
 			id, err := cc.register(&call{ping: true})
 			if err != nil {
 				return
