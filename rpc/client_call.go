@@ -107,6 +107,9 @@ func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...CallOp
 	}
 	start := monotime()
 	cc, err := c.pick().get(ctx)
+	if err != nil && !errors.Is(err, ErrClientClosed) && ctx.Err() == nil {
+		err = &dialError{err} // never sent: ErrUnavailable, as for a call
+	}
 	if err == nil {
 		err = cc.waitForRoom(ctx)
 	}
