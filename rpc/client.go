@@ -61,7 +61,9 @@ type clientOptions struct {
 
 // WithPool spreads calls over n connections (default 1). leastPending
 // picks the connection with the fewest calls waiting; otherwise calls go
-// round-robin.
+// round-robin. A connection that is down and redialling, or waiting out
+// its backoff, is passed over while another can take the call, and a call
+// whose dial failed (its request never left) tries another connection.
 func WithPool(n int, leastPending bool) ClientOption {
 	return func(o *clientOptions) { o.poolSize, o.leastPending = max(n, 1), leastPending }
 }
@@ -219,21 +221,45 @@ func (c *Client) Close() error {
 }
 
 // pick chooses the connection slot for a call.
+//
+// A slot whose connection is down and which is dialling, or waiting out
+// its reconnect backoff, is passed over while another slot can take the
+// call (as gRPC's round robin skips a connection that is not ready): a
+// call sent there would wait for the dial and, the server being down for
+// it, fail.
 func (c *Client) pick() *clientSlot {
 	if len(c.slots) == 1 {
 		return c.slots[0]
 	}
+	n := len(c.slots)
+	first := int(c.rr.Add(1) % uint64(n))
+	now := monotime()
 	if !c.opts.leastPending {
-		return c.slots[c.rr.Add(1)%uint64(len(c.slots))]
+		for i := range n {
+			if s := c.slots[(first+i)%n]; !s.unready(now) {
+				return s
+			}
+		}
+		return c.slots[first]
 	}
 	// Start the scan at a rotating slot so that ties spread out.
-	first := int(c.rr.Add(1) % uint64(len(c.slots)))
-	best, bestN := c.slots[first], c.slots[first].pending()
-	for i := 1; i < len(c.slots) && bestN > 0; i++ {
-		s := c.slots[(first+i)%len(c.slots)]
-		if n := s.pending(); n < bestN {
-			best, bestN = s, n
+	var best *clientSlot
+	var bestN int64
+	for i := range n {
+		s := c.slots[(first+i)%n]
+		pending, unready := s.load(now)
+		if unready {
+			continue
 		}
+		if best == nil || pending < bestN {
+			best, bestN = s, pending
+		}
+		if bestN == 0 {
+			break
+		}
+	}
+	if best == nil {
+		return c.slots[first]
 	}
 	return best
 }
@@ -250,11 +276,31 @@ type clientSlot struct {
 	dialled  bool  // a connection existed before: the next one is a reconnect
 }
 
-func (s *clientSlot) pending() int64 {
-	if cc := s.current(); cc != nil {
-		return cc.inflight.Load()
+// load is the slot's calls in flight, and whether it is unready (see
+// unready).
+func (s *clientSlot) load(now int64) (pending int64, unready bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		pending = s.conn.inflight.Load()
 	}
-	return 0
+	return pending, s.unreadyLocked(now)
+}
+
+// unready reports whether the slot has no live connection and is dialling
+// or waiting out its backoff: a call sent there would wait. A slot never
+// dialled, or whose connection has just died, is not: the call dials it.
+func (s *clientSlot) unready(now int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unreadyLocked(now)
+}
+
+func (s *clientSlot) unreadyLocked(now int64) bool {
+	if s.conn != nil && !s.conn.isDead() {
+		return false
+	}
+	return s.dialing != nil || s.retryAt > now
 }
 
 // current is the slot's connection, live or dead; nil before the first.

@@ -299,6 +299,9 @@ func (c *Client) start(ctx context.Context, pattern any, data any, o callOptions
 			if errors.Is(err, ErrClientClosed) || ctx.Err() != nil {
 				return nil, 0, nil, err
 			}
+			if tries < maxConnRetries && len(c.slots) > 1 {
+				continue // never sent: another slot of the pool may take it (this one now backs off)
+			}
 			return nil, 0, nil, &dialError{err}
 		}
 		if err := cc.waitForRoom(ctx); err != nil {

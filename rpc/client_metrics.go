@@ -64,7 +64,8 @@ func (c *Client) Metrics() ClientMetrics {
 		StuckConnections:  s.stuck.Load(),
 	}
 	for _, slot := range c.slots {
-		m.InFlight += slot.pending()
+		pending, _ := slot.load(0)
+		m.InFlight += pending
 	}
 	m.Latency, m.P50LatencyMs, m.P90LatencyMs, m.P99LatencyMs = s.latency.snapshot(0)
 	return m
