@@ -272,8 +272,9 @@ type clientSlot struct {
 	conn     *clientConn
 	dialing  chan struct{} // closed when the dial in progress ends
 	failures int
-	retryAt  int64 // monotime before which no dial is tried
-	dialled  bool  // a connection existed before: the next one is a reconnect
+	judged   *clientConn // the dead connection last counted for the backoff (get)
+	retryAt  int64       // monotime before which no dial is tried
+	dialled  bool        // a connection existed before: the next one is a reconnect
 }
 
 // load is the slot's calls in flight, and whether it is unready (see
@@ -337,6 +338,19 @@ func (s *clientSlot) get(ctx context.Context) (*clientConn, error) {
 			s.mu.Unlock()
 			return nil, ErrClientClosed
 		}
+		if old := s.conn; old != nil && s.judged != old {
+			// Dead. One that died young without a reply (a server that
+			// accepts and closes at once: full, or a proxy with its
+			// backend down) counts as a failed dial, so that its redials
+			// back off too; one that lived ends the run of failures.
+			s.judged = old
+			if old.lastFrame.Load() == 0 && monotime()-old.born < int64(time.Second) {
+				s.failures++
+				s.retryAt = monotime() + int64(c.backoff(s.failures))
+			} else {
+				s.failures, s.retryAt = 0, 0
+			}
+		}
 		ch := make(chan struct{})
 		s.dialing = ch
 		wait := time.Duration(s.retryAt - monotime())
@@ -369,7 +383,7 @@ func (s *clientSlot) get(ctx context.Context) (*clientConn, error) {
 		if s.dialled {
 			c.stats.reconnects.Add(1)
 		}
-		s.conn, s.failures, s.retryAt, s.dialled = cc, 0, 0, true
+		s.conn, s.retryAt, s.dialled = cc, 0, true
 		s.mu.Unlock()
 		return cc, nil
 	}

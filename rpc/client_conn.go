@@ -36,6 +36,7 @@ type clientConn struct {
 	lastRead  atomic.Int64  // monotime of the last sign of life: a frame read, or progress on one (readLoop)
 	lastFrame atomic.Int64  // monotime of the last complete frame read, once it was delivered (readLoop)
 	written   atomic.Uint64 // bytes written (out)
+	born      int64         // monotime the connection was made
 	deadFlag  atomic.Bool
 	done      chan struct{} // closed when the reader, writer (and heartbeat) stopped
 	stop      chan struct{} // closed by fail, to stop the writer and heartbeat loops
@@ -67,6 +68,7 @@ func newClientConn(c *Client, nc net.Conn) *clientConn {
 	cc := &clientConn{
 		client:   c,
 		nc:       nc,
+		born:     monotime(),
 		pending:  map[uint64]*call{},
 		done:     make(chan struct{}),
 		stop:     make(chan struct{}),
