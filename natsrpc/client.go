@@ -1,6 +1,7 @@
 package natsrpc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/msgpattern/msgpattern/rpc"
+	"github.com/msgpattern/msgpattern/wire"
 )
 
 // Client calls message patterns over NATS: msgpattern servers behind
@@ -215,7 +217,9 @@ func (c *Client) deliver(m *nats.Msg) {
 	if !noResponders {
 		var ok bool
 		if item, ok = rpc.ParseReplyPacket(m.Data); !ok {
-			return // not a reply
+			if item, ok = externalReply(m.Data, token); !ok {
+				return // not a reply
+			}
 		}
 	}
 	c.mu.Lock()
@@ -241,6 +245,25 @@ func (c *Client) deliver(m *nats.Msg) {
 		}
 	}
 	signal(ca.notify)
+}
+
+// externalReply takes a reply that is not a NestJS reply packet — JSON
+// with none of "err", "response" and "isDisposed", as a plain NATS
+// responder (nats.go's Respond, `nats reply`) sends — as the call's whole
+// and last value, as NestJS's ClientNats does; unless it has an "id" that
+// is not the call's.
+func externalReply(body []byte, token string) (rpc.ReplyPacket, bool) {
+	rep, _, err := wire.ParseReply(body, 0)
+	switch {
+	case errors.Is(err, wire.ErrNotObject): // a number, a string, an array…
+	case err != nil:
+		return rpc.ReplyPacket{}, false // not JSON
+	case rep.Err != nil || rep.Response != nil || rep.IsDisposed:
+		return rpc.ReplyPacket{}, false // a reply packet with members we do not know
+	case rep.ID != nil && string(rep.ID) != token && string(rep.ID) != `"`+token+`"`:
+		return rpc.ReplyPacket{}, false // another call's
+	}
+	return rpc.ReplyPacket{Value: append(json.RawMessage(nil), bytes.TrimSpace(body)...), Last: true}, true
 }
 
 // queuedCost is what a packet waiting for its consumer costs: its value's

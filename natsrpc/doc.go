@@ -17,6 +17,13 @@
 // event is a message without reply subject and without id. Messages are
 // routed by subject, as NestJS does, so a body's pattern need not match.
 //
+// Plain NATS peers, as NestJS takes them: a body published to a pattern's
+// subject that is not a packet (JSON with neither "pattern" nor "data", or
+// not an object: `nats pub evt '{"orderId":7}'`) is an event whose data is
+// the whole body; and a reply to our [Client] that is not a reply packet
+// (none of "err", "response", "isDisposed": a nats.go responder's
+// msg.Respond) is the call's whole and last value.
+//
 // # Decisions
 //
 //   - Queue group: "msgpattern" by default ([WithQueueGroup]), so that

@@ -260,7 +260,7 @@ func (s *Server) worker(j job) {
 
 func (s *Server) serveMsg(sj subject, m *nats.Msg) {
 	w := &replier{nc: s.nc, subject: m.Reply}
-	msg := rpc.Message{Packet: m.Data, Route: sj.route, Peer: s.peerOf(m.Reply), Header: m.Header}
+	msg := rpc.Message{Packet: m.Data, Route: sj.route, Peer: s.peerOf(m.Reply), Header: m.Header, External: true}
 	if err := s.rpc.Dispatch(s.ctx, msg, w); err != nil && !errors.Is(err, rpc.ErrShuttingDown) {
 		s.log.Debug("natsrpc: message not served", "subject", m.Subject, "err", err)
 	}

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -80,6 +81,13 @@ type Message struct {
 	// Header holds the transport's message headers, if any, for
 	// [Request.Header].
 	Header map[string][]string
+	// External, with Route set, takes a Packet that is not a NestJS packet
+	// — JSON that is not an object, or an object with neither a "pattern"
+	// nor a "data" member — as an event whose data is the whole Packet,
+	// as NestJS's NATS server does with a message a plain NATS client
+	// published to a pattern's subject (an "id" member does not make it a
+	// request then).
+	External bool
 }
 
 // ErrShuttingDown is returned by Dispatch once the server is closed (Close,
@@ -148,6 +156,9 @@ func (s *Server) Dispatch(ctx context.Context, m Message, w ReplyWriter) error {
 		peer = s.unnamedPeer()
 	}
 	p, err := wire.ParseRequest(m.Packet, s.cfg.MaxDepth)
+	if m.External && m.Route != "" && (errors.Is(err, wire.ErrNotObject) || err == nil && p.Pattern == nil && p.Data == nil) {
+		p, err = wire.Packet{Data: bytes.TrimSpace(m.Packet)}, nil
+	}
 	if err != nil {
 		s.badPacket(peer, err, len(m.Packet))
 		return err
