@@ -211,14 +211,17 @@ func (w *batchWriter) flush() error { return w.flushUntil(0) }
 // monotime; 0 means only the writer's timeout applies). A write cut short
 // by until fails the writer: the stream may end in the middle of a frame.
 func (w *batchWriter) flushUntil(until int64) error {
-	return w.flushFor(context.Background(), until)
+	return w.flushFor(context.Background(), until, nil)
 }
 
 // flushFor is flushUntil for a caller that gives up when ctx ends: if the
 // flush it began is still writing then, the writer fails with ctx's error
 // and the connection is closed to cut the write short, as when until
-// passes.
-func (w *batchWriter) flushFor(ctx context.Context, until int64) error {
+// passes. With handOff set, the caller writes only the buffer it found,
+// which holds its own frame, and calls handOff to have the rest, frames
+// of others, written by another goroutine: neither ctx nor until may cut
+// those short.
+func (w *batchWriter) flushFor(ctx context.Context, until int64, handOff func()) error {
 	w.mu.Lock()
 	if w.flushing || w.buf == nil || len(w.buf.b) == 0 {
 		err := w.err
@@ -252,12 +255,16 @@ func (w *batchWriter) flushFor(ctx context.Context, until int64) error {
 			w.writtenTo = gen
 		}
 		w.wakeWaitersLocked()
+		if handOff != nil {
+			break
+		}
 	}
 	if w.err != nil && w.buf != nil {
 		w.dropLocked(w.buf)
 		w.buf = nil
 	}
 	w.flushing = false
+	more := handOff != nil && w.err == nil && w.buf != nil && len(w.buf.b) > 0
 	err := w.err
 	if w.drained != nil {
 		select {
@@ -268,6 +275,9 @@ func (w *batchWriter) flushFor(ctx context.Context, until int64) error {
 	w.mu.Unlock()
 	if failed != nil && w.onFail != nil {
 		w.onFail(failed)
+	}
+	if more {
+		handOff()
 	}
 	return err
 }

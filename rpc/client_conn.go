@@ -257,11 +257,11 @@ func (cc *clientConn) flush(ctx context.Context, err error, gen uint64, size int
 		if d, ok := ctx.Deadline(); ok {
 			until = max(int64(time.Until(d))+monotime(), 1)
 		}
-		err = cc.out.flushFor(ctx, until)
+		err = cc.out.flushFor(ctx, until, func() { signal(cc.kick) })
 	}
 	if err != nil {
-		if errors.Is(err, errWriteStalled) || errors.Is(err, context.DeadlineExceeded) {
-			cc.client.stats.stuck.Add(1)
+		if errors.Is(err, errWriteStalled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			cc.client.stats.stuck.Add(1) // the request's write was cut short
 		}
 		cc.fail(err)
 		if ctx.Err() != nil {

@@ -16,7 +16,7 @@ type ClientMetrics struct {
 	DialErrors        uint64          `json:"dial_errors"`        // failed dials
 	Heartbeats        uint64          `json:"heartbeats"`         // pings sent
 	HeartbeatFailures uint64          `json:"heartbeat_failures"` // connections declared dead for lack of an answer
-	StuckConnections  uint64          `json:"stuck_connections"`  // connections failed because the server took no bytes (write timeout or a call's deadline)
+	StuckConnections  uint64          `json:"stuck_connections"`  // connections failed because the server took no bytes (write timeout, or a call's context ending mid-write)
 	InFlight          int64           `json:"in_flight"`
 	P50LatencyMs      float64         `json:"p50_latency_ms"`
 	P90LatencyMs      float64         `json:"p90_latency_ms"`
