@@ -3,95 +3,13 @@ package rpc_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/msgpattern/msgpattern/rpc"
 )
-
-// slowLink forwards to target, client to server at about 3 MB/s (a slow
-// but working path: the server reads everything); it counts the bytes sent
-// upstream.
-type slowLink struct {
-	addr string
-	up   atomic.Int64
-}
-
-func startSlowLink(t *testing.T, target string) *slowLink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &slowLink{addr: ln.Addr().String()}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, in, out)
-			mu.Unlock()
-			wg.Go(func() {
-				defer out.Close()
-				defer in.Close()
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := in.Read(buf)
-					if n > 0 {
-						time.Sleep(10 * time.Millisecond)
-						if _, err := out.Write(buf[:n]); err != nil {
-							return
-						}
-						l.up.Add(int64(n))
-					}
-					if err != nil {
-						return
-					}
-				}
-			})
-			wg.Go(func() {
-				defer out.Close()
-				defer in.Close()
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := out.Read(buf)
-					if n > 0 {
-						if _, err := in.Write(buf[:n]); err != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return l
-}
 
 // TestClientCancelMidWriteSparesOtherCalls: call A's large request is being
 // written over a slow but working path when call B starts; B's request

@@ -4,72 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/msgpattern/msgpattern/rpc"
 )
-
-// poolProxy forwards to target; stopListening refuses new connections
-// while those already made go on; resetOne resets one of them.
-type poolProxy struct {
-	ln    net.Listener
-	addr  string
-	mu    sync.Mutex
-	conns [][2]net.Conn
-	wg    sync.WaitGroup
-}
-
-func startPoolProxy(t *testing.T, target string) *poolProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &poolProxy{ln: ln, addr: ln.Addr().String()}
-	p.wg.Go(func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, [2]net.Conn{in, out})
-			p.mu.Unlock()
-			p.wg.Go(func() { io.Copy(out, in); out.Close(); in.Close() })
-			p.wg.Go(func() { io.Copy(in, out); out.Close(); in.Close() })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c[0].Close()
-			c[1].Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *poolProxy) count() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.conns) }
-
-func (p *poolProxy) resetOne() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.conns[0][0].(*net.TCPConn).SetLinger(0)
-	p.conns[0][0].Close()
-	p.conns[0][1].Close()
-}
 
 // TestClientPoolSkipsDeadMember: of a pool of 4 connections one is reset
 // and cannot be redialled for now (the server refuses new connections);
@@ -87,7 +26,7 @@ func TestClientPoolSkipsDeadMember(t *testing.T) {
 			srv, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) {
 				s.Handle("ok", rpc.Func(func(json.RawMessage) (any, error) { return "ok", nil }))
 			})
-			px := startPoolProxy(t, srv.Addr().String())
+			px := startProxy(t, srv.Addr().String(), copyThenClose)
 			c := newTestClient(t, px.addr, rpc.WithPool(4, leastPending), rpc.WithEagerConnect(),
 				rpc.WithReconnectBackoff(100*time.Millisecond, time.Second))
 			waitFor(t, "4 pool connections", func() bool { return px.count() == 4 })
