@@ -216,10 +216,8 @@ func (c *Client) deliver(m *nats.Msg) {
 	noResponders := len(m.Data) == 0 && m.Header.Get("Status") == "503"
 	if !noResponders {
 		var ok bool
-		if item, ok = rpc.ParseReplyPacket(m.Data); !ok {
-			if item, ok = externalReply(m.Data, token); !ok {
-				return // not a reply
-			}
+		if item, ok = classifyReply(m.Data, token); !ok {
+			return // not a reply, or another call's
 		}
 	}
 	c.mu.Lock()
@@ -247,21 +245,26 @@ func (c *Client) deliver(m *nats.Msg) {
 	signal(ca.notify)
 }
 
-// externalReply takes a reply that is not a NestJS reply packet — JSON
-// with none of "err", "response" and "isDisposed", as a plain NATS
-// responder (nats.go's Respond, `nats reply`) sends — as the call's whole
-// and last value, as NestJS's ClientNats does; unless it has an "id" that
-// is not the call's.
-func externalReply(body []byte, token string) (rpc.ReplyPacket, bool) {
+// classifyReply decodes a reply message as NestJS's ClientNats does. A
+// body with none of "err", "response" and "isDisposed" — JSON that is not
+// an object, or one such as {"sum":3} or {}, as a plain NATS responder
+// (nats.go's Respond, `nats reply`) sends — is external: the call's whole
+// and last value. Such an object with an "id" is the call's if the id is
+// its own, and then, as from our TCP client, an undefined stream value
+// (null: a NestJS server sends {"id":…} for one); else another call's. Any
+// other body is a reply packet.
+func classifyReply(body []byte, token string) (rpc.ReplyPacket, bool) {
 	rep, _, err := wire.ParseReply(body, 0)
 	switch {
-	case errors.Is(err, wire.ErrNotObject): // a number, a string, an array…
+	case errors.Is(err, wire.ErrNotObject):
 	case err != nil:
 		return rpc.ReplyPacket{}, false // not JSON
-	case rep.Err != nil || rep.Response != nil || rep.IsDisposed:
-		return rpc.ReplyPacket{}, false // a reply packet with members we do not know
+	case rep.HasReplyMember():
+		return rpc.ParseReplyPacket(body)
 	case rep.ID != nil && string(rep.ID) != token && string(rep.ID) != `"`+token+`"`:
 		return rpc.ReplyPacket{}, false // another call's
+	case rep.ID != nil:
+		return rpc.ParseReplyPacket(body) // {"id":…}: an undefined value
 	}
 	return rpc.ReplyPacket{Value: append(json.RawMessage(nil), bytes.TrimSpace(body)...), Last: true}, true
 }

@@ -2,6 +2,7 @@ package natsrpc_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -93,6 +94,16 @@ func TestClientStreamBufferBound(t *testing.T) {
 	}
 }
 
+// requestID is the raw id of the request packet m carries, which a NestJS
+// server echoes in each reply.
+func requestID(m *nats.Msg) string {
+	var p struct {
+		ID json.RawMessage `json:"id"`
+	}
+	json.Unmarshal(m.Data, &p)
+	return string(p.ID)
+}
+
 // TestClientUndefinedValuesBounded: a reply message with no value that
 // does not end the call ({"id":"1"}) is how a NestJS server sends a stream
 // value that is undefined; a NestJS 12 ClientProxy delivers it, and so do
@@ -105,23 +116,25 @@ func TestClientUndefinedValuesBounded(t *testing.T) {
 	const n = 50_000
 	flooded := make(chan struct{})
 	if _, err := responder.Subscribe("flood", func(m *nats.Msg) {
+		id := requestID(m)
 		go func() {
 			defer close(flooded)
-			responder.Publish(m.Reply, []byte(`{"response":1,"id":"1"}`))
+			responder.Publish(m.Reply, []byte(`{"response":1,"id":`+id+`}`))
 			for range n {
-				responder.Publish(m.Reply, []byte(`{"id":"1"}`))
+				responder.Publish(m.Reply, []byte(`{"id":`+id+`}`))
 			}
-			responder.Publish(m.Reply, []byte(`{"isDisposed":true,"id":"1"}`))
+			responder.Publish(m.Reply, []byte(`{"isDisposed":true,"id":`+id+`}`))
 			responder.Flush()
 		}()
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := responder.Subscribe("voids", func(m *nats.Msg) {
+		id := requestID(m)
 		for range 3 {
-			responder.Publish(m.Reply, []byte(`{"id":"1"}`))
+			responder.Publish(m.Reply, []byte(`{"id":`+id+`}`))
 		}
-		responder.Publish(m.Reply, []byte(`{"isDisposed":true,"id":"1"}`))
+		responder.Publish(m.Reply, []byte(`{"isDisposed":true,"id":`+id+`}`))
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -90,10 +90,12 @@ type ReplyPacket struct {
 
 // ParseReplyPacket decodes one unframed reply packet, for Caller
 // implementations of other transports. ok is false for a packet that is not
-// a reply.
+// a reply: not a JSON object, or one with members a reply does not have
+// and none of err, response and isDisposed. (A reply's other members are
+// ignored, as NestJS's NATS client does.)
 func ParseReplyPacket(packet []byte) (r ReplyPacket, ok bool) {
-	rep, ok, err := wire.ParseReply(packet, 0)
-	if err != nil || !ok {
+	rep, known, err := wire.ParseReply(packet, 0)
+	if err != nil || !known && !rep.HasReplyMember() {
 		return ReplyPacket{}, false
 	}
 	r.ID = append(json.RawMessage(nil), rep.ID...)

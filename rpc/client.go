@@ -301,7 +301,15 @@ func (s *clientSlot) unreadyLocked(now int64) bool {
 	if s.conn != nil && !s.conn.isDead() {
 		return false
 	}
-	return s.dialing != nil || s.retryAt > now
+	return s.dialing != nil || s.retryAt > now || s.conn != nil && s.judged != s.conn && diedYoung(s.conn)
+}
+
+// diedYoung reports whether the dead connection cc lived less than a
+// second without a reply (a server that accepts and closes at once: full,
+// or a proxy whose backend is down): its redial counts as a failure for
+// the backoff.
+func diedYoung(cc *clientConn) bool {
+	return cc.lastFrame.Load() == 0 && cc.diedAt.Load()-cc.born < int64(time.Second)
 }
 
 // current is the slot's connection, live or dead; nil before the first.
@@ -344,7 +352,7 @@ func (s *clientSlot) get(ctx context.Context) (*clientConn, error) {
 			// backend down) counts as a failed dial, so that its redials
 			// back off too; one that lived ends the run of failures.
 			s.judged = old
-			if old.lastFrame.Load() == 0 && monotime()-old.born < int64(time.Second) {
+			if diedYoung(old) {
 				s.failures++
 				s.retryAt = monotime() + int64(c.backoff(s.failures))
 			} else {

@@ -37,6 +37,7 @@ type clientConn struct {
 	lastFrame atomic.Int64  // monotime of the last complete frame read, once it was delivered (readLoop)
 	written   atomic.Uint64 // bytes written (out)
 	born      int64         // monotime the connection was made
+	diedAt    atomic.Int64  // monotime fail was first called, 0 while alive
 	deadFlag  atomic.Bool
 	done      chan struct{} // closed when the reader, writer (and heartbeat) stopped
 	stop      chan struct{} // closed by fail, to stop the writer and heartbeat loops
@@ -127,6 +128,7 @@ func (cc *clientConn) fail(cause error) {
 		return
 	}
 	cc.dead, cc.cause = true, cause
+	cc.diedAt.Store(monotime())
 	cc.deadFlag.Store(true)
 	err := connLost(cause)
 	if errors.Is(cause, ErrClientClosed) {
@@ -216,7 +218,14 @@ func (cc *clientConn) send(ctx context.Context, pattern []byte, data any, metada
 	if err != nil && !cc.out.broken() {
 		return fmt.Errorf("rpc: encoding call data: %w", err) // nothing was written
 	}
-	return cc.flush(ctx, err, gen, end-start)
+	size := end - start
+	if event {
+		// An event is written by its Emit alone: "an error means the
+		// event was not sent" holds only if a write its context cuts
+		// short goes no further.
+		size = 0
+	}
+	return cc.flush(ctx, err, gen, size)
 }
 
 // flush writes what is queued, until ctx ends and within the write timeout
@@ -229,9 +238,9 @@ func (cc *clientConn) send(ctx context.Context, pattern []byte, data any, metada
 // that the requests of many callers leave in one write rather than one
 // system call each, which was most of a busy client's CPU.
 //
-// A lone call's request of more than lonelyWriteMax bytes, under a context
-// that can end, is written by the writer goroutine too, the call waiting
-// for it: when the context ends the call returns and the write goes on, so
+// A lone call's request of more than lonelyWriteMax bytes (size; an
+// event passes 0), under a context that can end, is written by the writer
+// goroutine too, the call waiting for it: when the context ends the call returns and the write goes on, so
 // that the connection, and the calls queued behind it, live on (a write
 // cut short would leave the stream in the middle of a frame). A small
 // request is written at once unless the peer stopped reading: then a write

@@ -8,6 +8,17 @@ type Reply struct {
 	Err        []byte
 	Status     []byte
 	IsDisposed bool
+	// Disposed is the raw isDisposed member, nil when absent: a packet
+	// with none of err, response and isDisposed is not a reply to a NestJS
+	// client, whatever its other members.
+	Disposed []byte
+}
+
+// HasReplyMember reports whether the packet has an err, response or
+// isDisposed member, as a NestJS reply does (and a plain NATS responder's
+// answer, which NestJS calls external, does not).
+func (r *Reply) HasReplyMember() bool {
+	return r.Err != nil || r.Response != nil || r.Disposed != nil
 }
 
 // IsFinal reports whether the reply completes its call: it is disposed or
@@ -51,6 +62,7 @@ func ParseReply(body []byte, maxDepth int) (r Reply, ok bool, err error) {
 			r.Status = value
 		case "isDisposed":
 			r.IsDisposed = string(value) == "true"
+			r.Disposed = value
 		default:
 			ok = false
 		}
