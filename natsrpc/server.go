@@ -31,6 +31,11 @@ type Server struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	running sync.WaitGroup // worker goroutines
+	// waiting is set, under startMu, once Shutdown waits for the workers:
+	// a callback still running then (a drain cut short by ctx) starts no
+	// worker, as a WaitGroup must not grow from zero while it is waited on.
+	startMu sync.Mutex
+	waiting bool
 
 	mu       sync.Mutex
 	subs     []*nats.Subscription
@@ -221,9 +226,18 @@ func (s *Server) handler(sj subject) nats.MsgHandler {
 // at most the cap × 4 KiB (16 MiB at the default 4096).
 const freeMessageBytes = 4 << 10
 
-// start runs j on a new worker, which holds the slot the caller took.
+// start runs j on a new worker, which holds the slot the caller took;
+// once Shutdown waits for the workers, it drops j instead.
 func (s *Server) start(j job) {
+	s.startMu.Lock()
+	if s.waiting {
+		s.startMu.Unlock()
+		<-s.slots
+		s.rpc.ReleaseMemory(j.charged)
+		return
+	}
 	s.running.Add(1)
+	s.startMu.Unlock()
 	go s.worker(j)
 }
 
@@ -316,6 +330,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
+		select { // the first call drains: its messages are still served
+		case <-s.drained:
+		case <-ctx.Done():
+		}
 		return s.wait(ctx)
 	}
 	s.stopped = true
@@ -353,6 +371,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // wait waits for the messages being served, or ctx.
 func (s *Server) wait(ctx context.Context) error {
+	s.startMu.Lock()
+	s.waiting = true
+	s.startMu.Unlock()
 	done := make(chan struct{})
 	go func() { s.running.Wait(); close(done) }()
 	select {
