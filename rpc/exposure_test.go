@@ -551,6 +551,9 @@ func TestClientWriteBoundedByContext(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second+3*encode {
 		t.Errorf("call with a 300ms deadline returned after %v (encoding its data takes %v)", d, encode)
 	}
+	// Its request, over 64 KiB, goes on being written by the connection's
+	// writer goroutine, which gives up at the write timeout.
+	waitFor(t, "the abandoned write given up (stuck_connections 1)", func() bool { return c.Metrics().StuckConnections == 1 })
 	start = time.Now()
 	err = c.Send(context.Background(), "echo", big, nil)
 	if !errors.Is(err, rpc.ErrConnectionLost) {
