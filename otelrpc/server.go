@@ -82,7 +82,10 @@ func (rc *resolved) serve(ctx context.Context, next rpc.Handler, w rpc.ResponseW
 	returned = true
 
 	spanErr := err
-	late := !r.IsEvent() && errors.Is(ctx.Err(), context.DeadlineExceeded)
+	// The caller got the timeout reply: not merely a context past its
+	// deadline, as a reply sent in time stands however late the handler
+	// (or an inner middleware) returns.
+	late := r.TimedOut()
 	if err == nil && late {
 		spanErr = context.DeadlineExceeded
 	}

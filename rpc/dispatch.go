@@ -213,6 +213,7 @@ func (e *panicError) Error() string { return fmt.Sprintf("rpc: handler panic: %v
 // it publishes rc to other goroutines (the hand-off monitor reads it).
 func (d *dispatcher) prepare(rc *requestContext, rt *route, t replyTarget, start int64) {
 	rc.d, rc.target, rc.start = d, t, start
+	rc.req.rc = rc
 	rc.timeout = d.timeout
 	if rt.opts.timeoutSet {
 		rc.timeout = rt.opts.timeout
@@ -255,11 +256,13 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 	}
 	switch {
 	case rc.state == stateExpired:
-		d.stats.lateDropped.Add(1)
+		if producedResult(err) {
+			d.stats.lateDropped.Add(1)
+		}
 	case rc.state == stateDone:
 	case rc.deadline != 0 && end > rc.deadline && !rc.req.event:
 		rc.expireLocked()
-		if err == nil {
+		if producedResult(err) {
 			d.stats.lateDropped.Add(1)
 		}
 	case err == nil:
@@ -300,6 +303,15 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 	}
 	d.stats.processingNanos.Add(int64(elapsed))
 	rt.stats.observe(elapsed, err != nil)
+}
+
+// producedResult reports whether a handler that returned err after its
+// timeout reply had a result to drop: a value or an error of its own, not
+// its context's ending (a handler giving up produced nothing). Whichever of
+// the timeout timer and the handler's return comes first, the same return
+// is counted the same way.
+func producedResult(err error) bool {
+	return err == nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
 }
 
 // call runs h, turning a panic into an error.

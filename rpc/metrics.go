@@ -112,7 +112,7 @@ type ErrorCounts struct {
 	Encode             uint64 `json:"encode"`               // results that did not encode
 	Canceled           uint64 `json:"canceled"`             // handlers ended by disconnect or shutdown
 	ShuttingDown       uint64 `json:"shutting_down"`        // requests refused while shutting down
-	LateResultsDropped uint64 `json:"late_results_dropped"` // results that came after the timeout reply
+	LateResultsDropped uint64 `json:"late_results_dropped"` // results (a value, or an error other than the context's own) that came after the timeout reply
 }
 
 // HeartbeatCounts are the application-level heartbeats of peers that speak

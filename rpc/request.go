@@ -29,6 +29,7 @@ type Request struct {
 	metadata    atomic.Pointer[map[string]string] // decoded on first use
 	header      map[string][]string               // the transport's message headers (NATS), nil on TCP
 	peer        *Peer                             // shared by a connection's requests
+	rc          *requestContext                   // the request's serving state; nil for a Request built by hand
 	decoder     Decoder                           // Config.Decoder, nil for encoding/json
 	event       bool
 }
@@ -41,6 +42,34 @@ func (r *Request) Header() map[string][]string { return r.header }
 // IsEvent reports whether the message is an event: it has no id and gets no
 // reply.
 func (r *Request) IsEvent() bool { return r.event }
+
+// TimedOut reports whether the caller got, or is getting, the timeout reply:
+// the request's deadline passed before its reply was complete. A middleware
+// asks it once its handler returned, to tell a request that failed by its
+// deadline from one that answered in time and returned late (its reply
+// stands). Always false for an event, and for a Request not being served by
+// a Server.
+func (r *Request) TimedOut() bool {
+	rc := r.rc
+	if rc == nil || r.event {
+		return false
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	switch rc.state {
+	case stateExpired:
+		return true
+	case stateDone:
+		return false
+	}
+	// Running: the timer fires, or serve expires the reply once the
+	// handler returns, by the same test.
+	end := rc.end
+	if end == 0 {
+		end = monotime()
+	}
+	return rc.deadline != 0 && end > rc.deadline
+}
 
 // Metadata returns the NestJS 12 request metadata (for example a W3C
 // traceparent), or nil when the message carries none. It holds the string
