@@ -229,6 +229,9 @@ func (c *conn) waitForSlot() error {
 	if c.inflight.Load() < max {
 		return nil
 	}
+	// Replies of handlers that ran inline wait for the reader's flush
+	// before it reads, and the wait may last as long as a slow handler.
+	c.flush()
 	for c.inflight.Load() >= max {
 		// A stopped reader waits below for quit: peek would return at
 		// once, and the loop would spin until a handler finished.
@@ -713,6 +716,10 @@ func (c *conn) serveFrame(body []byte, pin *chunkPin) (lost bool) {
 // chunk, a frame's copy). While they are not there the connection is not
 // read; it gives up after FrameTimeout (errOverBudget) or when it stops.
 func (c *conn) waitForBudget(n int) error {
+	if c.srv.budget.tryReserve(int64(n)) {
+		return nil
+	}
+	c.flush() // the wait may be long: replies made already go out first
 	ok, waited := c.srv.takeBudget(int64(n), c.ctx.Done(), c.quit)
 	if !ok {
 		if err := c.stopped(); err != nil {

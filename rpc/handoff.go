@@ -22,10 +22,18 @@ const handoffTick = 500 * time.Microsecond
 // parkAfter idle ticks, the monitor sleeps until a handler starts.
 const parkAfter = 20
 
+// watchEvery ticks (100 ms), the monitor checks whether the peer of a
+// connection whose hand-off it holds back has gone. Nothing else watches
+// that socket: its reader is running the handler.
+const watchEvery = 200
+
 type monitor struct {
 	srv      *Server
 	arm      []*requestContext // scan's list of timers to start, reused
 	all      []*conn           // scan's list of connections when some are closing, reused
+	flushes  []*conn           // scan's list of connections whose hand-off it just put off, reused
+	watch    []*conn           // scan's list of connections to check for a departed peer, reused
+	ticks    uint              // scans so far
 	stopOnce sync.Once
 	parked   atomic.Bool
 	wake     chan struct{}
@@ -93,7 +101,9 @@ func (m *monitor) run() {
 // lock while holding the server's.
 func (m *monitor) scan() (busy bool) {
 	s := m.srv
-	arm := m.arm[:0]
+	arm, flushes, watch := m.arm[:0], m.flushes[:0], m.watch[:0]
+	m.ticks++
+	watching := m.ticks%watchEvery == 0
 	s.mu.Lock()
 	conns := s.connList
 	if len(s.closingSet) > 0 {
@@ -121,6 +131,10 @@ func (m *monitor) scan() (busy bool) {
 			if c.deferred != rc {
 				c.deferred = rc
 				s.stats.handoffsDeferred.Add(1)
+				rc.overran.Store(true)
+				flushes = append(flushes, c)
+			} else if watching {
+				watch = append(watch, c)
 			}
 			arm = append(arm, rc) // seen stays: tried again next tick
 			continue
@@ -140,6 +154,23 @@ func (m *monitor) scan() (busy bool) {
 		arm[i] = nil
 	}
 	m.arm = arm[:0]
+	// What the held-back handler sent before its frames went out as they
+	// come: written by a goroutine, as a write may block on the peer.
+	for _, c := range flushes {
+		if c.out.queuedBytes() > 0 {
+			go c.flush()
+		}
+	}
+	// Its peer gone, the handler's context is cancelled, as when the
+	// reader sees the end of the stream.
+	for _, c := range watch {
+		if peerGone(c.nc) {
+			c.cancel()
+		}
+	}
+	clear(flushes)
+	clear(watch)
+	m.flushes, m.watch = flushes[:0], watch[:0]
 	return busy
 }
 

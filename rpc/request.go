@@ -163,6 +163,10 @@ type requestContext struct {
 
 	mu    sync.Mutex // guards what follows, and orders the reply's frames
 	state uint8
+	// overran is set by the monitor when the handler keeps the reader past
+	// its turn because MaxHandlers put its hand-off off: no reader flush is
+	// coming, so its frames are written as they come.
+	overran atomic.Bool
 	slow  *slowState // made only for requests that wait or run long
 	pin   *chunkPin  // the read chunk the request's slices are in, if charged; released as its handler ends
 }

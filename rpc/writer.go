@@ -11,9 +11,11 @@ import (
 // flushes its own reply.
 
 // commit writes out rc's queued frames unless the inline reader will: it
-// flushes before it next blocks. A long queue is written at once either way.
+// flushes before it next blocks, unless its handler overran (it may block
+// for as long as the handler runs). A long queue is written at once either
+// way.
 func (c *conn) commit(rc *requestContext) {
-	if rc == nil || c.busy.Load() != rc || c.out.queuedBytes() > flushThreshold {
+	if rc == nil || c.busy.Load() != rc || rc.overran.Load() || c.out.queuedBytes() > flushThreshold {
 		c.flush()
 	}
 }
