@@ -20,7 +20,7 @@
 //	msgpattern_errors_total                       counter    kind     ErrorByKind, one kind per field
 //	msgpattern_in_flight                          gauge               InFlight
 //	msgpattern_connections_active                 gauge               ActiveConnections
-//	msgpattern_connections_total                  counter             TotalConnections
+//	msgpattern_connections_total                  counter             TotalConnections (rejected ones included)
 //	msgpattern_connections_rejected_total         counter             RejectedConnections
 //	msgpattern_heartbeats_received_total          counter             Heartbeats.Received
 //	msgpattern_heartbeats_sent_total              counter             Heartbeats.Sent

@@ -25,8 +25,8 @@ type Metrics struct {
 	ErrorByKind ErrorCounts `json:"errors_by_kind"`
 
 	ActiveConnections   int64  `json:"active_connections"`
-	TotalConnections    uint64 `json:"total_connections"`
-	RejectedConnections uint64 `json:"rejected_connections"` // refused at MaxConnections
+	TotalConnections    uint64 `json:"total_connections"`    // accepted from a listener, refused ones included
+	RejectedConnections uint64 `json:"rejected_connections"` // of those, refused at MaxConnections
 
 	Heartbeats HeartbeatCounts `json:"heartbeats"`
 
