@@ -231,7 +231,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		{"frame_timeout_seconds", l.FrameTimeoutMs / 1e3},
 		{"min_frame_rate_bytes_per_second", float64(l.MinFrameRate)},
 	} {
-		ch <- prometheus.MustNewConstMetric(c.limitValues, prometheus.GaugeValue, max(v.value, -1), v.name)
+		value := v.value
+		if value < 0 {
+			// Off, however negative: a duration turned off with -1 is
+			// -1 ns, -1e-9 s once converted.
+			value = -1
+		}
+		ch <- prometheus.MustNewConstMetric(c.limitValues, prometheus.GaugeValue, value, v.name)
 	}
 	gauge(c.memHeld, float64(l.MemoryHeldBytes))
 	gauge(c.handedOffRunning, float64(l.HandedOffRunning))

@@ -59,7 +59,8 @@ type TransportMetrics struct {
 }
 
 // LimitMetrics are the server's resource bounds (see [Config]) with their
-// current use and the number of times each was reached.
+// current use and the number of times each was reached. Bounds are as
+// configured: a negative one is off, whatever its value.
 type LimitMetrics struct {
 	// Slow consumers: peers that do not read their replies.
 	WriteTimeoutMs      float64 `json:"write_timeout_ms"`
