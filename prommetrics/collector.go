@@ -1,11 +1,11 @@
 package prommetrics
 
 import (
-	"fmt"
 	"maps"
 	"math"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -231,7 +231,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		{"frame_timeout_seconds", l.FrameTimeoutMs / 1e3},
 		{"min_frame_rate_bytes_per_second", float64(l.MinFrameRate)},
 	} {
-		ch <- prometheus.MustNewConstMetric(c.limitValues, prometheus.GaugeValue, max(v.value, -1), v.name)
+		value := v.value
+		if value < 0 {
+			// Off, however negative: a duration turned off with -1 is
+			// -1 ns, -1e-9 s once converted.
+			value = -1
+		}
+		ch <- prometheus.MustNewConstMetric(c.limitValues, prometheus.GaugeValue, value, v.name)
 	}
 	gauge(c.memHeld, float64(l.MemoryHeldBytes))
 	gauge(c.handedOffRunning, float64(l.HandedOffRunning))
@@ -299,23 +305,16 @@ func Handler(s *rpc.Server, opts ...Option) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
-// labelValue is s as a label value, which must be UTF-8: a pattern or
-// transport name that is not (rpc accepts any bytes) has its invalid bytes
-// written as \xNN, so that it neither fails the whole scrape nor shares a
-// label with another.
+// labelValue is s as a label value, which must be UTF-8 while rpc takes
+// any bytes as a pattern or transport name. A valid name is its own label;
+// one that is not, or that begins with a double quote, is labeled
+// strconv.Quote(s) (invalid bytes as \xNN, in quotes). So a label that
+// begins with " is a quoted name (strconv.Unquote gives it back) and any
+// other is the name itself: two names never share a label, which would
+// fail the whole scrape.
 func labelValue(s string) string {
-	if utf8.ValidString(s) {
+	if utf8.ValidString(s) && !strings.HasPrefix(s, `"`) {
 		return s
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		} else {
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
+	return strconv.Quote(s)
 }

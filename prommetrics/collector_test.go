@@ -603,7 +603,7 @@ func TestInvalidUTF8Labels(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("scrape: HTTP %d: %s", rec.Code, clipBody(body))
 	}
-	for _, want := range []string{`pattern="caf\\xe9"`, `pattern="caf\\xe8"`, `pattern="ok"`, "go_goroutines"} {
+	for _, want := range []string{`pattern="\"caf\\xe9\""`, `pattern="\"caf\\xe8\""`, `pattern="ok"`, "go_goroutines"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("scrape has no %s", want)
 		}

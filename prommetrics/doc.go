@@ -20,7 +20,7 @@
 //	msgpattern_errors_total                       counter    kind     ErrorByKind, one kind per field
 //	msgpattern_in_flight                          gauge               InFlight
 //	msgpattern_connections_active                 gauge               ActiveConnections
-//	msgpattern_connections_total                  counter             TotalConnections
+//	msgpattern_connections_total                  counter             TotalConnections (rejected ones included)
 //	msgpattern_connections_rejected_total         counter             RejectedConnections
 //	msgpattern_heartbeats_received_total          counter             Heartbeats.Received
 //	msgpattern_heartbeats_sent_total              counter             Heartbeats.Sent
@@ -60,7 +60,10 @@
 // sum without (kind) minus that one kind.
 //
 // The pattern label is the route key, as in the JSON snapshot: "ping", or
-// {"cmd":"sum","role":"math"} for an object pattern. Event patterns are
+// {"cmd":"sum","role":"math"} for an object pattern. A key (or transport
+// name) that is not UTF-8, as rpc allows, or that begins with a double
+// quote is labeled in Go's quoted form, quotes included ("caf\xe9", see
+// strconv.Quote), so that every key keeps a label of its own. Event patterns are
 // included; for them pattern_requests_total counts events. Every registered
 // pattern is exported from its registration on, with zeros until it is
 // called.

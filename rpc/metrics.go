@@ -25,8 +25,8 @@ type Metrics struct {
 	ErrorByKind ErrorCounts `json:"errors_by_kind"`
 
 	ActiveConnections   int64  `json:"active_connections"`
-	TotalConnections    uint64 `json:"total_connections"`
-	RejectedConnections uint64 `json:"rejected_connections"` // refused at MaxConnections
+	TotalConnections    uint64 `json:"total_connections"`    // accepted from a listener, refused ones included
+	RejectedConnections uint64 `json:"rejected_connections"` // of those, refused at MaxConnections
 
 	Heartbeats HeartbeatCounts `json:"heartbeats"`
 
@@ -59,7 +59,8 @@ type TransportMetrics struct {
 }
 
 // LimitMetrics are the server's resource bounds (see [Config]) with their
-// current use and the number of times each was reached.
+// current use and the number of times each was reached. Bounds are as
+// configured: a negative one is off, whatever its value.
 type LimitMetrics struct {
 	// Slow consumers: peers that do not read their replies.
 	WriteTimeoutMs      float64 `json:"write_timeout_ms"`

@@ -56,7 +56,8 @@ func TestTimeoutAnsweredAtDeadline(t *testing.T) {
 }
 
 // TestMaxConnections: connections past the limit are closed at once and
-// counted; existing ones keep working; capacity returns when one closes.
+// counted (in total_connections too); existing ones keep working; capacity
+// returns when one closes.
 func TestMaxConnections(t *testing.T) {
 	t.Parallel()
 	srv, _ := startServer(t, rpc.Config{MaxConnections: 2}, func(s *rpc.Server) {
@@ -69,6 +70,10 @@ func TestMaxConnections(t *testing.T) {
 		extra := dial(t, srv)
 		extra.expectClosed()
 		waitMetric(t, srv, "rejected_connections", uint64(i+1), func(m rpc.Metrics) uint64 { return m.RejectedConnections })
+	}
+	// Refused ones are counted in the total too.
+	if m := srv.GetMetrics(); m.TotalConnections != 5 {
+		t.Errorf("total_connections = %d, want 5 (2 admitted, 3 refused)", m.TotalConnections)
 	}
 	a.call(`"ping"`, "null", "2", valueReply(`"pong"`, "2"))
 	b.close()

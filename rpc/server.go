@@ -209,6 +209,9 @@ func isTemporary(err error) bool {
 // full. A full server first tries to make room by evicting its longest-idle
 // connection (see evictIdleLocked).
 func (s *Server) admit(nc net.Conn) {
+	// Every accepted connection counts, refused ones too, so that
+	// RejectedConnections is a share of TotalConnections.
+	s.stats.total.Add(1)
 	s.mu.Lock()
 	if s.closing || len(s.connList) >= s.cfg.maxConnections() && !s.evictIdleLocked() {
 		closing := s.closing
@@ -224,7 +227,6 @@ func (s *Server) admit(nc net.Conn) {
 	c.idx, c.listed = len(s.connList), true
 	s.connList = append(s.connList, c)
 	s.mu.Unlock()
-	s.stats.total.Add(1)
 	s.stats.active.Add(1)
 	s.log.Debug("connection accepted", "remote", c.remote)
 	setKeepAlive(nc, &s.cfg)
