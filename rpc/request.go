@@ -167,8 +167,8 @@ type requestContext struct {
 	// its turn because MaxHandlers put its hand-off off: no reader flush is
 	// coming, so its frames are written as they come.
 	overran atomic.Bool
-	slow  *slowState // made only for requests that wait or run long
-	pin   *chunkPin  // the read chunk the request's slices are in, if charged; released as its handler ends
+	slow    *slowState // made only for requests that wait or run long
+	pin     *chunkPin  // the read chunk the request's slices are in, if charged; released as its handler ends
 }
 
 // slowState is what only some requests need: a real context when the
