@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -389,9 +390,16 @@ func queuedCost(v []byte) int { return len(v) + 64 }
 // deliver hands one reply frame to its call.
 func (cc *clientConn) deliver(body []byte) {
 	rep, ok, err := wire.ParseReply(body, 0)
-	if err != nil || !ok {
+	if err != nil {
 		cc.client.opts.log.Debug("rpc client: dropping a frame that is not a reply", "err", err)
 		return
+	}
+	if !ok && !rep.HasReplyMember() {
+		// A foreign object carrying a call's id is that call's whole and
+		// last value, as NestJS's client takes it (its deserializer keeps
+		// the id and disposes); unknown members beside reply members are
+		// ignored, as NestJS 10 and 11 do and as natsrpc's client does.
+		rep = wire.Reply{ID: rep.ID, Response: bytes.TrimSpace(body), IsDisposed: true, Disposed: []byte("true")}
 	}
 	id, err := strconv.ParseUint(string(rep.ID), 10, 64)
 	if err != nil {
