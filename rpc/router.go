@@ -3,7 +3,6 @@ package rpc
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"reflect"
 	"runtime"
 	"slices"
@@ -51,7 +50,7 @@ type Router struct {
 
 // patternLimit bounds the length of a raw pattern (the JSON value of a
 // message's "pattern" member) that routes to key, however a client encodes
-// it; it is math.MaxInt64 when there is no bound.
+// it.
 //
 // Normalizing a pattern costs time that grows with its length (object keys
 // are sorted by collation) and is spent on the connection's reader before
@@ -74,13 +73,23 @@ type Router struct {
 // refused at the cost of one comparison.
 //
 // A key holding [TOO_MANY_KEYS] or [MAX_DEPTH_REACHED] matches objects of
-// any size, since the route drops what they hold: then there is no bound.
+// any size, since the route drops what they hold; but normalizing holds a
+// parse tree of about 30 bytes per byte of pattern, on the reader and
+// charged to no budget, so those routes take patterns of up to
+// collapsedPatternMax bytes more, not of any size (NestJS takes any).
 func patternLimit(key string) int64 {
+	limit := 16*int64(len(key)+len(`{"cmd":""}`)) + 1<<10
 	if strings.Contains(key, "[TOO_MANY_KEYS]") || strings.Contains(key, "[MAX_DEPTH_REACHED]") {
-		return math.MaxInt64
+		limit += collapsedPatternMax
 	}
-	return 16*int64(len(key)+len(`{"cmd":""}`)) + 1<<10
+	return limit
 }
+
+// collapsedPatternMax is what a route holding [TOO_MANY_KEYS] or
+// [MAX_DEPTH_REACHED] adds to its pattern bound: room for a pattern's
+// dropped members far beyond any pattern a program sends (an identifier),
+// while normalizing one holds about 2 MiB at most.
+const collapsedPatternMax = 64 << 10
 
 // mayRoute reports whether a raw pattern n bytes long may match a
 // registered handler; when it is false the pattern matches none.
