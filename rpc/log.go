@@ -3,9 +3,29 @@ package rpc
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
+
+// peerText is bytes a peer sent, for a log line: at most peerTextMax of
+// them, so that a peer cannot make a line as long as a frame. The string is
+// made only when the line is written.
+type peerText []byte
+
+const peerTextMax = 256
+
+func (t peerText) LogValue() slog.Value {
+	if len(t) <= peerTextMax {
+		return slog.StringValue(string(t))
+	}
+	cut := peerTextMax
+	for cut > 0 && !utf8.RuneStart(t[cut]) {
+		cut--
+	}
+	return slog.StringValue(string(t[:cut]) + "…(" + strconv.Itoa(len(t)) + " bytes)")
+}
 
 // logLimiter keeps a misbehaving peer or handler from flooding the log: it
 // lets through a burst of lines per second and then counts what it drops,

@@ -316,7 +316,7 @@ func (s *Server) intake(p *wire.Packet, routeKey []byte, peer *Peer, t replyTarg
 	if rt == nil {
 		if event {
 			s.stats.noEventHandler.Add(1)
-			s.limit.log(s.log, slog.LevelDebug, "no handler for event", "pattern", string(p.Pattern), "remote", peer.addr)
+			s.limit.log(s.log, slog.LevelDebug, "no handler for event", "pattern", peerText(p.Pattern), "remote", peer.addr)
 		} else {
 			s.stats.noHandler.Add(1)
 			id := p.ID
