@@ -79,3 +79,32 @@ func TestSpanOKWhenReplyInTimeAndMiddlewareReturnsLate(t *testing.T) {
 	}
 	checkAttrs(t, s, map[string]string{"msgpattern.outcome": "ok"}, "error.type")
 }
+
+// TestSpanOfPanicAfterTimeoutIsTimeout: a handler that panics after its
+// deadline was answered with the timeout reply, and the metrics count a
+// timeout; the span says so too (with the panic recorded as an event).
+func TestSpanOfPanicAfterTimeoutIsTimeout(t *testing.T) {
+	tp, exp := spantest.NewProvider(t)
+	srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1, RetryAttempts: -1}, quietLogger())
+	srv.Use(otelrpc.Middleware(otelrpc.WithTracerProvider(tp)))
+	srv.Handle("late", rpc.ContextFunc(func(ctx context.Context, _ json.RawMessage) (any, error) {
+		<-ctx.Done()
+		panic("too late")
+	}), rpc.WithTimeout(50*time.Millisecond))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	c := startTCP(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Send(ctx, "late", nil, nil); err == nil {
+		t.Fatal("Send succeeded; want the timeout error")
+	}
+	s := find(t, spantest.Wait(t, exp, 1), "late", trace.SpanKindServer)
+	if m := srv.GetMetrics(); m.ErrorByKind.Timeout != 1 || m.ErrorByKind.Panic != 0 {
+		t.Fatalf("precondition: metrics count timeout=%d panic=%d, want 1 and 0", m.ErrorByKind.Timeout, m.ErrorByKind.Panic)
+	}
+	checkAttrs(t, s, map[string]string{"error.type": "timeout"})
+}

@@ -70,7 +70,11 @@ func (rc *resolved) serve(ctx context.Context, next rpc.Handler, w rpc.ResponseW
 		if v != nil {
 			perr = fmt.Errorf("handler panic: %v", v)
 		}
-		rc.endServer(span, r, kindPanic, statusErrorAttr)
+		kind := kindPanic
+		if r.TimedOut() {
+			kind = kindTimeout // as the metrics count it: the caller got the timeout reply
+		}
+		rc.endServer(span, r, kind, statusErrorAttr)
 		span.RecordError(perr)
 		span.SetStatus(codes.Error, perr.Error())
 		span.End()
