@@ -229,6 +229,9 @@ func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' 
 // empty string. An object with more than 20 keys, or nested deeper than 5
 // levels, is not an error: its route holds "[TOO_MANY_KEYS]" or
 // "[MAX_DEPTH_REACHED]" as Nest's does, so unrelated patterns may share it.
+// Nor is a string that is not valid UTF-8: it is its own route, but no peer
+// can send it, as the bytes a peer sends are decoded as node decodes them
+// (an invalid byte becomes U+FFFD) before they are routed.
 func Of(p any) (string, error) {
 	switch v := p.(type) {
 	case nil:
