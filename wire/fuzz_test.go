@@ -5,20 +5,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/msgpattern/msgpattern/wire"
 )
 
 // jsParseInt reads a length prefix (without its '#') as NestJS's parseInt
-// would, for the lengths a FrameScanner accepts: ASCII blanks, an optional
-// '+', digits, then anything.
+// would, for the lengths a FrameScanner accepts: ECMAScript WhiteSpace and
+// LineTerminator (Unicode's Zs plus a few), an optional '+', digits, then
+// anything.
 func jsParseInt(h []byte) (int, bool) {
+	h = bytes.TrimLeftFunc(h, func(r rune) bool {
+		return unicode.Is(unicode.Zs, r) || strings.ContainsRune("\t\n\v\f\r\uFEFF\u2028\u2029", r)
+	})
 	i := 0
-	for i < len(h) && bytes.IndexByte([]byte(" \t\n\v\f\r"), h[i]) >= 0 {
-		i++
-	}
 	if i < len(h) && h[i] == '+' {
 		i++
 	}
