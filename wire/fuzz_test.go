@@ -199,3 +199,48 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendRawMessage: a json.RawMessage is written as encoding/json's
+// Compact writes it (with invalid UTF-8 replaced), and its frame length is
+// right in every framing.
+func FuzzAppendRawMessage(f *testing.F) {
+	for _, tt := range appendJSONTests {
+		if r, ok := tt.v.(json.RawMessage); ok {
+			f.Add([]byte(r))
+		}
+	}
+	f.Add([]byte("{\n  \"a\": \"\\\\\" \",\n  \"b\": [ 1 , \"\u2028\" ]\n}"))
+	for n := 28; n <= 34; n++ { // escapes around where a long string's scan changes gear
+		x := strings.Repeat("x", n)
+		f.Add([]byte(`[ "` + x + `\" \\" , "` + x + `\\" , "` + x + `\\\"" ]`))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		out, err := wire.AppendJSON(nil, json.RawMessage(raw))
+		if len(raw) == 0 || err != nil {
+			return
+		}
+		var want bytes.Buffer
+		if err := json.Compact(&want, raw); err != nil {
+			return // deeper than encoding/json allows, say
+		}
+		if w := wire.SanitizeUTF8(nil, want.Bytes()); !bytes.Equal(out, w) {
+			t.Fatalf("AppendJSON(RawMessage(%q)) = %q, want %q", raw, out, w)
+		}
+		for _, fr := range []wire.Framing{wire.NestJS, wire.NDJSON} {
+			b, err := wire.AppendValueOf(nil, fr, json.RawMessage(raw), []byte("1"), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := b
+			if fr == wire.NestJS {
+				h := bytes.IndexByte(b, '#')
+				body = b[h+1:]
+				if n, _ := strconv.Atoi(string(b[:h])); n != wire.Units(body) {
+					t.Fatalf("frame %q: header says %d, body has %d units", b, n, wire.Units(body))
+				}
+			} else if bytes.IndexByte(b, '\n') != len(b)-1 {
+				t.Fatalf("line-framed reply %q is not one line", b)
+			}
+		}
+	})
+}
