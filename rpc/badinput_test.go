@@ -620,8 +620,8 @@ func TestBadInputLineFraming(t *testing.T) {
 	c.expectQuiet()
 }
 
-// TestBadInputUnknownFirstByte: a connection whose first byte (after
-// blanks) is neither a digit nor '{' speaks no protocol we know: closed.
+// TestBadInputUnknownFirstByte: a connection whose first byte (after ASCII
+// blanks) is neither a digit, '+' nor '{' speaks no protocol we know: closed.
 func TestBadInputUnknownFirstByte(t *testing.T) {
 	s, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) { registerProbe(s) })
 	other := dial(t, s)
@@ -633,6 +633,7 @@ func TestBadInputUnknownFirstByte(t *testing.T) {
 		" \t\r\nx",
 		"-5#{}",
 		"\xEF\xBB\xBF" + `{"pattern":"sum"}` + "\n", // a BOM
+		"\u00A0" + reqFrame(`"sum"`, `[1]`, `"x"`),  // the sniff is ASCII; later frames may (parseInt)
 		"\x16\x03\x01\x02\x00",                      // a TLS ClientHello
 	}
 	for i, b := range bad {
@@ -655,6 +656,12 @@ func TestBadInputUnknownFirstByte(t *testing.T) {
 			c.expectFrame(tc.want)
 		})
 	}
+	t.Run("accepted Unicode blanks before a later frame", func(t *testing.T) {
+		c := dial(t, s)
+		c.write(reqFrame(`"sum"`, `[4]`, `"b4"`) + "\uFEFF\u00A0\u2028" + reqFrame(`"sum"`, `[5]`, `"b5"`))
+		c.expectFrame(valueReply(`4`, `"b4"`))
+		c.expectFrame(valueReply(`5`, `"b5"`))
+	})
 	t.Run("accepted line framing after blanks", func(t *testing.T) {
 		c := dial(t, s)
 		c.write("  \t" + `{"pattern":"sum","data":[3],"id":"b3"}` + "\n")

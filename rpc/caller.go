@@ -84,8 +84,8 @@ func AppendRequestPacket(dst []byte, pat any, data any, metadata map[string]any,
 type ReplyPacket struct {
 	ID    json.RawMessage // the id, as sent
 	Value json.RawMessage // the value ("response"), a copy; null for an undefined stream value, nil when a last packet has none
-	Last  bool            // the packet completes the reply (isDisposed, or an error)
-	Err   error           // a *Error for an error reply
+	Last  bool            // the packet completes the reply (a truthy isDisposed, or an error)
+	Err   error           // a *Error for an error reply: err truthy, as JavaScript judges it
 }
 
 // ParseReplyPacket decodes one unframed reply packet, for Caller

@@ -31,8 +31,8 @@ type Error struct {
 	// RpcException("message"), unless Payload is set. On the client side
 	// it is read from the error value.
 	Message string
-	// Payload, when not nil, is sent verbatim as the error value, the shape
-	// of RpcException({...}); it must be valid JSON. On the client side it
+	// Payload, when not nil, is sent as the error value (compacted), the
+	// shape of RpcException({...}); it must be valid JSON. On the client side it
 	// is the "err" value exactly as received.
 	Payload json.RawMessage
 	// Cause is an underlying error, for errors.Is/As on the server side.

@@ -33,8 +33,9 @@ func (f HandlerFunc) ServeMessage(ctx context.Context, w ResponseWriter, r *Requ
 // goroutine at a time, and only until ServeMessage returns.
 type ResponseWriter interface {
 	// Send encodes v as JSON, as JSON.stringify would, and sends it as the
-	// next value of the reply. A json.RawMessage is sent as is. Once the
-	// caller's connection has closed it returns ErrCallerGone.
+	// next value of the reply. A json.RawMessage is sent as is, compacted
+	// (whitespace would break a line-framed reply). Once the caller's
+	// connection has closed it returns ErrCallerGone.
 	Send(v any) error
 }
 

@@ -20,6 +20,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -479,4 +480,42 @@ func clip(s string) string {
 		return s[:300] + "…"
 	}
 	return s
+}
+
+// fakeReplier accepts one connection and answers every request frame with
+// reply, "ID" in it replaced by the request's id: a server sending replies
+// ours never would. Heartbeats go unanswered.
+func fakeReplier(t *testing.T, reply string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		br := bufio.NewReader(nc)
+		for {
+			f, err := readNestFrame(br)
+			if err != nil {
+				return
+			}
+			var req struct {
+				ID      json.RawMessage
+				Pattern string
+			}
+			if json.Unmarshal([]byte(f[strings.IndexByte(f, '#')+1:]), &req) != nil {
+				return
+			}
+			if req.Pattern == "msgpattern:heartbeat" {
+				continue
+			}
+			nc.Write([]byte(frame(strings.Replace(reply, "ID", string(req.ID), 1))))
+		}
+	}()
+	return ln.Addr().String()
 }

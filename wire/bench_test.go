@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"encoding/json"
 	"os"
 	"testing"
 
@@ -56,6 +57,9 @@ func BenchmarkAppendValueOf(b *testing.B) {
 	}{
 		{"int", 3},
 		{"struct", sumReply{Sum: 3, Label: "héllo <&>"}},
+		{"raw", json.RawMessage(`{"sum":3,"label":"héllo <&>","items":[1,2,3]}`)},
+		{"raw4KiB", json.RawMessage(kib4Body)},
+		{"rawIndented", json.RawMessage("{\n  \"sum\": 3,\n  \"label\": \"héllo <&>\",\n  \"items\": [\n    1,\n    2,\n    3\n  ]\n}")},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			dst := make([]byte, 0, 256)

@@ -199,8 +199,8 @@ func asciiRun(b []byte, i int) int {
 }
 
 // scanHeader parses the length prefix the way JavaScript's parseInt does in
-// NestJS: leading blanks are skipped and anything after the digits, up to
-// '#', is ignored.
+// NestJS: leading blanks (Unicode ones too) are skipped and anything after
+// the digits, up to '#', is ignored.
 func (s *FrameScanner) scanHeader(buf []byte) error {
 	hash := -1
 	for i := s.pos; i < len(buf) && i < maxHeaderBytes; i++ {
@@ -241,8 +241,8 @@ func (s *FrameScanner) maxUnits() int {
 // parseInt turns into NaN and lengths that are negative or too large.
 func parseLength(h []byte, max int) (int, error) {
 	i := 0
-	for i < len(h) && isJSBlank(h[i]) {
-		i++
+	if len(h) > 0 && (h[0] < '0' || h[0] > '9') {
+		i = skipJSBlanks(h)
 	}
 	if i < len(h) && h[i] == '+' {
 		i++
@@ -274,6 +274,32 @@ func parseLength(h []byte, max int) (int, error) {
 // isJSBlank reports the ASCII characters JavaScript's parseInt skips.
 func isJSBlank(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// skipJSBlanks returns the length of the run of blanks parseInt skips at the
+// start of h: ECMAScript's WhiteSpace and LineTerminator, non-ASCII ones
+// included (NestJS parses the prefix after decoding it). h ends at '#', so a
+// blank cut short by a read is never seen here: the scanner waits for '#'.
+func skipJSBlanks(h []byte) int {
+	i := 0
+	for i < len(h) {
+		if c := h[i]; c < utf8.RuneSelf {
+			if !isJSBlank(c) {
+				return i
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(h[i:])
+		switch {
+		case r == 0xA0, r == 0x1680, r >= 0x2000 && r <= 0x200A, r == 0x2028, r == 0x2029,
+			r == 0x202F, r == 0x205F, r == 0x3000, r == 0xFEFF:
+			i += n
+		default:
+			return i
+		}
+	}
+	return i
 }
 
 // AppendHeader appends the NestJS length prefix for a body of the given

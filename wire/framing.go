@@ -25,8 +25,10 @@ func (f Framing) String() string {
 }
 
 // DetectFraming chooses the framing of a stream from its first byte that is
-// not a blank: a digit means NestJS framing, '{' means NDJSON. ok is false if
-// b holds only blanks; known is false for any other byte.
+// not an ASCII blank: a digit or '+' means NestJS framing, '{' means NDJSON.
+// ok is false if b holds only such blanks; known is false for any other byte,
+// a non-ASCII blank (a BOM) included, which a frame's length prefix may
+// otherwise start with: sniffing stays byte by byte.
 func DetectFraming(b []byte) (f Framing, ok, known bool) {
 	for _, c := range b {
 		switch {

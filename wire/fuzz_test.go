@@ -5,20 +5,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/msgpattern/msgpattern/wire"
 )
 
 // jsParseInt reads a length prefix (without its '#') as NestJS's parseInt
-// would, for the lengths a FrameScanner accepts: ASCII blanks, an optional
-// '+', digits, then anything.
+// would, for the lengths a FrameScanner accepts: ECMAScript WhiteSpace and
+// LineTerminator (Unicode's Zs plus a few), an optional '+', digits, then
+// anything.
 func jsParseInt(h []byte) (int, bool) {
+	h = bytes.TrimLeftFunc(h, func(r rune) bool {
+		return unicode.Is(unicode.Zs, r) || strings.ContainsRune("\t\n\v\f\r\uFEFF\u2028\u2029", r)
+	})
 	i := 0
-	for i < len(h) && bytes.IndexByte([]byte(" \t\n\v\f\r"), h[i]) >= 0 {
-		i++
-	}
 	if i < len(h) && h[i] == '+' {
 		i++
 	}
@@ -193,6 +196,51 @@ func FuzzAppendString(f *testing.F) {
 		}
 		if want := `{"k":` + string(out) + `}`; string(via) != want {
 			t.Fatalf("string %q: AppendJSON(map) = %q, want %q", s, via, want)
+		}
+	})
+}
+
+// FuzzAppendRawMessage: a json.RawMessage is written as encoding/json's
+// Compact writes it (with invalid UTF-8 replaced), and its frame length is
+// right in every framing.
+func FuzzAppendRawMessage(f *testing.F) {
+	for _, tt := range appendJSONTests {
+		if r, ok := tt.v.(json.RawMessage); ok {
+			f.Add([]byte(r))
+		}
+	}
+	f.Add([]byte("{\n  \"a\": \"\\\\\" \",\n  \"b\": [ 1 , \"\u2028\" ]\n}"))
+	for n := 28; n <= 34; n++ { // escapes around where a long string's scan changes gear
+		x := strings.Repeat("x", n)
+		f.Add([]byte(`[ "` + x + `\" \\" , "` + x + `\\" , "` + x + `\\\"" ]`))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		out, err := wire.AppendJSON(nil, json.RawMessage(raw))
+		if len(raw) == 0 || err != nil {
+			return
+		}
+		var want bytes.Buffer
+		if err := json.Compact(&want, raw); err != nil {
+			return // deeper than encoding/json allows, say
+		}
+		if w := wire.SanitizeUTF8(nil, want.Bytes()); !bytes.Equal(out, w) {
+			t.Fatalf("AppendJSON(RawMessage(%q)) = %q, want %q", raw, out, w)
+		}
+		for _, fr := range []wire.Framing{wire.NestJS, wire.NDJSON} {
+			b, err := wire.AppendValueOf(nil, fr, json.RawMessage(raw), []byte("1"), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := b
+			if fr == wire.NestJS {
+				h := bytes.IndexByte(b, '#')
+				body = b[h+1:]
+				if n, _ := strconv.Atoi(string(b[:h])); n != wire.Units(body) {
+					t.Fatalf("frame %q: header says %d, body has %d units", b, n, wire.Units(body))
+				}
+			} else if bytes.IndexByte(b, '\n') != len(b)-1 {
+				t.Fatalf("line-framed reply %q is not one line", b)
+			}
 		}
 	})
 }

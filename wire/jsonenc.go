@@ -16,7 +16,8 @@ import (
 // encoding/json's defaults. Common scalar types and json.RawMessage are
 // encoded directly; everything else as encoding/json encodes it (by the
 // faster internal/structjson where it covers the type, else by encoding/json
-// itself), so struct tags and json.Marshaler work as usual. Where the two
+// itself), so struct tags and json.Marshaler work as usual. A RawMessage is
+// validated and compacted, as encoding/json does with one inside a struct. Where the two
 // differ, encoding/json's choice stands: NaN and ±Inf are an error
 // (JSON.stringify writes null), and -0 inside a struct, slice or map is
 // written -0 (JSON.stringify writes 0; a top-level -0, of any float type,
@@ -72,7 +73,9 @@ func appendFloat(dst []byte, f float64) []byte {
 }
 
 // appendRaw copies pre-encoded JSON after checking it, so that a handler's
-// mistake becomes an error instead of a frame that breaks the peer.
+// mistake becomes an error instead of a frame that breaks the peer. It is
+// compacted, as a nested RawMessage is: whitespace would split a line-framed
+// reply, and JSON.stringify never writes it.
 func appendRaw(dst []byte, raw json.RawMessage) ([]byte, error) {
 	if len(raw) == 0 {
 		return append(dst, "null"...), nil
@@ -81,9 +84,9 @@ func appendRaw(dst []byte, raw json.RawMessage) ([]byte, error) {
 		return dst, err
 	}
 	if !utf8.Valid(raw) {
-		return SanitizeUTF8(dst, raw), nil
+		return SanitizeUTF8(dst, structjson.Compact(nil, raw)), nil
 	}
-	return append(dst, raw...), nil
+	return structjson.Compact(dst, raw), nil
 }
 
 type encodeBuffer struct {

@@ -58,11 +58,15 @@ var appendJSONTests = []struct {
 	{"slash and DEL raw", "/\x7f", "\"/\x7f\""},
 	{"unicode raw", "héllo 😀", `"héllo 😀"`},
 
-	// Pre-encoded JSON is checked and copied.
+	// Pre-encoded JSON is checked and compacted, as JSON.stringify prints it.
 	{"raw object", json.RawMessage(`{"a":[1,2]}`), `{"a":[1,2]}`},
 	{"raw empty", json.RawMessage(``), `null`},
 	{"raw nil", json.RawMessage(nil), `null`},
 	{"raw with invalid UTF-8", json.RawMessage("\"a\xffb\""), "\"a\uFFFDb\""},
+	{"raw pretty-printed", json.RawMessage("{\n  \"a\": [\n    1,\r\n\t2\n  ]\n}\n"), `{"a":[1,2]}`},
+	{"raw blanks around a scalar", json.RawMessage(" \t3\n"), `3`},
+	{"raw blanks in strings kept", json.RawMessage(`{ "a b" : " x\" y\\" , "c":"\\\" " }`), `{"a b":" x\" y\\","c":"\\\" "}`},
+	{"raw pretty with invalid UTF-8", json.RawMessage("[ \"a\xff b\" ,\n 1 ]"), "[\"a\uFFFD b\",1]"},
 
 	// Everything else goes through encoding/json, fixed up to match.
 	{"struct with tags", struct {

@@ -111,7 +111,7 @@ func TestDetectFraming(t *testing.T) {
 		{"[1]", wire.NestJS, true, false},
 		{"-5#", wire.NestJS, true, false},
 		{"abc#{}", wire.NestJS, true, false},
-		{"\xEF\xBB\xBF{}", wire.NestJS, true, false}, // a BOM is not a blank
+		{"\xEF\xBB\xBF{}", wire.NestJS, true, false}, // the sniff is ASCII: a BOM is not a blank there
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%q", tt.in), func(t *testing.T) {

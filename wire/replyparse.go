@@ -1,12 +1,16 @@
 package wire
 
+import "strconv"
+
 // Reply is a reply packet as it arrives at a client: the raw JSON of its
 // members, aliasing the frame body, nil when absent.
 type Reply struct {
-	ID         []byte
-	Response   []byte
-	Err        []byte
-	Status     []byte
+	ID       []byte
+	Response []byte
+	Err      []byte
+	Status   []byte
+	// IsDisposed is the JavaScript truthiness of isDisposed, which is
+	// what a NestJS client tests.
 	IsDisposed bool
 	// Disposed is the raw isDisposed member, nil when absent: a packet
 	// with none of err, response and isDisposed is not a reply to a NestJS
@@ -26,13 +30,27 @@ func (r *Reply) HasReplyMember() bool {
 func (r *Reply) IsFinal() bool { return r.IsDisposed || r.HasError() }
 
 // HasError reports whether the reply carries an error. Like a NestJS
-// client, it ignores a falsy err (null, false, 0, "").
-func (r *Reply) HasError() bool {
-	switch string(r.Err) {
-	case "", "null", "false", "0", `""`:
+// client, it ignores a falsy err (null, false, "", a number equal to 0).
+func (r *Reply) HasError() bool { return truthy(r.Err) }
+
+// truthy reports JavaScript's truthiness of the valid JSON value v; absent
+// (nil) is undefined, falsy. NestJS clients test err and isDisposed so.
+func truthy(v []byte) bool {
+	if len(v) == 0 {
 		return false
 	}
-	return true
+	switch v[0] {
+	case 'n', 'f':
+		return false
+	case '"':
+		return len(v) > 2
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		// By value, as JSON.parse reads it: -0, 0.0, 0e5 and 1e-400 (which
+		// underflows) are 0; 1e400 is Infinity, truthy.
+		f, _ := strconv.ParseFloat(string(v), 64)
+		return f != 0
+	}
+	return true // true, objects and arrays
 }
 
 // ParseReply validates body as a JSON object nested no deeper than maxDepth
@@ -61,7 +79,7 @@ func ParseReply(body []byte, maxDepth int) (r Reply, ok bool, err error) {
 		case "status":
 			r.Status = value
 		case "isDisposed":
-			r.IsDisposed = string(value) == "true"
+			r.IsDisposed = truthy(value)
 			r.Disposed = value
 		default:
 			ok = false
