@@ -1,53 +1,14 @@
 package rpc_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/msgpattern/msgpattern/rpc"
 )
-
-// fakeReplier accepts one connection and answers every request frame with
-// reply, "ID" in it replaced by the request's id.
-func fakeReplier(t *testing.T, reply string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		br := bufio.NewReader(nc)
-		for {
-			f, err := readNestFrame(br)
-			if err != nil {
-				return
-			}
-			var req struct{ ID json.RawMessage }
-			if json.Unmarshal([]byte(f[strings.IndexByte(f, '#')+1:]), &req) != nil {
-				return
-			}
-			var pat struct{ Pattern string }
-			json.Unmarshal([]byte(f[strings.IndexByte(f, '#')+1:]), &pat)
-			if pat.Pattern == "msgpattern:heartbeat" {
-				continue
-			}
-			nc.Write([]byte(frame(strings.Replace(reply, "ID", string(req.ID), 1))))
-		}
-	}()
-	return ln.Addr().String()
-}
 
 // TestClientForeignReplyWithOurIDIsDelivered: a reply frame that
 // carries the call's id plus a member outside the NestJS envelope is
