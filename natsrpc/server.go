@@ -108,7 +108,7 @@ func serve(srv *rpc.Server, nc *nats.Conn, owned bool, o options) (*Server, erro
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		rpc: srv, nc: nc, owned: owned, opts: o, log: slog.Default(),
+		rpc: srv, nc: nc, owned: owned, opts: o, log: srv.Logger(),
 		slots: make(chan struct{}, n), work: make(chan job), drained: make(chan struct{}), ctx: ctx, cancel: cancel,
 		subjects: subjects, peers: map[string]*rpc.Peer{},
 		anyPeer: srv.NewPeer("nats", nil), evtPeer: srv.NewPeer("nats", nil),
@@ -275,9 +275,9 @@ func (s *Server) worker(j job) {
 func (s *Server) serveMsg(sj subject, m *nats.Msg) {
 	w := &replier{nc: s.nc, subject: m.Reply}
 	msg := rpc.Message{Packet: m.Data, Route: sj.route, Peer: s.peerOf(m.Reply), Header: m.Header, External: true}
-	if err := s.rpc.Dispatch(s.ctx, msg, w); err != nil && !errors.Is(err, rpc.ErrShuttingDown) {
-		s.log.Debug("natsrpc: message not served", "subject", m.Subject, "err", err)
-	}
+	// Its errors (a bad packet, shutting down) are counted and logged,
+	// rate-limited, by Dispatch itself.
+	s.rpc.Dispatch(s.ctx, msg, w)
 }
 
 // maxPeers bounds the rate-limited peers remembered; past it they are
