@@ -1,4 +1,33 @@
 package natsrpc
 
+import "github.com/nats-io/nats.go"
+
 // EndpointName is endpointName, for the tests.
 var EndpointName = endpointName
+
+// PendingBytes is what the server's subscriptions hold in nats.go's
+// pending queues (received from NATS, not yet handed to a callback).
+func PendingBytes(s *Server) (msgs, bytes int) {
+	s.mu.Lock()
+	subs := append([]*nats.Subscription(nil), s.subs...)
+	s.mu.Unlock()
+	for _, sub := range subs {
+		if m, b, err := sub.Pending(); err == nil {
+			msgs += m
+			bytes += b
+		}
+	}
+	return msgs, bytes
+}
+
+// ValidSubs counts the server's subscriptions still valid.
+func ValidSubs(s *Server) (n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sub := range s.subs {
+		if sub.IsValid() {
+			n++
+		}
+	}
+	return n
+}

@@ -57,10 +57,9 @@ func itoa(n int) string {
 
 // TestBadInputLogRateLimited: docs/SERVER.md promises "a flood of bad
 // input: logged at most 10 lines a second, with a count of what was
-// suppressed". Over NATS, every invalid packet is also logged by natsrpc
-// ("natsrpc: message not served", at debug, to slog.Default() rather than
-// the server's logger) with no rate limit: with debug logging on (msgpattern
-// serve -v), a peer publishing garbage gets one log line per message.
+// suppressed". Over NATS too: natsrpc used to log every invalid packet
+// once more ("natsrpc: message not served", to slog.Default()) with no
+// rate limit. Both the server's logger and slog.Default() are counted.
 func TestBadInputLogRateLimited(t *testing.T) {
 	logs := &lineCounter{n: map[string]int{}}
 	old := slog.Default()
