@@ -57,8 +57,8 @@
 //     Config.MaxHandlers at once ([WithMaxConcurrent]); at the cap the
 //     subscription stops being read, and NATS buffers for it (nats.go's
 //     pending limits, then slow-consumer drops).
-//   - Memory: a payload over 4 KiB is held from the server's MemoryBudget
-//     until its handler returns, as TCP frames are; when the budget is
+//   - Memory: a message over 4 KiB (payload and headers) is held from the
+//     server's MemoryBudget until its handler returns, as TCP frames are; when the budget is
 //     used up the subscription waits for room (not read meanwhile), up to
 //     Config.FrameTimeout, then drops the message (counted over_budget).
 //   - Timeouts (answered at the deadline), retries, middleware and metrics

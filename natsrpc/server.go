@@ -185,15 +185,16 @@ func (s *Server) handler(sj subject) nats.MsgHandler {
 	sjp := &sj
 	return func(m *nats.Msg) {
 		j := job{sj: sjp, m: m}
-		if len(m.Data) > freeMessageBytes {
-			// Its payload is held until its handler returns: from the
-			// server's memory budget, waited for here, so that the
-			// subscription is not read meanwhile.
-			if err := s.rpc.AcquireMemory(s.ctx, len(m.Data)); err != nil {
+		// The whole message is held until its handler returns: headers
+		// (Request.Header) as well as the payload.
+		if n := msgBytes(m); n > freeMessageBytes {
+			// From the server's memory budget, waited for here, so that
+			// the subscription is not read meanwhile.
+			if err := s.rpc.AcquireMemory(s.ctx, n); err != nil {
 				s.log.Debug("natsrpc: message dropped", "subject", m.Subject, "err", err)
 				return
 			}
-			j.charged = len(m.Data)
+			j.charged = n
 		}
 		select {
 		case s.work <- j: // an idle worker takes it
@@ -220,11 +221,22 @@ func (s *Server) handler(sj subject) nats.MsgHandler {
 	}
 }
 
-// freeMessageBytes is the payload a message may have without drawing on
-// the server's memory budget: a small request is never held up by large
-// ones. Messages held at once are bounded by the worker cap, so these take
-// at most the cap × 4 KiB (16 MiB at the default 4096).
+// freeMessageBytes is the size a message may have without drawing on the
+// server's memory budget: a small request is never held up by large ones.
+// Messages held at once are bounded by the worker cap, so these take at
+// most the cap × 4 KiB (16 MiB at the default 4096).
 const freeMessageBytes = 4 << 10
+
+// msgBytes is the size of m as received: subject, reply, encoded headers
+// and payload (nats.go's Msg.Size; it holds the headers twice, encoded and
+// decoded, so they count twice).
+func msgBytes(m *nats.Msg) int {
+	n := m.Size()
+	if m.Header != nil {
+		n += n - len(m.Subject) - len(m.Reply) - len(m.Data)
+	}
+	return n
+}
 
 // start runs j on a new worker, which holds the slot the caller took;
 // once Shutdown waits for the workers, it drops j instead.
@@ -245,7 +257,7 @@ func (s *Server) start(j job) {
 type job struct {
 	sj      *subject
 	m       *nats.Msg
-	charged int // bytes of the memory budget its payload holds
+	charged int // bytes of the memory budget the message holds
 }
 
 // workerIdle is how long a worker waits for another message before it ends.
