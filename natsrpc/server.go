@@ -58,7 +58,8 @@ type subject struct {
 // Serve subscribes to a subject per pattern registered on srv, on nc, and
 // serves the messages with srv's handlers until srv shuts down (or
 // [Server.Shutdown]). It fails, subscribing nothing, if a route key is not
-// a valid NATS subject. nc stays the caller's: it is not closed.
+// a valid NATS subject, and with rpc.ErrServerClosed once srv's Shutdown or
+// Close has begun. nc stays the caller's: it is not closed.
 func Serve(srv *rpc.Server, nc *nats.Conn, opts ...Option) (*Server, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -113,33 +114,47 @@ func serve(srv *rpc.Server, nc *nats.Conn, owned bool, o options) (*Server, erro
 		subjects: subjects, peers: map[string]*rpc.Peer{},
 		anyPeer: srv.NewPeer("nats", nil), evtPeer: srv.NewPeer("nats", nil),
 	}
-	for _, sj := range subjects {
-		sub, err := nc.QueueSubscribe(sj.name, o.queue, s.handler(sj))
+	s.disc = newDiscovery(s)
+	// The hook is registered first, so that nothing is subscribed for a
+	// server already shut down; s.mu, held until the subscriptions are
+	// made, keeps a Shutdown that begins meanwhile waiting for them.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := srv.OnShutdown(func(ctx context.Context) { s.Shutdown(ctx) }); err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := s.subscribe(); err != nil {
+		// Nothing of a failed Serve may stay on a connection the caller
+		// keeps: a service that never started must not answer discovery.
+		s.disc.stop()
+		s.unsubscribe()
+		s.stopped = true // its hook has nothing to do
+		close(s.drained)
+		cancel()
+		return nil, err
+	}
+	return s, nil
+}
+
+// subscribe makes the subscriptions and discovery's, and flushes them.
+func (s *Server) subscribe() error {
+	for _, sj := range s.subjects {
+		sub, err := s.nc.QueueSubscribe(sj.name, s.opts.queue, s.handler(sj))
 		if err != nil {
-			s.unsubscribe()
-			cancel()
-			return nil, fmt.Errorf("natsrpc: subscribe to %q: %w", sj.name, err)
+			return fmt.Errorf("natsrpc: subscribe to %q: %w", sj.name, err)
 		}
 		// nats.go's default pending limits (512k messages, 64 MiB) stand
 		// behind the concurrency cap; past them NATS drops (slow consumer).
 		s.subs = append(s.subs, sub)
 	}
-	s.disc = newDiscovery(s)
 	if err := s.disc.start(); err != nil {
-		s.unsubscribe()
-		cancel()
-		return nil, err
+		return err
 	}
-	if err := nc.Flush(); err != nil {
-		// Nothing of a failed Serve may stay on a connection the caller
-		// keeps: a service that never started must not answer discovery.
-		s.disc.stop()
-		s.unsubscribe()
-		cancel()
-		return nil, fmt.Errorf("natsrpc: subscribing: %w", err)
+	if err := s.nc.Flush(); err != nil {
+		return fmt.Errorf("natsrpc: subscribing: %w", err)
 	}
-	srv.OnShutdown(func(ctx context.Context) { s.Shutdown(ctx) })
-	return s, nil
+	return nil
 }
 
 // subjectsOf lists the subscriptions for routes, or the first route that
