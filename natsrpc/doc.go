@@ -67,7 +67,9 @@
 //   - Shutdown: the rpc.Server's Shutdown drains the subscriptions (new
 //     requests go to the other instances of the queue group), serves the
 //     messages already received, then returns; [Server.Shutdown] does the
-//     same for this transport alone.
+//     same for this transport alone. During a NATS outage nothing can be
+//     drained: the messages already received are served, and the
+//     subscriptions dropped once they are handed over.
 //   - Discovery: the service answers the NATS micro protocol ($SRV.PING,
 //     $SRV.INFO, $SRV.STATS), so `nats micro ls` lists it with its patterns
 //     and their counts ([WithService]).

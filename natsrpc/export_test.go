@@ -31,3 +31,10 @@ func ValidSubs(s *Server) (n int) {
 	}
 	return n
 }
+
+// Stopping reports whether Shutdown has begun.
+func Stopping(s *Server) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopped
+}

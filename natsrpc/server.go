@@ -367,25 +367,33 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	subs := s.subs
 	s.mu.Unlock()
 	s.disc.stop()
-	// Draining needs the NATS server: without a connection, messages already
-	// delivered are served but nothing more is waited for.
-	connected := s.nc.IsConnected()
-	for _, sub := range subs {
-		if ctx.Err() != nil || !connected {
+	// Draining needs the NATS server. Without it (an outage), a
+	// subscription is kept until the messages already received (its
+	// pending queue, which Unsubscribe would discard) are handed to
+	// workers, then dropped.
+	draining := make([]bool, len(subs))
+	for i, sub := range subs {
+		if ctx.Err() != nil {
 			sub.Unsubscribe()
-		} else if err := sub.Drain(); err != nil {
-			sub.Unsubscribe()
+		} else if s.nc.IsConnected() {
+			draining[i] = sub.Drain() == nil
 		}
 	}
 	// Drain ends when the messages already delivered have been handed to
 	// their callbacks; then nothing more comes, and idle workers may end.
-	for _, sub := range subs {
-		for sub.IsValid() && ctx.Err() == nil && s.nc.IsConnected() {
+	for i, sub := range subs {
+		for sub.IsValid() && ctx.Err() == nil {
+			if !draining[i] && s.nc.IsConnected() { // reconnected
+				draining[i] = sub.Drain() == nil
+			}
+			if !draining[i] || !s.nc.IsConnected() {
+				if n, _, err := sub.Pending(); err != nil || n == 0 {
+					break // counts the message in its callback: all handed over
+				}
+			}
 			time.Sleep(time.Millisecond)
 		}
-		if ctx.Err() != nil {
-			sub.Unsubscribe()
-		}
+		sub.Unsubscribe()
 	}
 	close(s.drained)
 	err := s.wait(ctx)
