@@ -38,3 +38,18 @@ func Stopping(s *Server) bool {
 	defer s.mu.Unlock()
 	return s.stopped
 }
+
+// Received counts the messages that reached the server's subscriptions:
+// handed to a callback, pending, or dropped (the one in a callback may
+// count twice).
+func Received(s *Server) (n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sub := range s.subs {
+		d, _ := sub.Delivered()
+		p, _, _ := sub.Pending()
+		x, _ := sub.Dropped()
+		n += int(d) + p + x
+	}
+	return n
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -36,6 +37,9 @@ type Server struct {
 	// worker, as a WaitGroup must not grow from zero while it is waited on.
 	startMu sync.Mutex
 	waiting bool
+
+	dropCheck  atomic.Int64 // unix ns of the next look at Dropped
+	dropLogged atomic.Int64 // Dropped when last logged
 
 	mu       sync.Mutex
 	subs     []*nats.Subscription
@@ -139,14 +143,18 @@ func serve(srv *rpc.Server, nc *nats.Conn, owned bool, o options) (*Server, erro
 
 // subscribe makes the subscriptions and discovery's, and flushes them.
 func (s *Server) subscribe() error {
+	msgs, bytes := pendingLimits(s.rpc.Config().MemoryBudget, len(s.subjects), s.nc.MaxPayload())
 	for _, sj := range s.subjects {
 		sub, err := s.nc.QueueSubscribe(sj.name, s.opts.queue, s.handler(sj))
 		if err != nil {
 			return fmt.Errorf("natsrpc: subscribe to %q: %w", sj.name, err)
 		}
-		// nats.go's default pending limits (512k messages, 64 MiB) stand
-		// behind the concurrency cap; past them NATS drops (slow consumer).
 		s.subs = append(s.subs, sub)
+		// Behind the concurrency cap, nats.go queues what it reads for the
+		// subscription; past these limits it drops (slow consumer).
+		if err := sub.SetPendingLimits(msgs, bytes); err != nil {
+			return fmt.Errorf("natsrpc: subscribe to %q: %w", sj.name, err)
+		}
 	}
 	if err := s.disc.start(); err != nil {
 		return err
@@ -155,6 +163,54 @@ func (s *Server) subscribe() error {
 		return fmt.Errorf("natsrpc: subscribing: %w", err)
 	}
 	return nil
+}
+
+// pendingLimits returns the pending limits of each of subs subscriptions:
+// together a quarter of the memory budget, each at least maxPayload (so
+// that a message always fits) and at most nats.go's defaults, which stay
+// when the budget is off. nats.go counts only data and headers as bytes;
+// the message limit bounds the rest (about 200 bytes, subject and reply).
+func pendingLimits(budget int64, subs int, maxPayload int64) (msgs, bytes int) {
+	if budget < 0 {
+		return nats.DefaultSubPendingMsgsLimit, nats.DefaultSubPendingBytesLimit
+	}
+	if maxPayload <= 0 {
+		maxPayload = 1 << 20 // NATS's default max_payload
+	}
+	b := min(max(budget/4/int64(max(subs, 1)), maxPayload), nats.DefaultSubPendingBytesLimit)
+	return max(int(b>>10), 1024), int(b)
+}
+
+// Dropped returns the messages nats.go dropped from the server's open
+// subscriptions because their pending limits were reached (slow consumer;
+// see the package documentation). In a queue group, NATS does not deliver
+// them to another member: the callers time out.
+func (s *Server) Dropped() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, sub := range s.subs {
+		if d, err := sub.Dropped(); err == nil {
+			n += int64(d)
+		}
+	}
+	return n
+}
+
+// logDropped logs, at most once a second, the messages dropped since it
+// last did (nats.go reports them to the connection's error handler only
+// when a subscription becomes a slow consumer, and Serve's connection is
+// the caller's).
+func (s *Server) logDropped() {
+	now := time.Now().UnixNano()
+	next := s.dropCheck.Load()
+	if now < next || !s.dropCheck.CompareAndSwap(next, now+int64(time.Second)) {
+		return
+	}
+	total := s.Dropped()
+	if prev := s.dropLogged.Swap(total); total > prev {
+		s.log.Warn("natsrpc: pending limit reached, messages dropped (slow consumer)", "dropped", total-prev, "total", total)
+	}
 }
 
 // subjectsOf lists the subscriptions for routes, or the first route that
@@ -192,19 +248,20 @@ func (s *Server) Conn() *nats.Conn { return s.nc }
 // handler returns the subscription callback of sj. nats.go runs one
 // subscription's callbacks one at a time, so each message is handed to a
 // worker goroutine: an idle one if there is one, else a new one, up to the
-// concurrency cap; at the cap the callback waits, and the subscription is
-// not read meanwhile. Workers outlive their message for a while
+// concurrency cap; at the cap the callback waits, and what arrives
+// meanwhile waits in the subscription's pending queue (pendingLimits). Workers outlive their message for a while
 // (workerIdle), so a busy service reuses them and their grown stacks rather
 // than starting a goroutine per message.
 func (s *Server) handler(sj subject) nats.MsgHandler {
 	sjp := &sj
 	return func(m *nats.Msg) {
+		s.logDropped()
 		j := job{sj: sjp, m: m}
 		// The whole message is held until its handler returns: headers
 		// (Request.Header) as well as the payload.
 		if n := msgBytes(m); n > freeMessageBytes {
 			// From the server's memory budget, waited for here, so that
-			// the subscription is not read meanwhile.
+			// the subscription takes no further message meanwhile.
 			if err := s.rpc.AcquireMemory(s.ctx, n); err != nil {
 				s.log.Debug("natsrpc: message dropped", "subject", m.Subject, "err", err)
 				return
