@@ -54,18 +54,20 @@
 //     4096 are remembered; past that all are forgotten at once): against
 //     hostile clients, the server-wide limit is the one that holds.
 //   - Concurrency: each message runs in a goroutine of its own, at most
-//     Config.MaxHandlers at once ([WithMaxConcurrent]); at the cap the
-//     subscription's callback waits, and nats.go queues what arrives for
-//     the subscription, up to its pending limits: all subscriptions
-//     together a quarter of MemoryBudget, each at least the NATS server's
-//     max_payload (and at most nats.go's default 64 MiB). Past them
-//     nats.go drops the message as a slow consumer ([Server.Dropped],
+//     Config.MaxHandlers at once ([WithMaxConcurrent]): a cap of this
+//     Server's own, besides TCP's (a negative MaxHandlers means the default
+//     4096 here); at the cap the subscription's callback waits, and nats.go
+//     queues what arrives for the subscription, up to its pending limits: all
+//     subscriptions together a quarter of MemoryBudget, each at least the
+//     NATS server's max_payload (and at most nats.go's default 64 MiB). Past
+//     them nats.go drops the message as a slow consumer ([Server.Dropped],
 //     logged at most once a second; the connection's error handler gets
 //     nats.ErrSlowConsumer); in a queue group NATS does not redeliver it.
 //   - Memory: a message over 4 KiB (payload and headers) is held from the
-//     server's MemoryBudget until its handler returns, as TCP frames are; when the budget is
-//     used up the subscription's callback waits for room, up to
-//     Config.FrameTimeout, then drops the message (counted over_budget).
+//     server's MemoryBudget until its handler returns, as TCP frames are;
+//     when the budget is used up the subscription's callback waits for room,
+//     up to Config.FrameTimeout, then drops the message (counted
+//     over_budget).
 //   - Timeouts (answered at the deadline), retries, middleware and metrics
 //     are the rpc.Server's, as on TCP; metrics count NATS messages under the
 //     transport "nats".
