@@ -20,18 +20,6 @@ func PendingBytes(s *Server) (msgs, bytes int) {
 	return msgs, bytes
 }
 
-// ValidSubs counts the server's subscriptions still valid.
-func ValidSubs(s *Server) (n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, sub := range s.subs {
-		if sub.IsValid() {
-			n++
-		}
-	}
-	return n
-}
-
 // Stopping reports whether Shutdown has begun.
 func Stopping(s *Server) bool {
 	s.mu.Lock()
