@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
 	"github.com/msgpattern/msgpattern/internal/natstest"
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -25,7 +27,9 @@ func TestPayloadsHeldToBudget(t *testing.T) {
 		size   = 256 << 10
 		n      = 40 // 10 MiB
 	)
-	ns := natstest.Run(t, nil)
+	// The messages not yet taken wait in nats.go's pending queue, which
+	// holds at least max_payload: room for all that the budget holds back.
+	ns := natstest.Run(t, func(o *natsserver.Options) { o.MaxPayload = 8 << 20 })
 	srv := rpc.NewServer(&rpc.Config{MemoryBudget: budget, RateLimitPerSec: -1, RetryAttempts: -1}, quietLogger())
 	release := make(chan struct{})
 	var running, peak, done atomic.Int64

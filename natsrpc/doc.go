@@ -54,20 +54,29 @@
 //     4096 are remembered; past that all are forgotten at once): against
 //     hostile clients, the server-wide limit is the one that holds.
 //   - Concurrency: each message runs in a goroutine of its own, at most
-//     Config.MaxHandlers at once ([WithMaxConcurrent]); at the cap the
-//     subscription stops being read, and NATS buffers for it (nats.go's
-//     pending limits, then slow-consumer drops).
-//   - Memory: a payload over 4 KiB is held from the server's MemoryBudget
-//     until its handler returns, as TCP frames are; when the budget is
-//     used up the subscription waits for room (not read meanwhile), up to
-//     Config.FrameTimeout, then drops the message (counted over_budget).
+//     Config.MaxHandlers at once ([WithMaxConcurrent]): a cap of this
+//     Server's own, besides TCP's (a negative MaxHandlers means the default
+//     4096 here); at the cap the subscription's callback waits, and nats.go
+//     queues what arrives for the subscription, up to its pending limits: all
+//     subscriptions together a quarter of MemoryBudget, each at least the
+//     NATS server's max_payload (and at most nats.go's default 64 MiB). Past
+//     them nats.go drops the message as a slow consumer ([Server.Dropped],
+//     logged at most once a second; the connection's error handler gets
+//     nats.ErrSlowConsumer); in a queue group NATS does not redeliver it.
+//   - Memory: a message over 4 KiB (payload and headers) is held from the
+//     server's MemoryBudget until its handler returns, as TCP frames are;
+//     when the budget is used up the subscription's callback waits for room,
+//     up to Config.FrameTimeout, then drops the message (counted
+//     over_budget).
 //   - Timeouts (answered at the deadline), retries, middleware and metrics
 //     are the rpc.Server's, as on TCP; metrics count NATS messages under the
 //     transport "nats".
 //   - Shutdown: the rpc.Server's Shutdown drains the subscriptions (new
 //     requests go to the other instances of the queue group), serves the
 //     messages already received, then returns; [Server.Shutdown] does the
-//     same for this transport alone.
+//     same for this transport alone. During a NATS outage nothing can be
+//     drained: the messages already received are served, and the
+//     subscriptions dropped once they are handed over.
 //   - Discovery: the service answers the NATS micro protocol ($SRV.PING,
 //     $SRV.INFO, $SRV.STATS), so `nats micro ls` lists it with its patterns
 //     and their counts ([WithService]).

@@ -42,8 +42,9 @@ func WithQueueGroup(name string) Option { return func(o *options) { o.queue = na
 // ServerNats does by default: every instance gets every message.
 func WithoutQueueGroup() Option { return func(o *options) { o.queue = "" } }
 
-// WithMaxConcurrent bounds the messages served at once (default the
-// rpc.Server's Config.MaxHandlers).
+// WithMaxConcurrent bounds the messages this Server serves at once, apart
+// from the rpc.Server's other transports (n ≤ 0: Config.MaxHandlers, or
+// rpc.DefaultMaxHandlers if that is negative).
 func WithMaxConcurrent(n int) Option { return func(o *options) { o.maxParallel = n } }
 
 // WithService names the service in NATS micro discovery ($SRV.INFO …):

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -37,6 +38,9 @@ type Server struct {
 	startMu sync.Mutex
 	waiting bool
 
+	dropCheck  atomic.Int64 // unix ns of the next look at Dropped
+	dropLogged atomic.Int64 // Dropped when last logged
+
 	mu       sync.Mutex
 	subs     []*nats.Subscription
 	subjects []subject
@@ -58,7 +62,8 @@ type subject struct {
 // Serve subscribes to a subject per pattern registered on srv, on nc, and
 // serves the messages with srv's handlers until srv shuts down (or
 // [Server.Shutdown]). It fails, subscribing nothing, if a route key is not
-// a valid NATS subject. nc stays the caller's: it is not closed.
+// a valid NATS subject, and with rpc.ErrServerClosed once srv's Shutdown or
+// Close has begun. nc stays the caller's: it is not closed.
 func Serve(srv *rpc.Server, nc *nats.Conn, opts ...Option) (*Server, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -108,38 +113,104 @@ func serve(srv *rpc.Server, nc *nats.Conn, owned bool, o options) (*Server, erro
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		rpc: srv, nc: nc, owned: owned, opts: o, log: slog.Default(),
+		rpc: srv, nc: nc, owned: owned, opts: o, log: srv.Logger(),
 		slots: make(chan struct{}, n), work: make(chan job), drained: make(chan struct{}), ctx: ctx, cancel: cancel,
 		subjects: subjects, peers: map[string]*rpc.Peer{},
 		anyPeer: srv.NewPeer("nats", nil), evtPeer: srv.NewPeer("nats", nil),
 	}
-	for _, sj := range subjects {
-		sub, err := nc.QueueSubscribe(sj.name, o.queue, s.handler(sj))
-		if err != nil {
-			s.unsubscribe()
-			cancel()
-			return nil, fmt.Errorf("natsrpc: subscribe to %q: %w", sj.name, err)
-		}
-		// nats.go's default pending limits (512k messages, 64 MiB) stand
-		// behind the concurrency cap; past them NATS drops (slow consumer).
-		s.subs = append(s.subs, sub)
-	}
 	s.disc = newDiscovery(s)
-	if err := s.disc.start(); err != nil {
-		s.unsubscribe()
+	// The hook is registered first, so that nothing is subscribed for a
+	// server already shut down; s.mu, held until the subscriptions are
+	// made, keeps a Shutdown that begins meanwhile waiting for them.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := srv.OnShutdown(func(ctx context.Context) { s.Shutdown(ctx) }); err != nil {
 		cancel()
 		return nil, err
 	}
-	if err := nc.Flush(); err != nil {
+	if err := s.subscribe(); err != nil {
 		// Nothing of a failed Serve may stay on a connection the caller
 		// keeps: a service that never started must not answer discovery.
 		s.disc.stop()
 		s.unsubscribe()
+		s.stopped = true // its hook has nothing to do
+		close(s.drained)
 		cancel()
-		return nil, fmt.Errorf("natsrpc: subscribing: %w", err)
+		return nil, err
 	}
-	srv.OnShutdown(func(ctx context.Context) { s.Shutdown(ctx) })
 	return s, nil
+}
+
+// subscribe makes the subscriptions and discovery's, and flushes them.
+func (s *Server) subscribe() error {
+	msgs, bytes := pendingLimits(s.rpc.Config().MemoryBudget, len(s.subjects), s.nc.MaxPayload())
+	for _, sj := range s.subjects {
+		sub, err := s.nc.QueueSubscribe(sj.name, s.opts.queue, s.handler(sj))
+		if err != nil {
+			return fmt.Errorf("natsrpc: subscribe to %q: %w", sj.name, err)
+		}
+		s.subs = append(s.subs, sub)
+		// Behind the concurrency cap, nats.go queues what it reads for the
+		// subscription; past these limits it drops (slow consumer).
+		if err := sub.SetPendingLimits(msgs, bytes); err != nil {
+			return fmt.Errorf("natsrpc: subscribe to %q: %w", sj.name, err)
+		}
+	}
+	if err := s.disc.start(); err != nil {
+		return err
+	}
+	if err := s.nc.Flush(); err != nil {
+		return fmt.Errorf("natsrpc: subscribing: %w", err)
+	}
+	return nil
+}
+
+// pendingLimits returns the pending limits of each of subs subscriptions:
+// together a quarter of the memory budget, each at least maxPayload (so
+// that a message always fits) and at most nats.go's defaults, which stay
+// when the budget is off. nats.go counts only data and headers as bytes;
+// the message limit bounds the rest (about 200 bytes, subject and reply).
+func pendingLimits(budget int64, subs int, maxPayload int64) (msgs, bytes int) {
+	if budget < 0 {
+		return nats.DefaultSubPendingMsgsLimit, nats.DefaultSubPendingBytesLimit
+	}
+	if maxPayload <= 0 {
+		maxPayload = 1 << 20 // NATS's default max_payload
+	}
+	b := min(max(budget/4/int64(max(subs, 1)), maxPayload), nats.DefaultSubPendingBytesLimit)
+	return max(int(b>>10), 1024), int(b)
+}
+
+// Dropped returns the messages nats.go dropped from the server's open
+// subscriptions because their pending limits were reached (slow consumer;
+// see the package documentation). In a queue group, NATS does not deliver
+// them to another member: the callers time out.
+func (s *Server) Dropped() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, sub := range s.subs {
+		if d, err := sub.Dropped(); err == nil {
+			n += int64(d)
+		}
+	}
+	return n
+}
+
+// logDropped logs, at most once a second, the messages dropped since it
+// last did (nats.go reports them to the connection's error handler only
+// when a subscription becomes a slow consumer, and Serve's connection is
+// the caller's).
+func (s *Server) logDropped() {
+	now := time.Now().UnixNano()
+	next := s.dropCheck.Load()
+	if now < next || !s.dropCheck.CompareAndSwap(next, now+int64(time.Second)) {
+		return
+	}
+	total := s.Dropped()
+	if prev := s.dropLogged.Swap(total); total > prev {
+		s.log.Warn("natsrpc: pending limit reached, messages dropped (slow consumer)", "dropped", total-prev, "total", total)
+	}
 }
 
 // subjectsOf lists the subscriptions for routes, or the first route that
@@ -177,23 +248,25 @@ func (s *Server) Conn() *nats.Conn { return s.nc }
 // handler returns the subscription callback of sj. nats.go runs one
 // subscription's callbacks one at a time, so each message is handed to a
 // worker goroutine: an idle one if there is one, else a new one, up to the
-// concurrency cap; at the cap the callback waits, and the subscription is
-// not read meanwhile. Workers outlive their message for a while
+// concurrency cap; at the cap the callback waits, and what arrives
+// meanwhile waits in the subscription's pending queue (pendingLimits). Workers outlive their message for a while
 // (workerIdle), so a busy service reuses them and their grown stacks rather
 // than starting a goroutine per message.
 func (s *Server) handler(sj subject) nats.MsgHandler {
 	sjp := &sj
 	return func(m *nats.Msg) {
+		s.logDropped()
 		j := job{sj: sjp, m: m}
-		if len(m.Data) > freeMessageBytes {
-			// Its payload is held until its handler returns: from the
-			// server's memory budget, waited for here, so that the
-			// subscription is not read meanwhile.
-			if err := s.rpc.AcquireMemory(s.ctx, len(m.Data)); err != nil {
+		// The whole message is held until its handler returns: headers
+		// (Request.Header) as well as the payload.
+		if n := msgBytes(m); n > freeMessageBytes {
+			// From the server's memory budget, waited for here, so that
+			// the subscription takes no further message meanwhile.
+			if err := s.rpc.AcquireMemory(s.ctx, n); err != nil {
 				s.log.Debug("natsrpc: message dropped", "subject", m.Subject, "err", err)
 				return
 			}
-			j.charged = len(m.Data)
+			j.charged = n
 		}
 		select {
 		case s.work <- j: // an idle worker takes it
@@ -220,11 +293,22 @@ func (s *Server) handler(sj subject) nats.MsgHandler {
 	}
 }
 
-// freeMessageBytes is the payload a message may have without drawing on
-// the server's memory budget: a small request is never held up by large
-// ones. Messages held at once are bounded by the worker cap, so these take
-// at most the cap × 4 KiB (16 MiB at the default 4096).
+// freeMessageBytes is the size a message may have without drawing on the
+// server's memory budget: a small request is never held up by large ones.
+// Messages held at once are bounded by the worker cap, so these take at
+// most the cap × 4 KiB (16 MiB at the default 4096).
 const freeMessageBytes = 4 << 10
+
+// msgBytes is the size of m as received: subject, reply, encoded headers
+// and payload (nats.go's Msg.Size; it holds the headers twice, encoded and
+// decoded, so they count twice).
+func msgBytes(m *nats.Msg) int {
+	n := m.Size()
+	if m.Header != nil {
+		n += n - len(m.Subject) - len(m.Reply) - len(m.Data)
+	}
+	return n
+}
 
 // start runs j on a new worker, which holds the slot the caller took;
 // once Shutdown waits for the workers, it drops j instead.
@@ -245,7 +329,7 @@ func (s *Server) start(j job) {
 type job struct {
 	sj      *subject
 	m       *nats.Msg
-	charged int // bytes of the memory budget its payload holds
+	charged int // bytes of the memory budget the message holds
 }
 
 // workerIdle is how long a worker waits for another message before it ends.
@@ -275,9 +359,9 @@ func (s *Server) worker(j job) {
 func (s *Server) serveMsg(sj subject, m *nats.Msg) {
 	w := &replier{nc: s.nc, subject: m.Reply}
 	msg := rpc.Message{Packet: m.Data, Route: sj.route, Peer: s.peerOf(m.Reply), Header: m.Header, External: true}
-	if err := s.rpc.Dispatch(s.ctx, msg, w); err != nil && !errors.Is(err, rpc.ErrShuttingDown) {
-		s.log.Debug("natsrpc: message not served", "subject", m.Subject, "err", err)
-	}
+	// Its errors (a bad packet, shutting down) are counted and logged,
+	// rate-limited, by Dispatch itself.
+	s.rpc.Dispatch(s.ctx, msg, w)
 }
 
 // maxPeers bounds the rate-limited peers remembered; past it they are
@@ -340,25 +424,33 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	subs := s.subs
 	s.mu.Unlock()
 	s.disc.stop()
-	// Draining needs the NATS server: without a connection, messages already
-	// delivered are served but nothing more is waited for.
-	connected := s.nc.IsConnected()
-	for _, sub := range subs {
-		if ctx.Err() != nil || !connected {
+	// Draining needs the NATS server. Without it (an outage), a
+	// subscription is kept until the messages already received (its
+	// pending queue, which Unsubscribe would discard) are handed to
+	// workers, then dropped.
+	draining := make([]bool, len(subs))
+	for i, sub := range subs {
+		if ctx.Err() != nil {
 			sub.Unsubscribe()
-		} else if err := sub.Drain(); err != nil {
-			sub.Unsubscribe()
+		} else if s.nc.IsConnected() {
+			draining[i] = sub.Drain() == nil
 		}
 	}
 	// Drain ends when the messages already delivered have been handed to
 	// their callbacks; then nothing more comes, and idle workers may end.
-	for _, sub := range subs {
-		for sub.IsValid() && ctx.Err() == nil && s.nc.IsConnected() {
+	for i, sub := range subs {
+		for sub.IsValid() && ctx.Err() == nil {
+			if !draining[i] && s.nc.IsConnected() { // reconnected
+				draining[i] = sub.Drain() == nil
+			}
+			if !draining[i] || !s.nc.IsConnected() {
+				if n, _, err := sub.Pending(); err != nil || n == 0 {
+					break // counts the message in its callback: all handed over
+				}
+			}
 			time.Sleep(time.Millisecond)
 		}
-		if ctx.Err() != nil {
-			sub.Unsubscribe()
-		}
+		sub.Unsubscribe()
 	}
 	close(s.drained)
 	err := s.wait(ctx)

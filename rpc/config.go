@@ -109,14 +109,17 @@ type Config struct {
 	// for it). Default: half of GOMEMLIMIT (at least 64 MiB) when it is
 	// set, else 512 MiB.
 	MemoryBudget int64
-	// MaxHandlers caps, server-wide, the handlers running off their
-	// connection's reader goroutine (handed off because they ran long).
-	// Each connection's reader runs one more inline, so at most
-	// MaxConnections + MaxHandlers handlers run at once. At the cap a
-	// long-running handler keeps its reader: that connection is not read
-	// until a slot frees (backpressure; nothing is dropped, and timeouts
-	// are still answered at the deadline). A handler is never blocked by
-	// the cap. Default 4096.
+	// MaxHandlers caps, per transport, the handlers running at once. On
+	// TCP it caps the handlers running off their connection's reader
+	// goroutine (handed off because they ran long); each connection's
+	// reader runs one more inline, so at most MaxConnections + MaxHandlers
+	// TCP handlers run at once. At the cap a long-running handler keeps its
+	// reader: that connection is not read until a slot frees (backpressure;
+	// nothing is dropped, and timeouts are still answered at the deadline).
+	// A handler is never blocked by the cap. Each natsrpc.Server has
+	// MaxHandlers workers of its own (unless natsrpc.WithMaxConcurrent
+	// says otherwise; a negative value means the default there). Default
+	// 4096.
 	MaxHandlers int
 	// EvictIdleAfter lets a server at MaxConnections admit a new
 	// connection by closing the one idle the longest, provided it has been

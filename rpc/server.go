@@ -98,6 +98,10 @@ func NewServer(config *Config, logger *slog.Logger) *Server {
 // Config returns the server's configuration, defaults filled in.
 func (s *Server) Config() Config { return s.cfg }
 
+// Logger returns the server's logger (slog.Default() when NewServer was
+// given none), for the transports that serve its handlers.
+func (s *Server) Logger() *slog.Logger { return s.log }
+
 // Router returns the server's router, to share its handlers with another
 // transport.
 func (s *Server) Router() *Router { return s.router }

@@ -253,10 +253,16 @@ func (s *Server) drainDispatches(ctx context.Context) error {
 // received to Dispatch (NATS: drains its subscriptions), then returns.
 // Shutdown calls the hooks concurrently, each with Shutdown's context (Close:
 // an ended one), waits for them, then for the dispatches in progress.
-func (s *Server) OnShutdown(f func(ctx context.Context)) {
+// Once Shutdown or Close has begun, f is not registered and OnShutdown
+// returns ErrServerClosed: the transport must not start.
+func (s *Server) OnShutdown(f func(ctx context.Context)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closing {
+		return ErrServerClosed
+	}
 	s.onShutdown = append(s.onShutdown, f)
+	return nil
 }
 
 // badPacket counts and logs a packet that is not valid JSON.

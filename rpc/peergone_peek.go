@@ -1,4 +1,4 @@
-//go:build unix && !aix
+//go:build unix && !aix && !linux
 
 package rpc
 
@@ -12,7 +12,8 @@ import (
 // reading nothing: a non-blocking MSG_PEEK of one byte. It uses the raw
 // descriptor without the read lock (Control, not Read), so it never waits
 // for a reader blocked in Read. For TLS it looks at the TCP connection
-// beneath. It reports false where it cannot tell.
+// beneath. It reports false where it cannot tell, and while the peer's
+// unread bytes (a request, a TLS close_notify) hide its FIN from the peek.
 func peerGone(nc net.Conn) bool {
 	if tc, ok := nc.(*tls.Conn); ok {
 		nc = tc.NetConn()
