@@ -3,13 +3,12 @@ package natsrpc
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -29,8 +28,8 @@ import (
 // ([WithMaxStreamBuffer]).
 //
 // Calls share one wildcard inbox subscription; each call's reply subject
-// is that inbox plus a token of its own, so a stream's values reach it as
-// they come. A call whose context has no deadline gets the client's default
+// is that inbox plus a random token of its own, so a stream's values reach
+// it as they come, and no responder can answer another's calls. A call whose context has no deadline gets the client's default
 // timeout ([WithCallTimeout], 30s): over NATS an instance that dies holding
 // a request says nothing, and only a deadline ends the wait.
 type Client struct {
@@ -39,7 +38,6 @@ type Client struct {
 	inbox   string // "<inbox>." ; replies come to inbox + token
 	sub     *nats.Subscription
 	timeout time.Duration
-	seq     atomic.Uint64
 
 	maxStreamBuffer int
 
@@ -254,7 +252,7 @@ func (c *Client) deliver(m *nats.Msg) {
 // (null: a NestJS server sends {"id":…} for one); else another call's. Any
 // other body is a reply packet.
 func classifyReply(body []byte, token string) (rpc.ReplyPacket, bool) {
-	rep, _, err := wire.ParseReply(body, 0)
+	rep, _, err := wire.ParseReply(body, wire.NoDepthLimit)
 	switch {
 	case errors.Is(err, wire.ErrNotObject):
 	case err != nil:
@@ -279,8 +277,11 @@ func (c *Client) start(ctx context.Context, pattern any, data any, opts []rpc.Ca
 		return "", nil, err
 	}
 	set := rpc.CallSettingsOf(opts...)
-	token := strconv.FormatUint(c.seq.Add(1), 10)
-	packet, route, err := rpc.AppendRequestPacket(nil, pattern, data, set.Metadata, []byte(token))
+	// A token no one can guess: a responder sees the reply subjects of
+	// the requests it gets, and a counter would tell it every other call's
+	// (NestJS's client makes an inbox per call for the same reason).
+	token := rand.Text()
+	packet, route, err := rpc.AppendRequestPacket(nil, pattern, data, set.Metadata, []byte(`"`+token+`"`))
 	if err != nil {
 		return "", nil, err
 	}

@@ -94,7 +94,7 @@ type ReplyPacket struct {
 // and none of err, response and isDisposed. (A reply's other members are
 // ignored, as NestJS's NATS client does.)
 func ParseReplyPacket(packet []byte) (r ReplyPacket, ok bool) {
-	rep, known, err := wire.ParseReply(packet, 0)
+	rep, known, err := wire.ParseReply(packet, wire.NoDepthLimit)
 	if err != nil || !known && !rep.HasReplyMember() {
 		return ReplyPacket{}, false
 	}

@@ -389,7 +389,7 @@ func queuedCost(v []byte) int { return len(v) + 64 }
 
 // deliver hands one reply frame to its call.
 func (cc *clientConn) deliver(body []byte) {
-	rep, ok, err := wire.ParseReply(body, 0)
+	rep, ok, err := wire.ParseReply(body, wire.NoDepthLimit)
 	if err != nil {
 		cc.client.opts.log.Debug("rpc client: dropping a frame that is not a reply", "err", err)
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"math/bits"
 
 	"github.com/msgpattern/msgpattern/internal/jsonlex"
@@ -13,6 +14,12 @@ import (
 // [ParseRequest] accepts. JSON.parse goes deeper, but nothing legitimate
 // does, and every level costs a handler that decodes the data.
 const DefaultMaxDepth = 1000
+
+// NoDepthLimit, as a maxDepth, accepts any nesting, as JSON.parse does. The
+// scanner does not recurse, so depth costs no stack and the frame's size
+// bounds the work: a client reads replies so, as a NestJS client takes a
+// deep reply its server sent (a server's request limit is its own policy).
+const NoDepthLimit = math.MaxInt
 
 // JSON errors reported by [ParseRequest], [ParseReply] and [Valid].
 var (
