@@ -209,8 +209,13 @@ func (c *Client) Close() error {
 		s.mu.Unlock()
 		if dialing != nil {
 			// The dial gives up on closing; its connection, if it was
-			// made first, is closed before dialing closes.
+			// made first, is closed before dialing closes. But a dial
+			// that saw closed unset just before it was set installs its
+			// connection: read the slot again.
 			<-dialing
+			s.mu.Lock()
+			cc = s.conn
+			s.mu.Unlock()
 		}
 		if cc != nil {
 			cc.fail(ErrClientClosed)
@@ -373,6 +378,9 @@ func (s *clientSlot) get(ctx context.Context) (*clientConn, error) {
 			<-cc.done
 			cc, err = nil, ErrClientClosed
 		}
+		if testHookDialed != nil {
+			testHookDialed()
+		}
 		s.mu.Lock()
 		s.dialing = nil
 		close(ch)
@@ -396,6 +404,10 @@ func (s *clientSlot) get(ctx context.Context) (*clientConn, error) {
 		return cc, nil
 	}
 }
+
+// testHookDialed, when set by a test, runs after a dial's closed check and
+// before it installs the connection.
+var testHookDialed func()
 
 // dial waits out the backoff, then connects. Both end early when ctx ends
 // or the client closes.

@@ -27,3 +27,7 @@ func ClientQueuedForTest(c *Client) int {
 	}
 	return 0
 }
+
+// SetTestHookDialed sets the hook run between a dial's closed check and
+// its installing the connection; nil removes it.
+func SetTestHookDialed(f func()) { testHookDialed = f }
