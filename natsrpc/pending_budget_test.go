@@ -24,8 +24,8 @@ func TestPendingWithinBudget(t *testing.T) {
 		size     = 512 << 10
 		patterns = 4
 		perSubj  = 40 // 20 MiB per subject, 80 MiB in all
-		// 8 subscriptions ("holdN" and {"cmd":"holdN"}): 2 MiB each
-		// (over max_payload, 1 MiB), 16 MiB in all.
+		// 8 subscriptions ("holdN" and {"cmd":"holdN"}): 1 MiB of data each
+		// (budget/8 shared, max_payload at least), 8 MiB in all.
 		bound = budget / 4
 	)
 	ns := natstest.Run(t, nil)

@@ -120,28 +120,42 @@ func serve(srv *rpc.Server, nc *nats.Conn, owned bool, o options) (*Server, erro
 	}
 	s.disc = newDiscovery(s)
 	// The hook is registered first, so that nothing is subscribed for a
-	// server already shut down; s.mu, held until the subscriptions are
-	// made, keeps a Shutdown that begins meanwhile waiting for them.
+	// server already shut down; s.mu, held while the subscriptions are
+	// made, keeps a Shutdown that begins meanwhile waiting for them. The
+	// flush that confirms them waits on the network (10 s while NATS is
+	// away): it is done without the lock, which Shutdown takes.
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := srv.OnShutdown(func(ctx context.Context) { s.Shutdown(ctx) }); err != nil {
+		s.mu.Unlock()
 		cancel()
 		return nil, err
 	}
-	if err := s.subscribe(); err != nil {
-		// Nothing of a failed Serve may stay on a connection the caller
-		// keeps: a service that never started must not answer discovery.
-		s.disc.stop()
-		s.unsubscribe()
-		s.stopped = true // its hook has nothing to do
-		close(s.drained)
-		cancel()
+	err = s.subscribe()
+	s.mu.Unlock()
+	if err == nil {
+		if err = s.nc.Flush(); err != nil {
+			err = fmt.Errorf("natsrpc: subscribing: %w", err)
+		}
+	}
+	if err != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.stopped { // else a Shutdown came meanwhile and drains what was made
+			// Nothing of a failed Serve may stay on a connection the
+			// caller keeps: a service that never started must not answer
+			// discovery.
+			s.disc.stop()
+			s.unsubscribe()
+			s.stopped = true // its hook has nothing to do
+			close(s.drained)
+			cancel()
+		}
 		return nil, err
 	}
 	return s, nil
 }
 
-// subscribe makes the subscriptions and discovery's, and flushes them.
+// subscribe makes the subscriptions and discovery's; s.mu is held.
 func (s *Server) subscribe() error {
 	msgs, bytes := pendingLimits(s.rpc.Config().MemoryBudget, len(s.subjects), s.nc.MaxPayload())
 	for _, sj := range s.subjects {
@@ -156,20 +170,17 @@ func (s *Server) subscribe() error {
 			return fmt.Errorf("natsrpc: subscribe to %q: %w", sj.name, err)
 		}
 	}
-	if err := s.disc.start(); err != nil {
-		return err
-	}
-	if err := s.nc.Flush(); err != nil {
-		return fmt.Errorf("natsrpc: subscribing: %w", err)
-	}
-	return nil
+	return s.disc.start()
 }
 
 // pendingLimits returns the pending limits of each of subs subscriptions:
 // together a quarter of the memory budget, each at least maxPayload (so
 // that a message always fits) and at most nats.go's defaults, which stay
-// when the budget is off. nats.go counts only data and headers as bytes;
-// the message limit bounds the rest (about 200 bytes, subject and reply).
+// when the budget is off. nats.go counts only data and encoded headers as
+// bytes: half the share goes to them, and the message limit gives the
+// other half to the rest, pendingMsgOverhead a message (its subject and
+// reply subject, which the sender chooses, up to NATS's 4 KiB control
+// line).
 func pendingLimits(budget int64, subs int, maxPayload int64) (msgs, bytes int) {
 	if budget < 0 {
 		return nats.DefaultSubPendingMsgsLimit, nats.DefaultSubPendingBytesLimit
@@ -177,9 +188,14 @@ func pendingLimits(budget int64, subs int, maxPayload int64) (msgs, bytes int) {
 	if maxPayload <= 0 {
 		maxPayload = 1 << 20 // NATS's default max_payload
 	}
-	b := min(max(budget/4/int64(max(subs, 1)), maxPayload), nats.DefaultSubPendingBytesLimit)
-	return max(int(b>>10), 1024), int(b)
+	b := min(max(budget/8/int64(max(subs, 1)), maxPayload), nats.DefaultSubPendingBytesLimit)
+	return max(int(b/pendingMsgOverhead), 64), int(b)
 }
+
+// pendingMsgOverhead is what a pending message may hold beyond its data and
+// encoded headers: a subject and reply subject of up to NATS's default
+// max_control_line (4 KiB) together, and nats.go's bookkeeping.
+const pendingMsgOverhead = 4<<10 + 512
 
 // Dropped returns the messages nats.go dropped from the server's open
 // subscriptions because their pending limits were reached (slow consumer;
@@ -299,13 +315,23 @@ func (s *Server) handler(sj subject) nats.MsgHandler {
 // most the cap × 4 KiB (16 MiB at the default 4096).
 const freeMessageBytes = 4 << 10
 
-// msgBytes is the size of m as received: subject, reply, encoded headers
-// and payload (nats.go's Msg.Size; it holds the headers twice, encoded and
-// decoded, so they count twice).
+// msgBytes is what m holds: subject, reply, encoded headers and payload
+// (nats.go's Msg.Size), and the decoded headers nats.go keeps beside them.
 func msgBytes(m *nats.Msg) int {
-	n := m.Size()
-	if m.Header != nil {
-		n += n - len(m.Subject) - len(m.Reply) - len(m.Data)
+	return m.Size() + decodedHeaderBytes(m.Header)
+}
+
+// decodedHeaderBytes bounds what nats.go's decoded headers hold: a map of
+// string slices, whose entries, string and slice headers cost far more than
+// a short header line's bytes (5 to 16 times them, measured, for many short
+// lines): 128 bytes per key and 32 per value beyond their text.
+func decodedHeaderBytes(h nats.Header) int {
+	n := 0
+	for k, vs := range h {
+		n += len(k) + 128
+		for _, v := range vs {
+			n += len(v) + 32
+		}
 	}
 	return n
 }
