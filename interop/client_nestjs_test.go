@@ -23,6 +23,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/msgpattern/msgpattern/internal/lockedbuf"
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
@@ -30,7 +31,7 @@ import (
 type nestProc struct {
 	cmd    *exec.Cmd
 	port   string
-	stderr *lockedBuffer
+	stderr *lockedbuf.Buffer
 	done   chan struct{} // closed once the process has exited and been waited for
 }
 
@@ -53,24 +54,6 @@ func (p *nestProc) kill(t *testing.T, sig syscall.Signal) {
 		<-p.done
 		t.Errorf("%s did not exit within 10 s of %v", p.cmd.Args[1], sig)
 	}
-}
-
-// lockedBuffer collects a child's stderr while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // listeningWriter is server.mjs's stdout: it hands the first line over.
@@ -120,7 +103,7 @@ func startNestProc(t *testing.T, node, major, script string, args ...string) (*n
 	cmd := exec.Command(node, append([]string{script, "--nest", major}, args...)...)
 	cmd.Dir = "nestjs"
 	stdout := &listeningWriter{line: make(chan string, 1)}
-	p := &nestProc{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &nestProc{cmd: cmd, stderr: &lockedbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = stdout, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -23,8 +23,7 @@ import (
 // timeout means "the caller got the timeout reply".
 func TestSpanOKWhenReplyInTimeAndMiddlewareReturnsLate(t *testing.T) {
 	tp, exp := spantest.NewProvider(t)
-	srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1, RetryAttempts: -1}, quietLogger())
-	srv.Use(otelrpc.Middleware(otelrpc.WithTracerProvider(tp)))
+	srv := tracedBareServer(t, tp)
 	// An inner middleware that does some work after the handler replied
 	// (an audit write, say), finishing after the deadline.
 	srv.Use(func(next rpc.Handler) rpc.Handler {
@@ -36,11 +35,6 @@ func TestSpanOKWhenReplyInTimeAndMiddlewareReturnsLate(t *testing.T) {
 	})
 	srv.Handle("quick", rpc.Func(func(json.RawMessage) (any, error) { return "ok", nil }),
 		rpc.WithTimeout(200*time.Millisecond))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
 	c := startTCP(t, srv)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -85,17 +79,11 @@ func TestSpanOKWhenReplyInTimeAndMiddlewareReturnsLate(t *testing.T) {
 // timeout; the span says so too (with the panic recorded as an event).
 func TestSpanOfPanicAfterTimeoutIsTimeout(t *testing.T) {
 	tp, exp := spantest.NewProvider(t)
-	srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1, RetryAttempts: -1}, quietLogger())
-	srv.Use(otelrpc.Middleware(otelrpc.WithTracerProvider(tp)))
+	srv := tracedBareServer(t, tp)
 	srv.Handle("late", rpc.ContextFunc(func(ctx context.Context, _ json.RawMessage) (any, error) {
 		<-ctx.Done()
 		panic("too late")
 	}), rpc.WithTimeout(50*time.Millisecond))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
 	c := startTCP(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -107,4 +95,17 @@ func TestSpanOfPanicAfterTimeoutIsTimeout(t *testing.T) {
 		t.Fatalf("precondition: metrics count timeout=%d panic=%d, want 1 and 0", m.ErrorByKind.Timeout, m.ErrorByKind.Panic)
 	}
 	checkAttrs(t, s, map[string]string{"error.type": "timeout"})
+}
+
+// tracedBareServer is a server traced by tp with no handlers, shut down
+// when the test ends.
+func tracedBareServer(t *testing.T, tp trace.TracerProvider) *rpc.Server {
+	srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1, RetryAttempts: -1}, quietLogger())
+	srv.Use(otelrpc.Middleware(otelrpc.WithTracerProvider(tp)))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return srv
 }

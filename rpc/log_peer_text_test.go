@@ -1,40 +1,21 @@
 package rpc_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/msgpattern/msgpattern/internal/lockedbuf"
 	"github.com/msgpattern/msgpattern/rpc"
 )
-
-// lockedBuffer is a log destination safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestLogLineOfPeerPatternIsBounded: the debug line for an event nobody
 // handles names its pattern, which the peer chose and which may be as long
 // as a frame: it is cut, so that one event cannot write megabytes of log.
 func TestLogLineOfPeerPatternIsBounded(t *testing.T) {
-	var logs lockedBuffer
+	var logs lockedbuf.Buffer
 	srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1, RetryAttempts: -1},
 		slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	srv.Handle("ping", rpc.Func(func(json.RawMessage) (any, error) { return "pong", nil }))
