@@ -3,7 +3,6 @@ package natsrpc_test
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,23 +10,15 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/msgpattern/msgpattern/internal/natstest"
+	"github.com/msgpattern/msgpattern/internal/streamtest"
 	"github.com/msgpattern/msgpattern/natsrpc"
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
-func reviewHeapAlloc() int64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc)
-}
-
-// TestDecodedHeadersCharged: natsrpc charges a message's headers
-// twice ("nats.go's Msg.Size; it holds the headers twice, encoded and
-// decoded, so they count twice"), but the decoded nats.Header is a map of
-// []string whose size is not bounded by twice the encoded bytes: a header
-// block of many short keys ("0:\r\n1:\r\n…") decodes to ~15× its size.
+// TestDecodedHeadersCharged: nats.go keeps a message's headers decoded
+// too, a map of []string that is not bounded by the encoded bytes: a
+// header block of many short keys ("0:\r\n1:\r\n…") decodes to ~15× its
+// size, and was charged twice its size.
 // docs/SERVER.md: "NATS messages held by running handlers (payload and
 // headers) | those over 4 KiB from MemoryBudget". What the running
 // handlers' messages hold must stay near what is charged.
@@ -52,7 +43,7 @@ func TestDecodedHeadersCharged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := reviewHeapAlloc()
+	base := int64(streamtest.HeapAlloc())
 	func() {
 		h := nats.Header{}
 		for i := 0; i < 120000; i++ { // ~850 KB encoded: under max_payload
@@ -75,7 +66,7 @@ func TestDecodedHeadersCharged(t *testing.T) {
 		t.Fatalf("%d of %d handlers running", running.Load(), workers)
 	}
 	attacker.Close() // its buffers are not the server's
-	held := reviewHeapAlloc() - base
+	held := int64(streamtest.HeapAlloc()) - base
 	charged := srv.GetMetrics().Limits.MemoryHeldBytes
 	t.Logf("%d handlers running: heap grew by %d MiB; charged to MemoryBudget: %d MiB", workers, held>>20, charged>>20)
 	if slack := int64(16 << 20); held > 2*charged+slack {

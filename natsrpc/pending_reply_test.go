@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/msgpattern/msgpattern/internal/natstest"
+	"github.com/msgpattern/msgpattern/internal/streamtest"
 	"github.com/msgpattern/msgpattern/natsrpc"
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -47,7 +48,7 @@ func TestPendingBoundCountsReplySubjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-started
-	base := reviewHeapAlloc()
+	base := int64(streamtest.HeapAlloc())
 	const total = 8192 + 200
 	pad := strings.Repeat("r", 3900)
 	subjects := ns2.Subjects() // "hold" and {"cmd":"hold"}
@@ -67,7 +68,7 @@ func TestPendingBoundCountsReplySubjects(t *testing.T) {
 	}
 	attacker.Close()
 	msgs, bytes := natsrpc.PendingBytes(ns2)
-	held := reviewHeapAlloc() - base
+	held := int64(streamtest.HeapAlloc()) - base
 	t.Logf("pending: %d messages, %d bytes counted by nats.go; heap grew by %d MiB; dropped %d", msgs, bytes, held>>20, ns2.Dropped())
 	if bound := int64(budget / 4); held > bound+8<<20 {
 		t.Errorf("nats.go's pending queues hold %d MiB of a peer's messages; documented bound with a MemoryBudget of %d MiB: MemoryBudget/4 = %d MiB",
