@@ -83,8 +83,7 @@ func recordClientError(span trace.Span, err error) {
 		attrs = append(attrs, semconv.RPCResponseStatusCode(re.Status))
 	}
 	span.SetAttributes(attrs...)
-	span.RecordError(err)
-	span.SetStatus(codes.Error, err.Error())
+	recordError(span, err)
 }
 
 // Send calls pattern through the wrapped Caller, in a client span.

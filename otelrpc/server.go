@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -75,8 +74,7 @@ func (rc *resolved) serve(ctx context.Context, next rpc.Handler, w rpc.ResponseW
 			kind = kindTimeout // as the metrics count it: the caller got the timeout reply
 		}
 		rc.endServer(span, r, kind, statusErrorAttr)
-		span.RecordError(perr)
-		span.SetStatus(codes.Error, perr.Error())
+		recordError(span, perr)
 		span.End()
 		if v != nil {
 			panic(v)
@@ -98,12 +96,10 @@ func (rc *resolved) serve(ctx context.Context, next rpc.Handler, w rpc.ResponseW
 	} else if late {
 		// Past the deadline the caller got the timeout reply, whatever the handler returned.
 		rc.endServer(span, r, kindTimeout, statusErrorAttr)
-		span.RecordError(spanErr)
-		span.SetStatus(codes.Error, spanErr.Error())
+		recordError(span, spanErr)
 	} else {
 		rc.endServer(span, r, serverErrorKind(ctx, spanErr), serverStatusCode(spanErr))
-		span.RecordError(spanErr)
-		span.SetStatus(codes.Error, spanErr.Error())
+		recordError(span, spanErr)
 	}
 	span.End()
 	return err

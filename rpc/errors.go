@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/msgpattern/msgpattern/internal/textclip"
 	"github.com/msgpattern/msgpattern/wire"
 )
 
@@ -139,8 +140,13 @@ type decodeError struct {
 	err     error
 }
 
+// The decoder's error may quote the input (a number as long as the frame):
+// the text, which goes back to the caller and into logs and spans, is cut.
 func (e *decodeError) Error() string {
-	return fmt.Sprintf("rpc: invalid data for pattern %s: %v", e.pattern, e.err)
+	return "rpc: invalid data for pattern " + e.pattern + ": " + textclip.Clip(e.err.Error(), decodeErrorTextMax)
 }
+
+// decodeErrorTextMax bounds the decoder's part of a decodeError's text.
+const decodeErrorTextMax = 512
 
 func (e *decodeError) Unwrap() error { return e.err }

@@ -3,10 +3,10 @@ package rpc
 import (
 	"context"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/msgpattern/msgpattern/internal/textclip"
 )
 
 // peerText is bytes a peer sent, for a log line: at most peerTextMax of
@@ -17,14 +17,7 @@ type peerText []byte
 const peerTextMax = 256
 
 func (t peerText) LogValue() slog.Value {
-	if len(t) <= peerTextMax {
-		return slog.StringValue(string(t))
-	}
-	cut := peerTextMax
-	for cut > 0 && !utf8.RuneStart(t[cut]) {
-		cut--
-	}
-	return slog.StringValue(string(t[:cut]) + "…(" + strconv.Itoa(len(t)) + " bytes)")
+	return slog.StringValue(textclip.Clip(t, peerTextMax))
 }
 
 // logLimiter keeps a misbehaving peer or handler from flooding the log: it

@@ -75,8 +75,9 @@ func (r *Request) TimedOut() bool {
 // traceparent), or nil when the message carries none. It holds the string
 // values; [Request.MetadataRaw] has every value, whatever its JSON type. The
 // map is decoded on first use; do not modify it. Metadata longer than
-// MaxMetadataBytes is ignored (nil), as a peer could otherwise make every
-// request's first call decode megabytes into a map.
+// MaxMetadataBytes, or of more than MaxMetadataMembers members, is ignored
+// (nil), as a peer could otherwise make every request's first call decode
+// megabytes into a map.
 func (r *Request) Metadata() map[string]string {
 	if len(r.metadataRaw) == 0 || len(r.metadataRaw) > MaxMetadataBytes {
 		return nil
@@ -84,8 +85,8 @@ func (r *Request) Metadata() map[string]string {
 	if m := r.metadata.Load(); m != nil {
 		return *m
 	}
-	var all map[string]json.RawMessage
-	if json.Unmarshal(r.metadataRaw, &all) != nil {
+	all := r.MetadataRaw()
+	if all == nil {
 		return nil
 	}
 	md := make(map[string]string, len(all))
@@ -102,14 +103,15 @@ func (r *Request) Metadata() map[string]string {
 
 // MetadataRaw returns every value of the NestJS 12 request metadata as raw
 // JSON, whatever its type ({"n":1} gives "n" → 1), or nil when the message
-// carries none (or more than MaxMetadataBytes of it). It is decoded at
+// carries none (or more than MaxMetadataBytes or MaxMetadataMembers of
+// it). It is decoded at
 // each call.
 func (r *Request) MetadataRaw() map[string]json.RawMessage {
 	if len(r.metadataRaw) == 0 || len(r.metadataRaw) > MaxMetadataBytes {
 		return nil
 	}
 	var all map[string]json.RawMessage
-	if json.Unmarshal(r.metadataRaw, &all) != nil {
+	if json.Unmarshal(r.metadataRaw, &all) != nil || len(all) > MaxMetadataMembers {
 		return nil
 	}
 	return all
@@ -136,6 +138,12 @@ func (r *Request) Transport() string {
 // MetadataRaw decode: 8 KiB of JSON, room for W3C trace context with a
 // full baggage header (8 KiB by the W3C's own limit).
 const MaxMetadataBytes = 8 << 10
+
+// MaxMetadataMembers bounds the members of the request metadata that
+// Metadata and MetadataRaw decode: decoded, a member costs far more than
+// its JSON (8 KiB of {"0":"","1":"",…} held about 100 KB), and trace
+// context needs three. Metadata with more is ignored (nil).
+const MaxMetadataMembers = 64
 
 type requestKey struct{}
 

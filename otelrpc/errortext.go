@@ -1,0 +1,36 @@
+package otelrpc
+
+import (
+	"fmt"
+	"reflect"
+
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/msgpattern/msgpattern/internal/textclip"
+)
+
+// maxErrorText bounds an error's text in a span. An error may quote what a
+// peer sent (a decode error quotes the input, up to a frame's size), and a
+// span outlives its request in the exporter's queue.
+const maxErrorText = 1024
+
+// recordError records err as span.RecordError does (an exception event)
+// and sets the span's status to it, its text cut to maxErrorText.
+func recordError(span trace.Span, err error) {
+	msg := textclip.Clip(err.Error(), maxErrorText)
+	span.AddEvent(semconv.ExceptionEventName, trace.WithAttributes(
+		semconv.ExceptionTypeKey.String(errorTypeName(err)), semconv.ExceptionMessage(msg)))
+	span.SetStatus(codes.Error, msg)
+}
+
+// errorTypeName names err's type as the OpenTelemetry SDK's RecordError
+// does.
+func errorTypeName(err error) string {
+	t := reflect.TypeOf(err)
+	if t.PkgPath() == "" && t.Name() == "" {
+		return t.String()
+	}
+	return fmt.Sprintf("%s.%s", t.PkgPath(), t.Name())
+}
