@@ -230,12 +230,16 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 	t, start := rc.target, rc.start
 
 	var err error
-	for attempt := 0; ; attempt++ {
-		err = d.call(rt.handler, rc)
-		if !d.retryable(err, rt, rc, attempt) || !rc.sleep(d.backoff(attempt)) {
-			break
+	if max := rt.opts.maxData; max > 0 && len(rc.req.Data) > max {
+		err = &Error{Status: "error", Message: fmt.Sprintf("Data too large (%d bytes; at most %d)", len(rc.req.Data), max)}
+	} else {
+		for attempt := 0; ; attempt++ {
+			err = d.call(rt.handler, rc)
+			if !d.retryable(err, rt, rc, attempt) || !rc.sleep(d.backoff(attempt)) {
+				break
+			}
+			d.stats.retries.Add(1)
 		}
-		d.stats.retries.Add(1)
 	}
 	rc.mu.Lock()
 	rc.w.returned = true

@@ -119,6 +119,7 @@ type routeOptions struct {
 	timeout    time.Duration
 	timeoutSet bool
 	noRetry    bool
+	maxData    int
 }
 
 // WithTimeout overrides Config.Timeout for this pattern; zero or a
@@ -133,6 +134,16 @@ func WithTimeout(d time.Duration) HandleOption {
 // are not idempotent, which must not run twice for one request.
 func WithoutRetry() HandleOption {
 	return func(o *routeOptions) { o.noRetry = true }
+}
+
+// WithMaxDataBytes refuses, before its handler runs, a message to this
+// pattern whose data is longer than n bytes of JSON: a request gets the
+// error reply "Data too large", an event is dropped. A handler's decoded
+// input is not charged to Config.MemoryBudget and may hold many times its
+// JSON (see rpc.Typed): this bounds it for a pattern tighter than
+// Config.MaxFrameSize bounds every frame. Zero or negative: no bound.
+func WithMaxDataBytes(n int) HandleOption {
+	return func(o *routeOptions) { o.maxData = max(n, 0) }
 }
 
 // NewRouter returns an empty router.

@@ -69,6 +69,14 @@ func decodeWith[T any](r *Request, fast func([]byte, *T) error) (T, error) {
 // is encoded as the reply. Data that does not decode into T gets the caller
 // an error reply {"status":"error","message":"rpc: invalid data for pattern …"}
 // and f is not called.
+//
+// The decoded T is not charged to Config.MemoryBudget (the frame is), and
+// holds more than its JSON, by T: measured retained bytes per byte of
+// input, about 4 for []float64, 5 for []string, 13 to 22 for any and maps,
+// and up to 180 for a slice of structs of 16 string fields sent as {}.
+// Config.MaxFrameSize bounds it for every pattern, WithMaxDataBytes for
+// one; a JSON decoder in any server (NestJS's JSON.parse included) holds
+// alike.
 func Typed[T, U any](f func(ctx context.Context, in T) (U, error)) Handler {
 	decode := decoderOf[T]()
 	return describe[T, U](kindRequest, func(ctx context.Context, w ResponseWriter, r *Request) error {
