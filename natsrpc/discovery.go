@@ -166,10 +166,24 @@ func (d *discovery) start() error {
 				return fmt.Errorf("natsrpc: discovery: subscribe %s: %w", subj, err)
 			}
 			d.subs = append(d.subs, sub)
+			// A discovery request left unanswered only leaves the instance
+			// out of one listing: a flood of them is dropped past a small
+			// queue rather than held (nats.go's defaults: 64 MiB each).
+			if err := sub.SetPendingLimits(discoveryPendingMsgs, discoveryPendingBytes); err != nil {
+				d.stop()
+				return fmt.Errorf("natsrpc: discovery: subscribe %s: %w", subj, err)
+			}
 		}
 	}
 	return nil
 }
+
+// The pending limits of each of discovery's 9 subscriptions: with reply
+// subjects of up to 4 KiB, at most about 1.3 MiB each.
+const (
+	discoveryPendingMsgs  = 64
+	discoveryPendingBytes = 1 << 20
+)
 
 func (d *discovery) stop() {
 	for _, sub := range d.subs {

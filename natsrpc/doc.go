@@ -58,8 +58,10 @@
 //     Server's own, besides TCP's (a negative MaxHandlers means the default
 //     4096 here); at the cap the subscription's callback waits, and nats.go
 //     queues what arrives for the subscription, up to its pending limits: all
-//     subscriptions together a quarter of MemoryBudget, each at least the
-//     NATS server's max_payload (and at most nats.go's default 64 MiB). Past
+//     subscriptions together a quarter of MemoryBudget, half for data and
+//     headers (each at least the NATS server's max_payload, at most nats.go's
+//     default 64 MiB) and half for subjects (a message counted 4.5 KiB, as a
+//     sender may choose a reply subject of up to 4 KiB). Past
 //     them nats.go drops the message as a slow consumer ([Server.Dropped],
 //     logged at most once a second; the connection's error handler gets
 //     nats.ErrSlowConsumer); in a queue group NATS does not redeliver it.

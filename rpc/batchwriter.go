@@ -343,18 +343,28 @@ func (w *batchWriter) waitWritten(gen uint64, done, stop <-chan struct{}, kick f
 
 // maxWritePiece bounds one Write call, so that the write deadline is
 // renewed as a long buffer goes out. A TLS connection cannot resume a write
-// that timed out, so for it a piece must go out within the timeout.
-const maxWritePiece = 256 << 10
+// that timed out, so for it a piece is one record (maxTLSWritePiece): a
+// peer taking bytes is then dropped only when it takes none of a record
+// for the timeout, as a TCP peer is.
+const (
+	maxWritePiece    = 256 << 10
+	maxTLSWritePiece = 16 << 10
+)
 
 // write writes b, renewing the write deadline while the peer takes bytes.
 // Only the flushing goroutine calls it.
 func (w *batchWriter) write(b []byte, until int64) (err error) {
+	_, isTLS := w.nc.(*tls.Conn)
+	piece := maxWritePiece
+	if isTLS {
+		piece = maxTLSWritePiece
+	}
 	for len(b) > 0 {
 		if err = w.armDeadline(until); err != nil {
 			break
 		}
 		var n int
-		n, err = w.nc.Write(b[:min(len(b), maxWritePiece)])
+		n, err = w.nc.Write(b[:min(len(b), piece)])
 		w.written(n)
 		b = b[n:]
 		if err == nil {
@@ -365,7 +375,7 @@ func (w *batchWriter) write(b []byte, until int64) (err error) {
 				err = context.DeadlineExceeded
 				break
 			}
-			if _, isTLS := w.nc.(*tls.Conn); n > 0 && !isTLS {
+			if n > 0 && !isTLS {
 				w.deadlineAt = 0 // progress: a fresh deadline
 				err = nil
 				continue

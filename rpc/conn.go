@@ -176,9 +176,16 @@ func (c *conn) serve() {
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
-			if c.draining.Load() || c.evicted.Load() || c.ctx.Err() != nil {
-				// Shutdown, eviction or Close interrupted the handshake: not
-				// the peer's fault.
+			if c.evicted.Load() {
+				// Evicted mid-handshake (its bytes are no activity): counted
+				// as any eviction.
+				c.srv.stats.evicted.Add(1)
+				c.close()
+				return
+			}
+			if c.draining.Load() || c.ctx.Err() != nil {
+				// Shutdown or Close interrupted the handshake: not the
+				// peer's fault.
 				c.close()
 				return
 			}
@@ -187,6 +194,7 @@ func (c *conn) serve() {
 			c.close()
 			return
 		}
+		handshakeDone(tc)
 	}
 	c.readLoop()
 }
@@ -872,5 +880,12 @@ func (c *conn) writeFailed(err error) {
 			"max_queued_reply_bytes", s.cfg.MaxQueuedReplyBytes, "write_timeout", s.cfg.WriteTimeout)
 	}
 	c.cancel()
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		// The failed write may have left a record torn: close beneath TLS,
+		// which would append its close_notify alert to it (the peer would
+		// see "bad record MAC" rather than the end of the stream).
+		tc.NetConn().Close()
+		return
+	}
 	c.nc.Close()
 }

@@ -59,10 +59,7 @@ func keepAlive(cfg *Config) net.KeepAliveConfig {
 // setKeepAlive enables TCP keepalive on nc, or on the TCP connection under
 // a TLS one.
 func setKeepAlive(nc net.Conn, cfg *Config) {
-	if u, ok := nc.(interface{ NetConn() net.Conn }); ok {
-		nc = u.NetConn()
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
+	if tc, ok := netConnBeneath(nc).(*net.TCPConn); ok {
 		tc.SetKeepAliveConfig(keepAlive(cfg))
 	}
 }

@@ -2,10 +2,7 @@
 
 package rpc
 
-import (
-	"crypto/tls"
-	"net"
-)
+import "net"
 
 // peerGone reports whether the peer of nc closed (or shut down its side of)
 // the connection, or reset it, reading nothing (socketGone, per system). It
@@ -13,10 +10,7 @@ import (
 // never waits for a reader blocked in Read. For TLS it looks at the TCP
 // connection beneath. It reports false where it cannot tell.
 func peerGone(nc net.Conn) bool {
-	if tc, ok := nc.(*tls.Conn); ok {
-		nc = tc.NetConn()
-	}
-	rc := rawConnOf(nc)
+	rc := rawConnOf(netConnBeneath(nc))
 	if rc == nil {
 		return false
 	}

@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -127,7 +126,7 @@ func (s *Server) Start() error {
 		return fmt.Errorf("rpc: listen on %s: %w", s.cfg.Addr, err)
 	}
 	if s.cfg.TLSConfig != nil {
-		ln = tls.NewListener(ln, s.cfg.TLSConfig)
+		ln = tlsListener{Listener: ln, cfg: s.cfg.TLSConfig}
 	}
 	if err := s.track(ln); err != nil {
 		ln.Close()

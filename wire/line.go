@@ -34,7 +34,8 @@ func (s *LineScanner) Scan(buf []byte) (Frame, error) {
 	i := bytes.IndexByte(buf[s.pos:], '\n')
 	if i < 0 {
 		s.pos = len(buf)
-		if len(buf) > max {
+		// The \r of a \r\n line end is not the line's.
+		if n := len(buf); n > max && !(n == max+1 && buf[n-1] == '\r') {
 			s.pos = 0
 			return Frame{}, ErrFrameTooLarge
 		}
@@ -42,12 +43,12 @@ func (s *LineScanner) Scan(buf []byte) (Frame, error) {
 	}
 	end := s.pos + i
 	s.pos = 0
-	if end > max {
-		return Frame{}, ErrFrameTooLarge
-	}
 	body := buf[:end]
 	if n := len(body); n > 0 && body[n-1] == '\r' {
 		body = body[:n-1]
+	}
+	if len(body) > max {
+		return Frame{}, ErrFrameTooLarge
 	}
 	return Frame{Body: body, Len: end + 1, InvalidUTF8: !utf8.Valid(body)}, nil
 }
