@@ -248,11 +248,12 @@ func (c *Client) deliver(m *nats.Msg) {
 // an object, or one such as {"sum":3} or {}, as a plain NATS responder
 // (nats.go's Respond, `nats reply`) sends — is external: the call's whole
 // and last value. Such an object with an "id" is the call's if the id is
-// its own, and then, as from our TCP client, an undefined stream value
-// (null: a NestJS server sends {"id":…} for one); else another call's. Any
-// other body is a reply packet.
+// its own (else another call's), and then its whole and last value too,
+// unless it has nothing but "id" and "status": as from our TCP client, an
+// undefined stream value (null: a NestJS server sends {"id":…} for one).
+// Any other body is a reply packet.
 func classifyReply(body []byte, token string) (rpc.ReplyPacket, bool) {
-	rep, _, err := wire.ParseReply(body, wire.NoDepthLimit)
+	rep, known, err := wire.ParseReply(body, wire.NoDepthLimit)
 	switch {
 	case errors.Is(err, wire.ErrNotObject):
 	case err != nil:
@@ -261,7 +262,7 @@ func classifyReply(body []byte, token string) (rpc.ReplyPacket, bool) {
 		return rpc.ParseReplyPacket(body)
 	case rep.ID != nil && string(rep.ID) != token && string(rep.ID) != `"`+token+`"`:
 		return rpc.ReplyPacket{}, false // another call's
-	case rep.ID != nil:
+	case rep.ID != nil && known:
 		return rpc.ParseReplyPacket(body) // {"id":…}: an undefined value
 	}
 	return rpc.ReplyPacket{Value: append(json.RawMessage(nil), bytes.TrimSpace(body)...), Last: true}, true

@@ -198,14 +198,15 @@ func pendingLimits(budget int64, subs int, maxPayload int64) (msgs, bytes int) {
 const pendingMsgOverhead = 4<<10 + 512
 
 // Dropped returns the messages nats.go dropped from the server's open
-// subscriptions because their pending limits were reached (slow consumer;
+// subscriptions (discovery's included) because their pending limits were
+// reached (slow consumer;
 // see the package documentation). In a queue group, NATS does not deliver
 // them to another member: the callers time out.
 func (s *Server) Dropped() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var n int64
-	for _, sub := range s.subs {
+	for _, sub := range append(s.subs[:len(s.subs):len(s.subs)], s.disc.subs...) {
 		if d, err := sub.Dropped(); err == nil {
 			n += int64(d)
 		}

@@ -51,11 +51,11 @@ func checkSpanErrorTextBounded(t *testing.T, pattern string) {
 	held := len(s.Status.Description)
 	for _, e := range s.Events {
 		for _, kv := range e.Attributes {
-			held += len(kv.Value.Emit())
+			held += len(kv.Value.String())
 		}
 	}
 	for _, kv := range s.Attributes {
-		held += len(kv.Value.Emit())
+		held += len(kv.Value.String())
 	}
 	t.Logf("frame %d bytes; span holds %d bytes of text (status %d)", len(big), held, len(s.Status.Description))
 	if held > 4<<10 {

@@ -100,10 +100,11 @@ type conn struct {
 	idleLoop   func()             // c.readLoop, made once: a go statement on a method value allocates
 	rawN       int                // readRaw's result
 	rawErr     error
-	rawTry     bool // readRaw must not wait
-	ranHandler bool // this reader goroutine ran a handler: its stack may have grown
-	served     bool // the connection has run a handler
-	warm       bool // its requests come close together: the reader waits as it is (idle.go)
+	rawTry     bool             // readRaw must not wait
+	tlsCap     *handshakeCapped // bounds TLS records that carry no data, nil if none
+	ranHandler bool             // this reader goroutine ran a handler: its stack may have grown
+	served     bool             // the connection has run a handler
+	warm       bool             // its requests come close together: the reader waits as it is (idle.go)
 
 	busy     atomic.Pointer[requestContext] // the request running inline, nil if none
 	seen     *requestContext                // the monitor's last look at busy; the monitor's alone
@@ -194,7 +195,7 @@ func (c *conn) serve() {
 			c.close()
 			return
 		}
-		handshakeDone(tc)
+		c.tlsCap = handshakeDone(tc)
 	}
 	c.readLoop()
 }
@@ -497,6 +498,9 @@ func (c *conn) fill() error {
 
 // received accounts for n bytes a read put at rbuf[w:], at c.readAt.
 func (c *conn) received(n int) {
+	if n > 0 && c.tlsCap != nil {
+		c.tlsCap.dataRead()
+	}
 	c.srv.stats.bytesIn.Add(uint64(n))
 	c.w += n
 	if n > 0 {

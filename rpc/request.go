@@ -87,6 +87,8 @@ func (r *Request) Metadata() map[string]string {
 	}
 	all := r.MetadataRaw()
 	if all == nil {
+		var none map[string]string // decoded once, to nothing
+		r.metadata.CompareAndSwap(nil, &none)
 		return nil
 	}
 	md := make(map[string]string, len(all))

@@ -56,8 +56,9 @@ func truthy(v []byte) bool {
 // ParseReply validates body as a JSON object nested no deeper than maxDepth
 // (0 means [DefaultMaxDepth]) and returns its reply members. ok is false
 // when the object has a member outside id, err, response, isDisposed and
-// status: a NestJS 12 client treats such a frame as a foreign message, and
-// so should its callers.
+// status: a NestJS 12 client takes such a frame as a foreign message (the
+// whole object its call's value), NestJS 10 and 11 read its reply members
+// when it has some; HasReplyMember tells the two apart.
 func ParseReply(body []byte, maxDepth int) (r Reply, ok bool, err error) {
 	ok = true
 	o := objectReader{body: body, maxDepth: maxDepth}

@@ -118,7 +118,7 @@ func serve(args []string) int {
 	*l = *rpc.DefaultConfig() // flags show, and start from, the library's defaults
 	fs.IntVar(&l.MaxConnections, "max-connections", l.MaxConnections, "concurrent connections")
 	fs.IntVar(&l.MaxInFlight, "max-in-flight", l.MaxInFlight, "requests running at once on one connection")
-	fs.IntVar(&l.MaxHandlers, "max-handlers", l.MaxHandlers, "handlers running off their connection's reader, server-wide")
+	fs.IntVar(&l.MaxHandlers, "max-handlers", l.MaxHandlers, "handlers running off their connection's reader over TCP, and workers of the NATS server (each its own cap)")
 	fs.DurationVar(&l.WriteTimeout, "write-timeout", l.WriteTimeout, "drop a peer that takes no reply bytes for this long")
 	fs.Var(byteSize{&l.MaxQueuedReplyBytes}, "max-queued-reply", "reply bytes queued for one peer before it is dropped")
 	fs.Var(byteSize64{&l.MemoryBudget}, "memory-budget", "bytes held for incoming frames and queued replies, server-wide (GOMEMLIMIT/2 when set)")
