@@ -205,8 +205,12 @@ const pendingMsgOverhead = 4<<10 + 512
 func (s *Server) Dropped() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	subs := s.subs[:len(s.subs):len(s.subs)]
+	if s.disc != nil {
+		subs = append(subs, s.disc.subs...)
+	}
 	var n int64
-	for _, sub := range append(s.subs[:len(s.subs):len(s.subs)], s.disc.subs...) {
+	for _, sub := range subs {
 		if d, err := sub.Dropped(); err == nil {
 			n += int64(d)
 		}
