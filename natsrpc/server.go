@@ -453,8 +453,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.stopped = true
 	subs := s.subs
+	disc := s.disc.subs // taken under s.mu, which Dropped reads it under
+	s.disc.subs = nil
 	s.mu.Unlock()
-	s.disc.stop()
+	for _, sub := range disc {
+		sub.Unsubscribe()
+	}
 	// Draining needs the NATS server. Without it (an outage), a
 	// subscription is kept until the messages already received (its
 	// pending queue, which Unsubscribe would discard) are handed to

@@ -815,6 +815,11 @@ func (c *conn) finish(err error) {
 		linger = lingerTimeout / 10
 		s.limit.log(s.log, slog.LevelWarn, "closing connection: incomplete frame", "remote", c.remote, "err", err,
 			"frame_timeout", s.cfg.FrameTimeout, "min_frame_rate", s.cfg.MinFrameRate)
+	case errors.Is(err, errTLSNoData):
+		s.stats.framing.Add(1)
+		c.cancel()
+		linger = 0
+		s.limit.log(s.log, slog.LevelWarn, "closing connection: TLS records without data", "remote", c.remote, "err", err)
 	case errors.Is(err, errOverBudget):
 		s.stats.overBudget.Add(1)
 		c.cancel()
@@ -857,8 +862,12 @@ func (c *conn) lingeringClose(timeout time.Duration) {
 	c.nc.SetReadDeadline(time.Now().Add(timeout))
 	var buf [4 << 10]byte
 	for {
-		if _, err := c.nc.Read(buf[:]); err != nil {
+		n, err := c.nc.Read(buf[:])
+		if err != nil {
 			return
+		}
+		if n > 0 && c.tlsCap != nil {
+			c.tlsCap.dataRead() // data, discarded: not records without data
 		}
 	}
 }

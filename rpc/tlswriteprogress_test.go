@@ -29,8 +29,8 @@ func (l smallSendBuf) Accept() (net.Conn, error) {
 // TestTLSSteadyReaderKept: a peer is dropped as a slow consumer "when a
 // write makes no progress for WriteTimeout". A TLS connection cannot resume
 // a write that timed out, so each Write must finish within the timeout:
-// with 256 KiB pieces a peer steadily reading 200 KiB/s, never silent for
-// more than 40 ms, was dropped with WriteTimeout 1 s (with the default
+// with 256 KiB pieces a peer steadily reading 100 KiB/s, never silent for
+// more than 80 ms, was dropped with WriteTimeout 2 s (with the default
 // 10 s, any TLS peer under ~26 KiB/s), while the same peer over plain TCP
 // got its whole reply. TLS writes go in 16 KiB pieces (a record) now.
 func TestTLSSteadyReaderKept(t *testing.T) {
@@ -40,7 +40,7 @@ func TestTLSSteadyReaderKept(t *testing.T) {
 	for _, useTLS := range []bool{false, true} {
 		name := map[bool]string{false: "plain", true: "tls"}[useTLS]
 		t.Run(name, func(t *testing.T) {
-			s := rpc.NewServer(&rpc.Config{WriteTimeout: time.Second, RateLimitPerSec: -1, RetryAttempts: -1}, discardLogger())
+			s := rpc.NewServer(&rpc.Config{WriteTimeout: 2 * time.Second, RateLimitPerSec: -1, RetryAttempts: -1}, discardLogger())
 			s.Handle("big", rpc.ContextFunc(func(context.Context, json.RawMessage) (any, error) { return big, nil }))
 			raw, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
@@ -81,7 +81,8 @@ func TestTLSSteadyReaderKept(t *testing.T) {
 			if _, err := nc.Write([]byte(reqFrame(`"big"`, `null`, `1`))); err != nil {
 				t.Fatal(err)
 			}
-			// Read steadily: 8 KiB every 40 ms (200 KiB/s).
+			// Read steadily: 8 KiB every 80 ms (100 KiB/s): a 256 KiB piece
+			// takes 2.6 s, a 16 KiB one 160 ms, of a 2 s timeout.
 			want := len(valueReply(`"`+big+`"`, `1`))
 			got := 0
 			buf := make([]byte, 8<<10)
@@ -90,10 +91,10 @@ func TestTLSSteadyReaderKept(t *testing.T) {
 				n, err := io.ReadFull(nc, buf[:min(len(buf), want-got)])
 				got += n
 				if err != nil {
-					t.Fatalf("connection dropped after %d of %d reply bytes, reading steadily at 200 KiB/s: %v (slow_consumer %d)",
+					t.Fatalf("connection dropped after %d of %d reply bytes, reading steadily at 100 KiB/s: %v (slow_consumer %d)",
 						got, want, err, s.GetMetrics().Limits.SlowConsumers)
 				}
-				time.Sleep(40 * time.Millisecond)
+				time.Sleep(80 * time.Millisecond)
 			}
 		})
 	}
