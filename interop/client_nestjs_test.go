@@ -263,8 +263,14 @@ func testNestHeartbeat(t *testing.T, node, major string) {
 		t.Errorf("after 1 s idle: %d reconnects, %d heartbeat failures; want 0 and 0", m.Reconnects, m.HeartbeatFailures)
 	}
 	// One ping, answered "no matching message handler": no more after it.
-	if m.Heartbeats != 1 {
-		t.Errorf("sent %d heartbeats in 1 s idle toward NestJS, want exactly 1 (then none: NestJS has no heartbeat handler)", m.Heartbeats)
+	// A second may go out when the sum reply took over the 50ms interval
+	// (it then counts as the first ping's answer); none after that.
+	if m.Heartbeats < 1 || m.Heartbeats > 2 {
+		t.Errorf("sent %d heartbeats in 1 s idle toward NestJS, want 1 (2 if NestJS was slow to answer the first call)", m.Heartbeats)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := c.Metrics().Heartbeats; n != m.Heartbeats {
+		t.Errorf("still pinging a NestJS server: %d heartbeats, then %d", m.Heartbeats, n)
 	}
 	if got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{3, 4}); err != nil || got != 7 {
 		t.Errorf("after idling: sum [3,4] = %d, %v", got, err)

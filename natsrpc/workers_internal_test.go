@@ -38,6 +38,7 @@ func TestMessageAtWorkerIdleExit(t *testing.T) {
 				slots: make(chan struct{}, 1), work: make(chan job), drained: make(chan struct{}), ctx: ctx, cancel: cancel,
 				peers: map[string]*rpc.Peer{}, anyPeer: srv.NewPeer("nats", nil), evtPeer: srv.NewPeer("nats", nil),
 			}
+			s.disc = newDiscovery(s)
 			deliver := s.handler(subject{name: "x", route: "x", event: true})
 			msg := func() *nats.Msg { return &nats.Msg{Subject: "x", Data: []byte(`{"pattern":"x","data":1}`)} }
 

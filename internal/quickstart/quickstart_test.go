@@ -2,29 +2,53 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
 // TestQuickStart builds the README's Quick Start program and checks that it
-// serves ping and echo on :4061, shuts down gracefully on Ctrl-C (exit 0),
+// serves ping and echo (on a free port rather than its :4061), shuts down gracefully on Ctrl-C (exit 0),
 // and exits non-zero at once when the port is taken.
 func TestQuickStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a binary")
 	}
-	bin := filepath.Join(t.TempDir(), "quickstart")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	// The README's program listens on the fixed :4061, which another
+	// process (another checkout's test run, say) may hold. It is built
+	// verbatim but for that address, which an overlay makes a free port's.
+	dir := t.TempDir()
+	src, err := os.ReadFile("main.go")
+	if err != nil || strings.Count(string(src), `":4061"`) != 1 {
+		t.Fatalf("main.go should name \":4061\" once (err %v)", err)
+	}
+	l, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	abs, _ := filepath.Abs("main.go")
+	overlay, _ := json.Marshal(map[string]any{"Replace": map[string]string{abs: filepath.Join(dir, "main.go")}})
+	if os.WriteFile(filepath.Join(dir, "main.go"), []byte(strings.Replace(string(src), `":4061"`, `":`+port+`"`, 1)), 0o644) != nil ||
+		os.WriteFile(filepath.Join(dir, "overlay.json"), overlay, 0o644) != nil {
+		t.Fatal("writing the overlay")
+	}
+	bin := filepath.Join(dir, "quickstart")
+	build := exec.Command("go", "build", "-overlay", filepath.Join(dir, "overlay.json"), "-o", bin, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		t.Fatalf("the Quick Start does not build: %v", err)
 	}
 	cmd := exec.Command(bin)
+	var firstErr strings.Builder
+	cmd.Stderr = &firstErr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -36,14 +60,19 @@ func TestQuickStart(t *testing.T) {
 	})
 
 	var nc net.Conn
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if nc, err = net.Dial("tcp", "127.0.0.1:4061"); err == nil {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("the Quick Start exited before serving: %v, stderr %q", err, firstErr.String())
+		default:
+		}
+		if nc, err = net.Dial("tcp", "127.0.0.1:"+port); err == nil {
 			break
 		}
 	}
 	if err != nil {
-		t.Fatalf("the Quick Start server does not listen on :4061: %v", err)
+		t.Fatalf("the Quick Start server does not listen on :%s: %v", port, err)
 	}
 	defer nc.Close()
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
@@ -70,7 +99,7 @@ func TestQuickStart(t *testing.T) {
 	second.Stderr = &stderr
 	start := time.Now()
 	err = second.Run()
-	if err == nil || time.Since(start) > 5*time.Second || !strings.Contains(stderr.String(), "4061") {
+	if err == nil || time.Since(start) > 5*time.Second || !strings.Contains(stderr.String(), port) {
 		t.Errorf("second instance on a taken port: %v after %v, stderr %q; want a non-zero exit at once naming the address", err, time.Since(start), stderr.String())
 	}
 
