@@ -3,6 +3,7 @@ package natsrpc_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,9 @@ import (
 //     packet (a non-final one) to NestJS; externalReply only looks at
 //     isDisposed being true, takes it as external, and ends the call with
 //     the whole packet as its value, before the real last reply (5).
+//   - {"id":<the call's id>,"sum":3} has the call's id beside a member of
+//     its own: the call's whole value, as README's client table says (it
+//     was dropped as not a reply packet, and the call waited).
 func TestClientExternalRepliesAsNestJS(t *testing.T) {
 	ns := natstest.Run(t, nil)
 	nc, err := nats.Connect(ns.ClientURL())
@@ -40,11 +44,18 @@ func TestClientExternalRepliesAsNestJS(t *testing.T) {
 		{"ext-empty", []string{`{}`}, `{}`},
 		{"ext-status", []string{`{"status":"ok"}`}, `{"status":"ok"}`},
 		{"ext-notdisposed", []string{`{"isDisposed":false,"trace":"t"}`, `{"response":5,"isDisposed":true}`}, `5`},
+		{"ext-withid", []string{`{"id":ID,"sum":3}`}, `{"id":ID,"sum":3}`},
 	} {
 		replies := tc.replies
+		ids := make(chan string, 1) // ID in replies and want: the request's id
 		sub, err := nc.Subscribe(tc.subject, func(m *nats.Msg) {
+			var req struct {
+				ID json.RawMessage `json:"id"`
+			}
+			json.Unmarshal(m.Data, &req)
+			ids <- string(req.ID)
 			for _, r := range replies {
-				m.Respond([]byte(r))
+				m.Respond([]byte(strings.ReplaceAll(r, "ID", string(req.ID))))
 			}
 		})
 		if err != nil {
@@ -58,8 +69,14 @@ func TestClientExternalRepliesAsNestJS(t *testing.T) {
 		var got json.RawMessage
 		err = c.Send(ctx, tc.subject, 1, &got)
 		cancel()
-		if err != nil || string(got) != tc.want {
-			t.Errorf("replies %s from a plain responder: got %s, %v; want %s, nil", tc.replies, got, err, tc.want)
+		want := tc.want
+		select {
+		case id := <-ids:
+			want = strings.ReplaceAll(want, "ID", id)
+		default:
+		}
+		if err != nil || string(got) != want {
+			t.Errorf("replies %s from a plain responder: got %s, %v; want %s, nil", tc.replies, got, err, want)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package rpc_test
 
 import (
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -15,29 +14,17 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/msgpattern/msgpattern/internal/lockedbuf"
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
-// keyLog collects what tls.Config.KeyLogWriter writes.
-type keyLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (k *keyLog) Write(p []byte) (int, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.b.Write(p)
-}
-
-func (k *keyLog) secret(t *testing.T, label string) []byte {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for _, line := range strings.Split(k.b.String(), "\n") {
+// keyLogSecret returns the secret named label in a key log
+// (tls.Config.KeyLogWriter's lines: label, client random, secret).
+func keyLogSecret(t *testing.T, log, label string) []byte {
+	for _, line := range strings.Split(log, "\n") {
 		f := strings.Fields(line)
 		if len(f) == 3 && f[0] == label {
 			s, err := hex.DecodeString(f[2])
@@ -122,7 +109,7 @@ func TestTLSPostHandshakeMessageMemoryBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { raw.Close() })
-		kl := &keyLog{}
+		kl := &lockedbuf.Buffer{}
 		cfg := p.clientConfig(nil)
 		cfg.ServerName = "127.0.0.1"
 		cfg.MinVersion = tls.VersionTLS13
@@ -133,7 +120,7 @@ func TestTLSPostHandshakeMessageMemoryBounded(t *testing.T) {
 			t.Fatalf("handshake: %v", err)
 		}
 		raw.SetDeadline(time.Time{})
-		secret := kl.secret(t, "CLIENT_TRAFFIC_SECRET_0")
+		secret := keyLogSecret(t, kl.String(), "CLIENT_TRAFFIC_SECRET_0")
 		var h func() hash.Hash
 		var keyLen int
 		switch cs := tc.ConnectionState().CipherSuite; cs {
@@ -171,17 +158,7 @@ func TestTLSPostHandshakeMessageMemoryBounded(t *testing.T) {
 		}
 	}
 	flights = nil
-	// Let the server read what was sent: wait until the heap stops growing.
-	var held uint64
-	for i := 0; i < 30; i++ {
-		time.Sleep(100 * time.Millisecond)
-		h := serverHeapInUse()
-		if h <= held && i > 5 {
-			break
-		}
-		held = max(held, h)
-	}
-	perConn := (int64(held) - int64(before)) / peers
+	perConn := (int64(settledHeap()) - int64(before)) / peers
 	m := s.GetMetrics()
 	bystanderCheck(t, honest, "during")
 
