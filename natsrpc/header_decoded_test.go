@@ -1,7 +1,6 @@
 package natsrpc_test
 
 import (
-	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -28,14 +27,7 @@ func TestDecodedHeadersCharged(t *testing.T) {
 	srv := rpc.NewServer(&rpc.Config{RateLimitPerSec: -1, RetryAttempts: -1, MemoryBudget: 256 << 20}, quietLogger())
 	release := make(chan struct{})
 	var running atomic.Int64
-	srv.Handle("hold", rpc.HandlerFunc(func(ctx context.Context, w rpc.ResponseWriter, r *rpc.Request) error {
-		running.Add(1)
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return w.Send("ok")
-	}))
+	srv.Handle("hold", holdUntil(release, func(*rpc.Request) { running.Add(1) }))
 	natstest.Serve(t, srv, ns.ClientURL(), natsrpc.WithMaxConcurrent(workers))
 	defer close(release)
 

@@ -116,3 +116,17 @@ func isRemote(err error) bool {
 	var re *rpc.Error
 	return errors.As(err, &re)
 }
+
+// holdUntil is a handler that calls started with its request, then holds
+// it until release closes (or its context ends) and answers "ok": a
+// handler running long, holding its message.
+func holdUntil(release <-chan struct{}, started func(*rpc.Request)) rpc.Handler {
+	return rpc.HandlerFunc(func(ctx context.Context, w rpc.ResponseWriter, r *rpc.Request) error {
+		started(r)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return w.Send("ok")
+	})
+}

@@ -1,7 +1,6 @@
 package natsrpc_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -28,14 +27,7 @@ func TestPendingBoundCountsReplySubjects(t *testing.T) {
 	srv := rpc.NewServer(&rpc.Config{MemoryBudget: budget, RateLimitPerSec: -1, RetryAttempts: -1}, quietLogger())
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
-	srv.Handle("hold", rpc.HandlerFunc(func(ctx context.Context, w rpc.ResponseWriter, r *rpc.Request) error {
-		started <- struct{}{}
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return w.Send("ok")
-	}))
+	srv.Handle("hold", holdUntil(release, func(*rpc.Request) { started <- struct{}{} }))
 	ns2 := natstest.Serve(t, srv, ns.ClientURL(), natsrpc.WithMaxConcurrent(1))
 	defer close(release)
 
