@@ -283,7 +283,13 @@ func TestClientDeadline(t *testing.T) {
 // waitFor polls cond until it holds, failing after a generous time.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+	waitForUpTo(t, 5*time.Second, what, cond)
+}
+
+// waitForUpTo is waitFor failing after d.
+func waitForUpTo(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for: %s", what)
 		}
