@@ -33,17 +33,21 @@ type clientConn struct {
 	cause   error
 
 	inflight  atomic.Int64
-	hbMode    atomic.Int32  // hbUnknown or hbUnsupported
-	lastRead  atomic.Int64  // monotime of the last sign of life: a frame read, or progress on one (readLoop)
-	lastFrame atomic.Int64  // monotime of the last complete frame read, once it was delivered (readLoop)
-	written   atomic.Uint64 // bytes written (out)
-	born      int64         // monotime the connection was made
-	diedAt    atomic.Int64  // monotime fail was first called, 0 while alive
-	deadFlag  atomic.Bool
-	done      chan struct{} // closed when the reader, writer (and heartbeat) stopped
-	stop      chan struct{} // closed by fail, to stop the writer and heartbeat loops
-	kick      chan struct{} // 1-buffered: requests are queued for the writer
-	roomTurn  chan struct{} // 1-buffered: held by the one call waiting in waitForRoom
+	hbMode    atomic.Int32 // hbUnknown or hbUnsupported
+	lastRead  atomic.Int64 // monotime of the last sign of life: a frame read, or progress on one (readLoop)
+	lastFrame atomic.Int64 // monotime of the last complete frame read, once it was delivered (readLoop)
+	// lastPing is the id of the last ping forgotten because another frame
+	// answered for it: its own reply, coming later, still says whether the
+	// server has heartbeats.
+	lastPing atomic.Uint64
+	written  atomic.Uint64 // bytes written (out)
+	born     int64         // monotime the connection was made
+	diedAt   atomic.Int64  // monotime fail was first called, 0 while alive
+	deadFlag atomic.Bool
+	done     chan struct{} // closed when the reader, writer (and heartbeat) stopped
+	stop     chan struct{} // closed by fail, to stop the writer and heartbeat loops
+	kick     chan struct{} // 1-buffered: requests are queued for the writer
+	roomTurn chan struct{} // 1-buffered: held by the one call waiting in waitForRoom
 }
 
 // call is one pending request.
@@ -409,6 +413,9 @@ func (cc *clientConn) deliver(body []byte) {
 	defer cc.mu.Unlock()
 	ca := cc.pending[id]
 	if ca == nil {
+		if id == cc.lastPing.Load() {
+			cc.pong(id, rep) // a NestJS server's late no-handler answer
+		}
 		return // a late reply to a call that gave up
 	}
 	if ca.ping {
@@ -491,6 +498,7 @@ func (cc *clientConn) heartbeatLoop() {
 			// own reply, still to be delivered (a NestJS server's
 			// no-handler error, which says it has no heartbeats).
 			pingSent = 0
+			cc.lastPing.Store(pingID)
 			cc.forget(pingID)
 		}
 		if cc.hbMode.Load() == hbUnsupported {
