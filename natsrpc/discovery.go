@@ -185,11 +185,20 @@ const (
 	discoveryPendingBytes = 1 << 20
 )
 
+// stop unsubscribes discovery's subscriptions.
 func (d *discovery) stop() {
-	for _, sub := range d.subs {
+	for _, sub := range d.detach() {
 		sub.Unsubscribe()
 	}
+}
+
+// detach forgets discovery's subscriptions and returns them, for a caller
+// that unsubscribes them once it has released the lock Dropped reads them
+// under (s.mu).
+func (d *discovery) detach() []*nats.Subscription {
+	subs := d.subs
 	d.subs = nil
+	return subs
 }
 
 func (d *discovery) handler(verb string) nats.MsgHandler {

@@ -453,8 +453,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.stopped = true
 	subs := s.subs
-	disc := s.disc.subs // taken under s.mu, which Dropped reads it under
-	s.disc.subs = nil
+	disc := s.disc.detach()
 	s.mu.Unlock()
 	for _, sub := range disc {
 		sub.Unsubscribe()

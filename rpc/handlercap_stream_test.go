@@ -2,6 +2,10 @@ package rpc_test
 
 import (
 	"context"
+	"encoding/json"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,5 +63,60 @@ func TestStreamValuesFlowWhileHandOffHeldBack(t *testing.T) {
 	}
 	if want := partReply(`"first"`, "2"); f != want {
 		t.Fatalf("got %q, want %q", f, want)
+	}
+}
+
+// TestHeldBackFlushesBounded: at MaxHandlers, the monitor starts a
+// goroutine to write what a held-back handler sent before (a write may
+// block on its peer). Peers that never read make those writes block: there
+// is at most one per connection (a connection's writes go one at a time),
+// so 20 such peers, each with a held-back handler that sent 1 MiB, cost at
+// most a few goroutines each, and an honest client is still answered.
+func TestHeldBackFlushesBounded(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	big := strings.Repeat("x", 1<<20)
+	s, _ := startServer(t, rpc.Config{MaxHandlers: 1, Timeout: 30 * time.Second}, func(s *rpc.Server) {
+		s.Handle("block", rpc.HandlerFunc(func(ctx context.Context, _ rpc.ResponseWriter, _ *rpc.Request) error {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		}))
+		s.Handle("hog", rpc.HandlerFunc(func(ctx context.Context, w rpc.ResponseWriter, _ *rpc.Request) error {
+			w.Send(big) // queued, then held back: the monitor's goroutine writes it
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		}))
+		s.Handle("ping", rpc.Func(func(json.RawMessage) (any, error) { return "pong", nil }))
+	})
+	a := dial(t, s) // fills the one hand-off slot
+	a.write(reqFrame(`"block"`, "null", `"a"`))
+	if !eventually(ioTimeout, func() bool { return limits(s).HandedOffRunning == 1 }) {
+		t.Fatalf("a's handler was not handed off: %+v", limits(s))
+	}
+	base := runtime.NumGoroutine()
+	const attackers = 20
+	for i := range attackers {
+		c := dial(t, s) // never reads
+		c.write(reqFrame(`"hog"`, "null", strconv.Itoa(i)))
+	}
+	if !eventually(ioTimeout, func() bool { return limits(s).HandoffsDeferred >= attackers }) {
+		t.Fatalf("hand-offs held back: %+v", limits(s))
+	}
+	time.Sleep(200 * time.Millisecond) // the monitor's writers started and blocked
+	n := runtime.NumGoroutine() - base
+	t.Logf("%d goroutines more for %d held-back handlers", n, attackers)
+	if n > 3*attackers {
+		t.Errorf("%d goroutines for %d held-back handlers whose peers do not read, want at most %d", n, attackers, 3*attackers)
+	}
+	honest := dial(t, s)
+	honest.write(reqFrame(`"ping"`, "null", `1`))
+	if f, want := honest.readFrame(), valueReply(`"pong"`, `1`); f != want {
+		t.Fatalf("honest client: got %.80s, want %s", f, want)
 	}
 }
