@@ -26,7 +26,8 @@ type Config struct {
 	// connection (a token bucket): a request over the limit is answered
 	// at once with {"status":"error","message":"Rate limit exceeded"} and
 	// not run; an event over the limit is dropped. Both are counted.
-	// Defaults 100 and 200. A negative RateLimitPerSec turns the limit off.
+	// Defaults 100 and, for the burst, twice the rate (200). A negative
+	// RateLimitPerSec turns the limit off.
 	RateLimitPerSec int
 	RateLimitBurst  int
 	// RetryAttempts is how many times a handler is run again after an
@@ -38,14 +39,19 @@ type Config struct {
 	// error or a connection lost mid-call is answered at once. (Before
 	// v0.3 every plain error was retried; see CHANGELOG.md.) Defaults 3
 	// and 500ms. A negative RetryAttempts turns retries off; WithoutRetry
-	// does so for one pattern.
+	// does so for one pattern. A negative RetryDelay retries at once.
 	RetryAttempts int
 	RetryDelay    time.Duration
 	// HeartbeatInterval and HeartbeatTimeout find dead peers. Every
 	// connection gets TCP keepalive probes after HeartbeatInterval of
 	// silence, every HeartbeatInterval, until HeartbeatTimeout; peers that
 	// speak msgpattern heartbeats (see HeartbeatPattern) are also dropped
-	// when silent for HeartbeatTimeout. Defaults 10s and 30s.
+	// when silent for HeartbeatTimeout. Defaults 10s and 30s. Keepalive
+	// counts whole seconds and at most 127 probes: a HeartbeatTimeout
+	// longer than 127 intervals lengthens the interval between probes. A
+	// negative HeartbeatTimeout drops no peer for its silence (pings are
+	// still answered) and leaves the probe count to the operating system;
+	// a negative HeartbeatInterval leaves keepalive's timing to it.
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
 
@@ -212,6 +218,9 @@ func (c *Config) setDefaults() {
 	setDefault(&c.Timeout, DefaultTimeout)
 	setDefault(&c.MaxConnections, DefaultMaxConnections)
 	setDefault(&c.RateLimitPerSec, DefaultRateLimitPerSec)
+	if c.RateLimitBurst == 0 && c.RateLimitPerSec > 0 {
+		c.RateLimitBurst = int(min(2*int64(c.RateLimitPerSec), math.MaxInt32))
+	}
 	setDefault(&c.RateLimitBurst, DefaultRateLimitBurst)
 	setDefault(&c.RetryAttempts, DefaultRetryAttempts)
 	setDefault(&c.RetryDelay, DefaultRetryDelay)

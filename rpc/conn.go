@@ -639,9 +639,9 @@ func (c *conn) armReadDeadline(pending bool) error {
 		if t := c.srv.cfg.frameTimeout(); t > 0 {
 			kind, timeout = deadlineFrame, t
 		}
-	case c.warm && (!c.heartbeats || c.srv.cfg.HeartbeatTimeout > c.srv.warmFor):
+	case c.warm && (!c.heartbeats || c.srv.cfg.HeartbeatTimeout <= 0 || c.srv.cfg.HeartbeatTimeout > c.srv.warmFor):
 		kind, timeout = deadlineWarm, c.srv.warmFor
-	case c.heartbeats:
+	case c.heartbeats && c.srv.cfg.HeartbeatTimeout > 0:
 		kind, timeout = deadlineIdle, c.srv.cfg.HeartbeatTimeout
 	}
 	if kind == deadlineNone {

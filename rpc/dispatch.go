@@ -2,14 +2,15 @@ package rpc
 
 import (
 	"context"
-
 	"errors"
 	"fmt"
-	"github.com/msgpattern/msgpattern/wire"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"runtime/debug"
 	"time"
+
+	"github.com/msgpattern/msgpattern/wire"
 )
 
 // replyTarget is a transport's side of one request's reply: where the
@@ -347,9 +348,17 @@ func (d *dispatcher) retryable(err error, rt *route, rc *requestContext, attempt
 }
 
 // backoff is the delay before retry attempt+1: RetryDelay doubled each
-// time, with ±20% jitter so that failing callers do not retry in step.
+// time, with ±20% jitter so that failing callers do not retry in step. A
+// RetryDelay of zero or less (after defaults: a negative one) retries at
+// once; the doubling stops short of overflowing.
 func (d *dispatcher) backoff(attempt int) time.Duration {
-	base := d.retryDelay << min(attempt, 16)
+	base := d.retryDelay
+	if base <= 0 {
+		return 0
+	}
+	for i := 0; i < min(attempt, 16) && base <= math.MaxInt64/4; i++ {
+		base <<= 1
+	}
 	jitter := time.Duration(rand.Int64N(int64(base)/5*2+1)) - base/5
 	return base + jitter
 }

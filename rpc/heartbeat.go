@@ -3,6 +3,7 @@ package rpc
 import (
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/msgpattern/msgpattern/wire"
 )
@@ -46,14 +47,36 @@ func (c *conn) answerHeartbeat(id []byte) {
 
 // keepAlive derives TCP keepalive from the heartbeat settings: probes start
 // after HeartbeatInterval of silence, repeat every HeartbeatInterval, and
-// give up once HeartbeatTimeout has passed without an answer.
+// give up once HeartbeatTimeout has passed without an answer. Kernels count
+// whole seconds (Go rounds up) and Linux takes at most 127 probes and 32767
+// seconds: asked for more, setsockopt fails and the kernel's own count (9)
+// stays, so a long timeout lengthens the interval instead. A negative
+// interval leaves keepalive's timing to the operating system, a negative
+// timeout its probe count.
 func keepAlive(cfg *Config) net.KeepAliveConfig {
-	return net.KeepAliveConfig{
-		Enable:   true,
-		Idle:     cfg.HeartbeatInterval,
-		Interval: cfg.HeartbeatInterval,
-		Count:    max(1, int((cfg.HeartbeatTimeout+cfg.HeartbeatInterval-1)/cfg.HeartbeatInterval)),
+	const (
+		maxProbes = 127
+		maxStep   = 32767 * time.Second
+	)
+	iv, to := cfg.HeartbeatInterval, cfg.HeartbeatTimeout
+	if iv <= 0 {
+		return net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}
 	}
+	iv = min(iv, maxStep)
+	if to <= 0 {
+		return net.KeepAliveConfig{Enable: true, Idle: iv, Interval: iv, Count: -1}
+	}
+	step := ceilSecond(iv)
+	if to > step*maxProbes {
+		step = min(ceilSecond((min(to, maxStep*maxProbes)+maxProbes-1)/maxProbes), maxStep)
+	}
+	count := min((min(to, maxStep*maxProbes)+step-1)/step, maxProbes)
+	return net.KeepAliveConfig{Enable: true, Idle: iv, Interval: step, Count: int(max(1, count))}
+}
+
+// ceilSecond rounds d (at most a few days) up to whole seconds.
+func ceilSecond(d time.Duration) time.Duration {
+	return (d + time.Second - 1).Truncate(time.Second)
 }
 
 // setKeepAlive enables TCP keepalive on nc, or on the TCP connection under

@@ -18,6 +18,12 @@ func TestKeepAliveDerivedFromHeartbeats(t *testing.T) {
 		{10 * time.Second, 30 * time.Second, 10, 10, 3}, // the defaults
 		{2 * time.Second, 5 * time.Second, 2, 2, 3},     // rounded up: never give up early
 		{5 * time.Second, time.Second, 5, 5, 1},
+		// Linux takes at most 127 probes (more fails, and its default of
+		// 9 would stay): the interval grows instead.
+		{10 * time.Second, 30 * time.Minute, 10, 15, 120},
+		// Whole seconds: 100ms probes are 1 s probes, so 30 of them.
+		{100 * time.Millisecond, 30 * time.Second, 1, 1, 30},
+		{500 * time.Millisecond, 30 * time.Second, 1, 1, 30},
 	}
 	for _, tt := range tests {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -304,7 +304,10 @@ func (s *Server) maxClosing() int { return max(16, s.cfg.maxConnections()/4) }
 func (s *Server) beginClosing(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !c.closing && len(s.closingSet) >= s.maxClosing() {
+	// While the server drains, lingering costs nothing the bound protects:
+	// every connection's descriptor is held already, and Shutdown's context
+	// ends every linger. Skipping it would reset replies in flight.
+	if !c.closing && !c.draining.Load() && len(s.closingSet) >= s.maxClosing() {
 		s.stats.lingerSkipped.Add(1)
 		return false
 	}
@@ -461,7 +464,10 @@ func (s *Server) forceClose() {
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.cancel()
-		c.nc.Close()
+		// Beneath TLS: tls.Conn.Close would first send close_notify, and
+		// to a peer that stopped reading that waits crypto/tls's 5 s, one
+		// connection after another, past Shutdown's deadline.
+		netConnBeneath(c.nc).Close()
 	}
 }
 

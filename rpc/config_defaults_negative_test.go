@@ -1,0 +1,60 @@
+package rpc_test
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// TestNegativeHeartbeatTimeoutDropsNoPeer: a negative HeartbeatTimeout
+// closes no peer for its silence, as negative durations elsewhere in Config
+// mean "off". It used to set the read deadline in the past, cutting every
+// msgpattern client off after its first ping.
+func TestNegativeHeartbeatTimeoutDropsNoPeer(t *testing.T) {
+	s, _ := startServer(t, rpc.Config{HeartbeatTimeout: -time.Second}, func(s *rpc.Server) {
+		rpc.NewServerWrapper(s).MessagePattern("ping", func(json.RawMessage) (interface{}, error) { return "pong", nil })
+	})
+	c := dial(t, s)
+	c.call(`"msgpattern:heartbeat"`, `null`, `1`, valueReply(`"pong"`, `1`))
+	time.Sleep(200 * time.Millisecond) // a peer idle for a moment after its ping
+	c.write(reqFrame(`"ping"`, `null`, `2`))
+	f, err := c.readFrameErr(ioTimeout)
+	if err != nil {
+		t.Fatalf("with HeartbeatTimeout -1s the server dropped a heartbeat peer idle for 200 ms (heartbeats.failed = %d): %v",
+			s.GetMetrics().Heartbeats.Failed, err)
+	}
+	if want := valueReply(`"pong"`, `2`); f != want {
+		t.Fatalf("got %q, want %q", f, want)
+	}
+}
+
+// TestRateLimitBurstDefaultsToTwiceTheRate: the per-connection burst left at
+// zero is twice RateLimitPerSec, as documented (and as the server-wide
+// one): it used to stay 200 whatever the rate, so at 1000/s, 300 of 500
+// back-to-back requests were refused.
+func TestRateLimitBurstDefaultsToTwiceTheRate(t *testing.T) {
+	s, _ := startServer(t, rpc.Config{RateLimitPerSec: 1000}, func(s *rpc.Server) {
+		rpc.NewServerWrapper(s).MessagePattern("ping", func(json.RawMessage) (interface{}, error) { return "pong", nil })
+	})
+	const n = 500
+	c := dial(t, s)
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		b.WriteString(reqFrame(`"ping"`, `null`, strconv.Itoa(i)))
+	}
+	c.write(b.String())
+	limited := 0
+	for i := 0; i < n; i++ {
+		if strings.Contains(c.readFrame(), "Rate limit exceeded") {
+			limited++
+		}
+	}
+	if limited > 0 {
+		t.Errorf("RateLimitPerSec 1000 with the burst left to its default: %d of %d back-to-back requests refused (Config().RateLimitBurst = %d; documented: twice the rate, %d)",
+			limited, n, s.Config().RateLimitBurst, 2*1000)
+	}
+}
