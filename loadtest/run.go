@@ -388,6 +388,10 @@ func dial(ctx context.Context, cfg Config) (net.Conn, error) {
 		nc, err = d.DialContext(ctx, "tcp", cfg.Addr)
 	}
 	if err != nil {
+		if cfg.TLS != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			// The handshake's time is up, not the run's: say which.
+			return nil, fmt.Errorf("loadtest: dial %s: no TLS handshake within %s: %w", cfg.Addr, d.Timeout, err)
+		}
 		return nil, fmt.Errorf("loadtest: %w", err)
 	}
 	return nc, nil

@@ -96,13 +96,14 @@ func (c *callFlags) execute(name, usageText, verbose string, args []string,
 	// request's metadata; the spans flushed last, after the client closed.
 	tr := startTracing(os.Stderr, warnStderr)
 	defer tr.shutdown()
-	client, err := c.client(ctx, name)
+	// --timeout counts from here: connecting (over NATS) included.
+	callCtx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	client, err := c.client(callCtx, name)
 	if err != nil {
 		return c.clientFailed(ctx, name, err)
 	}
 	defer client.Close()
-	callCtx, cancel := c.withTimeout(ctx)
-	defer cancel()
 	return call(ctx, callCtx, tr.wrap(client))
 }
 
@@ -125,7 +126,13 @@ type caller interface {
 // (connected on first use).
 func (c *callFlags) client(ctx context.Context, cmd string) (caller, error) {
 	if c.nats != "" {
-		return dialNATS(ctx, c.nats, "msgpattern "+cmd, c.timeout, c.tlsCfg)
+		client, err := dialNATS(ctx, c.nats, "msgpattern "+cmd, c.timeout, c.tlsCfg)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("no connection to %s within %s (--timeout)", c.nats, c.timeout)
+		} else if err != nil {
+			return nil, err
+		}
+		return client, nil
 	}
 	opts := []rpc.ClientOption{rpc.WithClientLogger(slog.New(slog.DiscardHandler))}
 	if c.timeout > 0 {

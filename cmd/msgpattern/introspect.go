@@ -71,13 +71,14 @@ func introspect(name, usageText string, args []string, extra func(fs *flag.FlagS
 	}
 	ctx, _, stop := notifySignals()
 	defer stop()
-	client, err := c.client(ctx, name)
+	// --timeout counts from here: connecting (over NATS) included.
+	callCtx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	client, err := c.client(callCtx, name)
 	if err != nil {
 		return c.clientFailed(ctx, name, err)
 	}
 	defer client.Close()
-	callCtx, cancel := c.withTimeout(ctx)
-	defer cancel()
 	start := time.Now()
 	err = ask(callCtx, client)
 	if c.verbose && (err == nil || isRemote(err)) {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -104,7 +105,7 @@ func serve(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", envOr("MSGPATTERN_ADDR", ":4061"), "address to listen on (env MSGPATTERN_ADDR)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve metrics and health over HTTP on this address (/metrics Prometheus, /metrics.json JSON, /healthz); off when empty")
-	fs.IntVar(&c.rateLimit, "rate-limit", -1, "requests per second per connection, -1 for none (the library's default is 100)")
+	fs.IntVar(&c.rateLimit, "rate-limit", -1, "requests per second per connection, 0 or -1 for none (the library's default is 100)")
 	fs.BoolVar(&c.verbose, "v", false, "log connections, and the embedded NATS server's notices (debug level)")
 	nonNegativeDuration(fs, &c.grace, "grace", 10*time.Second, "how long shutdown waits for in-flight requests")
 	c.logFormat = "text"
@@ -190,6 +191,21 @@ func (c *serveCommand) say(log *slog.Logger, text, msg string, args ...any) {
 	fmt.Fprint(os.Stderr, text)
 }
 
+// fail reports why serve cannot go on, with a hint if any (a line ending in
+// a newline): as text on stderr, or as log records with --log-format json,
+// where a log pipeline needs this line most.
+func (c *serveCommand) fail(log *slog.Logger, err error, hint string) {
+	if c.logFormat == "json" {
+		log.Error("cannot serve", "err", err)
+		if hint != "" {
+			log.Info(strings.TrimSuffix(hint, "\n"))
+		}
+		return
+	}
+	fmt.Fprintln(os.Stderr, "msgpattern:", err)
+	fmt.Fprint(os.Stderr, hint)
+}
+
 // run serves until ctx ends, then shuts down gracefully, or at once when
 // a signal comes on again.
 func (c *serveCommand) run(ctx context.Context, again <-chan os.Signal) int {
@@ -212,7 +228,7 @@ func (c *serveCommand) run(ctx context.Context, again <-chan os.Signal) int {
 	if c.natsServer != "" {
 		var err error
 		if embedded, err = startNATSServer(c.natsServer, log); err != nil {
-			fmt.Fprintln(os.Stderr, "msgpattern:", err)
+			c.fail(log, err, "")
 			return 1
 		}
 		defer embedded.shutdown()
@@ -221,14 +237,19 @@ func (c *serveCommand) run(ctx context.Context, again <-chan os.Signal) int {
 	}
 
 	cfg := c.limits
+	// 0 is no limit, as bench's --rate 0 (the library would read it as
+	// "unset", its default of 100/s).
 	cfg.Addr, cfg.RateLimitPerSec, cfg.RateLimitBurst = c.addr, c.rateLimit, 2*max(c.rateLimit, 0)
+	if c.rateLimit <= 0 {
+		cfg.RateLimitPerSec, cfg.RateLimitBurst = -1, 0
+	}
 	cfg.TLSConfig = c.tlsCfg
 	cfg.Introspection = true // msgpattern list, msgpattern health
 	srv := rpc.NewServer(&cfg, log)
 	tr.serve(srv)
 	demo.Register(srv)
 	if err := srv.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "msgpattern:", err)
+		c.fail(log, err, "")
 		return 1
 	}
 	var ns *natsrpc.Server
@@ -238,10 +259,11 @@ func (c *serveCommand) run(ctx context.Context, again <-chan os.Signal) int {
 		ns, err = natsrpc.Connect(srv, natsURL, c.natsOptions(log)...)
 		if err != nil {
 			srv.Close()
-			fmt.Fprintln(os.Stderr, "msgpattern:", err)
+			hint := ""
 			if embedded == nil {
-				fmt.Fprintf(os.Stderr, "hint: is a NATS server listening at %s? Or start one in this process with --nats-server ADDR\n", natsURL)
+				hint = fmt.Sprintf("hint: is a NATS server listening at %s? Or start one in this process with --nats-server ADDR\n", natsURL)
 			}
+			c.fail(log, err, hint)
 			return 1
 		}
 		queue := c.natsQueue
@@ -256,19 +278,14 @@ func (c *serveCommand) run(ctx context.Context, again <-chan os.Signal) int {
 		ln, err := net.Listen("tcp", c.metricsAddr)
 		if err != nil {
 			srv.Close()
-			fmt.Fprintln(os.Stderr, "msgpattern: metrics:", err)
+			c.fail(log, fmt.Errorf("metrics: %w", err), "")
 			return 1
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", prommetrics.Handler(srv))
 		mux.Handle("GET /metrics.json", rpc.MetricsHandler(srv))
 		mux.Handle("GET /healthz", healthHandler(&draining))
-		metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := metrics.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				log.Error("metrics server stopped", "err", err)
-			}
-		}()
+		metrics = serveMetrics(ln, mux, func(err error) { log.Error("metrics server stopped", "err", err) })
 		base := "http://" + ln.Addr().String()
 		log.Info("metrics over HTTP", "prometheus", base+"/metrics", "json", base+"/metrics.json", "health", base+"/healthz")
 	}
@@ -320,8 +337,16 @@ func shutdown(ctx context.Context, log *slog.Logger, srv *rpc.Server, ns *natsrp
 	// The RPC server first, so that metrics (and /healthz, "draining") can
 	// be scraped while it drains; its shutdown drains the NATS
 	// subscriptions too.
-	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-		fmt.Fprintln(os.Stderr, "msgpattern:", err)
+	switch err := srv.Shutdown(ctx); {
+	case err == nil:
+	case errors.Is(err, context.DeadlineExceeded):
+		// The grace ran out: what was still running was cut off, and its
+		// callers saw their connection close.
+		log.Warn("grace period over: in-flight work cut off, connections closed")
+		code = 1
+	case errors.Is(err, context.Canceled): // a second signal: its own exit code
+	default:
+		log.Error("shutdown", "err", err)
 		code = 1
 	}
 	if metrics != nil {

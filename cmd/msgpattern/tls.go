@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/msgpattern/msgpattern/rpc"
+	"github.com/msgpattern/msgpattern/wire"
 )
 
 // clientTLS are the client side's TLS flags.
@@ -79,8 +80,11 @@ func (t *clientTLS) hint(err error, cfg *tls.Config) string {
 	}
 	switch {
 	case !errors.Is(err, rpc.ErrConnectionLost):
+	case errors.Is(err, wire.ErrFrameTooLarge):
+		// The client closed it: the reply is over its frame limit.
+		return "the reply is longer than this client takes (16 Mi UTF-16 units)"
 	case cfg == nil:
-		return "the server closed the connection without a reply; if it serves TLS, connect with --tls or --cacert FILE"
+		return "the server closed the connection without a reply; if it serves TLS, connect with --tls or --cacert FILE; a request over its frame size limit (16 Mi UTF-16 units by default) is closed so too"
 	case t.cert == "": // the alert may be lost in the race with the close
 		return "the server closed the connection without a reply; if it wants a client certificate, give it with --cert FILE --key FILE"
 	}

@@ -55,7 +55,7 @@ func TestTLS(t *testing.T) {
 			want want
 		}{
 			{"no TLS", []string{"send", "--addr", ts.addr, "sum"}, want{code: exitLocal,
-				stderrRE: `^msgpattern: send: rpc: connection lost: .*\nhint: the server closed the connection without a reply; if it serves TLS, connect with --tls or --cacert FILE\n$`}},
+				stderrRE: `^msgpattern: send: rpc: connection lost: .*\nhint: the server closed the connection without a reply; if it serves TLS, connect with --tls or --cacert FILE; a request over its frame size limit \(16 Mi UTF-16 units by default\) is closed so too\n$`}},
 			{"no client certificate", []string{"send", "--addr", ts.addr, "--cacert", certs.CA, "sum"}, want{code: exitLocal,
 				// Mostly the server's alert; sometimes the client sees only the close.
 				stderrRE: `^msgpattern: send: rpc: connection lost: (remote error: tls: (certificate required|bad certificate)\nhint: the server wants a client certificate:` +
