@@ -418,17 +418,29 @@ func decodeStringSlice(elem *plan) func(*decoder, unsafe.Pointer) bool {
 }
 
 // countElements counts the elements of an array of scalars starting at b
-// (after its '['): 0 when it meets anything else, such as a string.
+// (after its '['): 0 when it meets anything else, such as a string, or an
+// element with no byte of its own ("[,,,]" is not JSON, and counting its
+// commas would presize 8 bytes per input byte, twice what a valid array of
+// numbers can need).
 func countElements(b []byte) int {
-	n := 1
+	n, empty := 0, true
 	for _, c := range b {
 		switch c {
+		case ' ', '\t', '\n', '\r':
 		case ',':
-			n++
+			if empty {
+				return 0
+			}
+			n, empty = n+1, true
 		case ']':
-			return n
+			if empty {
+				return 0
+			}
+			return n + 1
 		case '"', '[', '{':
 			return 0
+		default:
+			empty = false
 		}
 	}
 	return 0
