@@ -44,6 +44,9 @@ type batchWriter struct {
 	// yet to be written, is not stalled.)
 	budget         *memoryBudget
 	overBudgetMark int
+	// onOverBudget, when set, is called without locks held after a frame
+	// left the budget over its limit (the server's shedder).
+	onOverBudget func()
 	// onFail is called once, without locks held, when the writer first
 	// fails (write error, stalled write, queue over maxQueued).
 	onFail func(error)
@@ -105,7 +108,7 @@ func putWriteBuf(wb *writeBuf) {
 // drops the frame and returns the failure; f's own error leaves the buffer
 // as it was.
 func (w *batchWriter) appendFrame(f func(dst []byte) ([]byte, error)) (start, end int, gen uint64, err error) {
-	var over bool
+	var over, overBudget bool
 	func() {
 		w.mu.Lock()
 		defer w.mu.Unlock() // f may encode user values, which may panic
@@ -127,6 +130,7 @@ func (w *batchWriter) appendFrame(f func(dst []byte) ([]byte, error)) (start, en
 		before := w.queued.Add(int64(n)) - int64(n)
 		if w.budget != nil {
 			w.budget.charge(int64(n))
+			overBudget = w.budget.over()
 		}
 		if before > 0 && w.maxQueued > 0 && before+int64(n) > int64(w.maxQueued) ||
 			start > 0 && w.overBudgetMark > 0 && len(out) > w.overBudgetMark && w.budget.over() && w.stalledLocked() {
@@ -140,7 +144,31 @@ func (w *batchWriter) appendFrame(f func(dst []byte) ([]byte, error)) (start, en
 	if over && w.onFail != nil {
 		w.onFail(errSlowConsumer)
 	}
+	if overBudget && w.onOverBudget != nil {
+		w.onOverBudget()
+	}
 	return start, end, gen, err
+}
+
+// shed fails the writer as a slow consumer when more than mark bytes wait
+// behind a write that took nothing for overBudgetStall. pending reports
+// more than mark waiting behind a write not (yet) stalled.
+func (w *batchWriter) shed(mark int) (dropped, pending bool) {
+	w.mu.Lock()
+	if w.err != nil || w.queuedBytes() <= mark {
+		w.mu.Unlock()
+		return false, false
+	}
+	if !w.stalledLocked() {
+		w.mu.Unlock()
+		return false, true
+	}
+	w.failLocked(errSlowConsumer)
+	w.mu.Unlock()
+	if w.onFail != nil {
+		w.onFail(errSlowConsumer)
+	}
+	return true, false
 }
 
 // overBudgetStall is how long a write must have taken nothing before a
@@ -352,8 +380,10 @@ const (
 )
 
 // write writes b, renewing the write deadline while the peer takes bytes.
-// Only the flushing goroutine calls it.
+// Only the flushing goroutine calls it. The budget gets b's bytes back when
+// the write ends, not as they leave: the buffer is held until then.
 func (w *batchWriter) write(b []byte, until int64) (err error) {
+	defer w.release(len(b))
 	_, isTLS := w.nc.(*tls.Conn)
 	piece := maxWritePiece
 	if isTLS {
@@ -384,7 +414,7 @@ func (w *batchWriter) write(b []byte, until int64) (err error) {
 		}
 		break
 	}
-	w.discard(len(b))
+	w.unqueue(len(b))
 	return err
 }
 
@@ -393,19 +423,29 @@ func (w *batchWriter) written(n int) {
 	if n > 0 && w.overBudgetMark > 0 {
 		w.progressAt.Store(monotime())
 	}
-	w.discard(n)
+	w.unqueue(n)
 	if w.bytes != nil {
 		w.bytes.Add(uint64(n))
 	}
 }
 
-// discard accounts for n queued bytes that are gone, written or dropped.
+// discard accounts for n queued bytes that are gone, dropped with their
+// buffer.
 func (w *batchWriter) discard(n int) {
-	if n == 0 {
-		return
+	w.unqueue(n)
+	w.release(n)
+}
+
+// unqueue accounts for n queued bytes that are no longer waiting.
+func (w *batchWriter) unqueue(n int) {
+	if n != 0 {
+		w.queued.Add(-int64(n))
 	}
-	w.queued.Add(-int64(n))
-	if w.budget != nil {
+}
+
+// release gives n bytes of buffer back to the budget.
+func (w *batchWriter) release(n int) {
+	if n != 0 && w.budget != nil {
 		w.budget.charge(-int64(n))
 	}
 }

@@ -19,7 +19,14 @@ type memoryBudget struct {
 	used  atomic.Int64
 
 	waiters atomic.Int32
+	// minNeed is the smallest reservation a waiter waits for (MaxInt64
+	// when none): a release wakes the waiters only once that much is
+	// free, not at every reply written (hundreds of waiters woken for
+	// nothing, each time).
+	minNeed atomic.Int64
 	mu      sync.Mutex
+	needs   map[int64]int // the waiters' reservations, counted; mu is held
+	wakes   atomic.Int64  // times the waiters were woken (tests)
 	freed   chan struct{} // closed and replaced when bytes come back while someone waits
 }
 
@@ -30,7 +37,9 @@ type memoryBudget struct {
 const recvAllowance = 64 << 10
 
 func newMemoryBudget(limit int64) *memoryBudget {
-	return &memoryBudget{limit: limit, freed: make(chan struct{})}
+	b := &memoryBudget{limit: limit, freed: make(chan struct{}), needs: make(map[int64]int)}
+	b.minNeed.Store(math.MaxInt64)
+	return b
 }
 
 // defaultMemoryBudget is half of GOMEMLIMIT when one is set, else 512 MiB:
@@ -45,8 +54,8 @@ func defaultMemoryBudget() int64 {
 // charge adds n (which may be negative) to what is held, without checking
 // the limit.
 func (b *memoryBudget) charge(n int64) {
-	b.used.Add(n)
-	if n < 0 && b.waiters.Load() > 0 {
+	u := b.used.Add(n)
+	if n < 0 && b.waiters.Load() > 0 && b.limit-u >= b.minNeed.Load() {
 		b.wake()
 	}
 }
@@ -54,6 +63,37 @@ func (b *memoryBudget) charge(n int64) {
 // over reports whether more than the limit is held (replies are charged
 // without checking it).
 func (b *memoryBudget) over() bool { return b.used.Load() > b.limit }
+
+// short reports whether the budget is over, or someone waits for it.
+func (b *memoryBudget) short() bool { return b.waiters.Load() > 0 || b.over() }
+
+// addWaiter registers a waiter for n bytes: from then on a release that
+// frees n wakes it. removeWaiter undoes it.
+func (b *memoryBudget) addWaiter(n int64) {
+	b.mu.Lock()
+	b.needs[n]++
+	if n < b.minNeed.Load() {
+		b.minNeed.Store(n)
+	}
+	b.waiters.Add(1)
+	b.mu.Unlock()
+}
+
+func (b *memoryBudget) removeWaiter(n int64) {
+	b.mu.Lock()
+	b.waiters.Add(-1)
+	if b.needs[n]--; b.needs[n] == 0 {
+		delete(b.needs, n)
+		if n == b.minNeed.Load() {
+			least := int64(math.MaxInt64)
+			for m := range b.needs {
+				least = min(least, m)
+			}
+			b.minNeed.Store(least)
+		}
+	}
+	b.mu.Unlock()
+}
 
 // tryReserve takes n bytes if they fit.
 func (b *memoryBudget) tryReserve(n int64) bool { return b.tryReserveWithin(n, b.limit) }
@@ -77,6 +117,7 @@ func (b *memoryBudget) tryReserveWithin(n, limit int64) bool {
 }
 
 func (b *memoryBudget) wake() {
+	b.wakes.Add(1)
 	b.mu.Lock()
 	close(b.freed)
 	b.freed = make(chan struct{})
@@ -89,8 +130,8 @@ func (b *memoryBudget) reserve(n int64, wait time.Duration, stop1, stop2 <-chan 
 	if b.tryReserve(n) {
 		return true
 	}
-	b.waiters.Add(1)
-	defer b.waiters.Add(-1)
+	b.addWaiter(n)
+	defer b.removeWaiter(n)
 	var expired <-chan time.Time // never, when wait is 0 (FrameTimeout off)
 	if wait > 0 {
 		t := time.NewTimer(wait)

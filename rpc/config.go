@@ -110,6 +110,10 @@ type Config struct {
 	// stops being read (its peer's sends back up) until other connections
 	// give bytes back, and is dropped (over_budget) if that takes longer
 	// than FrameTimeout; connections with small frames keep being served.
+	// Replies are charged until their write ends, without waiting (their
+	// handlers have run); while the budget is over or a reader waits for
+	// it, a connection holding more than 1 MiB of them behind a write that
+	// took nothing for 100 ms is dropped (slow_consumer).
 	// While it is at most half used, busy connections also read in chunks
 	// of up to 256 KiB, the part past 64 KiB drawn from it (never waiting
 	// for it). Default: half of GOMEMLIMIT (at least 64 MiB) when it is

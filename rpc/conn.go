@@ -149,6 +149,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		nc: nc, bytes: &s.stats.bytesOut,
 		timeout: s.cfg.WriteTimeout, maxQueued: s.cfg.maxQueued(),
 		budget: s.budget, overBudgetMark: s.readPauseMark, onFail: c.writeFailed,
+		onOverBudget: func() { s.shed(0) },
 	}
 	c.peer = Peer{addr: c.remote, transport: "tcp", limiter: s.newPeerLimiter()}
 	if c.raw = rawConnOf(nc); c.raw != nil {

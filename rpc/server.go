@@ -34,6 +34,7 @@ type Server struct {
 	warmFor          time.Duration // idle.go's warmFor; tests shorten it
 	osMemory         osMemoryReturner
 	readPauseMark    int          // queued reply bytes past which a reader pauses
+	shedding         shedder      // drops stalled peers while the budget is short (shed.go)
 	handedOffRunning atomic.Int64 // handlers running off their reader; at most MaxHandlers
 
 	dispatching  atomic.Int64  // Dispatch calls in progress

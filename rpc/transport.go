@@ -125,6 +125,7 @@ func (s *Server) takeBudget(n int64, stop1, stop2 <-chan struct{}) (ok, waited b
 		return true, false
 	}
 	s.stats.budgetPauses.Add(1)
+	s.shed(n) // the peers holding replies they do not take go first
 	return s.budget.reserve(n, s.cfg.frameTimeout(), stop1, stop2), true
 }
 
