@@ -60,9 +60,9 @@ type batchWriter struct {
 	writtenTo uint64
 	writtenCh chan struct{}
 	flushing  bool
-	flushSeq  uint64 // counts flushes begun, so that an abort finds its own
-	err       error  // the first failure; later frames are dropped
-	drained   chan struct{}
+	flushSeq  uint64        // counts flushes begun, so that an abort finds its own
+	err       error         // the first failure; later frames are dropped
+	drained   chan struct{} // closed when a flush ends, made by a waiter (drainToBy)
 
 	queued     atomic.Int64 // bytes appended and not yet written
 	progressAt atomic.Int64 // monotime a flush began or last wrote bytes
@@ -294,11 +294,9 @@ func (w *batchWriter) flushFor(ctx context.Context, until int64, handOff func())
 	w.flushing = false
 	more := handOff != nil && w.err == nil && w.buf != nil && len(w.buf.b) > 0
 	err := w.err
-	if w.drained != nil {
-		select {
-		case w.drained <- struct{}{}:
-		default:
-		}
+	if w.drained != nil { // every waiter looks again: the reader, stream handlers
+		close(w.drained)
+		w.drained = nil
 	}
 	w.mu.Unlock()
 	if failed != nil && w.onFail != nil {
@@ -510,7 +508,7 @@ func (w *batchWriter) drainToBy(mark int, done1, done2 <-chan struct{}, kick fun
 			kick() // the flush will signal drained, made below
 		}
 		if w.drained == nil {
-			w.drained = make(chan struct{}, 1)
+			w.drained = make(chan struct{})
 		}
 		ch := w.drained
 		w.mu.Unlock()

@@ -722,6 +722,12 @@ func (c *conn) serveFrame(body []byte, pin *chunkPin) (lost bool) {
 	}
 	rc.pin = pin
 	rc.parent = c.ctx // cancelled when the peer disconnects
+	if rc.req.event {
+		// Delivered, and nobody waits for an answer: an event runs on when
+		// its sender closes (as NestJS's do, and over NATS), until Timeout
+		// or a forced Shutdown.
+		rc.parent = s.baseCtx
+	}
 	return c.run(rc, rt, c.readAt)
 }
 

@@ -38,6 +38,10 @@ type replyTarget interface {
 	writePacket(build func(dst []byte, f wire.Framing) []byte)
 	// replyFraming is how the transport frames packets.
 	replyFraming() wire.Framing
+	// awaitRoom holds a stream's handler, after commit, while its peer has
+	// too much to read: a stream does not outrun a peer that reads. It
+	// returns ErrCallerGone or ErrReplyClosed when the wait ends otherwise.
+	awaitRoom(rc *requestContext) error
 }
 
 // replyMark identifies a value frame still waiting in a write buffer.
@@ -94,7 +98,7 @@ var (
 func (w *responder) Send(v any) error {
 	rc := w.rc
 	if rc.req.event {
-		return nil
+		return w.sendToNobody()
 	}
 	rc.mu.Lock()
 	if w.returned { // under the lock: Send may come from another goroutine
@@ -117,6 +121,24 @@ func (w *responder) Send(v any) error {
 		return &encodeError{err}
 	}
 	rc.target.commit(rc)
+	return rc.target.awaitRoom(rc)
+}
+
+// sendToNobody is Send for an event: nothing goes out, but a stream handler
+// reached by an event (any peer may leave out the id) must still stop: it
+// is told when the handler returned or its context ended (Timeout, a forced
+// Shutdown), as a request's Send is.
+func (w *responder) sendToNobody() error {
+	rc := w.rc
+	rc.mu.Lock()
+	returned := w.returned
+	rc.mu.Unlock()
+	if returned {
+		return errSendAfterReturn
+	}
+	if err := rc.Err(); err != nil {
+		return err
+	}
 	return nil
 }
 

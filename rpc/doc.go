@@ -40,7 +40,8 @@
 // address are available through [RequestFromContext].
 //
 // The handler's context is cancelled when the request's timeout passes,
-// when the peer disconnects, and when Shutdown gives up waiting.
+// when the peer disconnects (a request's; an event's handler runs on), and
+// when Shutdown gives up waiting.
 //
 // # Errors
 //

@@ -15,7 +15,8 @@ import (
 // values sent are discarded.
 //
 // ctx is cancelled when the request's timeout passes, when the peer
-// disconnects, and when the server is forced to shut down.
+// disconnects (not for an event: it was delivered, and nobody waits for
+// it), and when the server is forced to shut down.
 type Handler interface {
 	ServeMessage(ctx context.Context, w ResponseWriter, r *Request) error
 }
@@ -35,7 +36,11 @@ type ResponseWriter interface {
 	// Send encodes v as JSON, as JSON.stringify would, and sends it as the
 	// next value of the reply. A json.RawMessage is sent as is, compacted
 	// (whitespace would break a line-framed reply). Once the caller's
-	// connection has closed it returns ErrCallerGone.
+	// connection has closed it returns ErrCallerGone. It waits while more
+	// than MaxQueuedReplyBytes/2 (at most 1 MiB) of replies wait for the
+	// caller to read them, so a stream never outruns a caller that reads.
+	// For an event it sends nothing, and returns the context's error once
+	// that ends (or an error after the handler returned).
 	Send(v any) error
 }
 

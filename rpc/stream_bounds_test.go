@@ -15,13 +15,15 @@ import (
 // without waiting for it (the handler has run), so peers that ask for long
 // streams and never read could queue MaxQueuedReplyBytes each, far past the
 // budget (24 such peers held 1.2 GiB against 512 MiB, from 92 bytes each).
-// Past the budget, a connection with more than the read-pause mark queued
-// is now dropped as a slow consumer, and an honest client is still served.
+// Now a stream's Send waits past the read-pause mark (1 MiB) and such peers
+// are dropped as slow consumers after WriteTimeout; past the budget, a
+// connection with more than the mark queued is dropped at once. An honest
+// client is served throughout.
 func TestExposeStreamRepliesHeldToBudget(t *testing.T) {
 	t.Parallel()
 	const budget = 16 << 20
 	const attackers = 8
-	srv, _ := startServer(t, rpc.Config{MemoryBudget: budget}, func(s *rpc.Server) {
+	srv, _ := startServer(t, rpc.Config{MemoryBudget: budget, WriteTimeout: 2 * time.Second}, func(s *rpc.Server) {
 		registerProbe(s)
 		// Values of 4 KiB: the budget is passed in seconds even under -race.
 		page := strings.Repeat("x", 4<<10)

@@ -397,16 +397,21 @@ const holdBack = 200 * time.Microsecond
 
 func (t *packetTarget) replyFraming() wire.Framing { return wire.Unframed }
 
-func (t *packetTarget) push(b []byte, last bool) replyMark {
+// awaitRoom: WriteReply, called by commit, is the transport's backpressure.
+func (t *packetTarget) awaitRoom(*requestContext) error { return nil }
+
+// push queues a packet; after a failed WriteReply it drops it and reports
+// false: the caller is gone.
+func (t *packetTarget) push(b []byte, last bool) (replyMark, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.broken {
-		return replyMark{}
+		return replyMark{}, false
 	}
 	t.queue = append(t.queue, b)
 	t.lasts = append(t.lasts, last)
 	// gen identifies the packet: its number among all packets ever queued.
-	return replyMark{gen: t.sent + uint64(len(t.queue)), end: len(b)}
+	return replyMark{gen: t.sent + uint64(len(t.queue)), end: len(b)}, true
 }
 
 func (t *packetTarget) writePacket(build func(dst []byte, f wire.Framing) []byte) {
@@ -418,7 +423,13 @@ func (t *packetTarget) writeValue(rc *requestContext, v any) (replyMark, error) 
 	if err != nil {
 		return replyMark{}, err
 	}
-	return t.push(b, false), nil
+	m, ok := t.push(b, false)
+	if !ok {
+		// As over TCP: a stream handler that ignores its context must
+		// still stop, rather than run on for nothing.
+		return replyMark{}, ErrCallerGone
+	}
+	return m, nil
 }
 
 func (t *packetTarget) writeLast(rc *requestContext, v any) error {

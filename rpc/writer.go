@@ -1,6 +1,9 @@
 package rpc
 
 import (
+	"context"
+	"errors"
+
 	"github.com/msgpattern/msgpattern/wire"
 )
 
@@ -21,6 +24,24 @@ func (c *conn) commit(rc *requestContext) {
 }
 
 func (c *conn) replyFraming() wire.Framing { return c.framing }
+
+// awaitRoom holds a stream's handler while more than readPauseMark bytes of
+// replies wait for the peer, as the reader stops reading then: a handler
+// streaming faster than a peer that reads would otherwise queue up to
+// MaxQueuedReplyBytes and get the peer dropped as a slow consumer. A peer
+// that does not read is dropped by the write timeout, which ends the wait.
+func (c *conn) awaitRoom(rc *requestContext) error {
+	if c.out.queuedBytes() <= c.srv.readPauseMark {
+		return nil
+	}
+	if c.out.drainTo(c.srv.readPauseMark, rc.Done(), c.quit) == nil {
+		return nil
+	}
+	if c.out.broken() || !errors.Is(rc.Err(), context.DeadlineExceeded) {
+		return ErrCallerGone
+	}
+	return ErrReplyClosed
+}
 
 func (c *conn) writePacket(build func(dst []byte, f wire.Framing) []byte) {
 	c.out.appendFrame(func(dst []byte) ([]byte, error) { return build(dst, c.framing), nil })
