@@ -376,25 +376,41 @@ func (r *run) report(elapsed time.Duration, warmup bool) {
 	r.cfg.Progress(Progress{Elapsed: elapsed, Completed: r.completed.Load(), Errors: errs, Warmup: warmup})
 }
 
+// dialTimeout bounds a connection's TCP connect, and then its TLS handshake.
+var dialTimeout = 10 * time.Second
+
+// dial connects to cfg.Addr, over TLS when cfg.TLS is set: the connect and
+// the handshake apart, so that an error says which one failed.
 func dial(ctx context.Context, cfg Config) (net.Conn, error) {
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	var (
-		nc  net.Conn
-		err error
-	)
-	if cfg.TLS != nil {
-		nc, err = (&tls.Dialer{NetDialer: d, Config: cfg.TLS}).DialContext(ctx, "tcp", cfg.Addr)
-	} else {
-		nc, err = d.DialContext(ctx, "tcp", cfg.Addr)
-	}
+	d := &net.Dialer{Timeout: dialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", cfg.Addr)
 	if err != nil {
-		if cfg.TLS != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			// The handshake's time is up, not the run's: say which.
-			return nil, fmt.Errorf("loadtest: dial %s: no TLS handshake within %s: %w", cfg.Addr, d.Timeout, err)
-		}
 		return nil, fmt.Errorf("loadtest: %w", err)
 	}
-	return nc, nil
+	if cfg.TLS == nil {
+		return nc, nil
+	}
+	tlsCfg := cfg.TLS
+	if tlsCfg.ServerName == "" { // as tls.Dial: the host of the address
+		host, _, err := net.SplitHostPort(cfg.Addr)
+		if err != nil {
+			host = cfg.Addr
+		}
+		tlsCfg = tlsCfg.Clone()
+		tlsCfg.ServerName = host
+	}
+	hctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	tc := tls.Client(nc, tlsCfg)
+	if err := tc.HandshakeContext(hctx); err != nil {
+		nc.Close()
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			// The handshake's time is up, not the run's: say which.
+			return nil, fmt.Errorf("loadtest: dial %s: no TLS handshake within %s: %w", cfg.Addr, dialTimeout, err)
+		}
+		return nil, fmt.Errorf("loadtest: dial %s: TLS handshake: %w", cfg.Addr, err)
+	}
+	return tc, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

@@ -26,8 +26,8 @@ type Config struct {
 	// connection (a token bucket): a request over the limit is answered
 	// at once with {"status":"error","message":"Rate limit exceeded"} and
 	// not run; an event over the limit is dropped. Both are counted.
-	// Defaults 100 and, for the burst, twice the rate (200). A negative
-	// RateLimitPerSec turns the limit off.
+	// Defaults 100 and, for the burst, twice the rate but at least 200. A
+	// negative RateLimitPerSec turns the limit off.
 	RateLimitPerSec int
 	RateLimitBurst  int
 	// RetryAttempts is how many times a handler is run again after an
@@ -223,7 +223,8 @@ func (c *Config) setDefaults() {
 	setDefault(&c.MaxConnections, DefaultMaxConnections)
 	setDefault(&c.RateLimitPerSec, DefaultRateLimitPerSec)
 	if c.RateLimitBurst == 0 && c.RateLimitPerSec > 0 {
-		c.RateLimitBurst = int(min(2*int64(c.RateLimitPerSec), math.MaxInt32))
+		// At least the original default, for code that sets only the rate.
+		c.RateLimitBurst = int(min(max(2*int64(c.RateLimitPerSec), DefaultRateLimitBurst), math.MaxInt32))
 	}
 	setDefault(&c.RateLimitBurst, DefaultRateLimitBurst)
 	setDefault(&c.RetryAttempts, DefaultRetryAttempts)

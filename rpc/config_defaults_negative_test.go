@@ -58,3 +58,23 @@ func TestRateLimitBurstDefaultsToTwiceTheRate(t *testing.T) {
 			limited, n, s.Config().RateLimitBurst, 2*1000)
 	}
 }
+
+// TestRateLimitBurstDefaults: a burst left at zero is twice the rate, and at
+// least the original default of 200, so code written against the original
+// API that sets a low rate alone keeps its burst (Config{RateLimitPerSec:
+// 10} would otherwise refuse 130 of 150 back-to-back requests).
+func TestRateLimitBurstDefaults(t *testing.T) {
+	tests := []struct{ rate, burst, want int }{
+		{0, 0, 200},     // the defaults: 100 and 200
+		{10, 0, 200},    // as before
+		{1000, 0, 2000}, // twice the rate
+		{10, 5, 5},      // set: kept
+		{-1, 0, 200},    // off: the burst does not matter
+	}
+	for _, tt := range tests {
+		s := rpc.NewServer(&rpc.Config{RateLimitPerSec: tt.rate, RateLimitBurst: tt.burst}, discardLogger())
+		if got := s.Config().RateLimitBurst; got != tt.want {
+			t.Errorf("RateLimitPerSec %d, RateLimitBurst %d: burst %d, want %d", tt.rate, tt.burst, got, tt.want)
+		}
+	}
+}

@@ -114,6 +114,11 @@ type ErrorCounts struct {
 	Canceled           uint64 `json:"canceled"`             // handlers ended by disconnect or shutdown
 	ShuttingDown       uint64 `json:"shutting_down"`        // requests refused while shutting down
 	LateResultsDropped uint64 `json:"late_results_dropped"` // results (a value, or an error other than the context's own) that came after the timeout reply
+	// ShutdownCut counts handlers still running when Shutdown's context
+	// ended: cancelled, their callers got no reply (counted again by how
+	// they end). Not in Metrics.Errors. Zero after a Shutdown that returned
+	// nil, or that found only connections closing.
+	ShutdownCut uint64 `json:"shutdown_cut"`
 }
 
 // HeartbeatCounts are the application-level heartbeats of peers that speak
@@ -157,6 +162,7 @@ type counters struct {
 	decode, handler, rpc, panics     atomic.Uint64
 	encode, canceled, noEventHandler atomic.Uint64
 	shuttingDown, lateDropped        atomic.Uint64
+	shutdownCut                      atomic.Uint64
 
 	slowConsumers, readPauses atomic.Uint64
 	budgetPauses, overBudget  atomic.Uint64
@@ -247,6 +253,7 @@ func (c *counters) snapshot(r *Router) Metrics {
 			Canceled:           c.canceled.Load(),
 			ShuttingDown:       c.shuttingDown.Load(),
 			LateResultsDropped: c.lateDropped.Load(),
+			ShutdownCut:        c.shutdownCut.Load(),
 		},
 	}
 	e := m.ErrorByKind

@@ -388,6 +388,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = s.drainDispatches(ctx)
 	}
 	if err != nil {
+		if n := s.stats.inFlight.Load(); n > 0 {
+			s.stats.shutdownCut.Add(uint64(n))
+		}
 		s.forceClose()
 	}
 	s.cancelBase() // closed: later dispatches are refused

@@ -9,14 +9,14 @@ import (
 	"time"
 )
 
-// TestMetricsServerBounds: the metrics listener closes a keep-alive
-// connection idle for metricsIdleTimeout, and serves at most
-// maxMetricsConns connections at once. Without them a peer that made one
-// request per connection held each, a descriptor and a goroutine, for ever
-// (50 of 50 still open after 40 s), with no cap on their number.
+// TestMetricsServerBounds: the metrics listener serves at most
+// maxMetricsConns connections at once, and closes each after its response
+// (no keep-alive). It used to keep idle keep-alive connections for ever,
+// with no cap on their number (50 of 50 still open after 40 s); and with a
+// cap, 64 idle keep-alive connections then starved every scrape.
 func TestMetricsServerBounds(t *testing.T) {
-	oldIdle, oldMax := metricsIdleTimeout, maxMetricsConns
-	t.Cleanup(func() { metricsIdleTimeout, maxMetricsConns = oldIdle, oldMax })
+	oldHeader, oldMax := metricsHeaderTimeout, maxMetricsConns
+	t.Cleanup(func() { metricsHeaderTimeout, maxMetricsConns = oldHeader, oldMax })
 
 	start := func(t *testing.T) string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -50,14 +50,10 @@ func TestMetricsServerBounds(t *testing.T) {
 	}
 
 	t.Run("cap", func(t *testing.T) {
-		metricsIdleTimeout, maxMetricsConns = time.Minute, 2
+		metricsHeaderTimeout, maxMetricsConns = time.Minute, 2
 		addr := start(t)
-		a, b, third := dial(t, addr), dial(t, addr), dial(t, addr)
-		for _, c := range []net.Conn{a, b} {
-			if err := get(c, 10*time.Second); err != nil {
-				t.Fatalf("GET on a connection under the cap: %v", err)
-			}
-		}
+		// Two connections that send nothing hold both slots: a third waits.
+		a, _, third := dial(t, addr), dial(t, addr), dial(t, addr)
 		if err := get(third, 500*time.Millisecond); err == nil {
 			t.Fatalf("a third connection was served with maxMetricsConns 2")
 		}
@@ -70,18 +66,23 @@ func TestMetricsServerBounds(t *testing.T) {
 		}
 	})
 
-	t.Run("idle", func(t *testing.T) {
-		metricsIdleTimeout, maxMetricsConns = 300*time.Millisecond, 64
+	t.Run("no keep-alive", func(t *testing.T) {
+		metricsHeaderTimeout, maxMetricsConns = time.Minute, 2
 		addr := start(t)
-		c := dial(t, addr)
-		if err := get(c, 10*time.Second); err != nil {
-			t.Fatal(err)
+		// Served connections are closed: they hold no slot a scrape needs.
+		for _, c := range []net.Conn{dial(t, addr), dial(t, addr)} {
+			if err := get(c, 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if n, err := c.Read(make([]byte, 1)); err == nil {
+				t.Fatalf("a served connection read %d more bytes, want it closed", n)
+			} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("a served connection was still open after 10 s")
+			}
 		}
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if n, err := c.Read(make([]byte, 1)); err == nil {
-			t.Fatalf("an idle keep-alive connection read %d bytes, want it closed", n)
-		} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
-			t.Fatalf("an idle keep-alive connection was still open after 10 s (idle timeout %v)", metricsIdleTimeout)
+		if err := get(dial(t, addr), 10*time.Second); err != nil {
+			t.Fatalf("a scrape after two served connections: %v", err)
 		}
 	})
 }

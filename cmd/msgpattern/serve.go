@@ -340,10 +340,16 @@ func shutdown(ctx context.Context, log *slog.Logger, srv *rpc.Server, ns *natsrp
 	switch err := srv.Shutdown(ctx); {
 	case err == nil:
 	case errors.Is(err, context.DeadlineExceeded):
-		// The grace ran out: what was still running was cut off, and its
-		// callers saw their connection close.
-		log.Warn("grace period over: in-flight work cut off, connections closed")
-		code = 1
+		// The grace ran out. If handlers were still running they were cut
+		// off, their callers seeing their connection close: not clean. If
+		// only connections were closing (peers slow to read their last
+		// replies and close), nothing was lost.
+		if cut := srv.GetMetrics().ErrorByKind.ShutdownCut; cut > 0 {
+			log.Warn("grace period over: handlers still running were cut off", "cut", cut)
+			code = 1
+		} else {
+			log.Info("grace period over: closed the connections still closing")
+		}
 	case errors.Is(err, context.Canceled): // a second signal: its own exit code
 	default:
 		log.Error("shutdown", "err", err)

@@ -86,7 +86,9 @@ func (t *clientTLS) hint(err error, cfg *tls.Config) string {
 	case cfg == nil:
 		return "the server closed the connection without a reply; if it serves TLS, connect with --tls or --cacert FILE; a request over its frame size limit (16 Mi UTF-16 units by default) is closed so too"
 	case t.cert == "": // the alert may be lost in the race with the close
-		return "the server closed the connection without a reply; if it wants a client certificate, give it with --cert FILE --key FILE"
+		return "the server closed the connection without a reply; if it wants a client certificate, give it with --cert FILE --key FILE; a request over its frame size limit (16 Mi UTF-16 units by default) is closed so too"
+	default:
+		return "the server closed the connection without a reply; a request over its frame size limit (16 Mi UTF-16 units by default) is closed so"
 	}
 	return ""
 }
