@@ -64,6 +64,7 @@ type batchWriter struct {
 	err       error         // the first failure; later frames are dropped
 	drained   chan struct{} // closed when a flush ends, made by a waiter (drainToBy)
 
+	writing    int          // bytes of the buffer being written, held (and charged) until its write ends; under mu
 	queued     atomic.Int64 // bytes appended and not yet written
 	progressAt atomic.Int64 // monotime a flush began or last wrote bytes
 	// deadlineAt is the monotime of the write deadline in force (0: none,
@@ -133,7 +134,7 @@ func (w *batchWriter) appendFrame(f func(dst []byte) ([]byte, error)) (start, en
 			overBudget = w.budget.over()
 		}
 		if before > 0 && w.maxQueued > 0 && before+int64(n) > int64(w.maxQueued) ||
-			start > 0 && w.overBudgetMark > 0 && len(out) > w.overBudgetMark && w.budget.over() && w.stalledLocked() {
+			start > 0 && w.overBudgetMark > 0 && w.writing+len(out) > w.overBudgetMark && w.budget.over() && w.stalledLocked() {
 			over = true
 			w.failLocked(errSlowConsumer)
 			err = errSlowConsumer
@@ -150,12 +151,17 @@ func (w *batchWriter) appendFrame(f func(dst []byte) ([]byte, error)) (start, en
 	return start, end, gen, err
 }
 
-// shed fails the writer as a slow consumer when more than mark bytes wait
-// behind a write that took nothing for overBudgetStall. pending reports
-// more than mark waiting behind a write not (yet) stalled.
+// shed fails the writer as a slow consumer when it holds more than mark
+// bytes (the buffer being written, whole, and what waits behind it) behind
+// a write that took nothing for overBudgetStall. pending reports more than
+// mark held behind a write not (yet) stalled.
 func (w *batchWriter) shed(mark int) (dropped, pending bool) {
 	w.mu.Lock()
-	if w.err != nil || w.queuedBytes() <= mark {
+	held := w.writing
+	if w.buf != nil {
+		held += len(w.buf.b)
+	}
+	if w.err != nil || held <= mark {
 		w.mu.Unlock()
 		return false, false
 	}
@@ -272,10 +278,12 @@ func (w *batchWriter) flushFor(ctx context.Context, until int64, handOff func())
 		w.buf = nil
 		w.gen++
 		gen := w.gen
+		w.writing = len(buf.b)
 		w.mu.Unlock()
 		err := w.write(buf.b, until)
 		putWriteBuf(buf)
 		w.mu.Lock()
+		w.writing = 0
 		if err != nil && w.err == nil {
 			w.err, failed = err, err
 		}
@@ -477,8 +485,8 @@ func (w *batchWriter) armDeadline(until int64) error {
 
 // drainTo blocks until at most mark bytes wait to be written, flushing
 // itself when no other goroutine is; it returns early when done1 or done2
-// closes (either may be nil). Only one goroutine at a time may call it (the
-// connection's reader).
+// closes (either may be nil). Any number of goroutines may wait at once
+// (the connection's reader, stream handlers): a flush's end wakes them all.
 func (w *batchWriter) drainTo(mark int, done1, done2 <-chan struct{}) error {
 	return w.drainToBy(mark, done1, done2, nil)
 }

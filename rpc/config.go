@@ -94,7 +94,7 @@ type Config struct {
 	// WriteTimeout drops a connection whose socket takes no bytes for this
 	// long while replies wait (a peer that stopped reading, counted as
 	// slow_consumer). Every socket write has this deadline, renewed while
-	// the peer makes progress (on TLS, per 256 KiB written). Default 10s,
+	// the peer makes progress (on TLS, per 16 KiB written). Default 10s,
 	// as the NATS server.
 	WriteTimeout time.Duration
 	// MaxQueuedReplyBytes caps the reply bytes queued for one connection

@@ -38,7 +38,7 @@ func (s *Server) shed(need int64) {
 	s.mu.Lock()
 	conns := s.connsLocked()
 	s.mu.Unlock()
-	again := b.waiters.Load() > 0
+	again := need > 0 || b.waiters.Load() > 0 // a waiter registers after its first sweep
 	for _, c := range conns {
 		if _, pending := c.out.shed(s.readPauseMark); pending {
 			again = true

@@ -34,7 +34,9 @@ func (c *conn) awaitRoom(rc *requestContext) error {
 	if c.out.queuedBytes() <= c.srv.readPauseMark {
 		return nil
 	}
-	if c.out.drainTo(c.srv.readPauseMark, rc.Done(), c.quit) == nil {
+	// Not c.quit: a graceful Shutdown lets the stream finish to a peer that
+	// reads; rc ends with a disconnect or a forced Shutdown.
+	if c.out.drainTo(c.srv.readPauseMark, rc.Done(), nil) == nil {
 		return nil
 	}
 	if c.out.broken() || !errors.Is(rc.Err(), context.DeadlineExceeded) {
