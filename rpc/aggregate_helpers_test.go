@@ -3,6 +3,7 @@ package rpc_test
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -91,6 +92,24 @@ func timedCall(s *rpc.Server, tag string, d time.Duration) (time.Duration, error
 		return time.Since(start), &unexpectedReply{got}
 	}
 	return time.Since(start), nil
+}
+
+// trickle reads up to chunk bytes from c every second (each read given
+// 500 ms), a peer that takes its replies slowly, until stop closes or the
+// connection fails.
+func trickle(c net.Conn, chunk int, stop <-chan struct{}) {
+	buf := make([]byte, chunk)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(time.Second):
+		}
+		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		if _, err := io.ReadFull(c, buf); err != nil && !isTimeout(err) {
+			return
+		}
+	}
 }
 
 type unexpectedReply struct{ got string }

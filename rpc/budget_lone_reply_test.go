@@ -49,22 +49,7 @@ func TestBudgetShedsStalledLoneReplies(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 64<<10)
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(time.Second):
-				}
-				c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-				for got := 0; got < len(buf); {
-					n, err := c.Read(buf[got:])
-					got += n
-					if err != nil {
-						break
-					}
-				}
-			}
+			trickle(c, 64<<10, stop)
 		}()
 	}
 	defer func() { close(stop); wg.Wait() }()

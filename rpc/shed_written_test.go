@@ -100,18 +100,7 @@ func TestShedsHoldersOfMostlyWrittenReplies(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 4<<10)
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(time.Second):
-				}
-				c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-				if _, err := io.ReadFull(c, buf); err != nil && !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err) {
-					return
-				}
-			}
+			trickle(c, 4<<10, stop)
 		}()
 	}
 	held := limits(srv).MemoryHeldBytes
