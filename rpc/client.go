@@ -86,7 +86,8 @@ func WithDialTimeout(d time.Duration) ClientOption {
 // while requests wait to be written (default 10s, as the server's
 // Config.WriteTimeout): the server stopped reading, so the connection is
 // treated as lost and the next call redials. A call's own context bounds
-// its write too. Zero or less turns the timeout off.
+// its write too. Zero or less turns the timeout off; heartbeats
+// (WithHeartbeat) still find a server that stops reading and answering.
 func WithWriteTimeout(d time.Duration) ClientOption {
 	return func(o *clientOptions) { o.writeTimeout = d }
 }
@@ -97,7 +98,14 @@ func WithWriteTimeout(d time.Duration) ClientOption {
 // Toward a real NestJS server, which has no heartbeats, the client notices
 // the first ping's "no handler" reply and stops pinging; TCP keepalive,
 // derived from the same two durations, still finds dead peers. An interval
-// of zero or less turns pings off.
+// of zero or less turns pings off. A zero timeout is the default, 30s
+// ([DefaultHeartbeatTimeout]); a negative one turns the timeout off: pings
+// are still sent, but heartbeats never declare a connection dead, and TCP
+// keepalive gives up after the operating system's count of probes (as a
+// negative Config.HeartbeatTimeout does on the server). Pings are written
+// by the connection's writer goroutine, so a write that the server does
+// not take (with WithWriteTimeout(0), one that never ends) does not stop
+// the timeout.
 func WithHeartbeat(interval, timeout time.Duration) ClientOption {
 	return func(o *clientOptions) { o.heartbeatInterval, o.heartbeatTimeout = interval, timeout }
 }
@@ -141,7 +149,7 @@ const (
 )
 
 // WithDecoder decodes replies with d instead of the built-in decoder (see
-// Config.Decoder).
+// Config.Decoder): those of Send, [Call] and the values of [StreamOf].
 func WithDecoder(d Decoder) ClientOption { return func(o *clientOptions) { o.decoder = d } }
 
 func (c *Client) decode(data []byte, v any) error { return unmarshal(c.opts.decoder, data, v) }
@@ -174,6 +182,9 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.heartbeatTimeout == 0 { // negative: no timeout
+		o.heartbeatTimeout = DefaultHeartbeatTimeout
+	}
 	c := &Client{addr: addr, opts: o}
 	c.closing, c.closeCancel = context.WithCancel(context.Background())
 	c.slots = make([]*clientSlot, o.poolSize)
@@ -194,8 +205,9 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 }
 
 // Close closes every connection; calls still pending fail with
-// ErrClientClosed, and so do calls waiting to dial (in a dial or its
-// backoff). It waits for the client's goroutines to finish.
+// ErrClientClosed (one whose request is being written too), and so do
+// calls waiting to dial (in a dial or its backoff). It waits for the
+// client's goroutines to finish.
 func (c *Client) Close() error {
 	c.closeMu.Lock()
 	defer c.closeMu.Unlock()

@@ -61,7 +61,12 @@ const maxConnRetries = 3
 // ends. The error is a *Error when the remote side answered with an
 // error (errors.Is(err, ErrNoHandler) when no handler matched), and a local
 // error otherwise: ErrConnectionLost, ErrClientClosed, a dial or encoding
-// error, or ctx.Err().
+// error, or ctx.Err() (only ever the error of this call's own context). A
+// call whose request never left fails with an error matching
+// ErrUnavailable: its dial failed (in a pool, other connections are tried
+// first), or its connection died before the request was queued, as while
+// it waited for room (WithMaxQueuedBytes; it is tried on a new connection
+// first, idempotent or not).
 func (c *Client) Send(ctx context.Context, pattern any, data any, out any, opts ...CallOption) error {
 	raw, err := c.roundTrip(ctx, pattern, data, opts)
 	if err != nil || out == nil || raw == nil {
@@ -85,11 +90,19 @@ func Call[T, U any](ctx context.Context, c Caller, pattern any, in T, opts ...Ca
 }
 
 // Emit sends an event: pattern and data, no id, no reply. Alone on its
-// connection it returns once the event is written (or failed to be); with
-// calls in flight it returns once the event is queued for the connection's
-// writer, and a write failure after that ends the connection (its pending
-// calls fail) rather than this Emit. An error means the event was not
-// sent. Like any call, it waits while WithMaxQueuedBytes is exceeded.
+// connection it returns once the event is written (or failed to be): it
+// writes the event itself, or, finding another goroutine writing, waits
+// for that write to take it, and returns the write's error if it fails.
+// With calls in flight it returns once the event is queued for the
+// connection's writer, and a write failure after that ends the connection
+// (its pending calls fail) rather than this Emit. An error means the event
+// was not sent, with one exception: when ctx ends while the Emit waits for
+// another goroutine's write, its event is taken back if nothing was queued
+// after it, and may otherwise still go out. Like any call, it waits while
+// WithMaxQueuedBytes is exceeded; an event that could not leave on its
+// connection (a failed dial, or a connection that died first) is tried on
+// another one, as a call is (see WithPool), and fails with an error
+// matching ErrUnavailable when none takes it.
 func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...CallOption) error {
 	o := callOptionsOf(opts)
 	if err := ctx.Err(); err != nil {
@@ -106,18 +119,21 @@ func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...CallOp
 		return err
 	}
 	start := monotime()
-	cc, err := c.pick().get(ctx)
-	if err != nil && !errors.Is(err, ErrClientClosed) && ctx.Err() == nil {
-		err = &dialError{err} // never sent: ErrUnavailable, as for a call
+	for tries := 0; ; tries++ {
+		cc, err := c.pick().get(ctx)
+		dialFailed := err != nil
+		if err == nil {
+			err = cc.waitForRoom(ctx)
+		}
+		if err == nil {
+			err = cc.send(ctx, patternJSON, json.RawMessage(dataJSON), metaJSON, 0, true)
+		}
+		retry, err := c.retryUnsent(ctx, err, dialFailed, tries)
+		if !retry {
+			c.stats.observe(start, err, true)
+			return err
+		}
 	}
-	if err == nil {
-		err = cc.waitForRoom(ctx)
-	}
-	if err == nil {
-		err = cc.send(ctx, patternJSON, json.RawMessage(dataJSON), metaJSON, 0, true)
-	}
-	c.stats.observe(start, err, true)
-	return err
 }
 
 // Stream calls pattern and yields each value of the reply as it arrives (a
@@ -180,13 +196,20 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...Call
 	}
 }
 
-// StreamOf is Stream with the values decoded into U.
+// StreamOf is Stream with the values decoded into U, by the Caller's
+// decoder when it has one (a [*Client]'s [WithDecoder]), as [Call]
+// decodes its reply, and by the built-in decoder otherwise.
 func StreamOf[U any](ctx context.Context, c Caller, pattern any, data any, opts ...CallOption) iter.Seq2[U, error] {
 	return func(yield func(U, error) bool) {
+		dec, _ := c.(replyDecoder)
 		for raw, err := range c.Stream(ctx, pattern, data, opts...) {
 			var v U
 			if err == nil {
-				err = unmarshal(nil, raw, &v)
+				if dec != nil {
+					err = dec.decode(raw, &v)
+				} else {
+					err = unmarshal(nil, raw, &v)
+				}
 			}
 			if !yield(v, err) || err != nil {
 				return
@@ -194,6 +217,14 @@ func StreamOf[U any](ctx context.Context, c Caller, pattern any, data any, opts 
 		}
 	}
 }
+
+// replyDecoder is a Caller that decodes replies with a decoder of its own:
+// a *Client given WithDecoder. StreamOf decodes with it.
+type replyDecoder interface {
+	decode(data []byte, v any) error
+}
+
+var _ replyDecoder = (*Client)(nil)
 
 func isRemote(err error) bool {
 	var re *Error
@@ -219,7 +250,7 @@ func (c *Client) roundTrip(ctx context.Context, pattern any, data any, opts []Ca
 	for attempt := 0; ; attempt++ {
 		raw, err := c.once(ctx, pattern, data, o)
 		retry := o.idempotent && attempt < maxConnRetries && ctx.Err() == nil &&
-			!isRemote(err) && (errors.Is(err, ErrConnectionLost) || isDialError(err))
+			!isRemote(err) && (errors.Is(err, ErrConnectionLost) || isUnsent(err))
 		if !retry {
 			c.stats.observe(start, err, false)
 			return raw, err
@@ -228,9 +259,9 @@ func (c *Client) roundTrip(ctx context.Context, pattern any, data any, opts []Ca
 	}
 }
 
-func isDialError(err error) bool {
-	var de *dialError
-	return errors.As(err, &de)
+func isUnsent(err error) bool {
+	var ue *unsentError
+	return errors.As(err, &ue)
 }
 
 func (c *Client) once(ctx context.Context, pattern any, data any, o callOptions) (json.RawMessage, error) {
@@ -270,12 +301,18 @@ func getCall(stream bool) *call {
 }
 
 func putCall(ca *call) {
+	ca.reset()
+	calls.Put(ca)
+}
+
+// reset makes a call that is no longer pending (final, forgotten or never
+// registered) new.
+func (ca *call) reset() {
 	select { // drop a stale wake-up
 	case <-ca.notify:
 	default:
 	}
-	*ca = call{notify: ca.notify}
-	calls.Put(ca)
+	*ca = call{stream: ca.stream, notify: ca.notify}
 }
 
 // start encodes and sends a request and returns its pending call.
@@ -295,32 +332,50 @@ func (c *Client) start(ctx context.Context, pattern any, data any, o callOptions
 	ca := getCall(stream)
 	for tries := 0; ; tries++ {
 		cc, err := c.pick().get(ctx)
-		if err != nil {
-			if errors.Is(err, ErrClientClosed) || ctx.Err() != nil {
-				return nil, 0, nil, err
-			}
-			if tries < maxConnRetries && len(c.slots) > 1 {
-				continue // never sent: another slot of the pool may take it (this one now backs off)
-			}
-			return nil, 0, nil, &dialError{err}
+		dialFailed := err != nil
+		var id uint64
+		if err == nil {
+			err = cc.waitForRoom(ctx)
 		}
-		if err := cc.waitForRoom(ctx); err != nil {
+		if err == nil {
+			if id, err = cc.register(ca); err == nil {
+				if err = cc.sendCall(ctx, patternJSON, data, metaJSON, id); err == nil {
+					return cc, id, ca, nil
+				}
+			}
+		}
+		retry, err := c.retryUnsent(ctx, err, dialFailed, tries)
+		if !retry {
 			return nil, 0, nil, err
 		}
-		id, err := cc.register(ca)
-		if err != nil {
-			// The connection died before the request left: another
-			// connection may take it, whether or not it is idempotent.
-			if tries < maxConnRetries {
-				continue
-			}
-			return nil, 0, nil, err
-		}
-		if err := cc.sendCall(ctx, patternJSON, data, metaJSON, id); err != nil {
-			return nil, 0, nil, err
-		}
-		return cc, id, ca, nil
+		ca.reset() // the dead connection may have failed it
 	}
+}
+
+// retryUnsent decides on err, the failure of try number tries to send a
+// request (a call's or an event's): dialFailed says that no connection
+// could be had. A request that never left is tried again, whether or not
+// it is idempotent: after a failed dial on another connection of a pool
+// (the slot that failed now backs off), and after the connection died
+// before it was queued (waiting for room, or refused by a writer that had
+// failed) on a new one, up to maxConnRetries times. It returns the error
+// for the caller otherwise: for a request that never left, one matching
+// ErrUnavailable.
+func (c *Client) retryUnsent(ctx context.Context, err error, dialFailed bool, tries int) (retry bool, _ error) {
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, ErrClientClosed) || ctx.Err() != nil:
+		return false, err
+	case dialFailed:
+		if tries < maxConnRetries && len(c.slots) > 1 {
+			return true, nil
+		}
+		return false, &unsentError{err}
+	case isUnsent(err):
+		return tries < maxConnRetries, err
+	}
+	return false, err
 }
 
 // sendCall sends the request of the registered call id. A call whose
@@ -338,13 +393,24 @@ func (cc *clientConn) sendCall(ctx context.Context, pattern []byte, data any, me
 	return err
 }
 
-// dialError marks a call that failed before its request left: it matches
-// ErrUnavailable.
-type dialError struct{ err error }
+// unsentError marks a call that failed before its request left (a failed
+// dial, a connection that died before the request was queued): it
+// matches ErrUnavailable.
+type unsentError struct{ err error }
 
-func (e *dialError) Error() string        { return e.err.Error() }
-func (e *dialError) Unwrap() error        { return e.err }
-func (e *dialError) Is(target error) bool { return target == ErrUnavailable }
+func (e *unsentError) Error() string        { return e.err.Error() }
+func (e *unsentError) Unwrap() error        { return e.err }
+func (e *unsentError) Is(target error) bool { return target == ErrUnavailable }
+
+// notSent marks err, the failure of a request that never left its
+// connection, as an unsentError; nil and ErrClientClosed are left as they
+// are.
+func notSent(err error) error {
+	if err == nil || errors.Is(err, ErrClientClosed) {
+		return err
+	}
+	return &unsentError{err}
+}
 
 // appendPatternValue appends the pattern as a NestJS ClientProxy's send
 // puts it on the wire: a string or number as JSON, an object as the caller

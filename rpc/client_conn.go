@@ -97,13 +97,14 @@ func newClientConn(c *Client, nc net.Conn) *clientConn {
 
 func (cc *clientConn) isDead() bool { return cc.deadFlag.Load() }
 
-// register adds a pending call under a fresh id.
+// register adds a pending call under a fresh id. On a dead connection it
+// fails with an error that says the request never left (see notSent).
 func (cc *clientConn) register(ca *call) (uint64, error) {
 	id := cc.client.ids.Add(1)
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if cc.dead {
-		return 0, connLost(cc.cause)
+		return 0, notSent(cc.lostErrorLocked())
 	}
 	cc.pending[id] = ca
 	if !ca.ping {
@@ -126,7 +127,16 @@ func (cc *clientConn) forget(id uint64) {
 }
 
 // fail kills the connection: every pending call fails with the cause.
+//
+// A context's error as the cause is that of a request's write cut short by
+// its caller's context (the writer records it as its failure, see
+// batchWriter.flushFor): that caller returns its context's error, and the
+// other calls get errWriteCutShort, never an error that matches another
+// call's context.Canceled or DeadlineExceeded.
 func (cc *clientConn) fail(cause error) {
+	if errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) {
+		cause = errWriteCutShort
+	}
 	cc.mu.Lock()
 	if cc.dead {
 		cc.mu.Unlock()
@@ -135,10 +145,7 @@ func (cc *clientConn) fail(cause error) {
 	cc.dead, cc.cause = true, cause
 	cc.diedAt.Store(monotime())
 	cc.deadFlag.Store(true)
-	err := connLost(cause)
-	if errors.Is(cause, ErrClientClosed) {
-		err = ErrClientClosed
-	}
+	err := cc.lostErrorLocked()
 	for id, ca := range cc.pending {
 		if !ca.ping {
 			ca.err, ca.final = err, true
@@ -166,7 +173,9 @@ func signal(ch chan struct{}) {
 // WithMaxQueuedBytes of requests wait to be written on this connection,
 // until the server has taken enough, ctx ends or the connection dies. One
 // waiter at a time watches the queue drain (having the writer flush it if
-// nobody is); the others wait their turn.
+// nobody is); the others wait their turn. Its request not yet queued, a
+// call that the connection's death ends here fails with an error that says
+// so (see notSent): it may be sent on another connection.
 func (cc *clientConn) waitForRoom(ctx context.Context) error {
 	limit := cc.client.opts.maxQueued
 	if limit <= 0 || cc.out.queuedBytes() <= limit {
@@ -177,7 +186,7 @@ func (cc *clientConn) waitForRoom(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-cc.stop:
-		return cc.lostError()
+		return notSent(cc.lostError())
 	}
 	defer func() { <-cc.roomTurn }()
 	// The writer's goroutine writes: a call must not block in a write
@@ -189,48 +198,68 @@ func (cc *clientConn) waitForRoom(ctx context.Context) error {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case cc.isDead():
-		return cc.lostError()
+		return notSent(cc.lostError())
 	}
 	if errors.Is(err, errWriteStalled) {
 		cc.client.stats.stuck.Add(1)
 	}
 	cc.fail(err)
-	return connLost(err)
+	return notSent(cc.lostError())
 }
 
-// lostError is the error of a call on a dead connection.
+// lostError is the error of a call on a dead connection: ErrClientClosed
+// when Close killed it, otherwise ErrConnectionLost wrapping the cause the
+// connection died of (ErrHeartbeatTimeout, say), whatever error the call
+// itself then saw (a write on the closed socket).
 func (cc *clientConn) lostError() error {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
+	return cc.lostErrorLocked()
+}
+
+// lostErrorLocked is lostError; cc.mu is held.
+func (cc *clientConn) lostErrorLocked() error {
 	if errors.Is(cc.cause, ErrClientClosed) {
 		return ErrClientClosed
 	}
 	return connLost(cc.cause)
 }
 
+// writerFailure is the first failure of the connection's writer, nil while
+// it has not failed.
+func (cc *clientConn) writerFailure() error {
+	cc.out.mu.Lock()
+	defer cc.out.mu.Unlock()
+	return cc.out.err
+}
+
 // send writes one request frame (or, with event, an event frame: data is
 // then its raw JSON), encoding data straight into the write buffer, and
-// flushes.
+// flushes. A frame the writer refused, having failed, never left: the
+// error says so (see notSent).
 func (cc *clientConn) send(ctx context.Context, pattern []byte, data any, metadata []byte, id uint64, event bool) error {
 	var idBuf [20]byte
+	var encErr error
 	start, end, gen, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
 		if event {
 			raw, _ := data.(json.RawMessage)
 			return wire.AppendEvent(dst, wire.NestJS, pattern, raw, metadata), nil
 		}
-		return wire.AppendRequestOf(dst, wire.NestJS, pattern, data, metadata, strconv.AppendUint(idBuf[:0], id, 10))
+		out, err := wire.AppendRequestOf(dst, wire.NestJS, pattern, data, metadata, strconv.AppendUint(idBuf[:0], id, 10))
+		encErr = err
+		return out, err
 	})
-	if err != nil && !cc.out.broken() {
-		return fmt.Errorf("rpc: encoding call data: %w", err) // nothing was written
+	if encErr != nil {
+		return fmt.Errorf("rpc: encoding call data: %w", encErr) // nothing was written
 	}
-	size := end - start
+	if err != nil {
+		cc.fail(err) // the writer had failed: it dropped the frame
+		return notSent(cc.lostError())
+	}
 	if event {
-		// An event is written by its Emit alone: "an error means the
-		// event was not sent" holds only if a write its context cuts
-		// short goes no further.
-		size = 0
+		return cc.flushEvent(ctx, start, end, gen)
 	}
-	return cc.flush(ctx, err, gen, size)
+	return cc.flush(ctx, gen, end-start)
 }
 
 // flush writes what is queued, until ctx ends and within the write timeout
@@ -243,20 +272,20 @@ func (cc *clientConn) send(ctx context.Context, pattern []byte, data any, metada
 // that the requests of many callers leave in one write rather than one
 // system call each, which was most of a busy client's CPU.
 //
-// A lone call's request of more than lonelyWriteMax bytes (size; an
-// event passes 0), under a context that can end, is written by the writer
-// goroutine too, the call waiting for it: when the context ends the call returns and the write goes on, so
-// that the connection, and the calls queued behind it, live on (a write
-// cut short would leave the stream in the middle of a frame). A small
-// request is written at once unless the peer stopped reading: then a write
-// cut short by the context fails the connection (stuck, redialled).
-func (cc *clientConn) flush(ctx context.Context, err error, gen uint64, size int) error {
-	if err == nil && cc.inflight.Load() > 1 {
+// A lone call's request of more than lonelyWriteMax bytes (size), under a
+// context that can end, is written by the writer goroutine too, the call
+// waiting for it: when the context ends the call returns and the write
+// goes on, so that the connection, and the calls queued behind it, live on
+// (a write cut short would leave the stream in the middle of a frame). A
+// small request is written at once unless the peer stopped reading: then a
+// write cut short by the context fails the connection (stuck, redialled).
+func (cc *clientConn) flush(ctx context.Context, gen uint64, size int) error {
+	if cc.inflight.Load() > 1 {
 		signal(cc.kick)
 		return nil
 	}
-	if err == nil && size > lonelyWriteMax && ctx.Done() != nil {
-		err = cc.out.waitWritten(gen, ctx.Done(), cc.stop, func() { signal(cc.kick) })
+	if size > lonelyWriteMax && ctx.Done() != nil {
+		err := cc.out.waitWritten(gen, ctx.Done(), cc.stop, func() { signal(cc.kick) })
 		switch {
 		case err == nil:
 			return nil
@@ -266,24 +295,70 @@ func (cc *clientConn) flush(ctx context.Context, err error, gen uint64, size int
 		cc.fail(err) // the writer failed (its goroutine fails the connection too), or it is gone
 		return cc.lostError()
 	}
+	return cc.flushAlone(ctx)
+}
+
+// flushEvent has an event's frame, appended in generation gen from start
+// to end, written. With calls in flight the writer goroutine writes it,
+// and a failure of that write is the connection's, not the Emit's (see
+// flush). Otherwise the event is written before Emit returns, or not at
+// all: an Emit finding no write in progress writes it itself (flushAlone:
+// a write its context cuts short goes no further, the connection failed);
+// one finding another goroutine writing waits, under its own context, for
+// that goroutine to write it, and gets the write's failure. When its
+// context ends first, its frame is taken back if still the unwritten tail
+// of the buffer; otherwise (another frame follows it, or it is being
+// written) it may still go out.
+func (cc *clientConn) flushEvent(ctx context.Context, start, end int, gen uint64) error {
+	if cc.inflight.Load() > 1 {
+		signal(cc.kick)
+		return nil
+	}
+	if err := cc.flushAlone(ctx); err != nil {
+		return err
+	}
+	// Written by our own flush (waitWritten returns at once), or left to
+	// the goroutine flushing.
+	err := cc.out.waitWritten(gen, ctx.Done(), cc.stop, func() { signal(cc.kick) })
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		cc.out.rewriteTail(gen, end, func(dst []byte) []byte { return dst[:start] })
+		return ctx.Err()
+	}
+	cc.fail(err)
+	return cc.lostError()
+}
+
+// flushAlone writes the buffer, with the caller's frame, when no other
+// goroutine is writing, until ctx ends (see batchWriter.flushFor): a write
+// cut short fails the connection. Only the caller whose context ended gets
+// its context's error; the connection fails with errWriteCutShort (see
+// fail). It returns nil at once if another goroutine is writing.
+func (cc *clientConn) flushAlone(ctx context.Context) error {
+	var until int64
+	if d, ok := ctx.Deadline(); ok {
+		until = max(int64(time.Until(d))+monotime(), 1)
+	}
+	err := cc.out.flushFor(ctx, until, func() { signal(cc.kick) })
 	if err == nil {
-		var until int64
-		if d, ok := ctx.Deadline(); ok {
-			until = max(int64(time.Until(d))+monotime(), 1)
-		}
-		err = cc.out.flushFor(ctx, until, func() { signal(cc.kick) })
+		return nil
 	}
-	if err != nil {
-		if errors.Is(err, errWriteStalled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			cc.client.stats.stuck.Add(1) // the request's write was cut short
-		}
-		cc.fail(err)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return connLost(err)
+	if errors.Is(err, errWriteStalled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		cc.client.stats.stuck.Add(1) // the request's write was cut short
 	}
-	return nil
+	cc.fail(err)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if until != 0 && monotime() >= until {
+		return context.DeadlineExceeded // our deadline cut the write, before ctx's timer fired
+	}
+	// Another cause killed the connection while we wrote (Close,
+	// heartbeats, the peer): the write's own error is only the closed
+	// socket's.
+	return cc.lostError()
 }
 
 // lonelyWriteMax is the largest request a lone call under a context that
@@ -379,6 +454,11 @@ func (cc *clientConn) readLoop() {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
+			if werr := cc.writerFailure(); werr != nil {
+				// The writer failed first and closed the socket (a
+				// write cut short): its failure is the cause.
+				err = werr
+			}
 			cc.fail(err)
 			return
 		}
@@ -459,9 +539,10 @@ func (cc *clientConn) deliver(body []byte) {
 // also while the client only reads a long stream); any frame read counts
 // as life, and so does a frame arriving
 // at DefaultMinFrameRate (500 B/s) or faster. A ping unanswered for the
-// timeout kills the connection. A NestJS server answers the ping with its
-// no-handler error: the client then knows it speaks no heartbeats and
-// stops pinging.
+// timeout kills the connection; with a negative timeout none does. The
+// writer goroutine writes the pings (see queuePing). A NestJS server
+// answers the ping with its no-handler error: the client then knows it
+// speaks no heartbeats and stops pinging.
 const (
 	hbUnknown int32 = iota
 	hbUnsupported
@@ -504,7 +585,7 @@ func (cc *clientConn) heartbeatLoop() {
 		if cc.hbMode.Load() == hbUnsupported {
 			continue
 		}
-		if pingSent != 0 && now-max(pingSent, last) > int64(o.heartbeatTimeout) {
+		if o.heartbeatTimeout > 0 && pingSent != 0 && now-max(pingSent, last) > int64(o.heartbeatTimeout) {
 			cc.client.stats.heartbeatFailures.Add(1)
 			cc.fail(ErrHeartbeatTimeout)
 			return
@@ -516,11 +597,28 @@ func (cc *clientConn) heartbeatLoop() {
 			}
 			pingSent, pingID = now, id
 			cc.client.stats.heartbeats.Add(1)
-			if cc.send(context.Background(), heartbeatPatternJSON, nil, nil, id, false) != nil {
+			if err := cc.queuePing(id); err != nil {
+				cc.fail(err)
 				return
 			}
 		}
 	}
+}
+
+// queuePing queues the ping id for the writer goroutine. The heartbeat
+// loop never writes itself: a write may block (for ever with
+// WithWriteTimeout(0), the server reading nothing), carrying a call's
+// request as well as the ping, and the loop must go on to time its ping
+// out.
+func (cc *clientConn) queuePing(id uint64) error {
+	var idBuf [20]byte
+	_, _, _, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
+		return wire.AppendRequestOf(dst, wire.NestJS, heartbeatPatternJSON, nil, nil, strconv.AppendUint(idBuf[:0], id, 10))
+	})
+	if err == nil {
+		signal(cc.kick)
+	}
+	return err
 }
 
 // pong handles the reply to a ping; cc.mu is held.

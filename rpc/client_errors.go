@@ -31,6 +31,12 @@ var (
 	ErrStreamOverflow = errors.New("rpc: stream consumer too slow: unread values over the client's buffer limit")
 )
 
+// errWriteCutShort is the cause of ErrConnectionLost for the calls of a
+// connection failed because a request's write was cut short by its
+// caller's context (the stream may end in the middle of a frame): that
+// caller alone gets its context's error.
+var errWriteCutShort = errors.New("rpc: a request's write was cut short by its caller's context")
+
 // RemoteError is the error a client receives from a remote handler.
 //
 // Deprecated: it is [Error], the one type for both sides: what a handler

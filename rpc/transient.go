@@ -4,9 +4,10 @@ import "errors"
 
 // ErrUnavailable matches (errors.Is) a client's failures that prove the
 // request never reached a handler: the dial failed, no connection could be
-// had, or, on NATS, nobody was subscribed ("no responders"). Such a call may
-// be retried whether or not it is idempotent, and the server's retries
-// (Config.RetryAttempts) retry a handler that returns one.
+// had, the connection died before the request was queued on it (and no
+// other took it), or, on NATS, nobody was subscribed ("no responders").
+// Such a call may be retried whether or not it is idempotent, and the
+// server's retries (Config.RetryAttempts) retry a handler that returns one.
 var ErrUnavailable = errors.New("rpc: unavailable (the request was not delivered)")
 
 // Transient marks err as safe to retry: the work did not happen, or may be

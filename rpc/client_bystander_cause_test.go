@@ -1,0 +1,86 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// TestBystanderErrorNotAnotherCallsContext: when an Emit alone on its
+// connection has its write cut short by its context (cancelled, or its
+// deadline), the connection fails and call C, pending behind it, fails
+// with ErrConnectionLost. C's error used to wrap A's context error
+// ("connection lost: context canceled"), so errors.Is(err,
+// context.Canceled) held for a call whose own context was alive. The
+// connection's cause is errWriteCutShort now; only A gets its context's
+// error.
+func TestBystanderErrorNotAnotherCallsContext(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"cancel", "deadline"} {
+		bad := 0
+		const rounds = 6
+		for round := range rounds {
+			ln := listenNeverRead(t)
+			c := newTestClient(t, ln.Addr().String(), rpc.WithMaxQueuedBytes(-1), rpc.WithHeartbeat(0, 0))
+			var ctxA context.Context
+			var cancelA context.CancelFunc
+			if mode == "cancel" {
+				ctxA, cancelA = context.WithCancel(context.Background())
+			} else {
+				ctxA, cancelA = context.WithTimeout(context.Background(), 1500*time.Millisecond)
+			}
+			errA := make(chan error, 1)
+			// Events written by their Emit, under ctxA, until the
+			// socket takes no more: the last Emit is then blocked in
+			// its own write.
+			go func() {
+				for {
+					if err := c.Emit(ctxA, "a", strings.Repeat("x", 16<<10)); err != nil {
+						errA <- err
+						return
+					}
+				}
+			}()
+			waitFor(t, "an Emit blocked in its write", func() bool {
+				q := rpc.ClientQueuedForTest(c)
+				if q == 0 {
+					return false
+				}
+				time.Sleep(100 * time.Millisecond)
+				return rpc.ClientQueuedForTest(c) == q
+			})
+			ctxC, cancelC := context.WithTimeout(context.Background(), 30*time.Second)
+			errC := make(chan error, 1)
+			go func() { errC <- c.Send(ctxC, "c", nil, nil) }()
+			waitFor(t, "C in flight", func() bool { return c.Metrics().InFlight == 1 })
+			if mode == "cancel" {
+				cancelA()
+			}
+			<-errA
+			var err error
+			select {
+			case err = <-errC:
+			case <-time.After(10 * time.Second):
+				t.Fatal("C hung")
+			}
+			cancelA()
+			cancelC()
+			if !errors.Is(err, rpc.ErrConnectionLost) {
+				t.Errorf("%s round %d: C: %v, want ErrConnectionLost", mode, round, err)
+			}
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				bad++
+				t.Logf("%s round %d: C, whose context is alive, got %q: errors.Is(err, context.Canceled)=%v, DeadlineExceeded=%v",
+					mode, round, err, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded))
+			}
+			c.Close()
+		}
+		if bad > 0 {
+			t.Errorf("%s: %d of %d bystander calls failed with an error matching another call's context error", mode, bad, rounds)
+		}
+	}
+}
