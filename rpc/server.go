@@ -461,17 +461,24 @@ func (s *Server) connsLocked() []*conn {
 	return conns
 }
 
+// forceClose closes every connection, then cancels every handler: in that
+// order, so that what handlers answer to their cancellation ("Server
+// shutting down") does not reach peers whose connections are being cut
+// (their callers see the connection lost, as Close says). Admission is
+// closed already (beginClose), so the list is complete.
 func (s *Server) forceClose() {
-	s.cancelBase()
 	s.mu.Lock()
 	conns := s.connsLocked()
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.cancel()
 		// Beneath TLS: tls.Conn.Close would first send close_notify, and
 		// to a peer that stopped reading that waits crypto/tls's 5 s, one
 		// connection after another, past Shutdown's deadline.
 		netConnBeneath(c.nc).Close()
+	}
+	s.cancelBase()
+	for _, c := range conns {
+		c.cancel()
 	}
 }
 
