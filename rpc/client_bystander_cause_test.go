@@ -3,7 +3,6 @@ package rpc_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,26 +35,7 @@ func TestBystanderErrorNotAnotherCallsContext(t *testing.T) {
 				// before the socket is full, on a loaded machine.
 				ctxA, cancelA = expireOnDemand()
 			}
-			errA := make(chan error, 1)
-			// Events written by their Emit, under ctxA, until the
-			// socket takes no more: the last Emit is then blocked in
-			// its own write.
-			go func() {
-				for {
-					if err := c.Emit(ctxA, "a", strings.Repeat("x", 16<<10)); err != nil {
-						errA <- err
-						return
-					}
-				}
-			}()
-			waitFor(t, "an Emit blocked in its write", func() bool {
-				q := rpc.ClientQueuedForTest(c)
-				if q == 0 {
-					return false
-				}
-				time.Sleep(100 * time.Millisecond)
-				return rpc.ClientQueuedForTest(c) == q
-			})
+			errA := emitUntilBlocked(t, c, ctxA)
 			ctxC, cancelC := context.WithTimeout(context.Background(), 30*time.Second)
 			errC := make(chan error, 1)
 			go func() { errC <- c.Send(ctxC, "c", nil, nil) }()

@@ -73,23 +73,7 @@ func TestEmitNilMeansWritten(t *testing.T) {
 	c := newTestClient(t, g.ln.Addr().String(), rpc.WithHeartbeat(0, 0))
 	ctxA, cancelA := context.WithCancel(context.Background())
 	defer cancelA()
-	errA := make(chan error, 1)
-	go func() {
-		for {
-			if err := c.Emit(ctxA, "a", strings.Repeat("x", 16<<10)); err != nil {
-				errA <- err
-				return
-			}
-		}
-	}()
-	waitFor(t, "an Emit blocked in its write", func() bool {
-		q := rpc.ClientQueuedForTest(c)
-		if q == 0 {
-			return false
-		}
-		time.Sleep(100 * time.Millisecond)
-		return rpc.ClientQueuedForTest(c) == q
-	})
+	errA := emitUntilBlocked(t, c, ctxA)
 	errB := make(chan error, 1)
 	go func() { errB <- c.Emit(context.Background(), "b-marker", "B") }()
 	var bErr error
@@ -148,4 +132,29 @@ func TestEmitGivenUpBehindAWriteIsTakenBack(t *testing.T) {
 	if bytes.Contains(got, []byte("b-marker")) {
 		t.Errorf("Emit B returned an error, yet its event reached the server")
 	}
+}
+
+// emitUntilBlocked emits 16 KiB events on c under ctx until the socket
+// takes no more, the last Emit then blocked in its own write; the channel
+// gets the error that ended them.
+func emitUntilBlocked(t *testing.T, c *rpc.Client, ctx context.Context) <-chan error {
+	t.Helper()
+	errs := make(chan error, 1)
+	go func() {
+		for {
+			if err := c.Emit(ctx, "a", strings.Repeat("x", 16<<10)); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	waitFor(t, "an Emit blocked in its write", func() bool {
+		q := rpc.ClientQueuedForTest(c)
+		if q == 0 {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+		return rpc.ClientQueuedForTest(c) == q
+	})
+	return errs
 }

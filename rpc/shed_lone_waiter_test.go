@@ -20,17 +20,7 @@ func TestShedderLooksWhileALoneWaiterWaits(t *testing.T) {
 	cfg := rpc.Config{MemoryBudget: budget, FrameTimeout: 5 * time.Second, WriteTimeout: time.Minute, RateLimitPerSec: -1, RetryAttempts: -1}
 	srv := rpc.NewServer(&cfg, discardLogger())
 	registerExposure(srv, nil) // "flood" among them
-	ln := newPipeListener()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if srv.Shutdown(ctx) != nil {
-			srv.Close()
-		}
-		<-served
-	}()
+	ln := servePipe(t, srv)
 	ctx := context.Background()
 	// shed's first call within 100 ms of the process's start is put off
 	// (monotime() - 0 < overBudgetStall), and a put-off sweep does see the

@@ -70,17 +70,7 @@ func TestShedsHoldersOfMostlyWrittenReplies(t *testing.T) {
 	srv := rpc.NewServer(&cfg, discardLogger())
 	registerProbe(srv) // "echo" among them
 	srv.Handle("report", rpc.Func(func(json.RawMessage) (any, error) { return blob, nil }))
-	ln := newPipeListener()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if srv.Shutdown(ctx) != nil {
-			srv.Close()
-		}
-		<-served
-	}()
+	ln := servePipe(t, srv)
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -125,6 +115,23 @@ func TestShedsHoldersOfMostlyWrittenReplies(t *testing.T) {
 		t.Errorf("an honest 1 MiB request was not served (%v; over_budget=%d) while %d peers held %.0f MiB of a %d MiB budget with replies they had read but the last 512 KiB of; slow_consumer=%d",
 			err, l.OverBudget, attackers, mib(uint64(held)), cfg.MemoryBudget>>20, l.SlowConsumers)
 	}
+}
+
+// servePipe serves srv on a new pipe listener until the test ends, then
+// shuts it down (closes it if that takes 10 s).
+func servePipe(t *testing.T, srv *rpc.Server) *pipeListener {
+	ln := newPipeListener()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			srv.Close()
+		}
+		<-served
+	})
+	return ln
 }
 
 func isTimeout(err error) bool {
