@@ -17,14 +17,9 @@ import (
 // Helpers of the aggregate attacks: a server with every default (only the
 // address and the logger chosen), many attacker connections at once, and what the process spends.
 
-// defaultServer starts rpc.NewServer with a default Config (Addr only) and
-// register's handlers; it is closed at cleanup.
-func defaultServer(t testing.TB, register func(s *rpc.Server)) *rpc.Server {
-	t.Helper()
-	return serverWithBudget(t, 0, register)
-}
-
-// serverWithBudget is defaultServer with MemoryBudget set (0: the default).
+// serverWithBudget starts rpc.NewServer with a default Config but for the
+// address and MemoryBudget (0: the default), and register's handlers; it is
+// closed at cleanup.
 func serverWithBudget(t testing.TB, budget int64, register func(s *rpc.Server)) *rpc.Server {
 	t.Helper()
 	s := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0", MemoryBudget: budget}, discardLogger())
