@@ -148,12 +148,15 @@ func emitUntilBlocked(t *testing.T, c *rpc.Client, ctx context.Context) <-chan e
 			}
 		}
 	}()
-	waitFor(t, "an Emit blocked in its write", func() bool {
+	// Bytes queued that do not move for half a second: on a loaded
+	// machine a shorter pause may be a writer not yet scheduled, whose
+	// write then completes.
+	waitForUpTo(t, 20*time.Second, "an Emit blocked in its write", func() bool {
 		q := rpc.ClientQueuedForTest(c)
 		if q == 0 {
 			return false
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond)
 		return rpc.ClientQueuedForTest(c) == q
 	})
 	return errs
