@@ -65,7 +65,7 @@ func TestTLS(t *testing.T) {
 			{"emit to an unknown CA", []string{"emit", "--addr", ts.addr, "--tls", "audit"}, want{code: exitLocal,
 				stderrRE: `^msgpattern: emit: rpc: dial .*: tls: failed to verify certificate: .*\n` + cacertHint}},
 			{"bench to an unknown CA", []string{"bench", "--addr", ts.addr, "--tls", "-n", "1", "sum"}, want{code: exitLocal,
-				stderrRE: `^msgpattern: bench: loadtest: tls: failed to verify certificate: .*\n` + cacertHint}},
+				stderrRE: `^msgpattern: bench: loadtest: dial [^ ]+: TLS handshake: tls: failed to verify certificate: .*\n` + cacertHint}},
 			{"bench without TLS", []string{"bench", "--addr", ts.addr, "-n", "1", "sum"}, want{code: exitFailed,
 				stdoutRE: `(?s)Errors: +1\n.*no_reply   1\n`, stderrRE: `^msgpattern: bench: 1 of 1 requests failed`}},
 		} {
