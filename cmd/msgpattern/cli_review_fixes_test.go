@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,42 +19,19 @@ import (
 // loaded or distant one).
 func delayProxy(t *testing.T, upstream string, delay time.Duration) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
+	return "nats://" + listenTracked(t, func(c net.Conn, track func(net.Conn)) {
+		u, err := net.Dial("tcp", upstream)
+		if err != nil {
 			c.Close()
+			return
 		}
+		track(u)
+		go io.Copy(u, c)
+		go func() {
+			time.Sleep(delay)
+			io.Copy(c, u)
+		}()
 	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", upstream)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, u)
-			mu.Unlock()
-			go io.Copy(u, c)
-			go func() {
-				time.Sleep(delay)
-				io.Copy(c, u)
-			}()
-		}
-	}()
-	return "nats://" + ln.Addr().String()
 }
 
 // TestNATSTimeoutIncludesConnecting: --timeout is "give up after this long,

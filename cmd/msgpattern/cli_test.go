@@ -178,13 +178,32 @@ func freeAddr(t *testing.T) string {
 // is room.
 func silentServer(t *testing.T) (addr string, accepted <-chan struct{}) {
 	t.Helper()
+	ch := make(chan struct{}, 16)
+	addr = listenTracked(t, func(net.Conn, func(net.Conn)) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	})
+	return addr, ch
+}
+
+// listenTracked listens on a local address and hands each accepted
+// connection to handle, in the accept loop; the accepted connections, and
+// any other that handle passes to track, are closed at cleanup.
+func listenTracked(t *testing.T, handle func(c net.Conn, track func(net.Conn))) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := make(chan struct{}, 16)
 	var mu sync.Mutex
 	var conns []net.Conn
+	track := func(c net.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	}
 	t.Cleanup(func() {
 		ln.Close()
 		mu.Lock()
@@ -199,16 +218,11 @@ func silentServer(t *testing.T) (addr string, accepted <-chan struct{}) {
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
+			track(c)
+			handle(c, track)
 		}
 	}()
-	return ln.Addr().String(), ch
+	return ln.Addr().String()
 }
 
 // check compares a result with what a case wants: an exact stdout (unless
