@@ -67,6 +67,7 @@ type batchWriter struct {
 	writing    int          // bytes of the buffer being written, held (and charged) until its write ends; under mu
 	queued     atomic.Int64 // bytes appended and not yet written
 	progressAt atomic.Int64 // monotime a flush began or last wrote bytes
+	pieceLen   atomic.Int64 // bytes asked of the Write call in progress: its stall is judged by them
 	// deadlineAt is the monotime of the write deadline in force (0: none,
 	// -1: one that must be replaced); only the flushing goroutine uses it.
 	deadlineAt int64
@@ -182,9 +183,12 @@ func (w *batchWriter) shed(mark int) (dropped, pending bool) {
 const overBudgetStall = 100 * time.Millisecond
 
 // stalledLocked reports whether a write is in progress and has taken
-// nothing for overBudgetStall; mu is held.
+// nothing for overBudgetStall per shortPiece it asks for; mu is held.
+// Progress is seen only as a Write call returns, so a steady reader of a
+// larger piece (begun before the budget was short) gets its time.
 func (w *batchWriter) stalledLocked() bool {
-	return w.flushing && monotime()-w.progressAt.Load() > int64(overBudgetStall)
+	pieces := max(w.pieceLen.Load()/shortPiece, 1)
+	return w.flushing && monotime()-w.progressAt.Load() > pieces*int64(overBudgetStall)
 }
 
 // failLocked records the first failure and drops what waits; mu is held.
@@ -379,10 +383,14 @@ func (w *batchWriter) waitWritten(gen uint64, done, stop <-chan struct{}, kick f
 // renewed as a long buffer goes out. A TLS connection cannot resume a write
 // that timed out, so for it a piece is one record (maxTLSWritePiece): a
 // peer taking bytes is then dropped only when it takes none of a record
-// for the timeout, as a TCP peer is.
+// for the timeout, as a TCP peer is. While the memory budget is short,
+// pieces are shortPiece, so that the shedder sees a steady reader's
+// progress (a Write call reports it only as it returns): a peer is shed
+// only when it takes less than shortPiece per overBudgetStall (160 KB/s).
 const (
 	maxWritePiece    = 256 << 10
 	maxTLSWritePiece = 16 << 10
+	shortPiece       = 16 << 10
 )
 
 // write writes b, renewing the write deadline while the peer takes bytes.
@@ -399,8 +407,14 @@ func (w *batchWriter) write(b []byte, until int64) (err error) {
 		if err = w.armDeadline(until); err != nil {
 			break
 		}
+		p := piece
+		if w.budget != nil && w.budget.short() {
+			p = min(p, shortPiece)
+		}
+		p = min(p, len(b))
+		w.pieceLen.Store(int64(p))
 		var n int
-		n, err = w.nc.Write(b[:min(len(b), piece)])
+		n, err = w.nc.Write(b[:p])
 		w.written(n)
 		b = b[n:]
 		if err == nil {

@@ -64,6 +64,10 @@ func (b *memoryBudget) charge(n int64) {
 // without checking it).
 func (b *memoryBudget) over() bool { return b.used.Load() > b.limit }
 
+// short reports whether the budget is over or a reader waits for it: the
+// shedder's condition.
+func (b *memoryBudget) short() bool { return b.waiters.Load() > 0 || b.over() }
+
 // addWaiter registers a waiter for n bytes: from then on a release that
 // frees n wakes it. removeWaiter undoes it.
 func (b *memoryBudget) addWaiter(n int64) {

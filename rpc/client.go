@@ -75,11 +75,12 @@ func WithEagerConnect() ClientOption { return func(o *clientOptions) { o.eager =
 // mutual TLS.
 func WithTLS(cfg *tls.Config) ClientOption { return func(o *clientOptions) { o.tls = cfg } }
 
-// WithDialTimeout bounds each dial of the client (default 10s). It is a
-// client option; a handler's deadline is the server's Config.Timeout, or
-// the HandleOption WithTimeout, and a call's is its context's.
+// WithDialTimeout bounds each dial of the client (default 10s; zero or
+// negative: no bound but the call's context, as net.Dialer's Timeout). It
+// is a client option; a handler's deadline is the server's Config.Timeout,
+// or the HandleOption WithTimeout, and a call's is its context's.
 func WithDialTimeout(d time.Duration) ClientOption {
-	return func(o *clientOptions) { o.dialTimeout = d }
+	return func(o *clientOptions) { o.dialTimeout = max(d, 0) }
 }
 
 // WithWriteTimeout fails a connection whose socket takes no bytes for d
@@ -192,7 +193,10 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 		c.slots[i] = &clientSlot{client: c}
 	}
 	if o.eager {
-		ctx, cancel := context.WithTimeout(context.Background(), o.dialTimeout)
+		ctx, cancel := context.WithCancel(context.Background())
+		if o.dialTimeout > 0 {
+			ctx, cancel = context.WithTimeout(context.Background(), o.dialTimeout)
+		}
 		defer cancel()
 		for _, s := range c.slots {
 			if _, err := s.get(ctx); err != nil {

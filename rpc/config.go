@@ -112,8 +112,11 @@ type Config struct {
 	// than FrameTimeout; connections with small frames keep being served.
 	// Replies are charged until their write ends, without waiting (their
 	// handlers have run); while the budget is over or a reader waits for
-	// it, a connection holding more than 1 MiB of them behind a write that
-	// took nothing for 100 ms is dropped (slow_consumer).
+	// it, a connection holding more than the read-pause mark of them (half
+	// of MaxQueuedReplyBytes, at most 1 MiB) behind a write that took
+	// nothing for 100 ms is dropped (slow_consumer); replies then go out
+	// in 16 KiB pieces, so a peer that takes less than 16 KiB per 100 ms
+	// (160 KB/s) is the one dropped.
 	// While it is at most half used, busy connections also read in chunks
 	// of up to 256 KiB, the part past 64 KiB drawn from it (never waiting
 	// for it). Default: half of GOMEMLIMIT (at least 64 MiB) when it is

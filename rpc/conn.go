@@ -313,6 +313,12 @@ func (c *conn) next() (wire.Frame, error) {
 				}
 				if ok {
 					c.setFraming(f)
+					if f == wire.NDJSON {
+						// The blanks sniffing skipped (\v and \f among them)
+						// are not JSON's: the first line starts after them.
+						in := c.rbuf[c.r:c.w]
+						c.r += len(in) - len(bytes.TrimLeft(in, " \t\n\r\v\f"))
+					}
 				} else if c.blankRun = c.w - c.r; c.blankRun > c.srv.cfg.maxFrameSize() {
 					return wire.Frame{}, errBadFraming
 				}

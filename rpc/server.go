@@ -38,6 +38,7 @@ type Server struct {
 	handedOffRunning atomic.Int64 // handlers running off their reader; at most MaxHandlers
 
 	dispatching  atomic.Int64  // Dispatch calls in progress
+	cutCounted   atomic.Bool   // Shutdown counted the handlers it cut off (ErrorCounts.ShutdownCut)
 	dispatchIdle chan struct{} // signalled when dispatching drops to 0
 	onShutdown   []func(context.Context)
 	hooksDone    chan struct{}     // closed once the OnShutdown hooks returned; made by the first beginClose
@@ -388,7 +389,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = s.drainDispatches(ctx)
 	}
 	if err != nil {
-		if n := s.stats.inFlight.Load(); n > 0 {
+		// Counted by the first call that gives up: a concurrent or later
+		// call would count the same handlers again.
+		if n := s.stats.inFlight.Load(); n > 0 && s.cutCounted.CompareAndSwap(false, true) {
 			s.stats.shutdownCut.Add(uint64(n))
 		}
 		s.forceClose()

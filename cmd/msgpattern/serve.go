@@ -105,7 +105,7 @@ func serve(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", envOr("MSGPATTERN_ADDR", ":4061"), "address to listen on (env MSGPATTERN_ADDR)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve metrics and health over HTTP on this address (/metrics Prometheus, /metrics.json JSON, /healthz); off when empty")
-	fs.IntVar(&c.rateLimit, "rate-limit", -1, "requests per second per connection, 0 or -1 for none (the library's default is 100)")
+	fs.IntVar(&c.rateLimit, "rate-limit", -1, "requests per second per connection (burst: twice that, at least 200), 0 or -1 for none (the library's default is 100)")
 	fs.BoolVar(&c.verbose, "v", false, "log connections, and the embedded NATS server's notices (debug level)")
 	nonNegativeDuration(fs, &c.grace, "grace", 10*time.Second, "how long shutdown waits for in-flight requests")
 	c.logFormat = "text"
@@ -239,7 +239,8 @@ func (c *serveCommand) run(ctx context.Context, again <-chan os.Signal) int {
 	cfg := c.limits
 	// 0 is no limit, as bench's --rate 0 (the library would read it as
 	// "unset", its default of 100/s).
-	cfg.Addr, cfg.RateLimitPerSec, cfg.RateLimitBurst = c.addr, c.rateLimit, 2*max(c.rateLimit, 0)
+	// The burst is the library's: twice the rate, at least 200.
+	cfg.Addr, cfg.RateLimitPerSec, cfg.RateLimitBurst = c.addr, c.rateLimit, 0
 	if c.rateLimit <= 0 {
 		cfg.RateLimitPerSec, cfg.RateLimitBurst = -1, 0
 	}

@@ -1,0 +1,67 @@
+package rpc_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// slowSteadyReader reads r in 8 KiB pieces, one every 5 ms (about
+// 1.6 MB/s): it never leaves the server's write without progress for
+// anywhere near 100 ms.
+type slowSteadyReader struct{ r io.Reader }
+
+func (s slowSteadyReader) Read(p []byte) (int, error) {
+	time.Sleep(5 * time.Millisecond)
+	return s.r.Read(p[:min(len(p), 8<<10)])
+}
+
+// TestShedderSparesSteadyReaders: while the budget is short, a connection
+// holding more than the mark is dropped only behind a write that took
+// nothing for 100 ms. Two honest peers download a 6 MiB reply each (12 MiB
+// against an 8 MiB budget: the budget is over) and read it steadily, 8 KiB
+// every 5 ms. Progress shows only as a Write call returns: in 256 KiB
+// pieces (about 160 ms each at that rate) they looked stalled and were
+// shed; the pieces are 16 KiB while the budget is short.
+func TestShedderSparesSteadyReaders(t *testing.T) {
+	const replySize = 6 << 20
+	blob := strings.Repeat("r", replySize)
+	cfg := rpc.Config{MemoryBudget: 8 << 20, RateLimitPerSec: -1, RetryAttempts: -1}
+	srv := rpc.NewServer(&cfg, discardLogger())
+	srv.Handle("report", rpc.Func(func(json.RawMessage) (any, error) { return blob, nil }))
+	ln := servePipe(t, srv)
+
+	const peers = 2
+	errs := make([]error, peers)
+	var wg sync.WaitGroup
+	for i := range peers {
+		c := ln.dial()
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		go c.Write([]byte(reqFrame(`"report"`, `null`, strconv.Itoa(i))))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := readNestFrame(bufio.NewReaderSize(slowSteadyReader{c}, 8<<10))
+			if err == nil && got != valueReply(`"`+blob+`"`, strconv.Itoa(i)) {
+				err = io.ErrUnexpectedEOF
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	l := limits(srv)
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("peer %d, reading its reply steadily at ~1.6 MB/s, lost it: %v (slow_consumers=%d, memory_held_bytes=%d of %d)",
+				i, err, l.SlowConsumers, l.MemoryHeldBytes, cfg.MemoryBudget)
+		}
+	}
+}
