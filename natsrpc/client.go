@@ -23,9 +23,11 @@ import (
 // the same errors: a *rpc.Error for an error reply, errors.Is(err,
 // rpc.ErrNoHandler) when nobody serves the pattern (NATS's "no responders",
 // at once), ctx.Err() when the context ends, rpc.ErrConnectionLost when the
-// NATS connection closes, rpc.ErrClientClosed after Close, and
-// rpc.ErrStreamOverflow for a stream whose consumer fell behind
-// ([WithMaxStreamBuffer]).
+// NATS connection closes, rpc.ErrClientClosed after Close (Emit and Flush
+// included), rpc.ErrStreamOverflow for a stream whose consumer fell behind
+// ([WithMaxStreamBuffer]), and an error wrapping nats.ErrBadSubject for a
+// route key too long for a NATS subject. A reply with an empty body is an
+// *rpc.Error (see "Plain NATS peers" in the package doc).
 //
 // Calls share one wildcard inbox subscription; each call's reply subject
 // is that inbox plus a random token of its own, so a stream's values reach
@@ -212,7 +214,13 @@ func (c *Client) deliver(m *nats.Msg) {
 	token := lastToken(m.Subject)
 	var item rpc.ReplyPacket
 	noResponders := len(m.Data) == 0 && m.Header.Get("Status") == "503"
-	if !noResponders {
+	switch {
+	case noResponders: // ends the call below
+	case len(m.Data) == 0:
+		// NestJS's ClientNats ends the call (EmptyResponseException)
+		// rather than wait out its deadline for another reply.
+		item = rpc.ReplyPacket{Err: emptyReplyError(m.Header), Last: true}
+	default:
 		var ok bool
 		if item, ok = classifyReply(m.Data, token); !ok {
 			return // not a reply, or another call's
@@ -241,6 +249,29 @@ func (c *Client) deliver(m *nats.Msg) {
 		}
 	}
 	signal(ca.notify)
+}
+
+// The headers of a NATS micro endpoint's error reply, whose body is empty.
+const (
+	microErrorHeader     = "Nats-Service-Error"
+	microErrorCodeHeader = "Nats-Service-Error-Code"
+)
+
+// emptyReplyError is the error reply a reply with an empty body stands
+// for: a NATS micro endpoint's error (status its code), else "Empty
+// response", as NestJS's EmptyResponseException says. It is made as an
+// error packet would be, so that it reads as any other remote error.
+func emptyReplyError(h nats.Header) error {
+	status, msg := "error", "Empty response"
+	if e := h.Get(microErrorHeader); e != "" {
+		msg = e
+		if code := h.Get(microErrorCodeHeader); code != "" {
+			status = code
+		}
+	}
+	packet, _ := json.Marshal(map[string]any{"err": map[string]string{"status": status, "message": msg}, "isDisposed": true})
+	rep, _ := rpc.ParseReplyPacket(packet)
+	return rep.Err
 }
 
 // classifyReply decodes a reply message as NestJS's ClientNats does. A
@@ -287,6 +318,9 @@ func (c *Client) start(ctx context.Context, pattern any, data any, opts []rpc.Ca
 		return "", nil, err
 	}
 	if err := c.checkPayload(packet); err != nil {
+		return "", nil, err
+	}
+	if err := checkPublish(route, c.inbox+token, len(packet)); err != nil {
 		return "", nil, err
 	}
 	ca := &call{notify: make(chan struct{}, 1)}
@@ -434,7 +468,24 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...rpc.
 
 // Flush waits until the NATS server has everything sent so far (events
 // included), or ctx ends.
-func (c *Client) Flush(ctx context.Context) error { return c.nc.FlushWithContext(ctx) }
+func (c *Client) Flush(ctx context.Context) error {
+	if err := c.checkOpen(); err != nil {
+		return err
+	}
+	return c.nc.FlushWithContext(ctx)
+}
+
+// checkOpen returns rpc.ErrClientClosed after Close: a connection of the
+// caller's (NewClient) is still open, and must not carry this client's
+// events.
+func (c *Client) checkOpen() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return rpc.ErrClientClosed
+	}
+	return nil
+}
 
 // Emit publishes an event: no id, no reply. It returns once the event is
 // handed to the NATS connection; [Client.Flush] waits until the NATS server
@@ -449,6 +500,12 @@ func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...rpc.Ca
 		return err
 	}
 	if err := c.checkPayload(packet); err != nil {
+		return err
+	}
+	if err := checkPublish(route, "", len(packet)); err != nil {
+		return err
+	}
+	if err := c.checkOpen(); err != nil {
 		return err
 	}
 	if err := c.nc.Publish(route, packet); err != nil {

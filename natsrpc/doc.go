@@ -22,7 +22,11 @@
 // not an object: `nats pub evt '{"orderId":7}'`) is an event whose data is
 // the whole body; and a reply to our [Client] that is not a reply packet
 // (none of "err", "response", "isDisposed": a nats.go responder's
-// msg.Respond) is the call's whole and last value.
+// msg.Respond) is the call's whole and last value. A reply with an empty
+// body ends the call at once with an *rpc.Error, as NestJS's
+// EmptyResponseException does: "Empty response", or for a NATS micro
+// endpoint's error reply the text of its Nats-Service-Error header, with
+// its Nats-Service-Error-Code as Status.
 //
 // # Decisions
 //
@@ -39,7 +43,11 @@
 //     token that is a wildcard ("*" or ">"), longer than 1024 bytes, or in
 //     the reserved "$…" and "_INBOX." spaces — makes [Serve] fail with an
 //     error naming the pattern, before anything is subscribed. Patterns are
-//     read when Serve is called: register handlers first.
+//     read when Serve is called: register handlers first. [Client] refuses
+//     a call or event whose route key would make its PUB line (with reply
+//     subject and size) longer than the NATS server's 4096-byte control
+//     line, before it is sent, with an error wrapping nats.ErrBadSubject:
+//     the NATS server would drop the connection and every call on it.
 //   - Payloads over the NATS server's max_payload (1 MiB by default): a
 //     reply too large is replaced by an error reply saying so (the caller
 //     is not left waiting); a request too large fails in the client before

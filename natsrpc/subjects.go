@@ -2,21 +2,50 @@ package natsrpc
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+
+	"github.com/nats-io/nats.go"
 )
 
-// maxSubject bounds a subject: a NATS control line (SUB, PUB with reply
-// and sizes) must stay under 4096 bytes, or the server drops the whole
-// connection.
+// maxControlLine is the NATS server's default max_control_line: a client's
+// protocol line (SUB, PUB with reply and sizes) must stay within it, or the
+// server drops the whole connection.
+const maxControlLine = 4096
+
+// maxSubject bounds a subject we subscribe to, leaving the PUB line of a
+// request to it room for a reply subject of the sender's choosing.
 const maxSubject = 1024
+
+// checkLength reports a subject longer than max bytes.
+func checkLength(subject string, max int) error {
+	if len(subject) > max {
+		return fmt.Errorf("%d bytes, longer than %d", len(subject), max)
+	}
+	return nil
+}
+
+// checkPublish reports a subject whose PUB line, with reply (empty for
+// none) and a payload of size bytes, would pass maxControlLine: the NATS
+// server would drop the connection and every call on it.
+func checkPublish(subject, reply string, size int) error {
+	// "PUB <subject> <reply> <size>\r\n"
+	max := maxControlLine - len("PUB   \r\n") - len(reply) - len(strconv.Itoa(size))
+	if err := checkLength(subject, max); err != nil {
+		return fmt.Errorf("natsrpc: route key too long for a NATS subject (%v: a NATS control line is at most %d bytes): %w", err, maxControlLine, nats.ErrBadSubject)
+	}
+	return nil
+}
 
 // checkSubject reports why key cannot be subscribed as a NATS subject.
 func checkSubject(key string) error {
-	switch {
-	case key == "":
+	if key == "" {
 		return fmt.Errorf("empty subject")
-	case len(key) > maxSubject:
-		return fmt.Errorf("longer than %d bytes", maxSubject)
+	}
+	if err := checkLength(key, maxSubject); err != nil {
+		return err
+	}
+	switch {
 	case strings.ContainsAny(key, " \t\r\n"):
 		return fmt.Errorf("white space is not allowed in a NATS subject")
 	case strings.HasPrefix(key, "$"), strings.HasPrefix(key, "_INBOX."):

@@ -28,7 +28,9 @@ import (
 //
 // A Send's span covers the call and its retries (rpc.Idempotent); a
 // Stream's covers the iteration, from the request sent to the last value
-// (or the caller's break); an Emit's ends when the event is written.
+// (or the caller's break); an Emit's ends when the event is written. A
+// call that panics, or a Stream whose loop body panics, ends its span with
+// status Error and error.type "panic".
 func WrapCaller(c rpc.Caller, opts ...Option) rpc.Caller {
 	rc := newResolved(opts)
 	tc := &tracedCaller{c: c, rc: rc}
@@ -115,7 +117,8 @@ func (tc *tracedCaller) Emit(ctx context.Context, pattern any, data any, opts ..
 }
 
 // endUnlessReturned ends the span of a call that panicked (encoding its
-// data, say) on its way up, which would otherwise never be exported.
+// data, say, or a Stream's loop body) on its way up, which would otherwise
+// never be exported, or be exported as a success.
 func endUnlessReturned(span trace.Span, returned *bool) {
 	if *returned {
 		return
@@ -142,10 +145,14 @@ func (tc *tracedCaller) Stream(ctx context.Context, pattern any, data any, opts 
 			values    int
 			failed    error
 			abandoned bool
+			returned  bool
 		)
-		defer func() { // also when yield panics
+		defer func() { // also when the call or the loop's body panics
 			span.SetAttributes(StreamValuesKey.Int(values))
 			switch {
+			case !returned:
+				endUnlessReturned(span, &returned)
+				return
 			case failed != nil:
 				recordClientError(span, failed)
 			case abandoned:
@@ -163,9 +170,10 @@ func (tc *tracedCaller) Stream(ctx context.Context, pattern any, data any, opts 
 			}
 			if !yield(v, err) {
 				abandoned = err == nil
-				return
+				break
 			}
 		}
+		returned = true
 	}
 }
 

@@ -64,7 +64,8 @@
 // included: the caller gets "Internal server error"). A client's: remote
 // (an error reply, an *rpc.Error), no_handler (rpc.ErrNoHandler),
 // timeout, canceled, connection_lost, client_closed, unavailable
-// (rpc.ErrUnavailable: not delivered) and _OTHER.
+// (rpc.ErrUnavailable: not delivered), panic (the call panicked, or a
+// Stream's loop body did) and _OTHER.
 //
 // # Propagation
 //
