@@ -54,8 +54,8 @@
 // The kind label of msgpattern_errors_total takes the JSON names of
 // [rpc.ErrorCounts]' fields: timeout, rate_limited, rate_limited_events,
 // no_handler, no_event_handler, bad_frame, framing, decode, handler, rpc,
-// panic, encode, canceled, shutting_down, late_results_dropped, shutdown_cut
-// (and any kind rpc adds later). Every kind is always exported, zeros
+// panic, encode, canceled, shutting_down, late_results_dropped,
+// data_too_large, shutdown_cut (and any kind rpc adds later). Every kind is always exported, zeros
 // included. Note that rpc.Metrics.Errors leaves late_results_dropped and
 // shutdown_cut out, so it is sum without (kind) minus those two kinds.
 //

@@ -299,6 +299,14 @@ func (c *conn) resumed() {
 	}
 }
 
+// resumeReading takes the reader's role after the monitor held its
+// hand-off back at MaxHandlers: the pause was the server's, so the read
+// deadlines are renewed first.
+func (c *conn) resumeReading() {
+	c.resumed()
+	c.readLoop()
+}
+
 // next returns the next complete frame, reading as needed.
 func (c *conn) next() (wire.Frame, error) {
 	for {
@@ -775,6 +783,11 @@ func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 	lost = !c.busy.CompareAndSwap(rc, nil)
 	s.stats.inFlight.Add(-1)
 	c.inflight.Add(-1)
+	if !lost && rc.overran.Load() {
+		// MaxHandlers kept the reader in the handler: a pause of ours,
+		// which must not count against the peer's heartbeats or frame.
+		c.resumed()
+	}
 	if lost {
 		s.handedOffRunning.Add(-1)
 		select {

@@ -253,7 +253,9 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 	t, start := rc.target, rc.start
 
 	var err error
+	tooLarge := false
 	if max := rt.opts.maxData; max > 0 && len(rc.req.Data) > max {
+		tooLarge = true // a bound, not a handler's choice: counted apart
 		err = &Error{Status: "error", Message: fmt.Sprintf("Data too large (%d bytes; at most %d)", len(rc.req.Data), max)}
 	} else {
 		for attempt := 0; ; attempt++ {
@@ -264,17 +266,23 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 			d.stats.retries.Add(1)
 		}
 	}
-	rc.mu.Lock()
-	rc.w.returned = true
-	rc.mu.Unlock()
-	rc.release()
 	var (
 		errJSON []byte
 		kind    errorKind
 	)
-	if err != nil { // before locking: errorValue consults the context, which locks
+	// Before the context ends with the handler's return (release), so that
+	// a handler's own sub-deadline is not taken for the request's; and
+	// before locking: errorValue consults the context, which locks.
+	if err != nil {
 		errJSON, kind = d.errorValue(make([]byte, 0, 128), rc, err)
+		if tooLarge {
+			kind = kindDataTooLarge
+		}
 	}
+	rc.mu.Lock()
+	rc.w.returned = true
+	rc.mu.Unlock()
+	rc.release()
 
 	rc.mu.Lock()
 	end := rc.end
@@ -304,6 +312,9 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 		}
 		rc.state = stateDone
 	}
+	// The caller got an error when its request timed out, whatever the
+	// handler returned: the pattern counts one.
+	failed := err != nil || rc.state == stateExpired
 	rc.mu.Unlock()
 	if !rc.req.event {
 		t.commit(rc)
@@ -329,7 +340,7 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 		d.stats.requests.Add(1)
 	}
 	d.stats.processingNanos.Add(int64(elapsed))
-	rt.stats.observe(elapsed, err != nil)
+	rt.stats.observe(elapsed, failed)
 }
 
 // producedResult reports whether a handler that returned err after its

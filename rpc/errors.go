@@ -131,6 +131,7 @@ const (
 	kindCanceled                      // the context ended by disconnect or shutdown
 	kindTimeout                       // the request's deadline passed
 	kindShuttingDown                  // refused because the server is shutting down
+	kindDataTooLarge                  // refused by WithMaxDataBytes before its handler ran
 )
 
 // decodeError marks a failure to decode request data in a typed handler, so

@@ -16,7 +16,9 @@ import (
 //
 // ctx is cancelled when the request's timeout passes, when the peer
 // disconnects (not for an event: it was delivered, and nobody waits for
-// it), and when the server is forced to shut down.
+// it), when the server is forced to shut down, and when ServeMessage
+// returns (as net/http's request context is), so that goroutines started
+// with it stop.
 type Handler interface {
 	ServeMessage(ctx context.Context, w ResponseWriter, r *Request) error
 }
@@ -40,7 +42,9 @@ type ResponseWriter interface {
 	// than MaxQueuedReplyBytes/2 (at most 1 MiB) of replies wait for the
 	// caller to read them, so a stream never outruns a caller that reads.
 	// For an event it sends nothing, and returns the context's error once
-	// that ends (or an error after the handler returned).
+	// that ends (or an error after the handler returned). v's MarshalJSON
+	// (or MarshalText) runs while the reply is locked: it must not use the
+	// request's context, whose methods wait for that lock.
 	Send(v any) error
 }
 

@@ -139,11 +139,16 @@ func (m *monitor) scan() (busy bool) {
 			arm = append(arm, rc) // seen stays: tried again next tick
 			continue
 		}
+		wasDeferred := c.deferred == rc
 		c.seen, c.deferred = nil, nil
 		if c.busy.CompareAndSwap(rc, nil) {
 			s.handedOffRunning.Add(1)
 			s.stats.handedOff.Add(1)
-			go c.readLoop()
+			if wasDeferred {
+				go c.resumeReading()
+			} else {
+				go c.readLoop()
+			}
 			arm = append(arm, rc)
 		}
 	}

@@ -7,8 +7,9 @@ import (
 )
 
 // latencyBuckets is the number of histogram buckets: bucket i counts
-// durations from 2^(i-1) up to 2^i microseconds; the last one, whose bound is
-// 2^27 µs ≈ 134 s, also counts everything from 2^26 µs ≈ 67 s on.
+// durations of more than 2^(i-1) and at most 2^i microseconds (Prometheus'
+// le); the last one, whose bound is 2^27 µs ≈ 134 s, also counts everything
+// longer.
 const latencyBuckets = 28
 
 // histogram counts latencies in power-of-two microsecond buckets. Observing
@@ -18,8 +19,11 @@ type histogram struct {
 }
 
 func (h *histogram) observe(d time.Duration) {
-	us := uint64(d / time.Microsecond)
-	i := bits.Len64(us) // 0 for < 1µs, 1 for [1,2) µs, …
+	i := 0 // at most 1 µs
+	if d > time.Microsecond {
+		// (2^(i-1), 2^i] µs: a duration on a bound counts in its bucket.
+		i = bits.Len64((uint64(d) - 1) / uint64(time.Microsecond))
+	}
 	if i >= latencyBuckets {
 		i = latencyBuckets - 1
 	}

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"encoding"
 	"encoding/json"
 	"maps"
 	"reflect"
@@ -99,9 +100,11 @@ func mustJSON(v any) json.RawMessage {
 }
 
 var (
-	rawMessageType = reflect.TypeFor[json.RawMessage]()
-	timeType       = reflect.TypeFor[time.Time]()
-	marshalerType  = reflect.TypeFor[json.Marshaler]()
+	rawMessageType    = reflect.TypeFor[json.RawMessage]()
+	timeType          = reflect.TypeFor[time.Time]()
+	marshalerType     = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+	numberType        = reflect.TypeFor[json.Number]()
 )
 
 // jsonSchema describes t as encoding/json encodes and decodes it, in JSON
@@ -121,6 +124,10 @@ func schemaOf(t reflect.Type, seen map[reflect.Type]bool) map[string]any {
 		return map[string]any{"type": "string", "format": "date-time"}
 	case t == rawMessageType, t.Implements(marshalerType), reflect.PointerTo(t).Implements(marshalerType):
 		return map[string]any{}
+	case t.Implements(textMarshalerType), reflect.PointerTo(t).Implements(textMarshalerType):
+		return map[string]any{"type": "string"} // netip.Addr, uuid-like IDs
+	case t == numberType:
+		return map[string]any{"type": "number"}
 	}
 	switch t.Kind() {
 	case reflect.Bool:
@@ -153,29 +160,81 @@ func schemaOf(t reflect.Type, seen map[reflect.Type]bool) map[string]any {
 }
 
 // addFields adds t's fields as encoding/json sees them: exported, named by
-// their json tag, "-" skipped, untagged embedded structs flattened.
+// their json tag, "-" skipped, untagged embedded structs flattened; of
+// fields named alike the shallowest wins, at one depth the only tagged one,
+// else none (encoding/json's rules). A `,string` scalar is a string.
 func addFields(t reflect.Type, props map[string]any, seen map[reflect.Type]bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		ft := f.Type
-		for ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-			addFields(ft, props, seen)
-			continue
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		props[name] = schemaOf(f.Type, seen)
+	type field struct {
+		depth  int
+		tagged bool
+		n      int // fields of this name at this depth and tagging
+		schema map[string]any
 	}
+	best := map[string]*field{}
+	var walk func(t reflect.Type, depth int)
+	walk = func(t reflect.Type, depth int) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, opts, _ := strings.Cut(tag, ",")
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
+				if !seen[ft] {
+					seen[ft] = true
+					walk(ft, depth+1)
+					delete(seen, ft)
+				}
+				continue
+			}
+			if !f.IsExported() {
+				continue
+			}
+			tagged := name != ""
+			if !tagged {
+				name = f.Name
+			}
+			b := best[name]
+			switch {
+			case b == nil || depth < b.depth || depth == b.depth && tagged && !b.tagged:
+				b = &field{depth: depth, tagged: tagged}
+				best[name] = b
+			case depth > b.depth || !tagged && b.tagged:
+				continue // hidden by a shallower field, or a tagged one
+			}
+			b.n++
+			if b.n == 1 {
+				b.schema = fieldSchema(f.Type, opts, seen)
+			}
+		}
+	}
+	walk(t, 0)
+	for name, b := range best {
+		if b.n == 1 { // two at the same depth and tagging: encoding/json drops both
+			props[name] = b.schema
+		}
+	}
+}
+
+// fieldSchema is the schema of a field of type t with json tag options
+// opts: `,string` quotes a bool, number or string.
+func fieldSchema(t reflect.Type, opts string, seen map[reflect.Type]bool) map[string]any {
+	if slices.Contains(strings.Split(opts, ","), "string") {
+		e := t
+		for e.Kind() == reflect.Pointer {
+			e = e.Elem()
+		}
+		switch e.Kind() {
+		case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+			reflect.Float32, reflect.Float64, reflect.String:
+			return map[string]any{"type": "string"}
+		}
+	}
+	return schemaOf(t, seen)
 }

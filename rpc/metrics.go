@@ -16,8 +16,8 @@ type Metrics struct {
 	StartedAt     time.Time `json:"started_at"`
 	UptimeSeconds float64   `json:"uptime_seconds"`
 
-	Requests uint64 `json:"requests"` // requests that reached a handler
-	Events   uint64 `json:"events"`   // events that reached a handler
+	Requests uint64 `json:"requests"` // requests routed to a handler (refused by WithMaxDataBytes included)
+	Events   uint64 `json:"events"`   // events routed to a handler (the same)
 	InFlight int64  `json:"in_flight"`
 	Retries  uint64 `json:"retries"` // handler attempts after the first
 
@@ -114,6 +114,7 @@ type ErrorCounts struct {
 	Canceled           uint64 `json:"canceled"`             // handlers ended by disconnect or shutdown
 	ShuttingDown       uint64 `json:"shutting_down"`        // requests refused while shutting down
 	LateResultsDropped uint64 `json:"late_results_dropped"` // results (a value, or an error other than the context's own) that came after the timeout reply
+	DataTooLarge       uint64 `json:"data_too_large"`       // messages refused by WithMaxDataBytes, their handler not run
 	// ShutdownCut counts handlers still running when Shutdown's context
 	// ended: cancelled, their callers got no reply (counted again by how
 	// they end). Not in Metrics.Errors. Zero after a Shutdown that returned
@@ -162,7 +163,7 @@ type counters struct {
 	decode, handler, rpc, panics     atomic.Uint64
 	encode, canceled, noEventHandler atomic.Uint64
 	shuttingDown, lateDropped        atomic.Uint64
-	shutdownCut                      atomic.Uint64
+	shutdownCut, dataTooLarge        atomic.Uint64
 
 	slowConsumers, readPauses atomic.Uint64
 	budgetPauses, overBudget  atomic.Uint64
@@ -190,6 +191,8 @@ func (c *counters) countError(k errorKind) {
 		c.timeout.Add(1)
 	case kindShuttingDown:
 		c.shuttingDown.Add(1)
+	case kindDataTooLarge:
+		c.dataTooLarge.Add(1)
 	}
 }
 
@@ -253,12 +256,14 @@ func (c *counters) snapshot(r *Router) Metrics {
 			Canceled:           c.canceled.Load(),
 			ShuttingDown:       c.shuttingDown.Load(),
 			LateResultsDropped: c.lateDropped.Load(),
+			DataTooLarge:       c.dataTooLarge.Load(),
 			ShutdownCut:        c.shutdownCut.Load(),
 		},
 	}
 	e := m.ErrorByKind
 	m.Errors = e.Timeout + e.RateLimited + e.RateLimitedEvents + e.NoHandler + e.NoEventHandler +
-		e.BadFrame + e.Framing + e.Decode + e.Handler + e.RPC + e.Panic + e.Encode + e.Canceled + e.ShuttingDown
+		e.BadFrame + e.Framing + e.Decode + e.Handler + e.RPC + e.Panic + e.Encode + e.Canceled + e.ShuttingDown +
+		e.DataTooLarge
 	if n := m.Requests + m.Events; n > 0 {
 		m.AvgProcessingTimeMs = m.ProcessingTimeMs / float64(n)
 	}

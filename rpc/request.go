@@ -179,16 +179,28 @@ type requestContext struct {
 	overran atomic.Bool
 	slow    *slowState // made only for requests that wait or run long
 	pin     *chunkPin  // the read chunk the request's slices are in, if charged; released as its handler ends
+	// timer answers the request at its deadline once it outlived its turn
+	// on the reader (armTimeout). Outside mu: the monitor arms it and must
+	// never wait for a request's lock (a handler holds it while its reply
+	// encodes). release swaps in releasedTimer, stopping any other.
+	timer atomic.Pointer[time.Timer]
 }
+
+// releasedTimer marks the timer slot of a request whose handler returned:
+// no timer may be armed after it. Never started, never stopped.
+var releasedTimer = new(time.Timer)
 
 // slowState is what only some requests need: a real context when the
 // handler asks for Done, a timer when the request outlives its turn on the
 // reader. Keeping it apart keeps every request's allocation small.
 type slowState struct {
-	timer  *time.Timer
 	lazy   context.Context
 	cancel context.CancelFunc
 }
+
+// closedDone is the Done channel of a request whose handler returned
+// before anyone asked for one.
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func (c *requestContext) slowLocked() *slowState {
 	if c.slow == nil {
@@ -207,6 +219,9 @@ func (c *requestContext) Deadline() (time.Time, bool) {
 func (c *requestContext) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.w.returned && (c.slow == nil || c.slow.lazy == nil) {
+		return closedDone // the handler returned: its request has ended
+	}
 	sl := c.slowLocked()
 	if sl.lazy == nil {
 		if c.deadline == 0 {
@@ -224,6 +239,7 @@ func (c *requestContext) Err() error {
 	if c.slow != nil {
 		lazy = c.slow.lazy
 	}
+	returned := c.w.returned
 	c.mu.Unlock()
 	if lazy != nil {
 		return lazy.Err()
@@ -233,6 +249,9 @@ func (c *requestContext) Err() error {
 	}
 	if c.deadline != 0 && monotime() >= c.deadline {
 		return context.DeadlineExceeded
+	}
+	if returned { // ended as its handler returned, as the lazy context is
+		return context.Canceled
 	}
 	return nil
 }
@@ -244,18 +263,19 @@ func (c *requestContext) Value(key any) any {
 	return c.parent.Value(key)
 }
 
-// release stops the timers of a request whose handler returned.
+// release ends the context of a request whose handler returned, and stops
+// its timer.
 func (c *requestContext) release() {
 	c.mu.Lock()
-	if sl := c.slow; sl != nil {
-		if sl.cancel != nil {
-			sl.cancel()
-		}
-		if sl.timer != nil {
-			sl.timer.Stop()
-		}
+	if sl := c.slow; sl != nil && sl.cancel != nil {
+		sl.cancel()
 	}
 	c.mu.Unlock()
+	// armTimeout stores its timer only into an empty slot: either it comes
+	// first and is stopped here, or it finds releasedTimer.
+	if t := c.timer.Swap(releasedTimer); t != nil && t != releasedTimer {
+		t.Stop()
+	}
 	if p := c.pin; p != nil { // serve calls release once, as the handler ends
 		c.pin = nil
 		p.release()
@@ -266,16 +286,18 @@ func (c *requestContext) release() {
 // error at its deadline, even while its handler still runs. Only requests
 // that outlive their turn on the reader get one (hand-off calls it): a
 // timer per request would cost every fast request.
+//
+// It never takes the request's lock: the monitor calls it, and a handler
+// holds that lock while its reply encodes (user code). A timer armed for a
+// request already answered only finds it so (expire checks the state).
 func (c *requestContext) armTimeout() {
-	if c.deadline == 0 || c.req.event {
+	if c.deadline == 0 || c.req.event || c.timer.Load() != nil {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state != stateRunning || (c.slow != nil && c.slow.timer != nil) {
-		return
+	t := time.AfterFunc(time.Duration(c.deadline-monotime()), c.expire)
+	if !c.timer.CompareAndSwap(nil, t) { // armed already, or released
+		t.Stop()
 	}
-	c.slowLocked().timer = time.AfterFunc(time.Duration(c.deadline-monotime()), c.expire)
 }
 
 func (c *requestContext) expire() {
