@@ -49,6 +49,10 @@ type tracedCaller struct {
 	attrs []attribute.KeyValue // on every span: the system, the transport when known, WithAttributes
 }
 
+// Unwrap returns the Caller tc traces, so that rpc.StreamOf finds its
+// decoder (rpc.WithDecoder).
+func (tc *tracedCaller) Unwrap() rpc.Caller { return tc.c }
+
 // start starts the span of a call to pat and returns the call's options
 // with the span's trace context added as metadata. ok is false when pat is
 // not a valid pattern: the call fails on its own, untraced.

@@ -59,10 +59,14 @@ type batchWriter struct {
 	// writtenTo moves or the writer fails.
 	writtenTo uint64
 	writtenCh chan struct{}
-	flushing  bool
-	flushSeq  uint64        // counts flushes begun, so that an abort finds its own
-	err       error         // the first failure; later frames are dropped
-	drained   chan struct{} // closed when a flush ends, made by a waiter (drainToBy)
+	// failedGen and failedSent: the generation whose write failed, and
+	// how many of its bytes left first (the frames within them were sent).
+	failedGen  uint64
+	failedSent int
+	flushing   bool
+	flushSeq   uint64        // counts flushes begun, so that an abort finds its own
+	err        error         // the first failure; later frames are dropped
+	drained    chan struct{} // closed when a flush ends, made by a waiter (drainToBy)
 
 	writing    int          // bytes of the buffer being written, held (and charged) until its write ends; under mu
 	queued     atomic.Int64 // bytes appended and not yet written
@@ -284,10 +288,13 @@ func (w *batchWriter) flushFor(ctx context.Context, until int64, handOff func())
 		gen := w.gen
 		w.writing = len(buf.b)
 		w.mu.Unlock()
-		err := w.write(buf.b, until)
+		sent, err := w.write(buf.b, until)
 		putWriteBuf(buf)
 		w.mu.Lock()
 		w.writing = 0
+		if err != nil {
+			w.failedGen, w.failedSent = gen, sent
+		}
 		if err != nil && w.err == nil {
 			w.err, failed = err, err
 		}
@@ -342,17 +349,31 @@ func (w *batchWriter) wakeWaitersLocked() {
 	}
 }
 
-// waitWritten waits until the frame appended in generation gen has been
-// written, having the writer's goroutine write it (kick) when nobody is
+// frameOut reports whether the frame appended in generation gen, ending at
+// offset end of its buffer, has left: written, or sent whole before the
+// write of its buffer failed.
+func (w *batchWriter) frameOut(gen uint64, end int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.outLocked(gen, end)
+}
+
+func (w *batchWriter) outLocked(gen uint64, end int) bool {
+	return w.writtenTo > gen || w.failedGen == gen+1 && w.failedSent >= end
+}
+
+// waitWritten waits until the frame appended in generation gen, ending at
+// offset end of its buffer, has been written, having the writer's goroutine write it (kick) when nobody is
 // flushing: the caller never writes itself, so that it can stop waiting
 // when done closes (it then returns context.Canceled) and leave the write
 // to go on; likewise when stop closes (the connection is gone, and with it
 // the writer's goroutine). It returns the writer's failure, if it failed
-// first. Any number of goroutines may wait at once.
-func (w *batchWriter) waitWritten(gen uint64, done, stop <-chan struct{}, kick func()) error {
+// before the frame was out (a frame sent whole before a failure is
+// written). Any number of goroutines may wait at once.
+func (w *batchWriter) waitWritten(gen uint64, end int, done, stop <-chan struct{}, kick func()) error {
 	for {
 		w.mu.Lock()
-		if w.writtenTo > gen {
+		if w.outLocked(gen, end) {
 			w.mu.Unlock()
 			return nil
 		}
@@ -393,11 +414,13 @@ const (
 	shortPiece       = 16 << 10
 )
 
-// write writes b, renewing the write deadline while the peer takes bytes.
-// Only the flushing goroutine calls it. The budget gets b's bytes back when
+// write writes b, renewing the write deadline while the peer takes bytes,
+// and returns how many of its bytes left. Only the flushing goroutine
+// calls it. The budget gets b's bytes back when
 // the write ends, not as they leave: the buffer is held until then.
-func (w *batchWriter) write(b []byte, until int64) (err error) {
+func (w *batchWriter) write(b []byte, until int64) (sent int, err error) {
 	defer w.release(len(b))
+	total := len(b)
 	_, isTLS := w.nc.(*tls.Conn)
 	piece := maxWritePiece
 	if isTLS {
@@ -435,7 +458,7 @@ func (w *batchWriter) write(b []byte, until int64) (err error) {
 		break
 	}
 	w.unqueue(len(b))
-	return err
+	return total - len(b), err
 }
 
 // written accounts for n bytes that left.

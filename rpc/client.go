@@ -106,7 +106,9 @@ func WithWriteTimeout(d time.Duration) ClientOption {
 // negative Config.HeartbeatTimeout does on the server). Pings are written
 // by the connection's writer goroutine, so a write that the server does
 // not take (with WithWriteTimeout(0), one that never ends) does not stop
-// the timeout.
+// the timeout. A ping queued behind a long upload cannot be answered
+// before the upload is read: until the ping has left, bytes the server
+// takes count as its answer; after, the timeout runs from its write.
 func WithHeartbeat(interval, timeout time.Duration) ClientOption {
 	return func(o *clientOptions) { o.heartbeatInterval, o.heartbeatTimeout = interval, timeout }
 }

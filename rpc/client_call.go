@@ -198,10 +198,13 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...Call
 
 // StreamOf is Stream with the values decoded into U, by the Caller's
 // decoder when it has one (a [*Client]'s [WithDecoder]), as [Call]
-// decodes its reply, and by the built-in decoder otherwise.
+// decodes its reply, and by the built-in decoder otherwise. A Caller that
+// wraps another (otelrpc.WrapCaller's) is looked through when it has an
+// Unwrap() Caller method, as net/http's ResponseController looks through
+// ResponseWriters.
 func StreamOf[U any](ctx context.Context, c Caller, pattern any, data any, opts ...CallOption) iter.Seq2[U, error] {
 	return func(yield func(U, error) bool) {
-		dec, _ := c.(replyDecoder)
+		dec := replyDecoderOf(c)
 		for raw, err := range c.Stream(ctx, pattern, data, opts...) {
 			var v U
 			if err == nil {
@@ -225,6 +228,21 @@ type replyDecoder interface {
 }
 
 var _ replyDecoder = (*Client)(nil)
+
+// replyDecoderOf finds the replyDecoder of c, or of the Caller it wraps.
+func replyDecoderOf(c Caller) replyDecoder {
+	for range 100 { // a wrapper that wraps itself must not hang us
+		switch w := c.(type) {
+		case replyDecoder:
+			return w
+		case interface{ Unwrap() Caller }:
+			c = w.Unwrap()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
 
 func isRemote(err error) bool {
 	var re *Error

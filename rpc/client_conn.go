@@ -259,7 +259,7 @@ func (cc *clientConn) send(ctx context.Context, pattern []byte, data any, metada
 	if event {
 		return cc.flushEvent(ctx, start, end, gen)
 	}
-	return cc.flush(ctx, gen, end-start)
+	return cc.flush(ctx, gen, end, end-start)
 }
 
 // flush writes what is queued, until ctx ends and within the write timeout
@@ -279,13 +279,13 @@ func (cc *clientConn) send(ctx context.Context, pattern []byte, data any, metada
 // (a write cut short would leave the stream in the middle of a frame). A
 // small request is written at once unless the peer stopped reading: then a
 // write cut short by the context fails the connection (stuck, redialled).
-func (cc *clientConn) flush(ctx context.Context, gen uint64, size int) error {
+func (cc *clientConn) flush(ctx context.Context, gen uint64, end, size int) error {
 	if cc.inflight.Load() > 1 {
 		signal(cc.kick)
 		return nil
 	}
 	if size > lonelyWriteMax && ctx.Done() != nil {
-		err := cc.out.waitWritten(gen, ctx.Done(), cc.stop, func() { signal(cc.kick) })
+		err := cc.out.waitWritten(gen, end, ctx.Done(), cc.stop, func() { signal(cc.kick) })
 		switch {
 		case err == nil:
 			return nil
@@ -310,16 +310,19 @@ func (cc *clientConn) flush(ctx context.Context, gen uint64, size int) error {
 // of the buffer; otherwise (another frame follows it, or it is being
 // written) it may still go out.
 func (cc *clientConn) flushEvent(ctx context.Context, start, end int, gen uint64) error {
-	if cc.inflight.Load() > 1 {
+	if cc.inflight.Load() > 0 { // an event is not counted in inflight: any call is another
 		signal(cc.kick)
 		return nil
 	}
 	if err := cc.flushAlone(ctx); err != nil {
+		if cc.out.frameOut(gen, end) {
+			return nil // the event left whole before the write failed
+		}
 		return err
 	}
 	// Written by our own flush (waitWritten returns at once), or left to
 	// the goroutine flushing.
-	err := cc.out.waitWritten(gen, ctx.Done(), cc.stop, func() { signal(cc.kick) })
+	err := cc.out.waitWritten(gen, end, ctx.Done(), cc.stop, func() { signal(cc.kick) })
 	switch {
 	case err == nil:
 		return nil
@@ -553,8 +556,11 @@ func (cc *clientConn) heartbeatLoop() {
 	tick := time.NewTicker(max(o.heartbeatInterval/4, time.Millisecond))
 	defer tick.Stop()
 	var (
-		pingSent int64  // monotime of the outstanding ping, 0 if none
-		pingID   uint64 // its call id
+		pingSent  int64  // monotime of the outstanding ping, 0 if none
+		pingID    uint64 // its call id
+		pingGen   uint64 // where its frame is (batchWriter.frameOut)
+		pingEnd   int
+		pingOutAt int64 // monotime its frame was first seen written, 0 until then
 		// When bytes were last seen written: a server holds a client
 		// that pinged once to keep sending, also while the client only
 		// reads (a long stream).
@@ -585,7 +591,17 @@ func (cc *clientConn) heartbeatLoop() {
 		if cc.hbMode.Load() == hbUnsupported {
 			continue
 		}
-		if o.heartbeatTimeout > 0 && pingSent != 0 && now-max(pingSent, last) > int64(o.heartbeatTimeout) {
+		if pingSent != 0 && pingOutAt == 0 && cc.out.frameOut(pingGen, pingEnd) {
+			pingOutAt = now
+		}
+		// Until the ping has left, the server cannot answer it: bytes it
+		// takes (an upload queued before the ping) are its answer; once
+		// the ping has left, only bytes read are.
+		alive := max(pingOutAt, last)
+		if pingOutAt == 0 {
+			alive = max(pingSent, last, wroteAt)
+		}
+		if o.heartbeatTimeout > 0 && pingSent != 0 && now-alive > int64(o.heartbeatTimeout) {
 			cc.client.stats.heartbeatFailures.Add(1)
 			cc.fail(ErrHeartbeatTimeout)
 			return
@@ -595,9 +611,9 @@ func (cc *clientConn) heartbeatLoop() {
 			if err != nil {
 				return
 			}
-			pingSent, pingID = now, id
+			pingSent, pingID, pingOutAt = now, id, 0
 			cc.client.stats.heartbeats.Add(1)
-			if err := cc.queuePing(id); err != nil {
+			if pingGen, pingEnd, err = cc.queuePing(id); err != nil {
 				cc.fail(err)
 				return
 			}
@@ -610,15 +626,16 @@ func (cc *clientConn) heartbeatLoop() {
 // WithWriteTimeout(0), the server reading nothing), carrying a call's
 // request as well as the ping, and the loop must go on to time its ping
 // out.
-func (cc *clientConn) queuePing(id uint64) error {
+// It returns where the ping's frame is (see batchWriter.frameOut).
+func (cc *clientConn) queuePing(id uint64) (gen uint64, end int, err error) {
 	var idBuf [20]byte
-	_, _, _, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
+	_, end, gen, err = cc.out.appendFrame(func(dst []byte) ([]byte, error) {
 		return wire.AppendRequestOf(dst, wire.NestJS, heartbeatPatternJSON, nil, nil, strconv.AppendUint(idBuf[:0], id, 10))
 	})
 	if err == nil {
 		signal(cc.kick)
 	}
-	return err
+	return gen, end, err
 }
 
 // pong handles the reply to a ping; cc.mu is held.

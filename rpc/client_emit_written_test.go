@@ -100,8 +100,9 @@ func TestEmitNilMeansWritten(t *testing.T) {
 // goroutine's write to take its event returns its context's error when
 // that ends first, and its event, the last queued, is taken back: it does
 // not go out when the write goes on, so that the error still means the
-// event was not sent. (Call A's 16 MiB request, written by the writer
-// goroutine, is stuck until the server reads.)
+// event was not sent. (Emit A's 16 MiB event, written by A itself, is
+// stuck until the server reads. No call is in flight: beside one, an Emit
+// returns once its event is queued.)
 func TestEmitGivenUpBehindAWriteIsTakenBack(t *testing.T) {
 	t.Parallel()
 	g := listenGated(t)
@@ -109,7 +110,7 @@ func TestEmitGivenUpBehindAWriteIsTakenBack(t *testing.T) {
 	ctxA, cancelA := context.WithTimeout(context.Background(), time.Minute)
 	defer cancelA()
 	errA := make(chan error, 1)
-	go func() { errA <- c.Send(ctxA, "a-marker", strings.Repeat("x", 16<<20), nil) }()
+	go func() { errA <- c.Emit(ctxA, "a-marker", strings.Repeat("x", 16<<20)) }()
 	waitFor(t, "A's write blocked", func() bool {
 		q := rpc.ClientQueuedForTest(c)
 		if q == 0 {
@@ -127,7 +128,7 @@ func TestEmitGivenUpBehindAWriteIsTakenBack(t *testing.T) {
 	cancelA()
 	<-errA
 	if !bytes.Contains(got, []byte("a-marker")) {
-		t.Fatalf("A's request did not reach the server (%d bytes read)", len(got))
+		t.Fatalf("A's event did not reach the server (%d bytes read)", len(got))
 	}
 	if bytes.Contains(got, []byte("b-marker")) {
 		t.Errorf("Emit B returned an error, yet its event reached the server")
