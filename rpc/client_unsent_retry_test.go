@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,37 +73,6 @@ func TestRoomWaiterNeverSentIsUnavailable(t *testing.T) {
 // listenNeverReadCounting is listenNeverRead, counting the connections it
 // accepted.
 func listenNeverReadCounting(t *testing.T) (net.Listener, *atomic.Int32) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var n atomic.Int32
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n.Add(1)
-			nc.(*net.TCPConn).SetReadBuffer(4096)
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		for _, nc := range conns {
-			nc.Close()
-		}
-		mu.Unlock()
-	})
-	return ln, &n
+	return serveRawConns(t, 4096, func(net.Conn, <-chan struct{}) { n.Add(1) }), &n
 }

@@ -1,13 +1,11 @@
 package rpc_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,91 +24,52 @@ func listenSlowReader(t *testing.T, chunk int, pause time.Duration) net.Listener
 // an id are answered only once an event (a frame without id) has been
 // read whole.
 func listenSlowReaderHolding(t *testing.T, chunk int, pause time.Duration, hold bool) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	return serveRawConns(t, chunk, func(nc net.Conn, _ <-chan struct{}) {
+		defer nc.Close()
+		var acc []byte
+		var held []json.RawMessage
+		reply := func(id json.RawMessage) error {
+			rep := `{"id":` + string(id) + `,"response":"ok","isDisposed":true}`
+			_, err := nc.Write([]byte(strconv.Itoa(len(rep)) + "#" + rep))
+			return err
+		}
+		buf := make([]byte, chunk)
 		for {
-			nc, err := ln.Accept()
+			n, err := nc.Read(buf)
+			acc = append(acc, buf[:n]...)
+			for {
+				body, n := nextNestFrame(acc)
+				if n == 0 {
+					break
+				}
+				var req struct {
+					ID json.RawMessage `json:"id"`
+				}
+				if json.Unmarshal(body, &req) == nil {
+					switch {
+					case req.ID != nil && hold:
+						held = append(held, req.ID)
+					case req.ID != nil:
+						if reply(req.ID) != nil {
+							return
+						}
+					default: // an event: answer the held calls
+						for _, id := range held {
+							if reply(id) != nil {
+								return
+							}
+						}
+						held = nil
+					}
+				}
+				acc = append(acc[:0], acc[n:]...)
+			}
 			if err != nil {
 				return
 			}
-			nc.(*net.TCPConn).SetReadBuffer(chunk)
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				var acc []byte
-				var held []json.RawMessage
-				reply := func(id json.RawMessage) error {
-					rep := `{"id":` + string(id) + `,"response":"ok","isDisposed":true}`
-					_, err := nc.Write([]byte(strconv.Itoa(len(rep)) + "#" + rep))
-					return err
-				}
-				buf := make([]byte, chunk)
-				for {
-					n, err := nc.Read(buf)
-					acc = append(acc, buf[:n]...)
-					for {
-						i := bytes.IndexByte(acc, '#')
-						if i < 0 {
-							break
-						}
-						size, perr := strconv.Atoi(string(acc[:i]))
-						if perr != nil || len(acc) < i+1+size {
-							break
-						}
-						body := acc[i+1 : i+1+size]
-						var req struct {
-							ID json.RawMessage `json:"id"`
-						}
-						if json.Unmarshal(body, &req) == nil {
-							switch {
-							case req.ID != nil && hold:
-								held = append(held, req.ID)
-							case req.ID != nil:
-								if reply(req.ID) != nil {
-									return
-								}
-							default: // an event: answer the held calls
-								for _, id := range held {
-									if reply(id) != nil {
-										return
-									}
-								}
-								held = nil
-							}
-						}
-						acc = append(acc[:0], acc[i+1+size:]...)
-					}
-					if err != nil {
-						return
-					}
-					time.Sleep(pause)
-				}
-			}()
+			time.Sleep(pause)
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, nc := range conns {
-			nc.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
 	})
-	return ln
 }
 
 // TestHeartbeatSparesBusyUpload: a server that reads a big request
@@ -176,34 +135,16 @@ func TestEmitBesideOneCallSparesIt(t *testing.T) {
 	}
 }
 
-// listenReadUntilEvent accepts one connection, reads nothing until gate is
+// listenReadUntilEvent accepts connections, reads nothing until gate is
 // closed, then reads NestJS frames until it has read a whole frame whose
-// pattern is "evt" (it then closes seen and reads no more).
+// pattern is "evt" (it then closes seen and reads no more). The test has
+// one connection.
 func listenReadUntilEvent(t *testing.T, gate <-chan struct{}) (net.Listener, <-chan struct{}) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	seen := make(chan struct{})
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		nc.(*net.TCPConn).SetReadBuffer(64 << 10)
-		mu.Lock()
-		conns = append(conns, nc)
-		mu.Unlock()
+	ln := serveRawConns(t, 64<<10, func(nc net.Conn, done <-chan struct{}) {
 		select {
 		case <-gate:
-		case <-quit:
+		case <-done:
 			return
 		}
 		var acc []byte
@@ -212,38 +153,24 @@ func listenReadUntilEvent(t *testing.T, gate <-chan struct{}) (net.Listener, <-c
 			n, err := nc.Read(buf)
 			acc = append(acc, buf[:n]...)
 			for {
-				i := bytes.IndexByte(acc, '#')
-				if i < 0 {
-					break
-				}
-				size, perr := strconv.Atoi(string(acc[:i]))
-				if perr != nil || len(acc) < i+1+size {
+				body, n := nextNestFrame(acc)
+				if n == 0 {
 					break
 				}
 				var req struct {
 					Pattern string `json:"pattern"`
 				}
-				json.Unmarshal(acc[i+1:i+1+size], &req)
+				json.Unmarshal(body, &req)
 				if req.Pattern == "evt" {
 					close(seen)
 					return // reads no more; the connection stays open
 				}
-				acc = append(acc[:0], acc[i+1+size:]...)
+				acc = append(acc[:0], acc[n:]...)
 			}
 			if err != nil {
 				return
 			}
 		}
-	}()
-	t.Cleanup(func() {
-		close(quit)
-		ln.Close()
-		mu.Lock()
-		for _, nc := range conns {
-			nc.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
 	})
 	return ln, seen
 }

@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -23,37 +24,68 @@ import (
 // small receive buffer and never read, so that a peer's writes soon stall.
 // It and its connections close when the test ends.
 func listenNeverRead(t *testing.T) net.Listener {
+	return serveRawConns(t, 4096, nil)
+}
+
+// serveRawConns starts a listener that gives each connection it accepts a
+// receive buffer of rcvBuf bytes (0: the system's) and runs serve on it in
+// a goroutine of its own (nil: the connection is never read). When the
+// test ends done closes, the listener and every connection close, and
+// serve's goroutines are waited for.
+func serveRawConns(t *testing.T, rcvBuf int, serve func(nc net.Conn, done <-chan struct{})) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var accepted []net.Conn
-	acceptDone := make(chan struct{})
-	go func() {
-		defer close(acceptDone)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	done := make(chan struct{})
+	wg.Go(func() {
 		for {
 			nc, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			nc.(*net.TCPConn).SetReadBuffer(4096)
+			if rcvBuf > 0 {
+				nc.(*net.TCPConn).SetReadBuffer(rcvBuf)
+			}
 			mu.Lock()
-			accepted = append(accepted, nc) // never read
+			conns = append(conns, nc)
 			mu.Unlock()
+			if serve != nil {
+				wg.Go(func() { serve(nc, done) })
+			}
 		}
-	}()
+	})
 	t.Cleanup(func() {
+		close(done)
 		ln.Close()
-		<-acceptDone
 		mu.Lock()
-		for _, nc := range accepted {
+		for _, nc := range conns {
 			nc.Close()
 		}
 		mu.Unlock()
+		wg.Wait()
 	})
 	return ln
+}
+
+// nextNestFrame finds the first whole NestJS frame in acc: its body, and
+// the bytes it takes (0 while it is incomplete, or acc is not a frame).
+func nextNestFrame(acc []byte) (body []byte, n int) {
+	i := bytes.IndexByte(acc, '#')
+	if i < 0 {
+		return nil, 0
+	}
+	size, err := strconv.Atoi(string(acc[:i]))
+	if err != nil || len(acc) < i+1+size {
+		return nil, 0
+	}
+	return acc[i+1 : i+1+size], i + 1 + size
 }
 
 // registerExposure adds, beside the probe handlers (among them "echo"):
