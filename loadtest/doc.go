@@ -1,6 +1,6 @@
 // Package loadtest drives load at any NestJS-compatible TCP server: N
 // connections, each keeping M requests in flight, pipelined as NestJS
-// frames, for a number of requests or a duration, optionally at a fixed
+// frames, for a number of requests or a duration, optionally capped at a
 // rate. It measures throughput and the latency of every request, from the
 // moment its frame is written to the moment its final reply is read, and
 // classifies error replies; with Config.Timeout, a request unanswered for

@@ -9,7 +9,7 @@ import (
 
 // Latencies are counted in log-linear buckets: each power of two of
 // nanoseconds is split into subBuckets, so every bucket is within about 3%
-// of the latencies it holds, from 1 ns to about 9 minutes.
+// of the latencies it holds, from 1 ns to about 4.9 hours.
 const (
 	subBits    = 5
 	subBuckets = 1 << subBits
@@ -75,7 +75,8 @@ type Bucket struct {
 	Count uint64
 }
 
-// summary computes percentiles and a coarse histogram of about bars bars.
+// summary computes percentiles and a coarse histogram of at most bars bars
+// (fewer when Max-Min is within the buckets' resolution, about 3%).
 func (h *histogram) summary(bars int) Latency {
 	var counts [numBuckets]uint64
 	var total uint64
@@ -103,9 +104,17 @@ func (h *histogram) summary(bars int) Latency {
 		return l.Max
 	}
 	l.P50, l.P90, l.P99, l.P999 = q(0.50), q(0.90), q(0.99), q(0.999)
-	// The histogram: bars of equal width between min and max.
+	// The histogram: bars of equal width between min and max, no narrower
+	// than the bucket Min is in (about 3% of it): narrower bars would
+	// place whole buckets by their upper edge, bars away from where their
+	// latencies are (a comb, Min's bar empty).
 	if bars > 0 && l.Max > l.Min {
 		width := (l.Max - l.Min) / time.Duration(bars)
+		at := bucketOf(int64(l.Min))
+		if res := time.Duration(bucketUpper(at) - bucketUpper(at-1)); at > 0 && width < res {
+			width = res
+			bars = int((l.Max - l.Min + width - 1) / width)
+		}
 		if width <= 0 {
 			width = 1
 		}

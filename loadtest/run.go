@@ -28,7 +28,12 @@ type Config struct {
 	Requests int
 	Duration time.Duration
 	// Rate caps the requests per second of the whole run; zero means as
-	// fast as the server answers.
+	// fast as the server answers. It is a cap, not a schedule: a request
+	// waits for a free place in flight before its turn, and turns missed
+	// while the server stalls are not made up, so latencies (measured
+	// from the actual send) leave out the stall's queue (coordinated
+	// omission, unlike wrk2's or vegeta's); compare the achieved rate
+	// with Rate.
 	Rate float64
 	// Warmup runs load that is not measured before the run proper.
 	Warmup time.Duration
@@ -340,7 +345,7 @@ func (r *run) callLoop(ctx, sending context.Context, conn int, lose func(error),
 		case lost != nil: // as Run's requests on a connection that died
 			r.errs[kindNoReply].Add(1)
 			continue
-		case late:
+		case late, kind == KindDeadline: // the call's own deadline too
 			r.errs[kindDeadline].Add(1) // not in the latencies, as no_reply
 			continue
 		case kind == KindNoReply:
@@ -617,8 +622,14 @@ func (r *run) read(nc net.Conn, slots []slot, free chan<- int, outstanding *atom
 			if !sl.claim(id + 1) {
 				continue // a reply after its Timeout, or not ours
 			}
-			if sl.measured.Load() {
-				r.hist.observe(time.Duration(now() - sl.sent.Load()))
+			switch took := time.Duration(now() - sl.sent.Load()); {
+			case !sl.measured.Load():
+			case r.cfg.Timeout > 0 && took >= r.cfg.Timeout:
+				// Past Timeout before expire's next tick saw it: late all
+				// the same, and not in the latencies.
+				r.errs[kindDeadline].Add(1)
+			default:
+				r.hist.observe(took)
 				r.completed.Add(1)
 				if rep.HasError() {
 					r.errs[classify(rep.Err)].Add(1)
