@@ -444,7 +444,9 @@ func appendPatternValue(dst []byte, p any) ([]byte, error) {
 		if _, err := pattern.Of(v); err != nil {
 			return nil, err
 		}
-		return append(dst, v...), nil
+		// Compacted, and invalid UTF-8 replaced as Node decodes it: the
+		// frame's length counts the text the peer reads.
+		return wire.AppendJSON(dst, v)
 	}
 	if _, err := pattern.Of(p); err != nil {
 		return nil, err

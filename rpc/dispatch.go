@@ -281,14 +281,14 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 	}
 	rc.mu.Lock()
 	rc.w.returned = true
-	rc.mu.Unlock()
-	rc.release()
-
-	rc.mu.Lock()
 	end := rc.end
+	rc.mu.Unlock()
 	if end == 0 {
 		end = monotime()
 	}
+	rc.release(end)
+
+	rc.mu.Lock()
 	switch {
 	case rc.state == stateExpired:
 		if producedResult(err) {

@@ -122,9 +122,9 @@ func schemaOf(t reflect.Type, seen map[reflect.Type]bool) map[string]any {
 	switch {
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
-	case t == rawMessageType, t.Implements(marshalerType), reflect.PointerTo(t).Implements(marshalerType):
+	case t == rawMessageType, implements(t, marshalerType):
 		return map[string]any{}
-	case t.Implements(textMarshalerType), reflect.PointerTo(t).Implements(textMarshalerType):
+	case implements(t, textMarshalerType):
 		return map[string]any{"type": "string"} // netip.Addr, uuid-like IDs
 	case t == numberType:
 		return map[string]any{"type": "number"}
@@ -171,6 +171,10 @@ func addFields(t reflect.Type, props map[string]any, seen map[reflect.Type]bool)
 		schema map[string]any
 	}
 	best := map[string]*field{}
+	// Embedded structs already walked in this type, as encoding/json's
+	// typeFields keeps them: apart from seen, the types on the path from
+	// the schema's root, whose recursion schemaOf cuts.
+	walked := map[reflect.Type]bool{t: true}
 	var walk func(t reflect.Type, depth int)
 	walk = func(t reflect.Type, depth int) {
 		for i := range t.NumField() {
@@ -185,10 +189,9 @@ func addFields(t reflect.Type, props map[string]any, seen map[reflect.Type]bool)
 				ft = ft.Elem()
 			}
 			if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-				if !seen[ft] {
-					seen[ft] = true
+				if !walked[ft] {
+					walked[ft] = true
 					walk(ft, depth+1)
-					delete(seen, ft)
 				}
 				continue
 			}
@@ -221,10 +224,24 @@ func addFields(t reflect.Type, props map[string]any, seen map[reflect.Type]bool)
 	}
 }
 
+// implements reports whether t or *t implements it.
+func implements(t, it reflect.Type) bool {
+	return t.Implements(it) || t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(it)
+}
+
+// encodesItself reports whether encoding/json leaves t's encoding to t.
+func encodesItself(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return implements(t, marshalerType) || implements(t, textMarshalerType)
+}
+
 // fieldSchema is the schema of a field of type t with json tag options
 // opts: `,string` quotes a bool, number or string.
 func fieldSchema(t reflect.Type, opts string, seen map[reflect.Type]bool) map[string]any {
-	if slices.Contains(strings.Split(opts, ","), "string") {
+	// A type that encodes itself ignores the option.
+	if slices.Contains(strings.Split(opts, ","), "string") && !encodesItself(t) {
 		e := t
 		for e.Kind() == reflect.Pointer {
 			e = e.Elem()

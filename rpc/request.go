@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -173,6 +174,7 @@ type requestContext struct {
 
 	mu    sync.Mutex // guards what follows, and orders the reply's frames
 	state uint8
+	ended endState // the context's error once fixed: first seen by Err, or at the handler's return
 	// overran is set by the monitor when the handler keeps the reader past
 	// its turn because MaxHandlers put its hand-off off: no reader flush is
 	// coming, so its frames are written as they come.
@@ -219,7 +221,7 @@ func (c *requestContext) Deadline() (time.Time, bool) {
 func (c *requestContext) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.w.returned && (c.slow == nil || c.slow.lazy == nil) {
+	if c.ended != running && (c.slow == nil || c.slow.lazy == nil) {
 		return closedDone // the handler returned: its request has ended
 	}
 	sl := c.slowLocked()
@@ -239,21 +241,29 @@ func (c *requestContext) Err() error {
 	if c.slow != nil {
 		lazy = c.slow.lazy
 	}
-	returned := c.w.returned
+	ended := c.ended
 	c.mu.Unlock()
-	if lazy != nil {
+	switch {
+	case lazy != nil:
 		return lazy.Err()
+	case ended != running:
+		return ended.err()
 	}
-	if err := c.parent.Err(); err != nil {
-		return err
+	err := c.liveErr()
+	if err == nil {
+		return nil
 	}
-	if c.deadline != 0 && monotime() >= c.deadline {
-		return context.DeadlineExceeded
+	// A context's Err never changes once non-nil: the first one stays.
+	c.mu.Lock()
+	if c.ended == running {
+		c.ended = endedCanceled
+		if errors.Is(err, context.DeadlineExceeded) {
+			c.ended = endedDeadline
+		}
 	}
-	if returned { // ended as its handler returned, as the lazy context is
-		return context.Canceled
-	}
-	return nil
+	ended = c.ended
+	c.mu.Unlock()
+	return ended.err()
 }
 
 func (c *requestContext) Value(key any) any {
@@ -263,10 +273,47 @@ func (c *requestContext) Value(key any) any {
 	return c.parent.Value(key)
 }
 
-// release ends the context of a request whose handler returned, and stops
-// its timer.
-func (c *requestContext) release() {
+// liveErr is the error of a context not ended by its handler's return:
+// its parent's, or its deadline's once passed.
+func (c *requestContext) liveErr() error {
+	if err := c.parent.Err(); err != nil {
+		return err
+	}
+	if c.deadline != 0 && monotime() >= c.deadline {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// endState is the error a request's context was found to have, or ended
+// with at its handler's return.
+type endState uint8
+
+const (
+	running endState = iota
+	endedCanceled
+	endedDeadline
+)
+
+func (e endState) err() error {
+	if e == endedDeadline {
+		return context.DeadlineExceeded
+	}
+	return context.Canceled
+}
+
+// release ends the context of a request whose handler returned at end
+// (monotime), and stops its timer. Unless Err already gave one, the
+// context's error is fixed then: the deadline's if it had passed, else
+// Canceled.
+func (c *requestContext) release(end int64) {
 	c.mu.Lock()
+	if c.ended == running {
+		c.ended = endedCanceled
+		if c.deadline != 0 && end > c.deadline {
+			c.ended = endedDeadline
+		}
+	}
 	if sl := c.slow; sl != nil && sl.cancel != nil {
 		sl.cancel()
 	}

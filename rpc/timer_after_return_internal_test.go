@@ -13,7 +13,7 @@ import (
 // deadline, hours with WithTimeout, and fired after Shutdown.
 func TestNoTimerArmedAfterReturn(t *testing.T) {
 	rc := &requestContext{deadline: monotime() + int64(time.Hour), state: stateRunning}
-	rc.release() // the handler returned
+	rc.release(monotime()) // the handler returned
 	rc.armTimeout()
 	if tm := rc.timer.Load(); tm != releasedTimer {
 		tm.Stop()
@@ -27,7 +27,7 @@ func TestNoTimerArmedAfterReturn(t *testing.T) {
 	if armed == nil {
 		t.Fatal("no timer armed for a running request")
 	}
-	rc.release()
+	rc.release(monotime())
 	if armed.Stop() {
 		t.Error("the timer of a request released after its hand-off was still pending")
 	}
