@@ -26,49 +26,34 @@ func listenSlowReader(t *testing.T, chunk int, pause time.Duration) net.Listener
 func listenSlowReaderHolding(t *testing.T, chunk int, pause time.Duration, hold bool) net.Listener {
 	return serveRawConns(t, chunk, func(nc net.Conn, _ <-chan struct{}) {
 		defer nc.Close()
-		var acc []byte
 		var held []json.RawMessage
-		reply := func(id json.RawMessage) error {
+		reply := func(id json.RawMessage) bool {
 			rep := `{"id":` + string(id) + `,"response":"ok","isDisposed":true}`
 			_, err := nc.Write([]byte(strconv.Itoa(len(rep)) + "#" + rep))
-			return err
+			return err == nil
 		}
-		buf := make([]byte, chunk)
-		for {
-			n, err := nc.Read(buf)
-			acc = append(acc, buf[:n]...)
-			for {
-				body, n := nextNestFrame(acc)
-				if n == 0 {
-					break
-				}
-				var req struct {
-					ID json.RawMessage `json:"id"`
-				}
-				if json.Unmarshal(body, &req) == nil {
-					switch {
-					case req.ID != nil && hold:
-						held = append(held, req.ID)
-					case req.ID != nil:
-						if reply(req.ID) != nil {
-							return
-						}
-					default: // an event: answer the held calls
-						for _, id := range held {
-							if reply(id) != nil {
-								return
-							}
-						}
-						held = nil
+		eachNestFrame(nc, chunk, pause, func(body []byte) bool {
+			var req struct {
+				ID json.RawMessage `json:"id"`
+			}
+			if json.Unmarshal(body, &req) != nil {
+				return true
+			}
+			switch {
+			case req.ID != nil && hold:
+				held = append(held, req.ID)
+			case req.ID != nil:
+				return reply(req.ID)
+			default: // an event: answer the held calls
+				for _, id := range held {
+					if !reply(id) {
+						return false
 					}
 				}
-				acc = append(acc[:0], acc[n:]...)
+				held = nil
 			}
-			if err != nil {
-				return
-			}
-			time.Sleep(pause)
-		}
+			return true
+		})
 	})
 }
 
@@ -147,30 +132,17 @@ func listenReadUntilEvent(t *testing.T, gate <-chan struct{}) (net.Listener, <-c
 		case <-done:
 			return
 		}
-		var acc []byte
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := nc.Read(buf)
-			acc = append(acc, buf[:n]...)
-			for {
-				body, n := nextNestFrame(acc)
-				if n == 0 {
-					break
-				}
-				var req struct {
-					Pattern string `json:"pattern"`
-				}
-				json.Unmarshal(body, &req)
-				if req.Pattern == "evt" {
-					close(seen)
-					return // reads no more; the connection stays open
-				}
-				acc = append(acc[:0], acc[n:]...)
+		eachNestFrame(nc, 64<<10, 0, func(body []byte) bool {
+			var req struct {
+				Pattern string `json:"pattern"`
 			}
-			if err != nil {
-				return
+			json.Unmarshal(body, &req)
+			if req.Pattern == "evt" {
+				close(seen)
+				return false // reads no more; the connection stays open
 			}
-		}
+			return true
+		})
 	})
 	return ln, seen
 }

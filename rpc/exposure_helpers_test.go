@@ -74,18 +74,34 @@ func serveRawConns(t *testing.T, rcvBuf int, serve func(nc net.Conn, done <-chan
 	return ln
 }
 
-// nextNestFrame finds the first whole NestJS frame in acc: its body, and
-// the bytes it takes (0 while it is incomplete, or acc is not a frame).
-func nextNestFrame(acc []byte) (body []byte, n int) {
-	i := bytes.IndexByte(acc, '#')
-	if i < 0 {
-		return nil, 0
+// eachNestFrame reads nc in reads of at most bufSize bytes, pausing
+// between them, and calls fn with the body of each whole NestJS frame,
+// until fn returns false or the connection ends.
+func eachNestFrame(nc net.Conn, bufSize int, pause time.Duration, fn func(body []byte) bool) {
+	var acc []byte
+	buf := make([]byte, bufSize)
+	for {
+		n, err := nc.Read(buf)
+		acc = append(acc, buf[:n]...)
+		for {
+			i := bytes.IndexByte(acc, '#')
+			if i < 0 {
+				break
+			}
+			size, perr := strconv.Atoi(string(acc[:i]))
+			if perr != nil || len(acc) < i+1+size {
+				break
+			}
+			if !fn(acc[i+1 : i+1+size]) {
+				return
+			}
+			acc = append(acc[:0], acc[i+1+size:]...)
+		}
+		if err != nil {
+			return
+		}
+		time.Sleep(pause)
 	}
-	size, err := strconv.Atoi(string(acc[:i]))
-	if err != nil || len(acc) < i+1+size {
-		return nil, 0
-	}
-	return acc[i+1 : i+1+size], i + 1 + size
 }
 
 // registerExposure adds, beside the probe handlers (among them "echo"):
