@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -135,6 +136,15 @@ func newRun(cfg Config) (*run, error) {
 	}
 	if len(cfg.Data) == 0 {
 		cfg.Data = []byte("null")
+	}
+	// Frames count UTF-16 units of valid UTF-8 (wire.AppendFrame): replace
+	// invalid bytes as the server will decode them (Node's way), so that
+	// the announced length is the one the server counts.
+	if !utf8.Valid(cfg.Data) {
+		cfg.Data = wire.SanitizeUTF8(nil, cfg.Data)
+	}
+	if !utf8.Valid(cfg.Pattern) {
+		cfg.Pattern = wire.SanitizeUTF8(nil, cfg.Pattern)
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 10 * time.Second
@@ -645,8 +655,11 @@ func (r *run) read(nc net.Conn, slots []slot, free chan<- int, outstanding *atom
 			wr = copy(buf, buf[rd:wr])
 			rd = 0
 		}
-		if need := wr + sc.MinRemaining(); need > len(buf) {
-			nb := make([]byte, 2*need)
+		if need := wr + sc.MinRemaining(); need > len(buf) && len(buf)-wr < 4<<10 {
+			// Grown with what has arrived, doubling at most, never from the
+			// announced length: a server announcing a long frame and
+			// sending it slowly, or never, costs about twice its bytes.
+			nb := make([]byte, min(need, max(2*len(buf), wr+4<<10)))
 			copy(nb, buf[:wr])
 			buf = nb
 		}

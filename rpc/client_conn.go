@@ -431,8 +431,12 @@ func (cc *clientConn) readLoop() {
 			w = copy(buf, buf[r:w])
 			r = 0
 		}
-		if need := w + max(sc.MinRemaining(), 4<<10); need > len(buf) {
-			nb := make([]byte, max(need, 2*len(buf)))
+		if need := w + max(sc.MinRemaining(), 4<<10); need > len(buf) && len(buf)-w < 4<<10 {
+			// Grow with what has arrived, never from the announced length
+			// (as the server does): only when the buffer is nearly full,
+			// doubling at most, so a frame announced long but sent slowly,
+			// or never, costs no more than about twice its bytes received.
+			nb := make([]byte, min(need, max(2*len(buf), w+4<<10)))
 			copy(nb, buf[:w])
 			buf = nb
 		}

@@ -35,9 +35,14 @@ func (f HandlerFunc) ServeMessage(ctx context.Context, w ResponseWriter, r *Requ
 // ResponseWriter sends the values of a reply. It is safe for use by one
 // goroutine at a time, and only until ServeMessage returns.
 type ResponseWriter interface {
-	// Send encodes v as JSON, as JSON.stringify would, and sends it as the
-	// next value of the reply. A json.RawMessage is sent as is, compacted
-	// (whitespace would break a line-framed reply). Once the caller's
+	// Send encodes v as JSON, as JSON.stringify would (wire.AppendJSON), and
+	// sends it as the next value of the reply. A json.RawMessage is sent as
+	// is, compacted (whitespace would break a line-framed reply). Where
+	// encoding/json and JSON.stringify differ, encoding/json's choice
+	// stands: NaN and ±Inf do not encode (JSON.stringify writes null, which
+	// would hide the bug from the caller): Send returns the error, and a
+	// handler returning it (as Func and Typed handlers do) gives the caller
+	// "Internal server error", counted as errors_by_kind.encode. Once the caller's
 	// connection has closed it returns ErrCallerGone. It waits while more
 	// than MaxQueuedReplyBytes/2 (at most 1 MiB) of replies wait for the
 	// caller to read them, so a stream never outruns a caller that reads.

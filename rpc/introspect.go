@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/msgpattern/msgpattern/wire"
 )
 
 // Introspection: reserved patterns, served when Config.Introspection is on,
@@ -95,7 +97,7 @@ func (s *Server) Patterns(schemas bool) []PatternInfo {
 }
 
 func mustJSON(v any) json.RawMessage {
-	b, _ := json.Marshal(v)
+	b, _ := wire.AppendJSON(nil, v) // '<', '>', '&' raw, as in every reply
 	return b
 }
 

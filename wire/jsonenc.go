@@ -83,10 +83,21 @@ func appendRaw(dst []byte, raw json.RawMessage) ([]byte, error) {
 	if err := Valid(raw, DefaultMaxDepth); err != nil {
 		return dst, err
 	}
+	var out []byte
 	if !utf8.Valid(raw) {
-		return SanitizeUTF8(dst, structjson.Compact(nil, raw)), nil
+		out = SanitizeUTF8(dst, structjson.Compact(nil, raw))
+	} else {
+		out = structjson.Compact(dst, raw)
 	}
-	return structjson.Compact(dst, raw), nil
+	if bytes.Contains(out[len(dst):], []byte(`\u202`)) {
+		// U+2028 and U+2029 raw, as JSON.stringify writes them and as a
+		// nested RawMessage is written (appendMarshal). In valid JSON, as
+		// in encoding/json's output, a backslash only ever starts an
+		// escape.
+		body := bytes.Clone(out[len(dst):])
+		out = appendUnescapeLineSeparators(out[:len(dst)], body)
+	}
+	return out, nil
 }
 
 type encodeBuffer struct {
