@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
+	"github.com/msgpattern/msgpattern/internal/textclip"
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
@@ -164,14 +165,25 @@ func serverStatusCode(err error) attribute.KeyValue {
 			if json.Unmarshal(shape.Status, &s) != nil {
 				s = string(shape.Status)
 			}
-			return semconv.RPCResponseStatusCode(s)
+			return statusCodeAttr(s)
 		}
 		return statusErrorAttr
 	}
 	if re.Status != "" {
-		return semconv.RPCResponseStatusCode(re.Status)
+		return statusCodeAttr(re.Status)
 	}
 	return statusErrorAttr
+}
+
+// maxStatusText bounds rpc.response.status_code: the status of an error
+// value, which a remote peer chooses (a client's received error, or one a
+// handler forwards), and which a span holds in the exporter's queue.
+const maxStatusText = 256
+
+// statusCodeAttr is rpc.response.status_code for status, cut to
+// maxStatusText.
+func statusCodeAttr(status string) attribute.KeyValue {
+	return semconv.RPCResponseStatusCode(textclip.Clip(status, maxStatusText))
 }
 
 // The client's error kinds: error.type on a client or producer span.

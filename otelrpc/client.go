@@ -86,7 +86,7 @@ func end(span trace.Span, err error) {
 func recordClientError(span trace.Span, err error) {
 	attrs := []attribute.KeyValue{errorAttr, semconv.ErrorTypeKey.String(clientErrorKind(err))}
 	if re, ok := remoteError(err); ok && re.Status != "" {
-		attrs = append(attrs, semconv.RPCResponseStatusCode(re.Status))
+		attrs = append(attrs, statusCodeAttr(re.Status))
 	}
 	span.SetAttributes(attrs...)
 	recordError(span, err)

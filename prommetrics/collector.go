@@ -114,8 +114,8 @@ func NewCollector(s *rpc.Server, opts ...Option) prometheus.Collector {
 	}
 	return &collector{
 		srv:           s,
-		requests:      desc("requests_total", "Requests that reached a handler."),
-		events:        desc("events_total", "Events that reached a handler."),
+		requests:      desc("requests_total", "Requests routed to a handler (those refused by WithMaxDataBytes included)."),
+		events:        desc("events_total", "Events routed to a handler (the same)."),
 		retries:       desc("retries_total", "Handler attempts after the first."),
 		errors:        desc("errors_total", "Failures by kind (the JSON names of rpc.ErrorCounts).", "kind"),
 		inFlight:      desc("in_flight", "Handlers running now."),
@@ -137,8 +137,8 @@ func NewCollector(s *rpc.Server, opts ...Option) prometheus.Collector {
 		limitEvents: desc("limit_reached_total", "Times a resource bound was reached, by kind: slow_consumer (connection dropped: replies unread), "+
 			"read_pause (connection not read: replies unread), budget_pause and over_budget (memory budget: waited, dropped), "+
 			"handoff_deferred (MaxHandlers), evicted_idle (MaxConnections), linger_skipped, stalled_frame and slow_frame (FrameTimeout, MinFrameRate).", "kind"),
-		transportRequests: desc("transport_requests_total", "Requests that reached a handler, by the transport they came by (tcp, nats, …).", "transport"),
-		transportEvents:   desc("transport_events_total", "Events that reached a handler, by the transport they came by.", "transport"),
+		transportRequests: desc("transport_requests_total", "Requests routed to a handler, by the transport they came by (tcp, nats, …).", "transport"),
+		transportEvents:   desc("transport_events_total", "Events routed to a handler, by the transport they came by.", "transport"),
 		limitValues:       desc("limit", "The configured resource bounds, by name (seconds and bytes; -1 when off).", "name"),
 		memHeld:           desc("memory_held_bytes", "Bytes charged to the memory budget now: incoming frames beyond the free allowance, and queued replies."),
 		handedOffRunning:  desc("handed_off_running", "Handlers running off their connection's reader now (bounded by MaxHandlers)."),

@@ -295,7 +295,7 @@ msgpattern_pattern_errors_total{pattern="ok"} 0
 msgpattern_pattern_requests_total{pattern="bad"} 2
 msgpattern_pattern_requests_total{pattern="evt"} 1
 msgpattern_pattern_requests_total{pattern="ok"} 3
-# HELP msgpattern_requests_total Requests that reached a handler.
+# HELP msgpattern_requests_total Requests routed to a handler (those refused by WithMaxDataBytes included).
 # TYPE msgpattern_requests_total counter
 msgpattern_requests_total 5
 `
@@ -372,7 +372,7 @@ func TestCollectorOptions(t *testing.T) {
 		NewCollector(b, WithNamespace("orders"), WithConstLabels(prometheus.Labels{"server": "b"})),
 	)
 	want := `
-# HELP orders_requests_total Requests that reached a handler.
+# HELP orders_requests_total Requests routed to a handler (those refused by WithMaxDataBytes included).
 # TYPE orders_requests_total counter
 orders_requests_total{server="a"} 0
 orders_requests_total{server="b"} 0

@@ -21,7 +21,7 @@ type Metrics struct {
 	InFlight int64  `json:"in_flight"`
 	Retries  uint64 `json:"retries"` // handler attempts after the first
 
-	Errors      uint64      `json:"errors"` // all failures, of every kind below
+	Errors      uint64      `json:"errors"` // all failures, of every kind below but LateResultsDropped (already counted as Timeout) and ShutdownCut
 	ErrorByKind ErrorCounts `json:"errors_by_kind"`
 
 	ActiveConnections   int64  `json:"active_connections"`

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"iter"
 	"reflect"
 
@@ -112,6 +113,14 @@ func Stream[T, U any](f func(ctx context.Context, in T) iter.Seq2[U, error]) Han
 			if err := w.Send(v); err != nil {
 				return err
 			}
+		}
+		// A sequence stops when ctx is cancelled, as it should. Past the
+		// request's deadline the caller has had the timeout reply: the
+		// handler gave up, it has no late result to drop. (A cancellation
+		// is not reported: a peer that only half-closed still reads, and a
+		// sequence that completed meanwhile completes the reply.)
+		if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) && r.TimedOut() {
+			return err
 		}
 		return nil
 	})
