@@ -32,6 +32,7 @@ type Server struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	running sync.WaitGroup // worker goroutines
+	workers atomic.Int64   // worker goroutines running (running's count)
 	// waiting is set, under startMu, once Shutdown waits for the workers:
 	// a callback still running then (a drain cut short by ctx) starts no
 	// worker, as a WaitGroup must not grow from zero while it is waited on.
@@ -50,6 +51,11 @@ type Server struct {
 	stopped  bool
 
 	disc *discovery
+
+	// self is what the rpc.Server's OnShutdown hook holds: cleared once
+	// this Server has stopped and its workers are done, so that a
+	// long-lived rpc.Server does not keep every natsrpc.Server it served.
+	self *atomic.Pointer[Server]
 }
 
 // subject is one subscription: the subject and the route key it serves.
@@ -124,8 +130,15 @@ func serve(srv *rpc.Server, nc *nats.Conn, owned bool, o options) (*Server, erro
 	// made, keeps a Shutdown that begins meanwhile waiting for them. The
 	// flush that confirms them waits on the network (10 s while NATS is
 	// away): it is done without the lock, which Shutdown takes.
+	s.self = new(atomic.Pointer[Server])
+	s.self.Store(s)
+	self := s.self
 	s.mu.Lock()
-	if err := srv.OnShutdown(func(ctx context.Context) { s.Shutdown(ctx) }); err != nil {
+	if err := srv.OnShutdown(func(ctx context.Context) {
+		if s := self.Load(); s != nil {
+			s.Shutdown(ctx)
+		}
+	}); err != nil {
 		s.mu.Unlock()
 		cancel()
 		return nil, err
@@ -149,6 +162,7 @@ func serve(srv *rpc.Server, nc *nats.Conn, owned bool, o options) (*Server, erro
 			s.stopped = true // its hook has nothing to do
 			close(s.drained)
 			cancel()
+			s.self.Store(nil)
 		}
 		return nil, err
 	}
@@ -352,6 +366,7 @@ func (s *Server) start(j job) {
 		return
 	}
 	s.running.Add(1)
+	s.workers.Add(1)
 	s.startMu.Unlock()
 	go s.worker(j)
 }
@@ -368,6 +383,7 @@ const workerIdle = 5 * time.Second
 
 func (s *Server) worker(j job) {
 	defer s.running.Done()
+	defer s.workers.Add(-1)
 	defer func() { <-s.slots }()
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
@@ -449,7 +465,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-s.drained:
 		case <-ctx.Done():
 		}
-		return s.wait(ctx)
+		err := s.wait(ctx)
+		if err == nil {
+			s.self.Store(nil)
+		}
+		return err
 	}
 	s.stopped = true
 	subs := s.subs
@@ -488,6 +508,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	close(s.drained)
 	err := s.wait(ctx)
+	if err == nil { // nothing left for the rpc.Server's Shutdown to wait for
+		s.self.Store(nil)
+	}
 	s.cancel()
 	if s.owned {
 		s.nc.Close()
@@ -500,6 +523,9 @@ func (s *Server) wait(ctx context.Context) error {
 	s.startMu.Lock()
 	s.waiting = true
 	s.startMu.Unlock()
+	if s.workers.Load() == 0 { // none can start now: nothing to wait for, whatever ctx
+		return nil
+	}
 	done := make(chan struct{})
 	go func() { s.running.Wait(); close(done) }()
 	select {

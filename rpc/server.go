@@ -42,6 +42,7 @@ type Server struct {
 	dispatchIdle chan struct{} // signalled when dispatching drops to 0
 	onShutdown   []func(context.Context)
 	hooksDone    chan struct{}     // closed once the OnShutdown hooks returned; made by the first beginClose
+	closed       chan struct{}     // closed by the first beginClose: accept loops stop their backoff
 	transports   []*transportStats // other than TCP, under mu
 	tcpRequests  atomic.Uint64     // TCP's row as last reported (transportsSnapshot)
 	tcpEvents    atomic.Uint64
@@ -75,6 +76,7 @@ func NewServer(config *Config, logger *slog.Logger) *Server {
 		closingSet:   map[*conn]struct{}{},
 		idle:         make(chan struct{}, 1),
 		dispatchIdle: make(chan struct{}, 1),
+		closed:       make(chan struct{}),
 	}
 	s.budget = newMemoryBudget(s.cfg.memoryBudget())
 	s.readPauseMark = s.cfg.readPauseMark()
@@ -190,7 +192,13 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 				// Out of file descriptors and the like: wait, as net/http does.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.limit.log(s.log, slog.LevelWarn, "accept failed; retrying", "err", err, "delay", backoff)
-				time.Sleep(backoff)
+				// Not past a Shutdown or Close, which wait for this loop.
+				t := time.NewTimer(backoff)
+				select {
+				case <-t.C:
+				case <-s.closed:
+					t.Stop()
+				}
 				continue
 			}
 			s.log.Error("accept failed; listener stopped", "err", err)
@@ -366,7 +374,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if first {
 		s.runHooks(ctx, hooks)
 		close(hooksDone)
-	} else {
+	} else if !isDone(hooksDone) { // what is done already does not depend on ctx
 		select {
 		case <-hooksDone:
 		case <-ctx.Done():
@@ -376,6 +384,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		if err != nil {
 			break
+		}
+		if isDone(c.done) {
+			continue
 		}
 		select {
 		case <-c.done:
@@ -400,6 +411,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.serving.Wait()
 	s.mon.shutdown()
 	return err
+}
+
+// isDone reports whether ch is closed.
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // runHooks runs the OnShutdown hooks (transports stop taking messages) and
@@ -442,6 +463,7 @@ func (s *Server) beginClose() (conns []*conn, hooks []func(context.Context), hoo
 		hooks = s.onShutdown
 		s.hooksDone = make(chan struct{})
 		s.closing = true
+		close(s.closed)
 		if !s.started { // nothing runs the monitor's loop: let shutdown() return
 			s.started = true
 			close(s.mon.done)

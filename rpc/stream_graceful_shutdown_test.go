@@ -21,7 +21,7 @@ func TestStreamSendDuringGracefulShutdown(t *testing.T) {
 	val := strings.Repeat("v", 16<<10) // 16 MiB per stream, mark 128 KiB
 	var sent [2]atomic.Int64
 	errs := make(chan error, 2)
-	srv, stop := startServer(t, rpc.Config{MaxQueuedReplyBytes: 256 << 10, Timeout: time.Minute}, func(s *rpc.Server) {
+	srv, _ := startServer(t, rpc.Config{MaxQueuedReplyBytes: 256 << 10, Timeout: time.Minute}, func(s *rpc.Server) {
 		registerProbe(s)
 		s.Handle("stream", rpc.HandlerFunc(func(ctx context.Context, w rpc.ResponseWriter, r *rpc.Request) error {
 			i := 0
@@ -58,8 +58,15 @@ func TestStreamSendDuringGracefulShutdown(t *testing.T) {
 		t.Fatal("handlers never blocked")
 	}
 
+	// 2 × 16 MiB go out during the drain: under -race on a loaded machine
+	// that takes longer than startServer's 10 s stop, so Shutdown gets a
+	// generous context of its own (stop, at cleanup, then finds it done).
 	shut := make(chan error, 1)
-	go func() { shut <- stop() }()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		shut <- srv.Shutdown(ctx)
+	}()
 	// Shutdown has begun (the listener is closed) before we read.
 	if !eventually(5*time.Second, func() bool { return srv.Addr() == nil }) {
 		t.Fatal("Shutdown did not begin")
