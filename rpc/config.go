@@ -80,7 +80,8 @@ type Config struct {
 	// GlobalRateLimitPerSec and GlobalRateLimitBurst limit the messages
 	// of all connections together, like the per-connection limit. Zero
 	// (the default) means no server-wide limit. The burst defaults to
-	// twice the rate, as the per-connection one.
+	// twice the rate, with no minimum (the per-connection burst is at least
+	// 200).
 	GlobalRateLimitPerSec int
 	GlobalRateLimitBurst  int
 	// TLSConfig, when set, makes Start serve TLS. Set ClientAuth and

@@ -45,7 +45,8 @@ type serveCommand struct {
 const serveUsage = `Usage: msgpattern serve [flags]
 
 Serve the demo patterns (ping, echo, sum, 42, {"cmd":"sum2","role":"math"},
-stream3, fail, boom, slow, events; event evt) until SIGINT or SIGTERM, then
+{"cmd":"nested","opts":{"a":"x","z":1}}, stream3, fail, failobj, boom, slow,
+events; event evt) until SIGINT or SIGTERM, then
 shut down gracefully, for --grace at most; a second SIGINT or SIGTERM stops
 it at once. With --tls-cert and --tls-key, serve TLS (mutual TLS with
 --tls-client-ca). With --metrics-addr, also serve over HTTP the server's
