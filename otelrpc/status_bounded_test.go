@@ -57,17 +57,17 @@ func TestSpanStatusCodeOfPeerBounded(t *testing.T) {
 		span := find(t, spans, s.name, s.kind)
 		held := len(span.Status.Description)
 		for _, kv := range span.Attributes {
-			held += len(kv.Value.Emit())
+			held += len(kv.Value.String())
 		}
 		for _, e := range span.Events {
 			for _, kv := range e.Attributes {
-				held += len(kv.Value.Emit())
+				held += len(kv.Value.String())
 			}
 		}
 		if held > 4<<10 {
 			st := attrs(span)["rpc.response.status_code"]
 			t.Errorf("%s span %q holds %d KiB of text from one peer reply (rpc.response.status_code: %d KiB); want ≤ 4 KiB, as for the error text",
-				s.kind, s.name, held>>10, len(st.Emit())>>10)
+				s.kind, s.name, held>>10, len(st.String())>>10)
 		}
 	}
 }
