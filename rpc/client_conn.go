@@ -621,6 +621,11 @@ func (cc *clientConn) heartbeatLoop() {
 				cc.fail(err)
 				return
 			}
+			// queuePing may have waited for the buffer's lock (a call
+			// encoding a big or slow request under it): the ping's
+			// timeout runs from when it was queued, not from when it was
+			// due, or that wait would count as the server's silence.
+			pingSent = max(monotime(), pingSent)
 		}
 	}
 }

@@ -39,19 +39,44 @@ func TestHeartbeatNotStuckWriting(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 		defer cancel()
 		go func() { errA <- c.Send(ctx, "a", slowBig{}, nil) }()
-		select {
-		case err := <-errA:
+		// The 5 s run from when the request is queued: encoding 16 MiB
+		// takes seconds under -race on a loaded machine, and heartbeats
+		// cannot (and need not) find the server dead before a byte of
+		// the request can leave.
+		var queuedAt time.Time
+		tick := time.NewTicker(5 * time.Millisecond)
+		giveUp := time.After(60 * time.Second)
+		var err error
+		done := false
+	wait:
+		for {
+			select {
+			case err = <-errA:
+				done = true
+				break wait
+			case <-giveUp:
+				break wait
+			case now := <-tick.C:
+				if queuedAt.IsZero() && rpc.ClientQueuedForTest(c) > 1<<20 {
+					queuedAt = now
+				}
+				if !queuedAt.IsZero() && now.Sub(queuedAt) > 5*time.Second {
+					break wait
+				}
+			}
+		}
+		tick.Stop()
+		if done {
 			t.Logf("round %d: %v", round, err)
 			if !errors.Is(err, rpc.ErrConnectionLost) {
 				t.Errorf("round %d: %v, want ErrConnectionLost", round, err)
 			}
 			c.Close()
 			continue
-		case <-time.After(5 * time.Second):
-			stuck++
-			t.Logf("round %d: the call is still waiting 5 s after a server that never reads took its bytes (heartbeat timeout 1 s); heartbeats sent %d, failures %d",
-				round, c.Metrics().Heartbeats, c.Metrics().HeartbeatFailures)
 		}
+		stuck++
+		t.Logf("round %d: the call is still waiting 5 s after its request was queued for a server that never reads (heartbeat timeout 1 s; request queued: %v); heartbeats sent %d, failures %d",
+			round, !queuedAt.IsZero(), c.Metrics().Heartbeats, c.Metrics().HeartbeatFailures)
 		c.Close()
 		<-errA
 	}
