@@ -108,7 +108,11 @@ func WithWriteTimeout(d time.Duration) ClientOption {
 // not take (with WithWriteTimeout(0), one that never ends) does not stop
 // the timeout. A ping queued behind a long upload cannot be answered
 // before the upload is read: until the ping has left, bytes the server
-// takes count as its answer; after, the timeout runs from its write.
+// takes count as its answer; after, the timeout runs from its write. On
+// Linux and macOS bytes the server takes from the kernel's send buffer,
+// where the upload's tail may wait behind a slow link for longer than the
+// timeout, count too; elsewhere an upload drained from that buffer slower
+// than the buffer's size per timeout (Linux grows it to 4 MiB) can be cut.
 func WithHeartbeat(interval, timeout time.Duration) ClientOption {
 	return func(o *clientOptions) { o.heartbeatInterval, o.heartbeatTimeout = interval, timeout }
 }

@@ -565,6 +565,11 @@ func (cc *clientConn) heartbeatLoop() {
 		pingGen   uint64 // where its frame is (batchWriter.frameOut)
 		pingEnd   int
 		pingOutAt int64 // monotime its frame was first seen written, 0 until then
+		// While a ping is out, what the kernel's send buffer held at the
+		// last look (-1: not known) and when it was last seen shrinking:
+		// the server taking bytes.
+		sendQ     = -1
+		drainedAt int64
 		// When bytes were last seen written: a server holds a client
 		// that pinged once to keep sending, also while the client only
 		// reads (a long stream).
@@ -598,12 +603,24 @@ func (cc *clientConn) heartbeatLoop() {
 		if pingSent != 0 && pingOutAt == 0 && cc.out.frameOut(pingGen, pingEnd) {
 			pingOutAt = now
 		}
+		if pingSent != 0 {
+			if q, ok := sendQueued(cc.nc); ok {
+				if q < sendQ {
+					drainedAt = now
+				}
+				sendQ = q
+			}
+		}
 		// Until the ping has left, the server cannot answer it: bytes it
 		// takes (an upload queued before the ping) are its answer; once
-		// the ping has left, only bytes read are.
-		alive := max(pingOutAt, last)
+		// the ping has left, only bytes read are. Both ways, bytes it
+		// takes out of the kernel's send buffer count: a Write into a
+		// full buffer returns only once much of it has drained (Linux
+		// wakes a writer when half of a buffer of megabytes is free),
+		// and the ping may wait behind the upload's tail there.
+		alive := max(pingOutAt, last, drainedAt)
 		if pingOutAt == 0 {
-			alive = max(pingSent, last, wroteAt)
+			alive = max(pingSent, last, wroteAt, drainedAt)
 		}
 		if o.heartbeatTimeout > 0 && pingSent != 0 && now-alive > int64(o.heartbeatTimeout) {
 			cc.client.stats.heartbeatFailures.Add(1)
@@ -615,7 +632,7 @@ func (cc *clientConn) heartbeatLoop() {
 			if err != nil {
 				return
 			}
-			pingSent, pingID, pingOutAt = now, id, 0
+			pingSent, pingID, pingOutAt, sendQ, drainedAt = now, id, 0, -1, 0
 			cc.client.stats.heartbeats.Add(1)
 			if pingGen, pingEnd, err = cc.queuePing(id); err != nil {
 				cc.fail(err)
