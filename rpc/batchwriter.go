@@ -75,6 +75,13 @@ type batchWriter struct {
 	// deadlineAt is the monotime of the write deadline in force (0: none,
 	// -1: one that must be replaced); only the flushing goroutine uses it.
 	deadlineAt int64
+	// armQueued is what the kernel's send buffer held when a renewable
+	// deadline was armed (sendQueued; -1: not known), armWrote the bytes
+	// written since: a write that times out having taken nothing made
+	// progress all the same if the peer took bytes out of that buffer
+	// meanwhile. Only the flushing goroutine uses them.
+	armQueued int
+	armWrote  int
 }
 
 var (
@@ -439,6 +446,7 @@ func (w *batchWriter) write(b []byte, until int64) (sent int, err error) {
 		var n int
 		n, err = w.nc.Write(b[:p])
 		w.written(n)
+		w.armWrote += n
 		b = b[n:]
 		if err == nil {
 			continue
@@ -448,7 +456,7 @@ func (w *batchWriter) write(b []byte, until int64) (sent int, err error) {
 				err = context.DeadlineExceeded
 				break
 			}
-			if n > 0 && !isTLS {
+			if !isTLS && (n > 0 || w.peerTookQueued()) {
 				w.deadlineAt = 0 // progress: a fresh deadline
 				err = nil
 				continue
@@ -514,10 +522,29 @@ func (w *batchWriter) armDeadline(until int64) error {
 		at = now + int64(w.timeout)
 	}
 	w.deadlineAt = at
+	w.armQueued, w.armWrote = -1, 0
 	if until != 0 {
 		w.deadlineAt = -1 // not renewable: the next write sets its own
+	} else if q, ok := sendQueued(w.nc); ok {
+		// At most once per timeout/4 (renewals are spaced so): the
+		// system call costs nothing per frame.
+		w.armQueued = q
 	}
 	return w.nc.SetWriteDeadline(monoTime(at))
+}
+
+// peerTookQueued reports whether the peer took bytes out of the kernel's
+// send buffer since the deadline was armed. A Write blocked on a full
+// buffer returns only once much of it is free again (Linux wakes a writer
+// when half of a buffer that grows to megabytes is free), so a peer
+// reading steadily but slowly may take nothing from a whole Write's
+// timeout and still be reading.
+func (w *batchWriter) peerTookQueued() bool {
+	if w.armQueued < 0 {
+		return false
+	}
+	q, ok := sendQueued(w.nc)
+	return ok && q < w.armQueued+w.armWrote
 }
 
 // drainTo blocks until at most mark bytes wait to be written, flushing
