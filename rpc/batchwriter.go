@@ -71,7 +71,13 @@ type batchWriter struct {
 	writing    int          // bytes of the buffer being written, held (and charged) until its write ends; under mu
 	queued     atomic.Int64 // bytes appended and not yet written
 	progressAt atomic.Int64 // monotime a flush began or last wrote bytes
+	sentTotal  atomic.Int64 // bytes written, ever
 	pieceLen   atomic.Int64 // bytes asked of the Write call in progress: its stall is judged by them
+	// stallQueued is what the kernel's send buffer held when a write was
+	// last judged stalled, stallSent sentTotal then (see stalledLocked);
+	// under mu. Both start at 0, as the buffer and the count did.
+	stallQueued int
+	stallSent   int64
 	// deadlineAt is the monotime of the write deadline in force (0: none,
 	// -1: one that must be replaced); only the flushing goroutine uses it.
 	deadlineAt int64
@@ -195,11 +201,32 @@ const overBudgetStall = 100 * time.Millisecond
 
 // stalledLocked reports whether a write is in progress and has taken
 // nothing for overBudgetStall per shortPiece it asks for; mu is held.
-// Progress is seen only as a Write call returns, so a steady reader of a
-// larger piece (begun before the budget was short) gets its time.
+// Progress is seen as a Write call returns, so a steady reader of a larger
+// piece (begun before the budget was short) gets its time. A Write into a
+// full send buffer returns only once much of it is free (Linux wakes the
+// writer when half of a buffer of megabytes is), so where the kernel tells
+// (sendQueued), bytes the peer took out of that buffer since the last
+// judgement are progress too. (The look is a system call that never
+// blocks, made only while the budget is short. On TLS the buffer holds
+// more than the bytes counted written, which can only hide progress.)
 func (w *batchWriter) stalledLocked() bool {
 	pieces := max(w.pieceLen.Load()/shortPiece, 1)
-	return w.flushing && monotime()-w.progressAt.Load() > pieces*int64(overBudgetStall)
+	now := monotime()
+	if !w.flushing || now-w.progressAt.Load() <= pieces*int64(overBudgetStall) {
+		return false
+	}
+	q, ok := sendQueued(w.nc)
+	if !ok {
+		return true
+	}
+	sent := w.sentTotal.Load()
+	took := int64(q) < int64(w.stallQueued)+sent-w.stallSent
+	w.stallQueued, w.stallSent = q, sent
+	if !took {
+		return true
+	}
+	w.progressAt.Store(now)
+	return false
 }
 
 // failLocked records the first failure and drops what waits; mu is held.
@@ -475,6 +502,7 @@ func (w *batchWriter) written(n int) {
 		w.progressAt.Store(monotime())
 	}
 	w.unqueue(n)
+	w.sentTotal.Add(int64(n))
 	if w.bytes != nil {
 		w.bytes.Add(uint64(n))
 	}

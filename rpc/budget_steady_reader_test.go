@@ -2,8 +2,11 @@ package rpc_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
+	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,20 +47,50 @@ func (s *slowSteadyReader) Read(p []byte) (int, error) {
 // the machine kept a reader from reading for 60 ms or more proves nothing
 // either way and is run again (at most five rounds).
 func TestShedderSparesSteadyReaders(t *testing.T) {
+	// Over a pipe progress shows only as Write calls return; over TCP a
+	// Write into a full send buffer returns only once much of it is free
+	// (Linux wakes the writer when half of a buffer of megabytes is), so
+	// a peer reading steadily took nothing from one write for hundreds of
+	// milliseconds and was shed, until bytes taken out of that buffer
+	// counted (where the system tells: Linux, macOS).
+	transports := []struct {
+		name  string
+		serve func(t *testing.T, srv *rpc.Server) func() net.Conn
+	}{
+		{"pipe", func(t *testing.T, srv *rpc.Server) func() net.Conn {
+			ln := servePipe(t, srv)
+			return func() net.Conn { return ln.dial() }
+		}},
+	}
+	if runtime.GOOS == "linux" || runtime.GOOS == "darwin" {
+		transports = append(transports, struct {
+			name  string
+			serve func(t *testing.T, srv *rpc.Server) func() net.Conn
+		}{"tcp", func(t *testing.T, srv *rpc.Server) func() net.Conn {
+			serveTCP(t, srv)
+			return func() net.Conn { return rawDial(t, srv, 0) }
+		}})
+	}
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) { shedderSparesSteadyReaders(t, tr.serve) })
+	}
+}
+
+func shedderSparesSteadyReaders(t *testing.T, serve func(t *testing.T, srv *rpc.Server) func() net.Conn) {
 	const replySize = 6 << 20
 	blob := strings.Repeat("r", replySize)
 	for round := 1; ; round++ {
-		cfg := rpc.Config{MemoryBudget: 8 << 20, RateLimitPerSec: -1, RetryAttempts: -1}
+		cfg := rpc.Config{Addr: "127.0.0.1:0", MemoryBudget: 8 << 20, RateLimitPerSec: -1, RetryAttempts: -1}
 		srv := rpc.NewServer(&cfg, discardLogger())
 		srv.Handle("report", rpc.Func(func(json.RawMessage) (any, error) { return blob, nil }))
-		ln := servePipe(t, srv)
+		dial := serve(t, srv)
 
 		const peers = 2
 		errs := make([]error, peers)
 		readers := make([]*slowSteadyReader, peers)
 		var wg sync.WaitGroup
 		for i := range peers {
-			c := ln.dial()
+			c := dial()
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(60 * time.Second))
 			go c.Write([]byte(reqFrame(`"report"`, `null`, strconv.Itoa(i))))
@@ -94,4 +127,18 @@ func TestShedderSparesSteadyReaders(t *testing.T) {
 			t.Fatal("five rounds in which the machine starved a reader: the shedder's rule was never tested")
 		}
 	}
+}
+
+// serveTCP starts srv on its Addr, shut down at the test's end.
+func serveTCP(t *testing.T, srv *rpc.Server) {
+	if err := srv.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			srv.Close()
+		}
+	})
 }
