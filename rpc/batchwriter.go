@@ -205,10 +205,12 @@ const overBudgetStall = 100 * time.Millisecond
 // piece (begun before the budget was short) gets its time. A Write into a
 // full send buffer returns only once much of it is free (Linux wakes the
 // writer when half of a buffer of megabytes is), so where the kernel tells
-// (sendQueued), bytes the peer took out of that buffer since the last
-// judgement are progress too. (The look is a system call that never
-// blocks, made only while the budget is short. On TLS the buffer holds
-// more than the bytes counted written, which can only hide progress.)
+// (sendQueued), a piece's worth of bytes (shortPiece) the peer took out of
+// that buffer since the last judgement is progress too: any byte would let
+// a peer that reads a segment now and then hold its replies. (The look is
+// a system call that never blocks, made only while the budget is short.
+// On TLS the buffer holds more than the bytes counted written, which can
+// only hide progress.)
 func (w *batchWriter) stalledLocked() bool {
 	pieces := max(w.pieceLen.Load()/shortPiece, 1)
 	now := monotime()
@@ -220,7 +222,9 @@ func (w *batchWriter) stalledLocked() bool {
 		return true
 	}
 	sent := w.sentTotal.Load()
-	took := int64(q) < int64(w.stallQueued)+sent-w.stallSent
+	// A piece's worth, as a Write call must return: a peer that has its
+	// kernel acknowledge a segment now and then is not a reader.
+	took := int64(w.stallQueued)+sent-w.stallSent-int64(q) >= shortPiece
 	w.stallQueued, w.stallSent = q, sent
 	if !took {
 		return true
