@@ -71,23 +71,21 @@ type batchWriter struct {
 	writing    int          // bytes of the buffer being written, held (and charged) until its write ends; under mu
 	queued     atomic.Int64 // bytes appended and not yet written
 	progressAt atomic.Int64 // monotime a flush began or last wrote bytes
-	sentTotal  atomic.Int64 // bytes written, ever
 	pieceLen   atomic.Int64 // bytes asked of the Write call in progress: its stall is judged by them
-	// stallQueued is what the kernel's send buffer held when a write was
-	// last judged stalled, stallSent sentTotal then (see stalledLocked);
-	// under mu. Both start at 0, as the buffer and the count did.
-	stallQueued int
-	stallSent   int64
+	// stallAcked is what the peer had acknowledged (peerAcked) when a
+	// write was last judged stalled (see stalledLocked); under mu. It
+	// starts at 0, as the count did.
+	stallAcked uint64
 	// deadlineAt is the monotime of the write deadline in force (0: none,
 	// -1: one that must be replaced); only the flushing goroutine uses it.
 	deadlineAt int64
-	// armQueued is what the kernel's send buffer held when a renewable
-	// deadline was armed (sendQueued; -1: not known), armWrote the bytes
-	// written since: a write that times out having taken nothing made
-	// progress all the same if the peer took bytes out of that buffer
-	// meanwhile. Only the flushing goroutine uses them.
-	armQueued int
-	armWrote  int
+	// armAcked is what the peer had acknowledged (peerAcked) when a
+	// renewable deadline was armed, armKnown whether that is known: a
+	// write that times out having taken nothing made progress all the
+	// same if the peer acknowledged bytes meanwhile. Only the flushing
+	// goroutine uses them.
+	armAcked uint64
+	armKnown bool
 }
 
 var (
@@ -205,27 +203,25 @@ const overBudgetStall = 100 * time.Millisecond
 // piece (begun before the budget was short) gets its time. A Write into a
 // full send buffer returns only once much of it is free (Linux wakes the
 // writer when half of a buffer of megabytes is), so where the kernel tells
-// (sendQueued), a piece's worth of bytes (shortPiece) the peer took out of
-// that buffer since the last judgement is progress too: any byte would let
-// a peer that reads a segment now and then hold its replies. (The look is
-// a system call that never blocks, made only while the budget is short.
-// On TLS the buffer holds more than the bytes counted written, which can
-// only hide progress.)
+// (peerAcked), a piece's worth of bytes (shortPiece) the peer acknowledged
+// since the last judgement is progress too: any byte would let a peer that
+// reads a segment now and then hold its replies. (The look is a system
+// call that never blocks, made only while the budget is short. On TLS the
+// count includes the handshake's few KiB, counted once.)
 func (w *batchWriter) stalledLocked() bool {
 	pieces := max(w.pieceLen.Load()/shortPiece, 1)
 	now := monotime()
 	if !w.flushing || now-w.progressAt.Load() <= pieces*int64(overBudgetStall) {
 		return false
 	}
-	q, ok := sendQueued(w.nc)
+	acked, ok := peerAcked(w.nc)
 	if !ok {
 		return true
 	}
-	sent := w.sentTotal.Load()
 	// A piece's worth, as a Write call must return: a peer that has its
 	// kernel acknowledge a segment now and then is not a reader.
-	took := int64(w.stallQueued)+sent-w.stallSent-int64(q) >= shortPiece
-	w.stallQueued, w.stallSent = q, sent
+	took := acked >= w.stallAcked+shortPiece
+	w.stallAcked = acked
 	if !took {
 		return true
 	}
@@ -477,7 +473,6 @@ func (w *batchWriter) write(b []byte, until int64) (sent int, err error) {
 		var n int
 		n, err = w.nc.Write(b[:p])
 		w.written(n)
-		w.armWrote += n
 		b = b[n:]
 		if err == nil {
 			continue
@@ -487,7 +482,7 @@ func (w *batchWriter) write(b []byte, until int64) (sent int, err error) {
 				err = context.DeadlineExceeded
 				break
 			}
-			if !isTLS && (n > 0 || w.peerTookQueued()) {
+			if !isTLS && (n > 0 || w.peerAckedSinceArm()) {
 				w.deadlineAt = 0 // progress: a fresh deadline
 				err = nil
 				continue
@@ -506,7 +501,6 @@ func (w *batchWriter) written(n int) {
 		w.progressAt.Store(monotime())
 	}
 	w.unqueue(n)
-	w.sentTotal.Add(int64(n))
 	if w.bytes != nil {
 		w.bytes.Add(uint64(n))
 	}
@@ -554,29 +548,29 @@ func (w *batchWriter) armDeadline(until int64) error {
 		at = now + int64(w.timeout)
 	}
 	w.deadlineAt = at
-	w.armQueued, w.armWrote = -1, 0
+	w.armKnown = false
 	if until != 0 {
 		w.deadlineAt = -1 // not renewable: the next write sets its own
-	} else if q, ok := sendQueued(w.nc); ok {
+	} else {
 		// At most once per timeout/4 (renewals are spaced so): the
 		// system call costs nothing per frame.
-		w.armQueued = q
+		w.armAcked, w.armKnown = peerAcked(w.nc)
 	}
 	return w.nc.SetWriteDeadline(monoTime(at))
 }
 
-// peerTookQueued reports whether the peer took bytes out of the kernel's
-// send buffer since the deadline was armed. A Write blocked on a full
-// buffer returns only once much of it is free again (Linux wakes a writer
-// when half of a buffer that grows to megabytes is free), so a peer
-// reading steadily but slowly may take nothing from a whole Write's
-// timeout and still be reading.
-func (w *batchWriter) peerTookQueued() bool {
-	if w.armQueued < 0 {
+// peerAckedSinceArm reports whether the peer acknowledged bytes since the
+// deadline was armed. A Write blocked on a full send buffer returns only
+// once much of it is free again (Linux wakes a writer when half of a
+// buffer that grows to megabytes is free), so a peer reading steadily but
+// slowly may take nothing from a whole Write's timeout and still be
+// reading.
+func (w *batchWriter) peerAckedSinceArm() bool {
+	if !w.armKnown {
 		return false
 	}
-	q, ok := sendQueued(w.nc)
-	return ok && q < w.armQueued+w.armWrote
+	acked, ok := peerAcked(w.nc)
+	return ok && acked > w.armAcked
 }
 
 // drainTo blocks until at most mark bytes wait to be written, flushing

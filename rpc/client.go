@@ -109,10 +109,11 @@ func WithWriteTimeout(d time.Duration) ClientOption {
 // the timeout. A ping queued behind a long upload cannot be answered
 // before the upload is read: until the ping has left, bytes the server
 // takes count as its answer; after, the timeout runs from its write. On
-// Linux and macOS bytes the server takes from the kernel's send buffer,
-// where the upload's tail may wait behind a slow link for longer than the
-// timeout, count too; elsewhere an upload drained from that buffer slower
-// than the buffer's size per timeout (Linux grows it to 4 MiB) can be cut.
+// Linux bytes the server's system acknowledges count too (TCP_INFO): a
+// write into a full send buffer returns only once much of it has drained,
+// and the upload's tail may wait there behind a slow link for longer than
+// the timeout; elsewhere an upload drained from that buffer slower than
+// half the buffer's size per timeout (it grows to megabytes) can be cut.
 func WithHeartbeat(interval, timeout time.Duration) ClientOption {
 	return func(o *clientOptions) { o.heartbeatInterval, o.heartbeatTimeout = interval, timeout }
 }

@@ -560,16 +560,20 @@ func (cc *clientConn) heartbeatLoop() {
 	tick := time.NewTicker(max(o.heartbeatInterval/4, time.Millisecond))
 	defer tick.Stop()
 	var (
-		pingSent  int64  // monotime of the outstanding ping, 0 if none
-		pingID    uint64 // its call id
-		pingGen   uint64 // where its frame is (batchWriter.frameOut)
-		pingEnd   int
-		pingOutAt int64 // monotime its frame was first seen written, 0 until then
-		// While a ping is out, what the kernel's send buffer held at the
-		// last look (-1: not known) and when it was last seen shrinking:
-		// the server taking bytes.
-		sendQ     = -1
-		drainedAt int64
+		pingSent   int64  // monotime of the outstanding ping, 0 if none
+		pingID     uint64 // its call id
+		pingGen    uint64 // where its frame is (batchWriter.frameOut)
+		pingEndOff int
+		pingOutAt  int64 // monotime its frame was first seen written, 0 until then
+		// While a ping is out, what the server had acknowledged at the
+		// last look (peerAcked; ackKnown: whether there was one) and
+		// when that count last moved while the ping was not yet all
+		// acknowledged: the server taking the bytes before it. pingEnd
+		// is how many bytes had been written once the ping's frame was.
+		acked    uint64
+		ackKnown bool
+		ackedAt  int64
+		pingEnd  uint64
 		// When bytes were last seen written: a server holds a client
 		// that pinged once to keep sending, also while the client only
 		// reads (a long stream).
@@ -600,27 +604,30 @@ func (cc *clientConn) heartbeatLoop() {
 		if cc.hbMode.Load() == hbUnsupported {
 			continue
 		}
-		if pingSent != 0 && pingOutAt == 0 && cc.out.frameOut(pingGen, pingEnd) {
-			pingOutAt = now
+		if pingSent != 0 && pingOutAt == 0 && cc.out.frameOut(pingGen, pingEndOff) {
+			pingOutAt, pingEnd = now, cc.written.Load()
 		}
 		if pingSent != 0 {
-			if q, ok := sendQueued(cc.nc); ok {
-				if q < sendQ {
-					drainedAt = now
+			if n, ok := peerAcked(cc.nc); ok {
+				// Once the ping is all acknowledged, the server has it:
+				// acknowledgements of later bytes (other calls) do not
+				// answer it.
+				if ackKnown && n > acked && (pingOutAt == 0 || acked < pingEnd) {
+					ackedAt = now
 				}
-				sendQ = q
+				acked, ackKnown = n, true
 			}
 		}
 		// Until the ping has left, the server cannot answer it: bytes it
 		// takes (an upload queued before the ping) are its answer; once
-		// the ping has left, only bytes read are. Both ways, bytes it
-		// takes out of the kernel's send buffer count: a Write into a
-		// full buffer returns only once much of it has drained (Linux
+		// the ping has left, only bytes read are. Both ways, bytes its
+		// system acknowledges count (peerAcked): a Write into a full
+		// send buffer returns only once much of it has drained (Linux
 		// wakes a writer when half of a buffer of megabytes is free),
 		// and the ping may wait behind the upload's tail there.
-		alive := max(pingOutAt, last, drainedAt)
+		alive := max(pingOutAt, last, ackedAt)
 		if pingOutAt == 0 {
-			alive = max(pingSent, last, wroteAt, drainedAt)
+			alive = max(pingSent, last, wroteAt, ackedAt)
 		}
 		if o.heartbeatTimeout > 0 && pingSent != 0 && now-alive > int64(o.heartbeatTimeout) {
 			cc.client.stats.heartbeatFailures.Add(1)
@@ -632,9 +639,9 @@ func (cc *clientConn) heartbeatLoop() {
 			if err != nil {
 				return
 			}
-			pingSent, pingID, pingOutAt, sendQ, drainedAt = now, id, 0, -1, 0
+			pingSent, pingID, pingOutAt, ackKnown, ackedAt = now, id, 0, false, 0
 			cc.client.stats.heartbeats.Add(1)
-			if pingGen, pingEnd, err = cc.queuePing(id); err != nil {
+			if pingGen, pingEndOff, err = cc.queuePing(id); err != nil {
 				cc.fail(err)
 				return
 			}

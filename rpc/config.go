@@ -95,11 +95,11 @@ type Config struct {
 	// WriteTimeout drops a connection whose socket takes no bytes for this
 	// long while replies wait (a peer that stopped reading, counted as
 	// slow_consumer). Every socket write has this deadline, renewed while
-	// the peer makes progress (on TLS, per 16 KiB written). On Linux and
-	// macOS bytes the peer takes out of the kernel's send buffer are
-	// progress too (TCP, not TLS): a write into a full buffer returns only
-	// once much of it is free, which for a peer reading steadily but slowly
-	// can take longer than this. Default 10s, as the NATS server.
+	// the peer makes progress (on TLS, per 16 KiB written). On Linux bytes
+	// the peer's system acknowledges are progress too (TCP, not TLS): a
+	// write into a full send buffer returns only once much of it is free,
+	// which for a peer reading steadily but slowly can take longer than
+	// this. Default 10s, as the NATS server.
 	WriteTimeout time.Duration
 	// MaxQueuedReplyBytes caps the reply bytes queued for one connection
 	// and not yet taken by its peer. Past it the connection is dropped

@@ -1,0 +1,31 @@
+package rpc
+
+import (
+	"net"
+
+	"golang.org/x/sys/unix"
+)
+
+// peerAcked reports how many bytes written to nc the peer's system has
+// acknowledged, ever (TCP_INFO's tcpi_bytes_acked, Linux 4.1 and later):
+// bytes that have left the kernel's send buffer. Once the peer's receive
+// buffer is full the count moves only as its application reads, whether
+// or not a Write of ours returns (a writer blocked on a full send buffer
+// is woken only once half of it is free, and the buffer grows to
+// megabytes). ok is false where it cannot tell (not a TCP socket of the
+// standard library's, or the call failed); on an older kernel the count
+// stays 0, which only hides progress. For TLS it looks at the TCP
+// connection beneath.
+func peerAcked(nc net.Conn) (n uint64, ok bool) {
+	rc := rawConnOf(netConnBeneath(nc))
+	if rc == nil {
+		return 0, false
+	}
+	rc.Control(func(fd uintptr) {
+		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err == nil {
+			n, ok = info.Bytes_acked, true
+		}
+	})
+	return n, ok
+}
