@@ -383,7 +383,16 @@ const workerIdle = 5 * time.Second
 
 func (s *Server) worker(j job) {
 	defer s.running.Done()
-	defer s.workers.Add(-1)
+	defer func() {
+		// The last worker of a Server that Shutdown (or Close) stopped
+		// waiting for: nothing is left to wait for, the hook may drop it.
+		s.startMu.Lock()
+		last := s.workers.Add(-1) == 0 && s.waiting
+		s.startMu.Unlock()
+		if last {
+			s.self.Store(nil)
+		}
+	}()
 	defer func() { <-s.slots }()
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()

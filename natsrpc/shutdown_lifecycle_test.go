@@ -81,3 +81,47 @@ func TestShutdownReleasesServer(t *testing.T) {
 		t.Errorf("%d of 5 natsrpc.Servers shut down and dropped are still reachable (from the rpc.Server's OnShutdown hooks)", alive)
 	}
 }
+
+// TestShutdownCutShortReleasesServer: only a Shutdown whose wait succeeded
+// let go of the Server, so one cut short by its context (and every Close
+// with a handler running) left it reachable from the rpc.Server's hook for
+// the rpc.Server's life, though its handlers all returned since.
+func TestShutdownCutShortReleasesServer(t *testing.T) {
+	ns := natstest.Run(t, nil)
+	srv := rpc.NewServer(&rpc.Config{}, quietLogger())
+	defer srv.Close()
+	release, started, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	srv.Handle("hold", rpc.HandlerFunc(func(ctx context.Context, w rpc.ResponseWriter, r *rpc.Request) error {
+		close(started)
+		<-release // ignores its context
+		defer close(done)
+		return w.Send("ok")
+	}))
+	nsrv, err := natsrpc.Connect(srv, ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := natsrpc.Dial(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	go cl.Send(context.Background(), "hold", nil, nil)
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := nsrv.Shutdown(ctx); err == nil {
+		t.Fatal("Shutdown returned nil while a handler ran")
+	}
+	close(release)
+	<-done
+	p := weak.Make(nsrv)
+	nsrv = nil
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		runtime.GC()
+		if p.Value() == nil {
+			return
+		}
+	}
+	t.Error("a stopped natsrpc.Server whose handlers all returned is still reachable (the rpc.Server's OnShutdown hook)")
+}

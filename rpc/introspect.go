@@ -173,52 +173,60 @@ func addFields(t reflect.Type, props map[string]any, seen map[reflect.Type]bool)
 		schema map[string]any
 	}
 	best := map[string]*field{}
-	// Embedded structs already walked in this type, as encoding/json's
-	// typeFields keeps them: apart from seen, the types on the path from
-	// the schema's root, whose recursion schemaOf cuts.
-	walked := map[reflect.Type]bool{t: true}
-	var walk func(t reflect.Type, depth int)
-	walk = func(t reflect.Type, depth int) {
-		for i := range t.NumField() {
-			f := t.Field(i)
-			tag := f.Tag.Get("json")
-			if tag == "-" {
+	// Breadth first, as encoding/json's typeFields: a struct type is walked
+	// at the shallowest depth it is embedded at, once; embedded twice at
+	// that depth, its fields collide with themselves and are dropped.
+	var current []reflect.Type
+	next := []reflect.Type{t}
+	count, nextCount := map[reflect.Type]int{}, map[reflect.Type]int{t: 1}
+	visited := map[reflect.Type]bool{}
+	for depth := 0; len(next) > 0; depth++ {
+		current, next = next, current[:0]
+		count, nextCount = nextCount, map[reflect.Type]int{}
+		for _, st := range current {
+			if visited[st] {
 				continue
 			}
-			name, opts, _ := strings.Cut(tag, ",")
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-				if !walked[ft] {
-					walked[ft] = true
-					walk(ft, depth+1)
+			visited[st] = true
+			for i := range st.NumField() {
+				f := st.Field(i)
+				tag := f.Tag.Get("json")
+				if tag == "-" {
+					continue
 				}
-				continue
-			}
-			if !f.IsExported() {
-				continue
-			}
-			tagged := name != ""
-			if !tagged {
-				name = f.Name
-			}
-			b := best[name]
-			switch {
-			case b == nil || depth < b.depth || depth == b.depth && tagged && !b.tagged:
-				b = &field{depth: depth, tagged: tagged}
-				best[name] = b
-			case depth > b.depth || !tagged && b.tagged:
-				continue // hidden by a shallower field, or a tagged one
-			}
-			b.n++
-			if b.n == 1 {
-				b.schema = fieldSchema(f.Type, opts, seen)
+				name, opts, _ := strings.Cut(tag, ",")
+				ft := f.Type
+				for ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
+					if nextCount[ft]++; nextCount[ft] == 1 {
+						next = append(next, ft)
+					}
+					continue
+				}
+				if !f.IsExported() {
+					continue
+				}
+				tagged := name != ""
+				if !tagged {
+					name = f.Name
+				}
+				b := best[name]
+				switch {
+				case b == nil || depth < b.depth || depth == b.depth && tagged && !b.tagged:
+					b = &field{depth: depth, tagged: tagged}
+					best[name] = b
+				case depth > b.depth || !tagged && b.tagged:
+					continue // hidden by a shallower field, or a tagged one
+				}
+				b.n += min(count[st], 2)
+				if b.schema == nil {
+					b.schema = fieldSchema(f.Type, opts, seen)
+				}
 			}
 		}
 	}
-	walk(t, 0)
 	for name, b := range best {
 		if b.n == 1 { // two at the same depth and tagging: encoding/json drops both
 			props[name] = b.schema

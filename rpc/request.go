@@ -255,6 +255,12 @@ func (c *requestContext) Err() error {
 	}
 	// A context's Err never changes once non-nil: the first one stays.
 	c.mu.Lock()
+	if c.slow != nil && c.slow.lazy != nil {
+		// Done made the real context meanwhile: from now on Err is its.
+		lazy = c.slow.lazy
+		c.mu.Unlock()
+		return lazy.Err()
+	}
 	if c.ended == running {
 		c.ended = endedCanceled
 		if errors.Is(err, context.DeadlineExceeded) {
