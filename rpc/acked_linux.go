@@ -29,3 +29,25 @@ func peerAcked(nc net.Conn) (n uint64, ok bool) {
 	})
 	return n, ok
 }
+
+// peerAckedEnd reports the count peerAcked will reach once every byte
+// written to nc so far is acknowledged: acknowledged plus still in the
+// send buffer (SIOCOUTQ), both in bytes on the wire (for TLS, the
+// records, not the plaintext a Write was given).
+func peerAckedEnd(nc net.Conn) (end uint64, ok bool) {
+	rc := rawConnOf(netConnBeneath(nc))
+	if rc == nil {
+		return 0, false
+	}
+	rc.Control(func(fd uintptr) {
+		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err != nil {
+			return
+		}
+		q, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
+		if err == nil && q >= 0 {
+			end, ok = info.Bytes_acked+uint64(q), true
+		}
+	})
+	return end, ok
+}

@@ -203,11 +203,12 @@ const overBudgetStall = 100 * time.Millisecond
 // piece (begun before the budget was short) gets its time. A Write into a
 // full send buffer returns only once much of it is free (Linux wakes the
 // writer when half of a buffer of megabytes is), so where the kernel tells
-// (peerAcked), a piece's worth of bytes (shortPiece) the peer acknowledged
-// since the last judgement is progress too: any byte would let a peer that
-// reads a segment now and then hold its replies. (The look is a system
-// call that never blocks, made only while the budget is short. On TLS the
-// count includes the handshake's few KiB, counted once.)
+// (peerAcked), the piece's worth of bytes the peer acknowledged since the
+// last judgement is progress too (shortPiece per overBudgetStall, the same
+// 160 KB/s): any byte would let a peer that reads a segment now and then
+// hold its replies. (The look is a system call that never blocks, made
+// only while the budget is short. On TLS the count includes the
+// handshake's few KiB, counted once.)
 func (w *batchWriter) stalledLocked() bool {
 	pieces := max(w.pieceLen.Load()/shortPiece, 1)
 	now := monotime()
@@ -218,9 +219,9 @@ func (w *batchWriter) stalledLocked() bool {
 	if !ok {
 		return true
 	}
-	// A piece's worth, as a Write call must return: a peer that has its
-	// kernel acknowledge a segment now and then is not a reader.
-	took := acked >= w.stallAcked+shortPiece
+	// The piece's worth, as a Write call must take: a peer whose kernel
+	// acknowledges a segment now and then is not a reader.
+	took := acked >= w.stallAcked+uint64(pieces)*shortPiece
 	w.stallAcked = acked
 	if !took {
 		return true

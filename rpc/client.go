@@ -85,9 +85,10 @@ func WithDialTimeout(d time.Duration) ClientOption {
 
 // WithWriteTimeout fails a connection whose socket takes no bytes for d
 // while requests wait to be written (default 10s, as the server's
-// Config.WriteTimeout): the server stopped reading, so the connection is
-// treated as lost and the next call redials. A call's own context bounds
-// its write too. Zero or less turns the timeout off; heartbeats
+// Config.WriteTimeout; on Linux, for the writer goroutine's writes over
+// TCP, bytes the server's system acknowledges count as taken, as there):
+// the server stopped reading, so the connection is treated as lost and the
+// next call redials. A call's own context bounds its write too. Zero or less turns the timeout off; heartbeats
 // (WithHeartbeat) still find a server that stops reading and answering.
 func WithWriteTimeout(d time.Duration) ClientOption {
 	return func(o *clientOptions) { o.writeTimeout = d }
@@ -114,6 +115,9 @@ func WithWriteTimeout(d time.Duration) ClientOption {
 // and the upload's tail may wait there behind a slow link for longer than
 // the timeout; elsewhere an upload drained from that buffer slower than
 // half the buffer's size per timeout (it grows to megabytes) can be cut.
+// Once the server's system has acknowledged the ping, only its answer
+// counts: a server process that reads its receive buffer (up to a few MiB)
+// slower than that buffer's size per timeout is declared dead.
 func WithHeartbeat(interval, timeout time.Duration) ClientOption {
 	return func(o *clientOptions) { o.heartbeatInterval, o.heartbeatTimeout = interval, timeout }
 }

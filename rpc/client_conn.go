@@ -569,7 +569,8 @@ func (cc *clientConn) heartbeatLoop() {
 		// last look (peerAcked; ackKnown: whether there was one) and
 		// when that count last moved while the ping was not yet all
 		// acknowledged: the server taking the bytes before it. pingEnd
-		// is how many bytes had been written once the ping's frame was.
+		// is what that count reaches once every byte written by the
+		// time the ping's frame was seen out is acknowledged.
 		acked    uint64
 		ackKnown bool
 		ackedAt  int64
@@ -605,7 +606,12 @@ func (cc *clientConn) heartbeatLoop() {
 			continue
 		}
 		if pingSent != 0 && pingOutAt == 0 && cc.out.frameOut(pingGen, pingEndOff) {
-			pingOutAt, pingEnd = now, cc.written.Load()
+			// Where the ping ends in the count of acknowledged bytes (on
+			// the wire: over TLS the plaintext written is fewer bytes).
+			pingOutAt, pingEnd = now, 0
+			if end, ok := peerAckedEnd(cc.nc); ok {
+				pingEnd = end
+			}
 		}
 		if pingSent != 0 {
 			if n, ok := peerAcked(cc.nc); ok {

@@ -4,7 +4,12 @@ package rpc_test
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/json"
+	"net"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,4 +41,68 @@ func TestHeartbeatSparesUploadInSendBuffer(t *testing.T) {
 	if out != "ok" {
 		t.Fatalf("reply %q, want ok", out)
 	}
+}
+
+// TestHeartbeatSparesUploadInSendBufferTLS: the same over TLS, on a
+// connection that has carried calls before. Acknowledged bytes count "until
+// the ping itself is acknowledged", and where the ping ended was taken from
+// the bytes the client wrote: plaintext, where the count of acknowledged
+// bytes is of the wire, with the handshake and each record's header and tag
+// (22 bytes or more). After some thousands of small calls the ping looked
+// acknowledged as soon as it left, and the upload's tail still in the send
+// buffer was cut by the heartbeat as before the fix. The ping's end is
+// read in wire bytes now (acknowledged plus still queued).
+func TestHeartbeatSparesUploadInSendBufferTLS(t *testing.T) {
+	t.Parallel()
+	pki := newTestPKI(t)
+	var slow atomic.Bool
+	ln := serveRawConns(t, 16<<10, func(raw net.Conn, _ <-chan struct{}) {
+		nc := tls.Server(raw, pki.serverConfig(false))
+		defer nc.Close()
+		eachNestFrame(readPausedWhen{nc, &slow, 200 * time.Millisecond}, 16<<10, 0, func(body []byte) bool {
+			var req struct {
+				ID json.RawMessage `json:"id"`
+			}
+			if json.Unmarshal(body, &req) != nil || req.ID == nil {
+				return true
+			}
+			rep := `{"id":` + string(req.ID) + `,"response":"ok","isDisposed":true}`
+			_, err := nc.Write([]byte(strconv.Itoa(len(rep)) + "#" + rep))
+			return err == nil
+		})
+	})
+	c := newTestClient(t, ln.Addr().String(), rpc.WithTLS(pki.clientConfig(nil)), rpc.WithHeartbeat(100*time.Millisecond, time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// The connection's history: small calls, a TLS record each, 22 bytes
+	// or more of overhead each: 8,000 of them are 2 s at 80 KB/s.
+	for i := range 8000 {
+		if err := c.Send(ctx, "small", i, nil); err != nil {
+			t.Fatalf("small call %d: %v", i, err)
+		}
+	}
+	slow.Store(true) // 16 KiB every 200 ms: about 80 KB/s
+	start := time.Now()
+	var out string
+	if err := c.Send(ctx, "upload", strings.Repeat("x", 1<<20), &out); err != nil {
+		t.Fatalf("a steadily read 1 MiB upload over TLS failed after %v: %v (heartbeats sent %d, failures %d)",
+			time.Since(start).Round(time.Millisecond), err, c.Metrics().Heartbeats, c.Metrics().HeartbeatFailures)
+	}
+	if out != "ok" {
+		t.Fatalf("reply %q, want ok", out)
+	}
+}
+
+// readPausedWhen pauses before each Read while *slow is set.
+type readPausedWhen struct {
+	net.Conn
+	slow  *atomic.Bool
+	pause time.Duration
+}
+
+func (c readPausedWhen) Read(p []byte) (int, error) {
+	if c.slow.Load() {
+		time.Sleep(c.pause)
+	}
+	return c.Conn.Read(p)
 }
