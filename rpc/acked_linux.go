@@ -16,25 +16,17 @@ import (
 // standard library's, or the call failed); on an older kernel the count
 // stays 0, which only hides progress. For TLS it looks at the TCP
 // connection beneath.
-func peerAcked(nc net.Conn) (n uint64, ok bool) {
-	rc := rawConnOf(netConnBeneath(nc))
-	if rc == nil {
-		return 0, false
-	}
-	rc.Control(func(fd uintptr) {
-		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-		if err == nil {
-			n, ok = info.Bytes_acked, true
-		}
-	})
-	return n, ok
-}
+func peerAcked(nc net.Conn) (uint64, bool) { return ackedCount(nc, false) }
 
 // peerAckedEnd reports the count peerAcked will reach once every byte
 // written to nc so far is acknowledged: acknowledged plus still in the
 // send buffer (SIOCOUTQ), both in bytes on the wire (for TLS, the
 // records, not the plaintext a Write was given).
-func peerAckedEnd(nc net.Conn) (end uint64, ok bool) {
+func peerAckedEnd(nc net.Conn) (uint64, bool) { return ackedCount(nc, true) }
+
+// ackedCount reads TCP_INFO's bytes acknowledged, plus with queued the
+// bytes still in the send buffer.
+func ackedCount(nc net.Conn, queued bool) (n uint64, ok bool) {
 	rc := rawConnOf(netConnBeneath(nc))
 	if rc == nil {
 		return 0, false
@@ -44,10 +36,15 @@ func peerAckedEnd(nc net.Conn) (end uint64, ok bool) {
 		if err != nil {
 			return
 		}
-		q, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
-		if err == nil && q >= 0 {
-			end, ok = info.Bytes_acked+uint64(q), true
+		n = info.Bytes_acked
+		if queued {
+			q, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
+			if err != nil || q < 0 {
+				return
+			}
+			n += uint64(q)
 		}
+		ok = true
 	})
-	return end, ok
+	return n, ok
 }

@@ -178,7 +178,8 @@ func addFields(t reflect.Type, props map[string]any, seen map[reflect.Type]bool)
 	// that depth, its fields collide with themselves and are dropped.
 	var current []reflect.Type
 	next := []reflect.Type{t}
-	count, nextCount := map[reflect.Type]int{}, map[reflect.Type]int{t: 1}
+	var count map[reflect.Type]int // embeddings of each type at this depth
+	nextCount := map[reflect.Type]int{t: 1}
 	visited := map[reflect.Type]bool{}
 	for depth := 0; len(next) > 0; depth++ {
 		current, next = next, current[:0]
