@@ -72,17 +72,25 @@ func (s natsSample) perReq(d time.Duration) float64 { // µs
 	return float64(d.Microseconds()) / float64(s.requests)
 }
 
+// machine is the machine's busy CPU time: /proc/stat's, but never less
+// than the three measured processes used. /proc/stat's user and system
+// are tick samples (tick CPU accounting, NO_HZ idle), a process's
+// utime+stime is scaled to its precise run time: under these loads the
+// samples miss short busy spells between idle ones, and /proc/stat reads
+// less busy than the target, broker and load generator alone.
+func (s natsSample) machine() time.Duration { return max(s.busy, s.cpu+s.broker+s.loadgen) }
+
 // shareOf is d's share of the machine's busy CPU time.
 func (s natsSample) shareOf(d time.Duration) float64 {
-	if s.busy <= 0 {
+	if s.machine() <= 0 {
 		return 0
 	}
-	return float64(d) / float64(s.busy)
+	return float64(d) / float64(s.machine())
 }
 
 // saturated reports whether the machine's cores were (nearly) all busy.
 func (s natsSample) saturated() bool {
-	return s.coresOf(s.busy) >= natsSaturated*float64(runtime.NumCPU())
+	return s.coresOf(s.machine()) >= natsSaturated*float64(runtime.NumCPU())
 }
 
 // brokerBound is the suite's rule for "the broker is the limit": the
@@ -187,7 +195,7 @@ func runNATSShape(ctx context.Context, o *options, broker *child, url string, sh
 			c.samples = append(c.samples, s)
 			logf("   %-10s rep %d: %9.0f req/s  p50 %-9v p99 %-9v target %6.2f µs/req (%.2f cores), NATS server %6.2f µs/req (%.2f cores, %2.0f%% of busy CPU), load %.2f cores, machine %.2f cores busy%s",
 				c.target, rep+1, s.rps, s.p50, s.p99, s.cpuPerReq(), s.cores(), s.perReq(s.broker), s.coresOf(s.broker),
-				100*s.shareOf(s.broker), s.coresOf(s.loadgen), s.coresOf(s.busy), errNote(s.sample))
+				100*s.shareOf(s.broker), s.coresOf(s.loadgen), s.coresOf(s.machine()), errNote(s.sample))
 		}
 	}
 	return natsShapeResult{shape: sh, cells: cells}
@@ -442,7 +450,7 @@ func (r *report) natsGoals() []goal {
 	if c := r.nats.cell(sh, tMsgpattern); c != nil {
 		if s, ok := c.best(); ok {
 			share.measured = fmt.Sprintf("%.2f cores, %.0f%% of the busy CPU (%.2f µs/req); machine %.2f of %d cores busy",
-				s.coresOf(s.broker), 100*s.shareOf(s.broker), s.perReq(s.broker), s.coresOf(s.busy), runtime.NumCPU())
+				s.coresOf(s.broker), 100*s.shareOf(s.broker), s.perReq(s.broker), s.coresOf(s.machine()), runtime.NumCPU())
 			share.verdict = "broker not the limit"
 			if s.brokerBound() {
 				share.verdict = "broker the limit"
@@ -527,7 +535,7 @@ func (r *report) natsMarkdown(w func(string, ...any)) {
 			w("| %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %.0f%% | %.2f | %.2f | %.1f MiB | %s | %s |",
 				c.target, fmtInt(best.rps), fmtDur(best.p50), fmtDur(best.p99), best.cpuPerReq(), best.cores(),
 				best.perReq(best.broker), best.coresOf(best.broker), 100*best.shareOf(best.broker),
-				best.coresOf(best.loadgen), best.coresOf(best.busy), float64(c.peakKB)/1024, reps, errCol)
+				best.coresOf(best.loadgen), best.coresOf(best.machine()), float64(c.peakKB)/1024, reps, errCol)
 		}
 	}
 	w("")
@@ -565,12 +573,12 @@ func (r *report) natsNote() []string {
 		return []string{"Not measured: msgpattern did not run."}
 	}
 	cores := runtime.NumCPU()
-	other := s.busy - s.cpu - s.broker - s.loadgen
+	other := s.machine() - s.cpu - s.broker - s.loadgen
 	out := []string{
 		fmt.Sprintf("The rule: the broker is the limit when, in msgpattern's best %s repetition, the machine is saturated (≥ %.0f%% of its %d cores busy) and the NATS server used at least as much CPU as our server.", sh.load(), 100*natsSaturated, cores),
 		"",
 		fmt.Sprintf("- In msgpattern's best %s repetition the machine had **%.2f of %d cores busy**: our server %.2f cores (%.0f%%), the **NATS server %.2f cores (%.0f%%)**, the load generator %.2f cores (%.0f%%), other processes %.2f cores (%.0f%%).",
-			sh.load(), s.coresOf(s.busy), cores, s.cores(), 100*s.shareOf(s.cpu), s.coresOf(s.broker), 100*s.shareOf(s.broker),
+			sh.load(), s.coresOf(s.machine()), cores, s.cores(), 100*s.shareOf(s.cpu), s.coresOf(s.broker), 100*s.shareOf(s.broker),
 			s.coresOf(s.loadgen), 100*s.shareOf(s.loadgen), s.coresOf(max(other, 0)), 100*s.shareOf(max(other, 0))),
 		fmt.Sprintf("- Per request: our server %.2f µs of CPU, the NATS server %.2f µs (two messages routed: request and reply), the load generator %.2f µs.",
 			s.cpuPerReq(), s.perReq(s.broker), s.perReq(s.loadgen)),
@@ -581,7 +589,7 @@ func (r *report) natsNote() []string {
 	}
 	if nest != nil && ok {
 		out = append(out, fmt.Sprintf("- In NestJS's best repetition: NestJS %.2f cores (%.2f µs/req; node runs its JavaScript on one thread), the NATS server %.2f cores (%.2f µs/req, %.0f%% of the busy CPU), the machine %.2f of %d cores busy.",
-			ns.cores(), ns.cpuPerReq(), ns.coresOf(ns.broker), ns.perReq(ns.broker), 100*ns.shareOf(ns.broker), ns.coresOf(ns.busy), cores))
+			ns.cores(), ns.cpuPerReq(), ns.coresOf(ns.broker), ns.perReq(ns.broker), 100*ns.shareOf(ns.broker), ns.coresOf(ns.machine()), cores))
 		if b, ok := n.zeroCostRatio(); ok {
 			out = append(out, fmt.Sprintf("- Had our server cost no CPU at all, the CPU the three processes used, all spent on the broker and the load generator at their cost per request, would have carried at most about %s requests/s: **%s NestJS's rate**, the most any server behind this broker could show against NestJS on this machine with this load generator.",
 				fmtInt(s.zeroCostBound()), fmtRatio(b)))

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/msgpattern/msgpattern/loadtest"
 )
 
 // shapeCells is one shape's cells, one per target.
@@ -128,6 +130,8 @@ func fmtDur(d time.Duration) string {
 	switch {
 	case d <= 0:
 		return "–"
+	case d < 100*time.Microsecond:
+		return fmt.Sprintf("%.1f µs", float64(d)/1e3) // 1×1 medians: tenths tell 1.2× apart
 	case d < time.Millisecond:
 		return fmt.Sprintf("%.0f µs", float64(d)/1e3)
 	case d < 100*time.Millisecond:
@@ -174,6 +178,40 @@ func (r *report) ratio(sh shape, a, b string, f func(sample) float64) (float64, 
 	return ratioOf(ca.best, cb.best, f)
 }
 
+// clean reports whether a goal may be judged on the two targets' best
+// samples: neither saw an error (error replies count in requests/s) and
+// neither cell failed (a repetition lost, the process died).
+func (r *report) clean(sh shape, a, b string) bool {
+	for _, t := range []string{a, b} {
+		c := r.cell(sh, t)
+		if c == nil || c.err != "" {
+			return false
+		}
+		if s, ok := c.best(); !ok || s.errors > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// latencyVerdict judges a latency ratio goal "a ÷ b ≤ limit" on the
+// ranges the two percentiles stand for (loadtest.BucketBounds: within
+// 0.8%): PASS only when even the largest ratio they allow is within the
+// limit, FALL SHORT only when even the smallest is beyond it; otherwise
+// the histogram cannot tell.
+func latencyVerdict(a, b time.Duration, limit float64) string {
+	alo, ahi := loadtest.BucketBounds(a)
+	blo, bhi := loadtest.BucketBounds(b)
+	switch {
+	case blo > 0 && float64(ahi)/float64(blo) <= limit:
+		return "PASS"
+	case float64(alo)/float64(bhi) > limit:
+		return "FALL SHORT"
+	}
+	return fmt.Sprintf("UNDECIDED (true ratio %.3f–%.3f×, within the histogram's resolution)",
+		float64(alo)/float64(bhi), float64(ahi)/float64(max(blo, 1)))
+}
+
 func rpsOf(s sample) float64 { return s.rps }
 func p50Of(s sample) float64 { return float64(s.p50) }
 func p99Of(s sample) float64 { return float64(s.p99) }
@@ -208,28 +246,44 @@ func (r *report) goals() []goal {
 	add := func(what, measured, want string, ok, known bool) {
 		gs = append(gs, goal{what, measured, want, verdict(ok, known)})
 	}
+	// addRatio is add for a goal on a ratio of a's to b's best samples
+	// under sh: not judged when either saw errors or failed.
+	addRatio := func(sh shape, a, b, what, measured, want string, ok, known bool) {
+		add(what, measured, want, ok, known && r.clean(sh, a, b))
+	}
+	// addLatency is addRatio for a latency ratio a ÷ b ≤ limit, judged on
+	// the histogram buckets (latencyVerdict).
+	addLatency := func(sh shape, a, b, what, measured, want string, f func(sample) float64, limit float64, known bool) {
+		if !known || !r.clean(sh, a, b) {
+			add(what, measured, want, false, false)
+			return
+		}
+		sa, _ := r.cell(sh, a).best()
+		sb, _ := r.cell(sh, b).best()
+		gs = append(gs, goal{what, measured, want, latencyVerdict(time.Duration(f(sa)), time.Duration(f(sb)), limit)})
+	}
 	for _, sh := range shapes {
 		switch {
 		case sh.conns == 16 && sh.payload.key == smallPayload.key:
 			x, ok := r.ratio(sh, tMsgpattern, tCeiling, rpsOf)
-			add(sh.String()+": msgpattern ÷ ceiling, throughput", fmtRatio(x), "≥ 0.60×", x >= 0.6, ok)
+			addRatio(sh, tMsgpattern, tCeiling, sh.String()+": msgpattern ÷ ceiling, throughput", fmtRatio(x), "≥ 0.60×", x >= 0.6, ok)
 			x, ok = r.ratio(sh, tMsgpattern, tNest, rpsOf)
-			add(sh.String()+": msgpattern ÷ NestJS, throughput", fmtRatio(x), "≥ 6×", x >= 6, ok)
+			addRatio(sh, tMsgpattern, tNest, sh.String()+": msgpattern ÷ NestJS, throughput", fmtRatio(x), "≥ 6×", x >= 6, ok)
 			x, ok = r.ratio(sh, tMsgpattern, tGRPC, rpsOf)
-			add(sh.String()+": msgpattern ÷ gRPC-go, throughput", fmtRatio(x), "≥ 10×", x >= 10, ok)
+			addRatio(sh, tMsgpattern, tGRPC, sh.String()+": msgpattern ÷ gRPC-go, throughput", fmtRatio(x), "≥ 10×", x >= 10, ok)
 		case sh.conns == 16 && sh.payload.key == largePayload.key:
 			x, ok := r.ratio(sh, tMsgpattern, tNest, rpsOf)
-			add(sh.String()+": msgpattern (typed) ÷ NestJS, throughput", fmtRatio(x), "≥ 2×", x >= 2, ok)
+			addRatio(sh, tMsgpattern, tNest, sh.String()+": msgpattern (typed) ÷ NestJS, throughput", fmtRatio(x), "≥ 2×", x >= 2, ok)
 			x, ok = r.ratio(sh, tMsgRaw, tCeiling, rpsOf)
-			add(sh.String()+": msgpattern, raw handler ÷ ceiling, throughput", fmtRatio(x), "≥ 0.50×", x >= 0.5, ok)
+			addRatio(sh, tMsgRaw, tCeiling, sh.String()+": msgpattern, raw handler ÷ ceiling, throughput", fmtRatio(x), "≥ 0.50×", x >= 0.5, ok)
 		case sh.conns == 16 && sh.payload.key == orderPayload.key:
 			x, ok := r.ratio(sh, tMsgpattern, tNest, rpsOf)
-			add(sh.String()+": msgpattern ÷ NestJS, throughput", fmtRatio(x), "≥ 3×", x >= 3, ok)
+			addRatio(sh, tMsgpattern, tNest, sh.String()+": msgpattern ÷ NestJS, throughput", fmtRatio(x), "≥ 3×", x >= 3, ok)
 			x, ok = r.ratio(sh, tMsgpattern, tNest, p99Of)
-			add(sh.String()+": msgpattern p99 ÷ NestJS p99 (no worse)", r.withValues(sh, x, p99Of), "≤ 1.00×", x <= 1, ok)
+			addLatency(sh, tMsgpattern, tNest, sh.String()+": msgpattern p99 ÷ NestJS p99 (no worse)", r.withValues(sh, x, p99Of), "≤ 1.00×", p99Of, 1, ok)
 		case sh.conns == 1 && sh.payload.key != largePayload.key:
 			x, ok := r.ratio(sh, tMsgpattern, tCeiling, p50Of)
-			add(sh.String()+": msgpattern ÷ ceiling, p50 round trip", r.withValues(sh, x, p50Of), "≤ 1.20×", x <= 1.2, ok)
+			addLatency(sh, tMsgpattern, tCeiling, sh.String()+": msgpattern ÷ ceiling, p50 round trip", r.withValues(sh, x, p50Of), "≤ 1.20×", p50Of, 1.2, ok)
 		}
 	}
 	if n := len(r.e2e); n >= 2 {

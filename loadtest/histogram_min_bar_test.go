@@ -9,7 +9,7 @@ import (
 // requests that took at most its Upper and more than the previous bar's
 // Upper, and summary's comment says "Min itself in the first" bar. When the
 // spread Max-Min is narrower than the log-linear bucket resolution (~3% of
-// the latency: a tight 1.00 ms–1.02 ms run is typical on a LAN), each
+// the latency then, 0.8% now: a tight 1.00 ms–1.02 ms run is typical on a LAN), each
 // bucket was placed by its Upper, so the fastest request landed many bars
 // to the right and the first bars read as empty. Bars are no narrower than
 // the bucket Min is in now.
