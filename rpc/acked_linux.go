@@ -32,19 +32,33 @@ func ackedCount(nc net.Conn, queued bool) (n uint64, ok bool) {
 		return 0, false
 	}
 	rc.Control(func(fd uintptr) {
-		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-		if err != nil {
+		if !queued {
+			info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+			if err == nil {
+				n, ok = info.Bytes_acked, true
+			}
 			return
 		}
-		n = info.Bytes_acked
-		if queued {
+		// Two system calls: an acknowledgement between them moves bytes
+		// from the queue to the count. The queue is read first, so that
+		// one makes the sum too high (a ping taken as acknowledged a
+		// little late), never too low (taken as acknowledged while bytes
+		// before its end still wait). The queue read again unchanged
+		// means nothing came between: the sum is exact.
+		for range 4 {
 			q, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
 			if err != nil || q < 0 {
 				return
 			}
-			n += uint64(q)
+			info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+			if err != nil {
+				return
+			}
+			n, ok = info.Bytes_acked+uint64(q), true
+			if again, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err != nil || again == q {
+				return
+			}
 		}
-		ok = true
 	})
 	return n, ok
 }

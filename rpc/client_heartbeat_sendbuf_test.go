@@ -59,7 +59,7 @@ func TestHeartbeatSparesUploadInSendBufferTLS(t *testing.T) {
 	ln := serveRawConns(t, 16<<10, func(raw net.Conn, _ <-chan struct{}) {
 		nc := tls.Server(raw, pki.serverConfig(false))
 		defer nc.Close()
-		eachNestFrame(readPausedWhen{nc, &slow, 200 * time.Millisecond}, 16<<10, 0, func(body []byte) bool {
+		eachNestFrame(readPausedWhen{nc, &slow, 400 * time.Millisecond}, 16<<10, 0, func(body []byte) bool {
 			var req struct {
 				ID json.RawMessage `json:"id"`
 			}
@@ -71,21 +71,23 @@ func TestHeartbeatSparesUploadInSendBufferTLS(t *testing.T) {
 			return err == nil
 		})
 	})
-	c := newTestClient(t, ln.Addr().String(), rpc.WithTLS(pki.clientConfig(nil)), rpc.WithHeartbeat(100*time.Millisecond, time.Second))
+	// A heartbeat timeout of 3 s, not 1: a server goroutine starved for
+	// a second under load must not fail the test.
+	c := newTestClient(t, ln.Addr().String(), rpc.WithTLS(pki.clientConfig(nil)), rpc.WithHeartbeat(100*time.Millisecond, 3*time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// The connection's history: small calls, a TLS record each, 22 bytes
-	// or more of overhead each: 8,000 of them are 2 s at 80 KB/s.
+	// or more of overhead each: 8,000 of them are 4.4 s at 40 KB/s.
 	for i := range 8000 {
 		if err := c.Send(ctx, "small", i, nil); err != nil {
 			t.Fatalf("small call %d: %v", i, err)
 		}
 	}
-	slow.Store(true) // 16 KiB every 200 ms: about 80 KB/s
+	slow.Store(true) // 16 KiB every 400 ms: about 40 KB/s
 	start := time.Now()
 	var out string
-	if err := c.Send(ctx, "upload", strings.Repeat("x", 1<<20), &out); err != nil {
-		t.Fatalf("a steadily read 1 MiB upload over TLS failed after %v: %v (heartbeats sent %d, failures %d)",
+	if err := c.Send(ctx, "upload", strings.Repeat("x", 512<<10), &out); err != nil {
+		t.Fatalf("a steadily read 512 KiB upload over TLS failed after %v: %v (heartbeats sent %d, failures %d)",
 			time.Since(start).Round(time.Millisecond), err, c.Metrics().Heartbeats, c.Metrics().HeartbeatFailures)
 	}
 	if out != "ok" {

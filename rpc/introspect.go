@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/msgpattern/msgpattern/wire"
 )
@@ -196,6 +197,9 @@ func addFields(t reflect.Type, props map[string]any, seen map[reflect.Type]bool)
 					continue
 				}
 				name, opts, _ := strings.Cut(tag, ",")
+				if !validJSONName(name) {
+					name = "" // encoding/json ignores the name, keeps the options
+				}
 				ft := f.Type
 				for ft.Kind() == reflect.Pointer {
 					ft = ft.Elem()
@@ -206,7 +210,9 @@ func addFields(t reflect.Type, props map[string]any, seen map[reflect.Type]bool)
 					}
 					continue
 				}
-				if !f.IsExported() {
+				// An embedded struct of an unexported type with a json name
+				// is a named field to encoding/json, both ways.
+				if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
 					continue
 				}
 				tagged := name != ""
@@ -233,6 +239,21 @@ func addFields(t reflect.Type, props map[string]any, seen map[reflect.Type]bool)
 			props[name] = b.schema
 		}
 	}
+}
+
+// validJSONName is encoding/json's isValidTag: a name it would use.
+func validJSONName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
 }
 
 // implements reports whether t or *t implements it.
