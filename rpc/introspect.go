@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
+	"github.com/msgpattern/msgpattern/internal/structjson"
 	"github.com/msgpattern/msgpattern/wire"
 )
 
@@ -197,7 +197,7 @@ func addFields(t reflect.Type, props map[string]any, seen map[reflect.Type]bool)
 					continue
 				}
 				name, opts, _ := strings.Cut(tag, ",")
-				if !validJSONName(name) {
+				if !structjson.ValidTagName(name) {
 					name = "" // encoding/json ignores the name, keeps the options
 				}
 				ft := f.Type
@@ -239,21 +239,6 @@ func addFields(t reflect.Type, props map[string]any, seen map[reflect.Type]bool)
 			props[name] = b.schema
 		}
 	}
-}
-
-// validJSONName is encoding/json's isValidTag: a name it would use.
-func validJSONName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		switch {
-		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
-		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
-			return false
-		}
-	}
-	return true
 }
 
 // implements reports whether t or *t implements it.

@@ -218,7 +218,7 @@ func (c *encCompiler) structFields(t reflect.Type) ([]encField, bool) {
 		if hasOption(opts, "string") || hasOption(opts, "omitzero") {
 			return nil, false
 		}
-		if !validTagName(name) {
+		if !ValidTagName(name) {
 			name = sf.Name
 		}
 		if seen[name] {

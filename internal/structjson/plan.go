@@ -151,7 +151,7 @@ func (c *compiler) structPlan(t reflect.Type) (*structFields, bool) {
 		if hasOption(opts, "string") {
 			return nil, false
 		}
-		if !validTagName(name) {
+		if !ValidTagName(name) {
 			name = sf.Name
 		}
 		if _, dup := sp.exact[name]; dup {
@@ -183,8 +183,9 @@ func hasOption(opts, want string) bool {
 	return false
 }
 
-// validTagName is encoding/json's rule for a usable name in a struct tag.
-func validTagName(s string) bool {
+// ValidTagName is encoding/json's rule for a usable name in a struct tag
+// (its isValidTag): a tag naming anything else is ignored, the Go name used.
+func ValidTagName(s string) bool {
 	if s == "" {
 		return false
 	}
