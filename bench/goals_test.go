@@ -104,3 +104,32 @@ func TestGoalVerdictIgnoresErrors(t *testing.T) {
 		t.Errorf("every msgpattern request failed, yet %q: %s %s", g.what, g.measured, g.verdict)
 	}
 }
+
+// TestNATSGoalNotJudgedWithErrors: the NATS throughput goal was judged when
+// a target had errors or lost a repetition, as the TCP goals no longer
+// are: NestJS timing out most of its calls (only good replies count, and
+// each timeout holds a caller for the call's timeout) made msgpattern ÷
+// NestJS read 5× and PASS.
+func TestNATSGoalNotJudgedWithErrors(t *testing.T) {
+	el := 5 * time.Second
+	ours := natsSample{sample: sample{rps: 60000, requests: 300000, elapsed: el}}
+	nest := natsSample{sample: sample{rps: 12000, requests: 60000, errors: 900, errKinds: "timeout", elapsed: el}}
+	sh := natsShapes[0]
+	r := &report{opts: &options{}, nats: &natsResult{shapes: []natsShapeResult{{shape: sh, cells: []*natsCell{
+		{target: tMsgpattern, samples: []natsSample{ours}},
+		{target: tNest, samples: []natsSample{nest}, err: "rep 2: no reply at all"},
+	}}}}}
+	g := goalRow(t, r.goals(), "NATS "+sh.String()+": msgpattern ÷ NestJS")
+	if g.verdict != "NOT MEASURED" {
+		t.Errorf("NestJS saw %d errors and lost a repetition, yet %q: %s → %s", nest.errors, g.what, g.measured, g.verdict)
+	}
+}
+
+// TestReportSaysGRPCBucketsAreCoarser: the report said gRPC latencies were
+// timed into loadtest's buckets once loadtest's became 4× finer.
+func TestReportSaysGRPCBucketsAreCoarser(t *testing.T) {
+	r := &report{opts: &options{}}
+	if md := r.markdown(); strings.Contains(md, "into the same log-linear buckets") || !strings.Contains(md, "coarser 3% buckets") {
+		t.Error("the report must say gRPC latencies use coarser buckets (32 sub-buckets, ~3%) than loadtest's (128, ~0.8%)")
+	}
+}

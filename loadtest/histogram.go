@@ -9,7 +9,7 @@ import (
 
 // Latencies are counted in log-linear buckets: each power of two of
 // nanoseconds is split into subBuckets, so every bucket is within about
-// 0.8% of the latencies it holds, from 1 ns to about 4.9 hours. (With 32
+// 0.8% of the latencies it holds, from 1 ns to about 19.5 hours. (With 32
 // sub-buckets, 3%, two latencies 1.2× apart could not be told from 1.25×.)
 const (
 	subBits    = 7

@@ -211,7 +211,8 @@ func addFields(t reflect.Type, props map[string]any, seen map[reflect.Type]bool)
 					continue
 				}
 				// An embedded struct of an unexported type with a json name
-				// is a named field to encoding/json, both ways.
+				// is a named field to encoding/json (by value, both ways; through a
+				// pointer, encoded only: decoding fails, as without a name).
 				if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
 					continue
 				}
@@ -259,8 +260,10 @@ func encodesItself(t reflect.Type) bool {
 func fieldSchema(t reflect.Type, opts string, seen map[reflect.Type]bool) map[string]any {
 	// A type that encodes itself ignores the option.
 	if slices.Contains(strings.Split(opts, ","), "string") && !encodesItself(t) {
+		// encoding/json follows one unnamed pointer (*int, not **int
+		// nor a named pointer type) to find what it quotes.
 		e := t
-		for e.Kind() == reflect.Pointer {
+		if e.Name() == "" && e.Kind() == reflect.Pointer {
 			e = e.Elem()
 		}
 		switch e.Kind() {

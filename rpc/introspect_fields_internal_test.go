@@ -71,3 +71,33 @@ func TestSchemaFieldsMatchEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+type quotedPI *int
+
+type quotedDepths struct {
+	//lint:ignore SA5008 encoding/json ignores ,string here: the case under test
+	PP **int    `json:"pp,string"`
+	NP quotedPI `json:"np,string"`
+	P  *int     `json:"p,string"`
+}
+
+// TestSchemaStringOptionDepth: encoding/json honours ,string on a bool,
+// number or string reached through at most one unnamed pointer; the schema
+// followed every pointer, and described **int and a named pointer type as
+// strings where encoding/json writes numbers.
+func TestSchemaStringOptionDepth(t *testing.T) {
+	i := 7
+	pi := &i
+	v := quotedDepths{PP: &pi, NP: quotedPI(&i), P: &i}
+	b, _ := json.Marshal(v)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	props := jsonSchema(reflect.TypeOf(v))["properties"].(map[string]any)
+	for k, val := range m {
+		_, isStr := val.(string)
+		typ := props[k].(map[string]any)["type"]
+		if isStr != (typ == "string") {
+			t.Errorf("%s: encoding/json writes %v (%T), schema says type %v (%s)", k, val, val, typ, b)
+		}
+	}
+}
