@@ -156,6 +156,17 @@ func (c *cell) targetName() string { return c.target }
 // the one with the lowest mean latency).
 func (c *cell) best() (sample, bool) { return bestOf(c.samples) }
 
+// judgeable reports whether a goal may be judged on the cell's best
+// sample: the cell exists, it lost no repetition (its process did not
+// die), and the sample saw no error (error replies count in requests/s).
+func (c *cell) judgeable() bool {
+	if c == nil || c.err != "" {
+		return false
+	}
+	s, ok := c.best()
+	return ok && s.errors == 0
+}
+
 // base is the sample itself; a natsSample's is the sample it embeds.
 func (s sample) base() sample { return s }
 

@@ -135,19 +135,13 @@ type natsResult struct {
 
 func (r *natsResult) cell(sh shape, target string) *natsCell { return cellIn(r.shapes, sh, target) }
 
-// clean is report.clean for the NATS section: neither target's best
-// sample saw an error, neither lost a repetition.
-func (r *natsResult) clean(sh shape, a, b string) bool {
-	for _, t := range []string{a, b} {
-		c := r.cell(sh, t)
-		if c == nil || c.err != "" {
-			return false
-		}
-		if s, ok := c.best(); !ok || s.errors > 0 {
-			return false
-		}
+// judgeable is (*cell).judgeable for the NATS section.
+func (c *natsCell) judgeable() bool {
+	if c == nil || c.err != "" {
+		return false
 	}
-	return true
+	s, ok := c.best()
+	return ok && s.errors == 0
 }
 
 // ratio of two targets' best samples under sh, by f.
@@ -457,7 +451,7 @@ func (r *report) natsGoals() []goal {
 	}
 	sh := natsShapes[0]
 	x, ok := r.nats.ratio(sh, tMsgpattern, tNest, func(s natsSample) float64 { return s.rps })
-	v := verdict(x >= natsGoal, ok && r.nats.clean(sh, tMsgpattern, tNest))
+	v := verdict(x >= natsGoal, ok && r.nats.cell(sh, tMsgpattern).judgeable() && r.nats.cell(sh, tNest).judgeable())
 	var share goal
 	share.what = "NATS " + sh.String() + ": the NATS server's CPU, in msgpattern's repetition"
 	share.want = "is the broker the limit?"

@@ -179,19 +179,9 @@ func (r *report) ratio(sh shape, a, b string, f func(sample) float64) (float64, 
 }
 
 // clean reports whether a goal may be judged on the two targets' best
-// samples: neither saw an error (error replies count in requests/s) and
-// neither cell failed (a repetition lost, the process died).
+// samples (judgeable).
 func (r *report) clean(sh shape, a, b string) bool {
-	for _, t := range []string{a, b} {
-		c := r.cell(sh, t)
-		if c == nil || c.err != "" {
-			return false
-		}
-		if s, ok := c.best(); !ok || s.errors > 0 {
-			return false
-		}
-	}
-	return true
+	return r.cell(sh, a).judgeable() && r.cell(sh, b).judgeable()
 }
 
 // latencyVerdict judges a latency ratio goal "a ÷ b ≤ limit" on the
