@@ -88,8 +88,9 @@ func WithDialTimeout(d time.Duration) ClientOption {
 // Config.WriteTimeout; on Linux, for the writer goroutine's writes over
 // TCP, bytes the server's system acknowledges count as taken, as there):
 // the server stopped reading, so the connection is treated as lost and the
-// next call redials. A call's own context bounds its write too. Zero or less turns the timeout off; heartbeats
-// (WithHeartbeat) still find a server that stops reading and answering.
+// next call redials. A call's own context bounds its write too. Zero or
+// less turns the timeout off; heartbeats (WithHeartbeat) still find a
+// server that stops reading and answering.
 func WithWriteTimeout(d time.Duration) ClientOption {
 	return func(o *clientOptions) { o.writeTimeout = d }
 }
