@@ -156,13 +156,14 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...Call
 		for {
 			// One value at a time: a value counts against the stream
 			// buffer until its consumer takes it.
-			cc.mu.Lock()
+			sh := cc.pending.shard(id)
+			sh.mu.Lock()
 			if len(ca.queue) > 0 {
 				it := ca.queue[0]
 				ca.queue[0] = callItem{}
 				ca.queue = ca.queue[1:]
 				ca.buffered -= queuedCost(it.value)
-				cc.mu.Unlock()
+				sh.mu.Unlock()
 				if it.err != nil {
 					c.stats.observe(start, it.err, false)
 					yield(nil, it.err)
@@ -175,7 +176,7 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...Call
 				continue
 			}
 			final, ferr := ca.final, ca.err
-			cc.mu.Unlock()
+			sh.mu.Unlock()
 			if final {
 				if ferr != nil && !isRemote(ferr) {
 					c.stats.observe(start, ferr, false)
@@ -295,9 +296,10 @@ func (c *Client) once(ctx context.Context, pattern any, data any, o callOptions)
 			putCall(ca)
 			return nil, ctx.Err()
 		}
-		cc.mu.Lock()
+		sh := cc.pending.shard(id)
+		sh.mu.Lock()
 		final, last, err := ca.final, ca.last, ca.err
-		cc.mu.Unlock()
+		sh.mu.Unlock()
 		if final {
 			// Final means the reader removed the call: nobody else holds it.
 			putCall(ca)

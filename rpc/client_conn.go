@@ -27,10 +27,12 @@ type clientConn struct {
 	nc     net.Conn
 	out    batchWriter
 
-	mu      sync.Mutex
-	pending map[uint64]*call
-	dead    bool
-	cause   error
+	mu    sync.Mutex // guards dead and cause
+	dead  bool
+	cause error
+
+	// pending holds the calls waiting for replies, by id (client_pending.go).
+	pending pendingTable
 
 	inflight  atomic.Int64
 	hbMode    atomic.Int32 // hbUnknown or hbUnsupported
@@ -55,7 +57,7 @@ type call struct {
 	stream bool
 	ping   bool
 
-	// Guarded by clientConn.mu.
+	// Guarded by the lock of the call's shard of clientConn.pending.
 	last     []byte     // the latest value (unary calls keep only the last)
 	queue    []callItem // stream values not yet taken
 	buffered int        // what the values in queue cost (queuedCost)
@@ -75,7 +77,6 @@ func newClientConn(c *Client, nc net.Conn) *clientConn {
 		client:   c,
 		nc:       nc,
 		born:     monotime(),
-		pending:  map[uint64]*call{},
 		done:     make(chan struct{}),
 		stop:     make(chan struct{}),
 		kick:     make(chan struct{}, 1),
@@ -101,29 +102,35 @@ func (cc *clientConn) isDead() bool { return cc.deadFlag.Load() }
 // fails with an error that says the request never left (see notSent).
 func (cc *clientConn) register(ca *call) (uint64, error) {
 	id := cc.client.ids.Add(1)
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	if cc.dead {
-		return 0, notSent(cc.lostErrorLocked())
+	sh := cc.pending.shard(id)
+	sh.mu.Lock()
+	// Checked under the shard's lock: fail marks the connection dead
+	// before it empties the shards, so a call is either seen there or
+	// refused here.
+	if cc.deadFlag.Load() {
+		sh.mu.Unlock()
+		return 0, notSent(cc.lostError())
 	}
-	cc.pending[id] = ca
+	sh.put(id, ca)
 	if !ca.ping {
 		cc.inflight.Add(1)
 	}
+	sh.mu.Unlock()
 	return id, nil
 }
 
 // forget removes a call that no longer waits (its context ended); a reply
 // that comes later is dropped.
 func (cc *clientConn) forget(id uint64) {
-	cc.mu.Lock()
-	if ca, ok := cc.pending[id]; ok {
-		delete(cc.pending, id)
+	sh := cc.pending.shard(id)
+	sh.mu.Lock()
+	if ca, ok := sh.calls[id]; ok {
+		delete(sh.calls, id)
 		if !ca.ping {
 			cc.inflight.Add(-1)
 		}
 	}
-	cc.mu.Unlock()
+	sh.mu.Unlock()
 }
 
 // fail kills the connection: every pending call fails with the cause.
@@ -144,17 +151,22 @@ func (cc *clientConn) fail(cause error) {
 	}
 	cc.dead, cc.cause = true, cause
 	cc.diedAt.Store(monotime())
-	cc.deadFlag.Store(true)
+	cc.deadFlag.Store(true) // before the shards are emptied: register checks it under their locks
 	err := cc.lostErrorLocked()
-	for id, ca := range cc.pending {
-		if !ca.ping {
-			ca.err, ca.final = err, true
-			signal(ca.notify)
+	cc.mu.Unlock()
+	for i := range cc.pending.shards {
+		sh := &cc.pending.shards[i]
+		sh.mu.Lock()
+		for id, ca := range sh.calls {
+			if !ca.ping {
+				ca.err, ca.final = err, true
+				signal(ca.notify)
+			}
+			delete(sh.calls, id)
 		}
-		delete(cc.pending, id)
+		sh.mu.Unlock()
 	}
 	cc.inflight.Store(0)
-	cc.mu.Unlock()
 	close(cc.stop)
 	cc.nc.Close()
 	if !errors.Is(cause, ErrClientClosed) {
@@ -496,17 +508,20 @@ func (cc *clientConn) deliver(body []byte) {
 	if err != nil {
 		return // not one of our ids
 	}
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	ca := cc.pending[id]
+	sh := cc.pending.shard(id)
+	sh.mu.Lock()
+	ca := sh.calls[id]
 	if ca == nil {
+		sh.mu.Unlock()
 		if id == cc.lastPing.Load() {
-			cc.pong(id, rep) // a NestJS server's late no-handler answer
+			cc.pong(rep) // a NestJS server's late no-handler answer
 		}
 		return // a late reply to a call that gave up
 	}
 	if ca.ping {
-		cc.pong(id, rep)
+		delete(sh.calls, id)
+		sh.mu.Unlock()
+		cc.pong(rep)
 		return
 	}
 	switch {
@@ -535,10 +550,16 @@ func (cc *clientConn) deliver(body []byte) {
 		ca.final = rep.IsDisposed
 	}
 	if ca.final {
-		delete(cc.pending, id)
+		delete(sh.calls, id)
 		cc.inflight.Add(-1)
 	}
-	signal(ca.notify)
+	// Signalled after the unlock, so that the caller it wakes finds the
+	// lock free. Once final, the call may be recycled as soon as the lock
+	// is released: a wake-up reaching its next use is a spurious one,
+	// which every waiter takes (it looks, and waits again).
+	notify := ca.notify
+	sh.mu.Unlock()
+	signal(notify)
 }
 
 // Heartbeats. The connection pings when it has read nothing, or written
@@ -677,9 +698,8 @@ func (cc *clientConn) queuePing(id uint64) (gen uint64, end int, err error) {
 	return gen, end, err
 }
 
-// pong handles the reply to a ping; cc.mu is held.
-func (cc *clientConn) pong(id uint64, rep wire.Reply) {
-	delete(cc.pending, id)
+// pong handles the reply to a ping, removed from the pending table.
+func (cc *clientConn) pong(rep wire.Reply) {
 	if rep.HasError() {
 		var text string
 		if json.Unmarshal(rep.Err, &text) == nil && text == wire.NoHandlerMessage {

@@ -14,9 +14,14 @@ func ClientPendingForTest(c *Client) int {
 	if cc == nil {
 		return -1
 	}
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	return len(cc.pending)
+	n := 0
+	for i := range cc.pending.shards {
+		sh := &cc.pending.shards[i]
+		sh.mu.Lock()
+		n += len(sh.calls)
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // ClientQueuedForTest is how many request bytes the first connection of c
