@@ -125,12 +125,22 @@ type sample struct {
 	// Mallocs and TotalAlloc deltas; msgpattern targets only).
 	mallocs, allocBytes uint64
 	allocsKnown         bool
+	// The server's own processing time during the run, and the messages
+	// it counts (rpc.Metrics; msgpattern targets only, with allocsKnown).
+	processing time.Duration
+	handled    uint64
 }
 
 // allocsPerReq and bytesPerReq are the server's heap allocations per
 // request.
 func (s sample) allocsPerReq() float64 { return float64(s.mallocs) / float64(max(s.requests, 1)) }
 func (s sample) bytesPerReq() float64  { return float64(s.allocBytes) / float64(max(s.requests, 1)) }
+
+// pathPerReq is the server's processing time per message (µs): from the
+// read that completed its frame to the handler's result.
+func (s sample) pathPerReq() float64 {
+	return float64(s.processing.Nanoseconds()) / 1e3 / float64(max(s.handled, 1))
+}
 
 func (s sample) cpuPerReq() float64 { // µs
 	if s.requests == 0 {
@@ -355,7 +365,7 @@ func allocNote(s sample) string {
 	if !s.allocsKnown {
 		return ""
 	}
-	return fmt.Sprintf("  %.1f allocs, %.0f B /req", s.allocsPerReq(), s.bytesPerReq())
+	return fmt.Sprintf("  %.1f allocs, %.0f B /req, processing %.2f µs/req", s.allocsPerReq(), s.bytesPerReq(), s.pathPerReq())
 }
 
 func errNote(s sample) string {
@@ -417,6 +427,8 @@ func measureOnce(ctx context.Context, target string, c *child, sh shape, d time.
 	if hasMemStats(target) && m0err == nil {
 		if m1, err := c.memStats(); err == nil {
 			s.mallocs, s.allocBytes, s.allocsKnown = m1.Mallocs-m0.Mallocs, m1.TotalAlloc-m0.TotalAlloc, true
+			s.handled = m1.Handled - m0.Handled
+			s.processing = time.Duration((m1.ProcessingMs - m0.ProcessingMs) * float64(time.Millisecond))
 		}
 	}
 	return s, runErr

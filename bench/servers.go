@@ -93,8 +93,8 @@ func serverMain(args []string) {
 		} else {
 			srv.Handle("sum", sumHandler())
 		}
-		srv.Handle("checkout", checkoutHandler())      // the order shape (order.go)
-		srv.Handle(memStatsPattern, memStatsHandler()) // the suite's allocation readings (memstats.go)
+		srv.Handle("checkout", checkoutHandler())         // the order shape (order.go)
+		srv.Handle(memStatsPattern, memStatsHandler(srv)) // the suite's allocation and processing readings (memstats.go)
 		fatalIf(srv.Start())
 		bound, stop = srv.Addr().String(), func() { srv.Close() }
 	case kindMsgpatternNATS:
