@@ -309,8 +309,11 @@ func (c *Client) once(ctx context.Context, pattern any, data any, o callOptions)
 }
 
 // calls recycles unary calls: a call is shared with the connection's reader
-// only while it is pending, and leaves the pending map under the
-// connection's lock, so once final or forgotten it is the caller's alone.
+// only while it is pending, and leaves the pending table under its shard's
+// lock, so once final or forgotten its fields are the caller's alone. Only
+// its notify channel may still get the reader's wake-up (deliver signals
+// after unlocking): a later use of the call takes it as the spurious
+// wake-up every waiter allows for.
 var calls = sync.Pool{New: func() any { return &call{notify: make(chan struct{}, 1)} }}
 
 func getCall(stream bool) *call {
@@ -328,7 +331,7 @@ func putCall(ca *call) {
 // reset makes a call that is no longer pending (final, forgotten or never
 // registered) new.
 func (ca *call) reset() {
-	select { // drop a stale wake-up
+	select { // drop a wake-up that came before now (one may still come: see calls)
 	case <-ca.notify:
 	default:
 	}
