@@ -1,8 +1,6 @@
 package rpc
 
 import (
-	"errors"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,15 +12,7 @@ import (
 // pending at any instant: the heartbeat loop's pattern of forgetting the
 // answered ping and registering the next one.
 func TestClientPendingForTestIsASnapshot(t *testing.T) {
-	c, err := NewClient("127.0.0.1:1", WithHeartbeat(0, 0)) // no pings of its own
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	a, b := net.Pipe()
-	defer b.Close()
-	cc := newClientConn(c, a)
-	defer func() { cc.fail(errors.New("done")); <-cc.done }()
+	c, cc := pipeClientConn(t)
 	c.slots[0].mu.Lock()
 	c.slots[0].conn = cc
 	c.slots[0].mu.Unlock()

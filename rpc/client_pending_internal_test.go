@@ -11,14 +11,7 @@ import (
 // falls in: fail empties the shards one by one, and a call slipped into
 // one it had already emptied would wait for a reply that never comes.
 func TestRegisterAfterFailRefused(t *testing.T) {
-	c, err := NewClient("127.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	a, b := net.Pipe()
-	defer b.Close()
-	cc := newClientConn(c, a)
+	_, cc := pipeClientConn(t)
 	ids := make([]uint64, 0, pendingShards)
 	for range pendingShards {
 		id, err := cc.register(getCall(false))
@@ -48,4 +41,23 @@ func TestRegisterAfterFailRefused(t *testing.T) {
 			t.Errorf("call %d still pending after fail", id)
 		}
 	}
+}
+
+// pipeClientConn is a client (that never dials: no pings of its own) with
+// one connection over a pipe whose other end nobody reads; the connection
+// is failed at cleanup.
+func pipeClientConn(t *testing.T) (*Client, *clientConn) {
+	c, err := NewClient("127.0.0.1:1", WithHeartbeat(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := net.Pipe()
+	cc := newClientConn(c, a)
+	t.Cleanup(func() {
+		cc.fail(errors.New("test over"))
+		<-cc.done
+		b.Close()
+		c.Close()
+	})
+	return c, cc
 }
