@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -51,5 +53,41 @@ func TestMemStatsCarryProcessing(t *testing.T) {
 	s.processing = 5 * 101 * 1000 // 5 µs a message, in ns
 	if got := s.pathPerReq(); got != 5 {
 		t.Errorf("pathPerReq = %v µs, want 5", got)
+	}
+}
+
+// TestProcessingColumnAtOneByOneOnly: the results tables show the server's
+// processing time per request for a lone request (1×1), where it is the
+// server's own part of the round trip, and not at 16×64, where it is mostly
+// the wait behind the requests read with it (4 KiB read 1.3 ms).
+func TestProcessingColumnAtOneByOneOnly(t *testing.T) {
+	mk := func(target string, withStats bool) *cell {
+		s := sample{rps: 10000, requests: 50000, elapsed: 5 * time.Second, p50: 50 * time.Microsecond, p99: 90 * time.Microsecond}
+		if withStats {
+			s.allocsKnown, s.handled, s.processing = true, 50000, 50000*2300*time.Nanosecond
+		}
+		return &cell{target: target, samples: []sample{s}}
+	}
+	cells := func() []*cell { return []*cell{mk(tCeiling, false), mk(tMsgpattern, true)} }
+	r := &report{opts: &options{}, shapes: []shapeResult{
+		{shape: shape{16, 64, smallPayload}, cells: cells()},
+		{shape: shape{1, 1, smallPayload}, cells: cells()},
+	}}
+	md := r.markdown()
+	many := md[strings.Index(md, "### 16 connections × 64 in flight"):strings.Index(md, "### 1 connection × 1 in flight")]
+	lone := md[strings.Index(md, "### 1 connection × 1 in flight"):]
+	lone = lone[:strings.Index(lone, "\n## ")]
+	if strings.Contains(many, "processing") || strings.Contains(many, "2.30") {
+		t.Errorf("the 16×64 table shows processing time:\n%s", many)
+	}
+	if !strings.Contains(lone, "| server processing µs/req |") || !strings.Contains(lone, "| 2.30 |") {
+		t.Errorf("the 1×1 table lacks msgpattern's processing time (2.30 µs):\n%s", lone)
+	}
+	for _, table := range []string{many, lone} {
+		for _, line := range strings.Split(table, "\n") {
+			if strings.HasPrefix(line, "|") && strings.Count(line, "|") != strings.Count(strings.Split(table, "\n")[2], "|") {
+				t.Errorf("a row with a different column count from its header:\n%s", line)
+			}
+		}
 	}
 }

@@ -409,7 +409,7 @@ func (r *report) markdown() string {
 	w("- **Load** for the NestJS-framed targets: `loadtest.Run` — N connections, each keeping M requests `{\"pattern\":\"sum\",\"data\":…,\"id\":n}` (the order: `\"checkout\"`) in flight, pipelined; latency from the write of a request's frame to the read of its reply. Percentiles are loadtest's: buckets 0.8%% wide, a percentile reported as its bucket's upper bound, and latency goals judged on that range (UNDECIDED when the limit lies within it). For gRPC, each call is timed around `ClientConn.Invoke`, into coarser 3%% buckets with the same rule: shown, never judged.")
 	w("- **Payloads**: `[1,2]`, and a 4096-byte object `{\"a\":1,\"b\":2,\"pad\":\"xxx…\"}` (gRPC: `pad` a 4074-byte string), both to `\"sum\"`, which every target answers with 3; and the realistic shape, an order of %d bytes of JSON to `\"checkout\"` (`bench/order.go`: a customer with a postal address, 8 line items each with sku, name, qty, price and a few tags, an ISO date as a string, notes with non-ASCII text; gRPC: the same order as protobuf), answered with a receipt `{orderId, customerName, address, total, items}` echoing the customer's name and address, the total of qty × price and the item count. The suite checks one reply of every target before measuring (the receipt: every member, the total exactly; the ceiling: its fixed reply, 3, whatever the payload), and every gRPC reply.", len(orderJSON))
 	w("- **Procedure** per shape: all its target processes start; each is warmed up for %v; then %d repetitions of %v each, interleaved (repetition 1 of every target, then repetition 2), so a drift of the machine touches all alike. **Reported: the repetition with the higher throughput**; the *reps* column lists every repetition's.", o.warmup, o.reps, o.duration)
-	w("- **Server allocations** (msgpattern targets only, the plugged-decoder ones included): the target also answers `\"bench.memstats\"` with its `runtime.MemStats` `Mallocs` and `TotalAlloc`, read over a connection of the suite's just before and just after each repetition; the deltas ÷ requests are everything the server process allocated under that load, per request (`bench/memstats.go`). **Server processing** is the server's own measure, from the same readings (`rpc.Metrics`: `ProcessingTimeMs` over the messages handled): from the read that completed a request's frame to its handler's result — parsing, routing, decoding, the handler — without the reply's encoding and write or any time in the kernel. At 16×64 it includes the wait behind the requests that came in the same read; at 1×1 it is the part of the round trip that is the server's own work.")
+	w("- **Server allocations** (msgpattern targets only, the plugged-decoder ones included): the target also answers `\"bench.memstats\"` with its `runtime.MemStats` `Mallocs` and `TotalAlloc`, read over a connection of the suite's just before and just after each repetition; the deltas ÷ requests are everything the server process allocated under that load, per request (`bench/memstats.go`). **Server processing** (1×1 tables) is the server's own measure, from the same readings (`rpc.Metrics`: `ProcessingTimeMs` over the messages handled): from the read that completed a request's frame to its handler's result — parsing, routing, decoding, the handler — without the reply's encoding and write or any time in the kernel: the part of a lone request's round trip that is the server's own work. (With many requests in flight it is mostly the wait behind those read with it, so it is not shown there.)")
 	w("- **Server CPU** is utime+stime of the server's process (`/proc/<pid>/stat`) over the repetition, ÷ requests (µs/req), or ÷ wall time (cores; 2 is the whole machine). **Peak RSS** is the process's VmHWM (`/proc/<pid>/status`) at the end of the shape: start-up, warm-up and all repetitions of that shape.")
 	w("")
 
@@ -418,12 +418,20 @@ func (r *report) markdown() string {
 		w("")
 		w("### %s", shapeTitle(s.shape, "connection"))
 		w("")
-		w("| target | requests/s | p50 | p99 | server CPU µs/req | server CPU (cores) | peak RSS | server allocs/req | server B/req | server processing µs/req | reps (requests/s) | errors |")
-		w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|")
+		// The server's processing time is its own work only with one
+		// request at a time; with many it is mostly the wait behind
+		// those read with it, which CPU µs/req already accounts for.
+		lone := s.shape.conns == 1 && s.shape.inflight == 1
+		pathHead, pathSep, pathNone := "", "", ""
+		if lone {
+			pathHead, pathSep, pathNone = " server processing µs/req |", "--:|", " |"
+		}
+		w("| target | requests/s | p50 | p99 | server CPU µs/req | server CPU (cores) | peak RSS | server allocs/req | server B/req |%s reps (requests/s) | errors |", pathHead)
+		w("|---|--:|--:|--:|--:|--:|--:|--:|--:|%s---|--:|", pathSep)
 		for _, c := range s.cells {
 			best, ok := c.best()
 			if !ok {
-				w("| %s | not run: %s | | | | | | | | | | |", c.target, oneLine(c.err))
+				w("| %s | not run: %s | | | | | | | |%s | |", c.target, oneLine(c.err), pathNone)
 				continue
 			}
 			reps, errCol := repsAndErrors(c.samples, best, c.err)
@@ -432,8 +440,12 @@ func (r *report) markdown() string {
 				allocs, allocB = fmt.Sprintf("%.1f", best.allocsPerReq()), fmtInt(best.bytesPerReq())
 				path = fmt.Sprintf("%.2f", best.pathPerReq())
 			}
-			w("| %s | %s | %s | %s | %.2f | %.2f | %.1f MiB | %s | %s | %s | %s | %s |", c.target, fmtInt(best.rps), fmtDur(best.p50), fmtDur(best.p99),
-				best.cpuPerReq(), best.cores(), float64(c.peakKB)/1024, allocs, allocB, path, reps, errCol)
+			pathCol := ""
+			if lone {
+				pathCol = " " + path + " |"
+			}
+			w("| %s | %s | %s | %s | %.2f | %.2f | %.1f MiB | %s | %s |%s %s | %s |", c.target, fmtInt(best.rps), fmtDur(best.p50), fmtDur(best.p99),
+				best.cpuPerReq(), best.cores(), float64(c.peakKB)/1024, allocs, allocB, pathCol, reps, errCol)
 		}
 	}
 	w("")
