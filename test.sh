@@ -39,8 +39,12 @@ step "staticcheck $STATICCHECK_VERSION (both modules)"
 go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
 (cd bench && go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...)
 
-step "go test -race (all packages)"
-go test -race -count=1 ./...
+# -timeout: the rpc package alone takes about 4 minutes under -race on a
+# 2-core machine, and twice that when the machine is shared; go test's
+# default of 10 minutes per package would fail a slower CI machine.
+step "go test -race (all packages, and the benchmark suite's own module in bench/)"
+go test -race -count=1 -timeout 30m ./...
+(cd bench && go test -race -count=1 -timeout 10m ./...)
 
 step "allocation counts, without -race (which makes sync.Pool drop items)"
 go test -count=1 -run 'Allocations|Numbers' ./rpc/ ./internal/structjson/

@@ -118,11 +118,42 @@ func TestChunksGrowPastAllowanceForABurst(t *testing.T) {
 	}
 }
 
+// TestFitSpareHalves: growth for speed that the budget cannot admit whole
+// takes the largest half, quarter… that it can, not the free allowance
+// alone; and never asks for less than the allowance.
+func TestFitSpareHalves(t *testing.T) {
+	tests := []struct {
+		name  string
+		size  int
+		room  int // the most reserveSpare admits, past the allowance
+		want  int
+		tries []int
+	}{
+		{"admitted whole", maxChunk, maxChunk, maxChunk, []int{maxChunk}},
+		{"half fits", maxChunk, maxChunk / 2, maxChunk / 2, []int{maxChunk, maxChunk / 2}},
+		{"a quarter fits", maxChunk, 300 << 10, maxChunk / 4, []int{maxChunk, maxChunk / 2, maxChunk / 4}},
+		{"nothing fits", 4 * recvAllowance, 0, recvAllowance, []int{4 * recvAllowance, 2 * recvAllowance}},
+		{"down to the allowance, not past it", 3 * recvAllowance, recvAllowance / 4, recvAllowance, []int{3 * recvAllowance, 3 * recvAllowance / 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var tries []int
+			got := fitSpare(tt.size, func(size int) bool {
+				tries = append(tries, size)
+				return size-recvAllowance <= tt.room
+			})
+			if got != tt.want || fmt.Sprint(tries) != fmt.Sprint(tt.tries) {
+				t.Fatalf("fitSpare(%d) with room for %d = %d after trying %v; want %d after %v", tt.size, tt.room, got, tries, tt.want, tt.tries)
+			}
+		})
+	}
+}
+
 // TestChunkGrowthNeverWaitsForBudget: with a budget too small for every
 // connection's growth, bursts on several connections at once are read
 // without a single pause, and growth never takes the budget past half.
 func TestChunkGrowthNeverWaitsForBudget(t *testing.T) {
-	const budget = 300 << 10 // less than two connections' growth to maxChunk
+	const budget = 300 << 10 // less than one connection's growth to maxChunk
 	s := startChunkTestServer(t, budget)
 	stop, sampled := make(chan struct{}), make(chan int64)
 	go func() {
@@ -176,7 +207,7 @@ func TestChunkGrowthNeverWaitsForBudget(t *testing.T) {
 // sending small frames — are served without a budget pause: growth takes
 // at most half the budget, and never what a frame needs.
 func TestChunkGrowthLeavesTheBudgetToFrames(t *testing.T) {
-	const budget = 512 << 10 // three connections' growth would take it all
+	const budget = 512 << 10 // less than one connection's growth to maxChunk
 	s := startChunkTestServer(t, budget)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

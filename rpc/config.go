@@ -122,8 +122,9 @@ type Config struct {
 	// in 16 KiB pieces, so a peer that takes less than 16 KiB per 100 ms
 	// (160 KB/s) is the one dropped.
 	// While it is at most half used, busy connections also read in chunks
-	// of up to 256 KiB, the part past 64 KiB drawn from it (never waiting
-	// for it). Default: half of GOMEMLIMIT (at least 64 MiB) when it is
+	// of up to 1 MiB, the part past 64 KiB drawn from it (never waiting
+	// for it; the largest half, quarter… that fits when the whole does
+	// not). Default: half of GOMEMLIMIT (at least 64 MiB) when it is
 	// set, else 512 MiB.
 	MemoryBudget int64
 	// MaxHandlers caps, per transport, the handlers running at once. On

@@ -23,11 +23,13 @@ import (
 // grow while reads fill them; an idle connection on a plain socket holds
 // none (idle.go), one over TLS its last. Past recvAllowance (64 KiB) a
 // chunk grows only from a memory budget at most half used: at 16×64 with
-// 4 KiB requests, 256 KiB chunks (a connection's requests in flight, read
-// at once) served 1.2–1.6× as many as 64 KiB ones in the same run.
+// 4 KiB requests, 256 KiB chunks served 1.2–1.6× as many as 64 KiB ones,
+// and 1 MiB ones (more than a connection's 288 KB in flight: fewer chunk
+// changes, and a larger live heap, so fewer GC cycles) 1.13–1.2× as many
+// again (docs/PERFORMANCE-NOTES.md, item 8).
 const (
 	minChunk = 512
-	maxChunk = 256 << 10
+	maxChunk = 1 << 20
 )
 
 // flushThreshold makes the reader flush replies while still working through
@@ -428,10 +430,10 @@ func (c *conn) fill() error {
 			}
 		}
 		size := partial + grow
-		if size > recvAllowance && partial < recvAllowance/2 && !c.reserveSpare(size) {
+		if size > recvAllowance && partial < recvAllowance/2 {
 			// Past the free allowance only for speed (what is here would
 			// fit in it): not from a budget that others may need.
-			size = recvAllowance
+			size = fitSpare(size, c.reserveSpare)
 		}
 		if err := c.reserve(size); err != nil {
 			return err
@@ -550,6 +552,18 @@ func (c *conn) reserveSpare(size int) bool {
 	c.held = want
 	c.peakHeld = max(c.peakHeld, want)
 	return true
+}
+
+// fitSpare returns the largest of size, size/2, size/4… above the free
+// allowance that reserveSpare admits, else recvAllowance: a budget with no
+// room for a connection's full growth may still have room for half of it.
+func fitSpare(size int, reserveSpare func(size int) bool) int {
+	for ; size > recvAllowance; size = max(size/2, recvAllowance) {
+		if reserveSpare(size) {
+			return size
+		}
+	}
+	return recvAllowance
 }
 
 // reserve makes the memory budget cover a chunk of size bytes, in place of
