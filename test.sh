@@ -21,6 +21,16 @@ else
   echo "node/npm not found: the interop tests will skip" >&2
 fi
 
+if command -v node >/dev/null; then
+  # The control for the interop tests: every scenario the Go tests expect of
+  # a NestJS peer holds between NestJS peers themselves (selftest.mjs).
+  step "the interop harness's own check: NestJS clients against NestJS servers"
+  if ! out=$(node interop/nestjs/selftest.mjs 2>&1); then
+    echo "$out" >&2; exit 1
+  fi
+  tail -n 1 <<<"$out"
+fi
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
