@@ -21,7 +21,7 @@ else
   echo "node/npm not found: the interop tests will skip" >&2
 fi
 
-if command -v node >/dev/null; then
+if command -v node >/dev/null && command -v npm >/dev/null; then
   # The control for the interop tests: every scenario the Go tests expect of
   # a NestJS peer holds between NestJS peers themselves (selftest.mjs).
   step "the interop harness's own check: NestJS clients against NestJS servers"

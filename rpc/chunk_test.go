@@ -138,7 +138,7 @@ func TestFitSpareHalves(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var tries []int
-			got := fitSpare(tt.size, func(size int) bool {
+			got := fitSpare(tt.size, recvAllowance, func(size int) bool {
 				tries = append(tries, size)
 				return size-recvAllowance <= tt.room
 			})

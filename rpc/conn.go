@@ -430,10 +430,15 @@ func (c *conn) fill() error {
 			}
 		}
 		size := partial + grow
-		if size > recvAllowance && partial < recvAllowance/2 {
-			// Past the free allowance only for speed (what is here would
-			// fit in it): not from a budget that others may need.
-			size = fitSpare(size, c.reserveSpare)
+		// What the frame needs: the free allowance while what is here
+		// fits in it, else doubling at most. More (up to c.chunk) is only
+		// for speed: not from a budget that others may need.
+		need := recvAllowance
+		if partial >= recvAllowance/2 {
+			need = partial + min(grow, partial)
+		}
+		if size > need {
+			size = fitSpare(size, need, c.reserveSpare)
 		}
 		if err := c.reserve(size); err != nil {
 			return err
@@ -554,16 +559,16 @@ func (c *conn) reserveSpare(size int) bool {
 	return true
 }
 
-// fitSpare returns the largest of size, size/2, size/4… above the free
-// allowance that reserveSpare admits, else recvAllowance: a budget with no
-// room for a connection's full growth may still have room for half of it.
-func fitSpare(size int, reserveSpare func(size int) bool) int {
-	for ; size > recvAllowance; size = max(size/2, recvAllowance) {
+// fitSpare returns the largest of size, size/2, size/4… above need that
+// reserveSpare admits, else need: a budget with no room for a connection's
+// full growth may still have room for half of it.
+func fitSpare(size, need int, reserveSpare func(size int) bool) int {
+	for ; size > need; size = max(size/2, need) {
 		if reserveSpare(size) {
 			return size
 		}
 	}
-	return recvAllowance
+	return need
 }
 
 // reserve makes the memory budget cover a chunk of size bytes, in place of

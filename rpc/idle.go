@@ -62,12 +62,17 @@ func (c *conn) readIdle() (int, error) {
 // giving its unused tail to the server's cache.
 func (c *conn) releaseIdleChunk() {
 	tail := c.rbuf[c.w:]
+	// A tail keeps its whole chunk in memory: only one of a chunk within
+	// the free allowance may go on uncharged.
+	free := len(c.rbuf) <= recvAllowance
 	c.unpinChunk()
 	c.rbuf, c.r, c.w = nil, 0, 0
 	if c.held > 0 {
 		c.reserve(0) // gives back: never waits
 	}
-	c.srv.spare.put(tail)
+	if free {
+		c.srv.spare.put(tail)
+	}
 }
 
 // chunkCache holds a few unused read-chunk tails for readers that wake up
