@@ -433,12 +433,12 @@ func (c *conn) fill() error {
 		// What the frame needs: the free allowance while what is here
 		// fits in it, else doubling at most. More (up to c.chunk) is only
 		// for speed: not from a budget that others may need.
-		need := recvAllowance
+		required := recvAllowance
 		if partial >= recvAllowance/2 {
-			need = partial + min(grow, partial)
+			required = partial + min(grow, partial)
 		}
-		if size > need {
-			size = fitSpare(size, need, c.reserveSpare)
+		if size > required {
+			size = fitSpare(size, required, c.reserveSpare)
 		}
 		if err := c.reserve(size); err != nil {
 			return err
