@@ -37,7 +37,8 @@
 //     [WithoutQueueGroup] restores NestJS's default.
 //   - The {"cmd":"x"} convenience: a handler registered for "x" also
 //     answers subject {"cmd":"x"}, where a NestJS client sends
-//     {cmd: 'x'}, unless a handler has that pattern itself.
+//     {cmd: 'x'}, unless a handler has that pattern itself (a second
+//     subscription for each such pattern).
 //   - Subjects: a route key that is not a valid NATS subject for a
 //     subscription — empty, with white space, an empty token ("a..b"), a
 //     token that is a wildcard ("*" or ">"), longer than 1024 bytes, or in

@@ -58,9 +58,10 @@ type Config struct {
 	// MaxFrameSize is the longest frame accepted, in UTF-16 units for
 	// NestJS framing and bytes for line framing. A longer frame closes the
 	// connection as soon as its length prefix is read, before it is
-	// buffered. Default 16 MiB ([wire.DefaultMaxFrameUnits]); negative
-	// means no limit of its own (MemoryBudget still bounds what a frame
-	// can hold).
+	// buffered. Default 16 Mi ([wire.DefaultMaxFrameUnits]): UTF-16
+	// units for NestJS framing (up to about 48 MiB of UTF-8), bytes for
+	// line framing; negative means no limit of its own (MemoryBudget
+	// still bounds what a frame can hold).
 	MaxFrameSize int
 	// FrameTimeout is how long a peer may stay silent in the middle of a
 	// frame: it is dropped then, as NestJS 12's incompleteMessageTimeout
