@@ -25,9 +25,13 @@ import (
 // at once), ctx.Err() when the context ends, rpc.ErrConnectionLost when the
 // NATS connection closes, rpc.ErrClientClosed after Close (Emit and Flush
 // included), rpc.ErrStreamOverflow for a stream whose consumer fell behind
-// ([WithMaxStreamBuffer]), and an error wrapping nats.ErrBadSubject for a
-// route key too long for a NATS subject. A reply with an empty body is an
-// *rpc.Error (see "Plain NATS peers" in the package doc).
+// ([WithMaxStreamBuffer]), an error wrapping nats.ErrSlowConsumer for the
+// calls pending when the client fell so far behind that its inbox dropped
+// messages (over 64 MiB, or about 14,500 messages, queued undelivered: any
+// of those calls may have lost its reply or a stream value), and an error
+// wrapping nats.ErrBadSubject for a route key too long for a NATS subject.
+// A reply with an empty body is an *rpc.Error (see "Plain NATS peers" in
+// the package doc).
 //
 // Calls share one wildcard inbox subscription; each call's reply subject
 // is that inbox plus a random token of its own, so a stream's values reach
@@ -46,6 +50,7 @@ type Client struct {
 	mu      sync.Mutex
 	pending map[string]*call
 	closed  bool
+	dropped int // the inbox's dropped messages already answered by failing the calls pending
 	// subGone is closed once the inbox subscription has ended (by Close or
 	// with the connection) and the calls pending then have failed.
 	subGone     chan struct{}
@@ -132,7 +137,13 @@ func newClient(nc *nats.Conn, owned bool, o clientOptions) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsrpc: subscribe to the reply inbox: %w", err)
 	}
-	sub.SetPendingLimits(-1, 64<<20)
+	// Behind the delivery goroutine nats.go queues what arrives, counting
+	// only data and headers as bytes: a message limit bounds what empty
+	// messages with long subjects hold (anyone who learnt the inbox from a
+	// call may send them), as the server's subscriptions do
+	// (pendingMsgOverhead). Past either limit nats.go drops messages, and
+	// deliver fails the calls then pending (errRepliesDropped).
+	sub.SetPendingLimits(clientPendingBytes/pendingMsgOverhead, clientPendingBytes)
 	c.sub = sub
 	// The subscription ends with the connection (or Close): pending calls
 	// fail then rather than at their deadline. nats.go calls an async
@@ -145,6 +156,14 @@ func newClient(nc *nats.Conn, owned bool, o clientOptions) (*Client, error) {
 	}
 	return c, nil
 }
+
+// clientPendingBytes is the reply inbox subscription's pending byte limit.
+const clientPendingBytes = 64 << 20
+
+// errRepliesDropped ends the calls pending when the reply inbox dropped
+// messages: any of them may have lost its reply or a stream value, and a
+// stream must not go on without it.
+var errRepliesDropped = fmt.Errorf("natsrpc: the client fell behind and its reply inbox dropped messages: %w", nats.ErrSlowConsumer)
 
 // subscriptionGone fails the pending calls once the inbox subscription
 // has ended.
@@ -159,6 +178,10 @@ func (c *Client) subscriptionGone() {
 func (c *Client) failAll(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.failAllLocked(err)
+}
+
+func (c *Client) failAllLocked(err error) {
 	for token, ca := range c.pending {
 		ca.err = err
 		signal(ca.notify)
@@ -228,6 +251,11 @@ func (c *Client) deliver(m *nats.Msg) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if d, err := m.Sub.Dropped(); err == nil && d > c.dropped {
+		c.dropped = d
+		c.failAllLocked(errRepliesDropped)
+		return
+	}
 	ca := c.pending[token]
 	if ca == nil {
 		return // a late reply to a call that gave up

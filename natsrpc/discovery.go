@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -46,7 +47,22 @@ type discovery struct {
 	started time.Time
 	subs    []*nats.Subscription
 	ends    []endpoint
+
+	// The replies, made once (PING, INFO: they never change) or at most
+	// once per statsFresh (STATS): a flood of discovery requests, which
+	// anyone on the NATS server may send, costs a publish each, not a
+	// marshal of every endpoint. Guarded by mu; now is the clock.
+	mu        sync.Mutex
+	now       func() time.Time
+	ping      []byte
+	info      []byte
+	statsJSON []byte
+	statsAt   time.Time
 }
+
+// statsFresh is how long a STATS reply is reused: counts in a listing are
+// at most this old.
+const statsFresh = 100 * time.Millisecond
 
 type endpoint struct {
 	Name       string            `json:"name"`
@@ -88,7 +104,7 @@ type statsResponse struct {
 }
 
 func newDiscovery(s *Server) *discovery {
-	d := &discovery{s: s, id: nuid.Next(), started: time.Now().UTC()}
+	d := &discovery{s: s, id: nuid.Next(), started: time.Now().UTC(), now: time.Now}
 	used := map[string]int{}
 	kinds := map[string]string{}
 	for _, p := range s.rpc.Patterns(false) {
@@ -203,20 +219,39 @@ func (d *discovery) detach() []*nats.Subscription {
 
 func (d *discovery) handler(verb string) nats.MsgHandler {
 	return func(m *nats.Msg) {
-		var v any
-		switch verb {
-		case "PING":
-			v = d.identity(pingType)
-		case "INFO":
-			v = infoResponse{serviceIdentity: d.identity(infoType), Description: d.s.opts.service.description, Endpoints: d.ends}
-		case "STATS":
-			v = d.stats()
+		if m.Reply == "" {
+			return
 		}
-		b, err := json.Marshal(v)
-		if err == nil && m.Reply != "" {
-			m.Respond(b)
+		if b := d.reply(verb); b != nil {
+			m.Respond(b) // outside mu: a publish may wait on the connection
 		}
 	}
+}
+
+// reply returns verb's reply, made or refreshed as needed; nil if it
+// could not be encoded. The bytes are shared: read only.
+func (d *discovery) reply(verb string) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch verb {
+	case "PING":
+		if d.ping == nil {
+			d.ping, _ = json.Marshal(d.identity(pingType))
+		}
+		return d.ping
+	case "INFO":
+		if d.info == nil {
+			d.info, _ = json.Marshal(infoResponse{serviceIdentity: d.identity(infoType), Description: d.s.opts.service.description, Endpoints: d.ends})
+		}
+		return d.info
+	case "STATS":
+		if now := d.now(); d.statsJSON == nil || now.Sub(d.statsAt) >= statsFresh || now.Before(d.statsAt) {
+			d.statsJSON, _ = json.Marshal(d.stats())
+			d.statsAt = now
+		}
+		return d.statsJSON
+	}
+	return nil
 }
 
 func (d *discovery) stats() statsResponse {

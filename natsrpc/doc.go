@@ -90,5 +90,8 @@
 //     subscriptions dropped once they are handed over.
 //   - Discovery: the service answers the NATS micro protocol ($SRV.PING,
 //     $SRV.INFO, $SRV.STATS), so `nats micro ls` lists it with its patterns
-//     and their counts ([WithService]).
+//     and their counts ([WithService]). Anyone on the NATS server may ask:
+//     the PING and INFO replies are made once, and a STATS reply is reused
+//     for 100 ms (its counts are at most that old), so a flood of requests
+//     costs a publish each.
 package natsrpc
