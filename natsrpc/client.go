@@ -476,6 +476,12 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...rpc.
 		}
 		defer c.forget(token)
 		for {
+			// Ended: what is buffered is not yielded, or a producer that
+			// keeps the queue non-empty keeps the call going past ctx.
+			if err := ctx.Err(); err != nil {
+				yield(nil, err)
+				return
+			}
 			item, err := c.next(ctx, token, ca)
 			if err == nil {
 				err = item.Err

@@ -124,7 +124,7 @@ func WithHeartbeat(interval, timeout time.Duration) ClientOption {
 }
 
 // WithReconnectBackoff bounds the wait between failed dials (default 50ms
-// doubling up to 5s, with jitter).
+// doubling up to 5s, with jitter). A maximum of zero or less: no wait.
 func WithReconnectBackoff(minDelay, maxDelay time.Duration) ClientOption {
 	return func(o *clientOptions) { o.backoffMin, o.backoffMax = minDelay, maxDelay }
 }
@@ -483,6 +483,9 @@ func (c *Client) backoff(n int) time.Duration {
 	d := c.opts.backoffMin << min(n-1, 20)
 	if d > c.opts.backoffMax || d <= 0 {
 		d = c.opts.backoffMax
+	}
+	if d <= 0 { // a maximum of zero or less: no wait (rand.Int64N panics on n <= 0)
+		return 0
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d)/2+1)) // jitter: [d/2, d]
 }

@@ -140,7 +140,8 @@ func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...CallOp
 // NestJS Observable's values), then stops; an error ends the sequence. The
 // request is sent when iteration starts; stopping early abandons the call.
 // Values wait for the consumer up to WithMaxStreamBuffer; a consumer that
-// falls further behind gets ErrStreamOverflow.
+// falls further behind gets ErrStreamOverflow. Once ctx ends, the next step
+// ends the sequence with ctx's error, whatever is still buffered.
 // This is the client side; the server side of a streamed reply is the
 // handler adapter [Stream] (rpc.Stream), and [StreamOf] decodes the values.
 func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...CallOption) iter.Seq2[json.RawMessage, error] {
@@ -159,6 +160,15 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...Call
 			sh := cc.pending.shard(id)
 			sh.mu.Lock()
 			if len(ca.queue) > 0 {
+				if err := ctx.Err(); err != nil {
+					// Ended: what is buffered is not yielded, or a
+					// producer that keeps the queue non-empty keeps the
+					// call going past its context.
+					sh.mu.Unlock()
+					c.stats.observe(start, err, false)
+					yield(nil, err)
+					return
+				}
 				it := ca.queue[0]
 				ca.queue[0] = callItem{}
 				ca.queue = ca.queue[1:]
