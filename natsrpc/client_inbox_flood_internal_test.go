@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -26,15 +25,7 @@ import (
 func TestClientInboxFloodBounded(t *testing.T) {
 	const n, subj = 30000, 4000
 	const bound = 64 << 20 // the inbox's byte limit: nothing should hold more
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
+	ns := runNATS(t)
 	c, err := Dial(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)

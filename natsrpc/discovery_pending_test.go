@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/msgpattern/msgpattern/rpc"
@@ -31,16 +30,7 @@ import (
 func TestDiscoveryPendingBounded(t *testing.T) {
 	const budget = 16 << 20 // one pattern, 2 subscriptions: pending bound max(4 MiB, 2×2 MiB) = 4 MiB
 	const bound = 4 << 20
-	opts := &natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
-	ns, err := natsserver.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
+	ns := runNATS(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := rpc.NewServer(&rpc.Config{MemoryBudget: budget, RateLimitPerSec: -1, RetryAttempts: -1}, quiet)
 	srv.Handle("p", rpc.HandlerFunc(func(ctx context.Context, w rpc.ResponseWriter, r *rpc.Request) error { return w.Send("ok") }))

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/msgpattern/msgpattern/rpc"
@@ -24,15 +23,7 @@ import (
 // served in between shows in STATS only once that has passed (the clock
 // here is the test's, so nothing depends on the machine's speed).
 func TestDiscoveryStatsReused(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
+	ns := runNATS(t)
 	srv := rpc.NewServer(&rpc.Config{RateLimitPerSec: -1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	srv.Handle("sum", rpc.Typed(func(_ context.Context, in []int) (int, error) {
 		s := 0
