@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
-	"github.com/msgpattern/msgpattern/internal/textclip"
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
@@ -90,6 +89,7 @@ func appendPeerAttrs(dst []attribute.KeyValue, addr net.Addr) []attribute.KeyVal
 const (
 	kindRPC      = "rpc"      // an *rpc.Error: the caller sees what the handler chose
 	kindDecode   = "decode"   // the request's data did not decode (rpc.Typed and the like)
+	kindEncode   = "encode"   // the handler's reply did not encode (ResponseWriter.Send's error, returned)
 	kindTimeout  = "timeout"  // the request's deadline passed
 	kindCanceled = "canceled" // the caller went away, or the server shut down
 	kindPanic    = "panic"    // the handler panicked
@@ -109,6 +109,8 @@ func serverErrorKind(ctx context.Context, err error) string {
 		return kindRPC
 	case isDecodeError(err):
 		return kindDecode
+	case hasErrorType(err, "*rpc.encodeError"):
+		return kindEncode
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
 		return kindTimeout
 	case (errors.Is(err, context.Canceled) || errors.Is(err, rpc.ErrReplyClosed)) && ctx.Err() != nil:
@@ -138,12 +140,28 @@ func isNoHandler(re *rpc.Error) bool {
 // isDecodeError recognises rpc's unexported decode error (the typed
 // adapters' "rpc: invalid data for pattern …") by its type's name; a test
 // pins it.
-func isDecodeError(err error) bool {
+func isDecodeError(err error) bool { return hasErrorType(err, "*rpc.decodeError") }
+
+// hasErrorType reports whether err's tree holds an error of the named
+// type, as errors.As would find it (Unwrap() error and Unwrap() []error).
+func hasErrorType(err error, name string) bool {
 	for err != nil {
-		if fmt.Sprintf("%T", err) == "*rpc.decodeError" {
+		if fmt.Sprintf("%T", err) == name {
 			return true
 		}
-		err = errors.Unwrap(err)
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if hasErrorType(e, name) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
 	}
 	return false
 }
@@ -183,7 +201,7 @@ const maxStatusText = 256
 // statusCodeAttr is rpc.response.status_code for status, cut to
 // maxStatusText.
 func statusCodeAttr(status string) attribute.KeyValue {
-	return semconv.RPCResponseStatusCode(textclip.Clip(status, maxStatusText))
+	return semconv.RPCResponseStatusCode(clipText(status, maxStatusText))
 }
 
 // The client's error kinds: error.type on a client or producer span.

@@ -476,8 +476,9 @@ func TestGlobalDefaults(t *testing.T) {
 	}
 
 	// Set: the global one is used.
+	orig := otel.GetTextMapPropagator()
 	otel.SetTextMapPropagator(fixedPropagator{})
-	t.Cleanup(func() { otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator()) })
+	t.Cleanup(func() { otel.SetTextMapPropagator(orig) })
 	if md := send(); !reflect.DeepEqual(md, map[string]any{"x-fixed": "1"}) {
 		t.Errorf("with a global propagator: metadata %v, want x-fixed only", md)
 	}

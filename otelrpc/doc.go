@@ -57,7 +57,8 @@
 // text, and an exception event. The server's error kinds are those of the
 // server's metrics (prommetrics' msgpattern_errors_total{kind}): rpc (an
 // *rpc.Error, NestJS's RpcException), decode (the data did not decode
-// into a typed handler's input), timeout (the deadline passed, also when
+// into a typed handler's input), encode (the handler's reply did not
+// encode), timeout (the deadline passed, also when
 // the handler returned late without error: the caller got the timeout
 // reply), canceled (the caller went away, or the server shut down), panic
 // and handler (any other error, a downstream "no handler" forwarded

@@ -3,6 +3,8 @@ package otelrpc
 import (
 	"fmt"
 	"reflect"
+	"strings"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -19,10 +21,23 @@ const maxErrorText = 1024
 // recordError records err as span.RecordError does (an exception event)
 // and sets the span's status to it, its text cut to maxErrorText.
 func recordError(span trace.Span, err error) {
-	msg := textclip.Clip(err.Error(), maxErrorText)
+	msg := clipText(err.Error(), maxErrorText)
 	span.AddEvent(semconv.ExceptionEventName, trace.WithAttributes(
 		semconv.ExceptionTypeKey.String(errorTypeName(err)), semconv.ExceptionMessage(msg)))
 	span.SetStatus(codes.Error, msg)
+}
+
+// clipText is s made valid UTF-8 (each invalid sequence as U+FFFD) and
+// cut to max bytes. Text a peer chose may be any bytes (a NATS reply is
+// not sanitized, and a remote error's non-string status or message is
+// kept as raw JSON), and OTLP's protobuf encoding refuses a string that
+// is not UTF-8: the exporter would drop the whole batch, other requests'
+// spans with it.
+func clipText(s string, max int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, string(utf8.RuneError))
+	}
+	return textclip.Clip(s, max)
 }
 
 // errorTypeName names err's type as the OpenTelemetry SDK's RecordError

@@ -1,6 +1,8 @@
 package otelrpc
 
 import (
+	"reflect"
+
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
@@ -52,6 +54,17 @@ func WithAttributes(attrs ...attribute.KeyValue) Option {
 // the global propagator is unset.
 var defaultPropagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 
+// isUnsetGlobal reports whether p is the global propagator of a program
+// that never set one: OpenTelemetry's delegating no-op, of the unexported
+// type *global.textMapPropagator. Once set, otel.GetTextMapPropagator
+// returns the propagator set, even one that propagates nothing (an empty
+// composite: OTEL_PROPAGATORS=none), which is honoured. A test pins it.
+func isUnsetGlobal(p propagation.TextMapPropagator) bool {
+	t := reflect.TypeOf(p)
+	return t != nil && t.Kind() == reflect.Pointer &&
+		t.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global" && t.Elem().Name() == "textMapPropagator"
+}
+
 // resolved is a config with its defaults applied and its tracer made.
 type resolved struct {
 	tracer     trace.Tracer
@@ -69,7 +82,7 @@ func newResolved(opts []Option) *resolved {
 	}
 	if c.propagator == nil {
 		c.propagator = otel.GetTextMapPropagator()
-		if len(c.propagator.Fields()) == 0 { // the global no-op
+		if isUnsetGlobal(c.propagator) { // never set: the global no-op
 			c.propagator = defaultPropagator
 		}
 	}
