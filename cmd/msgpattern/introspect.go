@@ -54,7 +54,7 @@ Exit status: 0 serving; 1 draining, or the server offers no introspection;
 // one call with ctx; show then prints what it got. -v prints the call's
 // round-trip time on stderr, as send's does.
 func introspect(name, usageText string, args []string, extra func(fs *flag.FlagSet),
-	ask func(ctx context.Context, client caller) error, show func() int) int {
+	ask func(ctx context.Context, client caller, opts []rpc.CallOption) error, show func() int) int {
 	var c callFlags
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	c.bind(fs, "print the round-trip time on stderr")
@@ -80,7 +80,7 @@ func introspect(name, usageText string, args []string, extra func(fs *flag.FlagS
 	}
 	defer client.Close()
 	start := time.Now()
-	err = ask(callCtx, client)
+	err = ask(callCtx, client, c.callOptions())
 	if c.verbose && (err == nil || isRemote(err)) {
 		fmt.Fprintf(os.Stderr, "reply in %s\n", time.Since(start).Round(time.Microsecond))
 	}
@@ -103,8 +103,8 @@ func list(args []string) int {
 	return introspect("list", listUsage, args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print the list as JSON")
 		fs.BoolVar(&schema, "schema", false, "include the JSON Schemas of typed handlers' input and result")
-	}, func(ctx context.Context, client caller) error {
-		return client.Send(ctx, rpc.ListPattern, map[string]bool{"schema": schema}, &patterns)
+	}, func(ctx context.Context, client caller, opts []rpc.CallOption) error {
+		return client.Send(ctx, rpc.ListPattern, map[string]bool{"schema": schema}, &patterns, opts...)
 	}, func() int {
 		if asJSON {
 			enc := json.NewEncoder(os.Stdout)
@@ -137,8 +137,8 @@ func health(args []string) int {
 	var h struct {
 		Status string `json:"status"`
 	}
-	return introspect("health", healthUsage, args, nil, func(ctx context.Context, client caller) error {
-		return client.Send(ctx, rpc.HealthPattern, nil, &h)
+	return introspect("health", healthUsage, args, nil, func(ctx context.Context, client caller, opts []rpc.CallOption) error {
+		return client.Send(ctx, rpc.HealthPattern, nil, &h, opts...)
 	}, func() int {
 		fmt.Println(h.Status)
 		if h.Status != "serving" {

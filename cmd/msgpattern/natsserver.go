@@ -81,8 +81,21 @@ func startNATSServer(addr string, log *slog.Logger) (*embeddedNATS, error) {
 	return &embeddedNATS{srv: ns, url: "nats://" + net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))}, nil
 }
 
-// shutdown stops the server: its clients are disconnected.
-func (e *embeddedNATS) shutdown() {
+// embeddedLingerMax bounds how long shutdown waits for the clients to
+// leave before it disconnects them.
+const embeddedLingerMax = time.Second
+
+// shutdown stops the server: its clients are disconnected. After a
+// graceful shutdown (linger), it first lets them leave on their own, for
+// embeddedLingerMax at most: serve's own connection has just closed, the
+// last replies written on it not yet read by this server, nor delivered —
+// and nats.go drops a message that arrives as its connection closes — so a
+// caller whose request was answered during the drain would lose its reply.
+func (e *embeddedNATS) shutdown(linger bool) {
+	deadline := time.Now().Add(embeddedLingerMax)
+	for linger && e.srv.NumClients() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
 }

@@ -18,4 +18,4 @@ func startNATSServer(string, *slog.Logger) (*embeddedNATS, error) {
 	return nil, fmt.Errorf("--nats-server: there is no embedded NATS server on %s/%s (nats-server does not support it); run one elsewhere and pass --nats URL", runtime.GOOS, runtime.GOARCH)
 }
 
-func (*embeddedNATS) shutdown() {}
+func (*embeddedNATS) shutdown(bool) {}

@@ -62,7 +62,7 @@ listening on ADDR (port 0 for a free one; its URL is logged as "nats server
 listening on URL"), and serve over it: other instances join with --nats
 URL. On shutdown the NATS subscriptions are drained first (new requests go
 to the other instances, those received are answered), the embedded NATS
-server stops last.
+server stops last, once its clients have left (1 s at most).
 
 The log goes to stderr, as text or, with --log-format json, one JSON
 object a line.
@@ -225,6 +225,7 @@ func (c *serveCommand) run(ctx context.Context, again <-chan os.Signal) int {
 	// The embedded NATS server first, and stopped last: the instances
 	// served over it leave before it does.
 	var embedded *embeddedNATS
+	graceful := false // the shutdown was graceful: the embedded NATS server may linger
 	natsURL := c.natsURL
 	if c.natsServer != "" {
 		var err error
@@ -232,7 +233,9 @@ func (c *serveCommand) run(ctx context.Context, again <-chan os.Signal) int {
 			c.fail(log, err, "")
 			return 1
 		}
-		defer embedded.shutdown()
+		// After a graceful shutdown only, the callers may take their last
+		// replies before it stops; a second signal stops it at once.
+		defer func() { embedded.shutdown(graceful) }()
 		natsURL = embedded.url
 		c.say(log, "nats server listening on "+natsURL+"\n", "nats server listening", "url", natsURL)
 	}
@@ -320,6 +323,7 @@ func (c *serveCommand) run(ctx context.Context, again <-chan os.Signal) int {
 	if sig, ok := <-hurried; ok {
 		code = signalCode(sig)
 	}
+	graceful = code == 0
 	if embedded != nil {
 		log.Info("stopping the NATS server")
 	}
