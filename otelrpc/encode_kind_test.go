@@ -30,12 +30,7 @@ func TestSpanErrorKindOfUnencodableReply(t *testing.T) {
 		t.Fatal("Send: no error")
 	}
 	s := find(t, spantest.Wait(t, exp, 1), "nan", trace.SpanKindServer)
-	var m rpc.Metrics
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if m = srv.GetMetrics(); m.Errors == 1 {
-			break
-		}
-	}
+	m := oneErrorCounted(t, srv)
 	if m.ErrorByKind.Encode != 1 {
 		t.Fatalf("precondition: metrics encode=%d (errors %d), want 1", m.ErrorByKind.Encode, m.Errors)
 	}
@@ -64,14 +59,22 @@ func TestSpanErrorKindOfJoinedDecodeError(t *testing.T) {
 		t.Fatal("Send: no error")
 	}
 	s := find(t, spantest.Wait(t, exp, 1), "joined", trace.SpanKindServer)
+	m := oneErrorCounted(t, srv)
+	if m.ErrorByKind.Decode != 1 {
+		t.Fatalf("precondition: metrics decode=%d (errors %d), want 1", m.ErrorByKind.Decode, m.Errors)
+	}
+	checkAttrs(t, s, map[string]string{"error.type": "decode"})
+}
+
+// oneErrorCounted waits (5 s at most) for srv's metrics to count an error,
+// and returns them.
+func oneErrorCounted(t *testing.T, srv *rpc.Server) rpc.Metrics {
+	t.Helper()
 	var m rpc.Metrics
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		if m = srv.GetMetrics(); m.Errors == 1 {
 			break
 		}
 	}
-	if m.ErrorByKind.Decode != 1 {
-		t.Fatalf("precondition: metrics decode=%d (errors %d), want 1", m.ErrorByKind.Decode, m.Errors)
-	}
-	checkAttrs(t, s, map[string]string{"error.type": "decode"})
+	return m
 }
