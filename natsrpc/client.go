@@ -143,7 +143,7 @@ func newClient(nc *nats.Conn, owned bool, o clientOptions) (*Client, error) {
 	// call may send them), as the server's subscriptions do
 	// (pendingMsgOverhead). Past either limit nats.go drops messages, and
 	// deliver fails the calls then pending (errRepliesDropped).
-	sub.SetPendingLimits(clientPendingBytes/pendingMsgOverhead, clientPendingBytes)
+	sub.SetPendingLimits(pendingMsgsFor(clientPendingBytes), clientPendingBytes)
 	c.sub = sub
 	// The subscription ends with the connection (or Close): pending calls
 	// fail then rather than at their deadline. nats.go calls an async

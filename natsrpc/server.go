@@ -203,8 +203,13 @@ func pendingLimits(budget int64, subs int, maxPayload int64) (msgs, bytes int) {
 		maxPayload = 1 << 20 // NATS's default max_payload
 	}
 	b := min(max(budget/8/int64(max(subs, 1)), maxPayload), nats.DefaultSubPendingBytesLimit)
-	return max(int(b/pendingMsgOverhead), 64), int(b)
+	return pendingMsgsFor(b), int(b)
 }
+
+// pendingMsgsFor is the message limit that goes with a pending byte limit
+// of b: the same again for subjects and bookkeeping, pendingMsgOverhead a
+// message, at least 64.
+func pendingMsgsFor(b int64) int { return max(int(b/pendingMsgOverhead), 64) }
 
 // pendingMsgOverhead is what a pending message may hold beyond its data and
 // encoded headers: a subject and reply subject of up to NATS's default

@@ -3,7 +3,6 @@ package rpc
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -169,15 +168,10 @@ func (cc *clientConn) fail(cause error) {
 	}
 	cc.inflight.Store(0)
 	close(cc.stop)
-	if tc, ok := cc.nc.(*tls.Conn); ok {
-		// Beneath TLS, as the server's writeFailed does: tls.Conn.Close
-		// first writes a close_notify alert, for up to 5 s into a socket
-		// the server no longer reads, and after a write cut short onto a
-		// torn record.
-		tc.NetConn().Close()
-	} else {
-		cc.nc.Close()
-	}
+	// Beneath TLS, as the server's writeFailed does: tls.Conn.Close first
+	// writes a close_notify alert, for up to 5 s into a socket the server
+	// no longer reads, and after a write cut short onto a torn record.
+	netConnBeneath(cc.nc).Close()
 	if !errors.Is(cause, ErrClientClosed) {
 		cc.client.opts.log.Debug("rpc client: connection lost", "addr", cc.client.addr, "err", cause)
 	}

@@ -938,12 +938,8 @@ func (c *conn) writeFailed(err error) {
 			"max_queued_reply_bytes", s.cfg.MaxQueuedReplyBytes, "write_timeout", s.cfg.WriteTimeout)
 	}
 	c.cancel()
-	if tc, ok := c.nc.(*tls.Conn); ok {
-		// The failed write may have left a record torn: close beneath TLS,
-		// which would append its close_notify alert to it (the peer would
-		// see "bad record MAC" rather than the end of the stream).
-		tc.NetConn().Close()
-		return
-	}
-	c.nc.Close()
+	// The failed write may have left a record torn: close beneath TLS,
+	// which would append its close_notify alert to it (the peer would see
+	// "bad record MAC" rather than the end of the stream).
+	netConnBeneath(c.nc).Close()
 }
