@@ -57,39 +57,13 @@ func runTCPTraced(ctx context.Context, cfg loadtest.Config, tr *tracing) (loadte
 		opts = append(opts, rpc.WithTLS(cfg.TLS))
 	}
 	for range cap(clients) {
-		c, err := newClientCtx(ctx, cfg.Addr, opts...)
+		c, err := connectUnder(ctx, func() (*rpc.Client, error) { return rpc.NewClient(cfg.Addr, opts...) })
 		if err != nil {
 			return loadtest.Result{}, err
 		}
 		clients = append(clients, tr.wrap(c))
 	}
 	return runCallers(ctx, cfg, clients)
-}
-
-// newClientCtx is rpc.NewClient, whose eager connect takes no context,
-// returning ctx.Err() at once when ctx ends (a signal); a client made
-// after that is closed.
-func newClientCtx(ctx context.Context, addr string, opts ...rpc.ClientOption) (*rpc.Client, error) {
-	type made struct {
-		c   *rpc.Client
-		err error
-	}
-	done := make(chan made, 1)
-	go func() {
-		c, err := rpc.NewClient(addr, opts...)
-		done <- made{c, err}
-	}()
-	select {
-	case m := <-done:
-		return m.c, m.err
-	case <-ctx.Done():
-		go func() {
-			if m := <-done; m.c != nil {
-				m.c.Close()
-			}
-		}()
-		return nil, ctx.Err()
-	}
 }
 
 // runCallers performs a run with loadtest.RunCalls, the requests of

@@ -37,31 +37,13 @@ func dialNATS(ctx context.Context, url, name string, connectTimeout time.Duratio
 	if tlsCfg != nil {
 		conn = append(conn, natsrpc.TLS(tlsCfg))
 	}
-	// nats.go's connect takes no context: it runs apart, and a connection
-	// it makes after ctx ended is closed.
-	type dialed struct {
-		c   *natsrpc.Client
-		err error
+	c, err := connectUnder(ctx, func() (*natsrpc.Client, error) {
+		return natsrpc.Dial(url, natsrpc.WithConnOptions(conn...), natsrpc.WithCallTimeout(0))
+	})
+	if err != nil {
+		return nil, err
 	}
-	done := make(chan dialed, 1)
-	go func() {
-		c, err := natsrpc.Dial(url, natsrpc.WithConnOptions(conn...), natsrpc.WithCallTimeout(0))
-		done <- dialed{c, err}
-	}()
-	select {
-	case d := <-done:
-		if d.err != nil {
-			return nil, d.err
-		}
-		return &natsCaller{d.c}, nil
-	case <-ctx.Done():
-		go func() {
-			if d := <-done; d.c != nil {
-				d.c.Close()
-			}
-		}()
-		return nil, ctx.Err()
-	}
+	return &natsCaller{c}, nil
 }
 
 // Emit publishes the event and waits until the NATS server has it, so that
