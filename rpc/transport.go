@@ -374,21 +374,27 @@ var rateLimitedError = []byte(`{"status":"error","message":"Rate limit exceeded"
 
 // packetTarget is the replyTarget of a message dispatched through
 // Dispatch: packets are queued, unframed, under the request's lock and
-// handed to the transport's ReplyWriter by commit, under a lock of the
-// target's own. A stream's latest value is held back for holdBack, so that
-// a completion that follows at once rides on it, as NestJS (and our TCP
-// transport, whose writes wait for the reader's flush) put it on the wire:
+// handed to the transport's ReplyWriter by commit, in order, under a lock
+// of the target's own (wmu). WriteReply may block (backpressure), so the
+// queue has a lock of its own (mu) that is never held across it: the
+// request's lock, which the timeout timer and the context's Err and Done
+// take, never waits for a transport's write. A stream's latest value is
+// held back for holdBack, so that a completion that follows at once rides
+// on it, as NestJS (and our TCP transport, whose writes wait for the
+// reader's flush) put it on the wire:
 // {"response":3,"isDisposed":true,…} rather than a value and then
 // {"isDisposed":true,…}.
 type packetTarget struct {
 	w      ReplyWriter
 	cancel context.CancelFunc // ends the handler's context when the caller is gone
 
-	mu     sync.Mutex // guards what follows, and orders WriteReply calls
+	wmu sync.Mutex // held across WriteReply: one at a time, in order
+
+	mu     sync.Mutex // guards what follows; never held across WriteReply
 	queue  [][]byte   // packets not yet written
 	lasts  []bool
 	broken bool
-	sent   uint64      // packets written, so a mark can tell whether its packet left
+	sent   uint64      // packets taken off the queue to be written: a mark tells by it whether its packet left
 	hold   *time.Timer // writes a held-back value
 }
 
@@ -460,52 +466,57 @@ func (t *packetTarget) writeError(rc *requestContext, errJSON []byte) {
 
 // commit writes the queued packets, in order, outside the request's lock,
 // but holds back a last packet that is a stream's value (see holdBack).
-func (t *packetTarget) commit(*requestContext) {
+func (t *packetTarget) commit(*requestContext) { t.writeOut(true) }
+
+// release writes a value held back for holdBack.
+func (t *packetTarget) release() { t.writeOut(false) }
+
+// finish writes anything left (Dispatch returns only after the reply is out).
+func (t *packetTarget) finish() {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.writeLocked(true)
+	if t.hold != nil {
+		t.hold.Stop()
+	}
+	t.mu.Unlock()
+	t.writeOut(false)
 }
 
-// writeLocked writes the queue; t.mu is held (WriteReply may block: only
-// the target's own lock is held meanwhile).
-func (t *packetTarget) writeLocked(holdTail bool) {
-	for len(t.queue) > 0 && !t.broken {
+// writeOut writes the queue. Each packet is taken off it under mu and
+// written under wmu alone, so that push never waits for a WriteReply.
+func (t *packetTarget) writeOut(holdTail bool) {
+	t.wmu.Lock()
+	broke := false
+	for !broke {
+		t.mu.Lock()
+		if len(t.queue) == 0 || t.broken {
+			t.mu.Unlock()
+			break
+		}
 		if holdTail && len(t.queue) == 1 && !t.lasts[0] {
 			if t.hold == nil {
 				t.hold = time.AfterFunc(holdBack, t.release)
 			} else {
 				t.hold.Reset(holdBack)
 			}
-			return
+			t.mu.Unlock()
+			break
 		}
 		b, last := t.queue[0], t.lasts[0]
 		t.queue, t.lasts = t.queue[1:], t.lasts[1:]
-		t.sent++
+		t.sent++ // counted as it leaves the queue: writeEnd no longer finds it there
+		t.mu.Unlock()
 		if err := t.w.WriteReply(b, last); err != nil {
+			t.mu.Lock()
 			t.broken = true
 			t.queue, t.lasts = nil, nil
-			if t.cancel != nil {
-				t.cancel()
-			}
+			t.mu.Unlock()
+			broke = true
 		}
 	}
-}
-
-// release writes a value held back for holdBack.
-func (t *packetTarget) release() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.writeLocked(false)
-}
-
-// finish writes anything left (Dispatch returns only after the reply is out).
-func (t *packetTarget) finish() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.hold != nil {
-		t.hold.Stop()
+	t.wmu.Unlock()
+	if broke && t.cancel != nil {
+		t.cancel() // outside both locks: ending the context runs its AfterFuncs
 	}
-	t.writeLocked(false)
 }
 
 // statsOf returns p's transport counters: nil for TCP, or for no peer.
