@@ -91,7 +91,16 @@ func (p *parser) decodeStr(start, i int) (span, bool) {
 			st.buf = append(st.buf, c)
 			i++
 		case p.trusted:
-			// Our own UTF-8/WTF-8: copy as is.
+			// Our own UTF-8/WTF-8: copied as is, but for a lone low
+			// surrogate (ED B0–BF xx, from a \uDCxx escape in the first
+			// parse): it joins a high one just decoded from an escape, as
+			// the two UTF-16 units form one character in JavaScript.
+			if c == 0xED && i+2 < len(p.in) && p.in[i+1]&0xF0 == 0xB0 {
+				u := 0xD000 | rune(p.in[i+1]&0x3F)<<6 | rune(p.in[i+2]&0x3F)
+				st.buf = appendUnit(st.buf, lo, u)
+				i += 3
+				continue
+			}
 			st.buf = append(st.buf, c)
 			i++
 		default:

@@ -222,6 +222,12 @@ var receiveTests = []struct {
 	{"overflow in object string", `"{\"a\":1e400}"`, `{"a":Infinity}`, true},
 	{"surrogate pair", `"\ud83d\ude00"`, "😀", true},
 	{"pair split across parses", `"\"\ud83d\\ude00\""`, "😀", true},
+	// The high half escaped in the second parse, the low one raw from the
+	// first: side by side in JavaScript's string, they form one character
+	// (checked against @nestjs/microservices 12.1.1's getRouteFromPattern).
+	{"pair split across parses, low half raw", `"\"\\ud83d\ude00\""`, "😀", true},
+	{"pair split across parses, in an object's value", `"{\"a\":\"\\ud83d\ude00\"}"`, `{"a":"😀"}`, true},
+	{"pair split across parses, in an object's key", `"{\"\\ud83d\ude00\":1}"`, `{"😀":1}`, true},
 	{"lone surrogate", `"\ud800"`, "\xed\xa0\x80", true},
 	{"lone surrogates differ", `{"\udc00":"\ud800"}`, "{\"\xed\xb0\x80\":\"\xed\xa0\x80\"}", true},
 	{"invalid UTF-8", "\"a\xe2\x82A\xed\xa0\x80\xf0\x9f\x98\"", "a\uFFFDA\uFFFD\uFFFD\uFFFD\uFFFD", true},
