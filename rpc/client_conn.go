@@ -461,12 +461,17 @@ func (cc *clientConn) readLoop() {
 			// Part of a frame is life only while the frame keeps coming at
 			// minFrameRate on average, as the server holds its peers to:
 			// a server trickling a reply must not keep the connection,
-			// and every call on it, from being found stuck.
+			// and every call on it, from being found stuck. Bytes ahead
+			// of the rate earn at most the heartbeat timeout of credit,
+			// as on the server: a burst must not buy a trickle hours.
 			now := monotime()
 			if frameStart == 0 {
 				frameStart = now
 			}
 			frameBytes += n
+			if credit := cc.client.opts.heartbeatTimeout; credit > 0 {
+				frameBytes = int(min(int64(frameBytes), (now+int64(credit)-frameStart)*DefaultMinFrameRate/int64(time.Second)))
+			}
 			if elapsed := now - frameStart; elapsed < int64(time.Second) ||
 				int64(frameBytes)*int64(time.Second)/elapsed >= DefaultMinFrameRate {
 				cc.lastRead.Store(now)

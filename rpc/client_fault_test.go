@@ -245,48 +245,62 @@ func startFakeServer(t *testing.T, handle func(conn int, req wire.Packet, w func
 // a frame counts as life only at DefaultMinFrameRate, so heartbeats find
 // the connection stuck, and the client redials. Every byte used to count:
 // the connection was never declared dead, and every call on it timed out.
+// A burst first (100 KiB) used to buy the trickle 200 s: averaged over the
+// frame's life, bytes ahead of the rate counted however far ahead; now
+// they earn at most the heartbeat timeout of credit, as on the server.
 func TestClientTrickledReplyFoundStuck(t *testing.T) {
 	t.Parallel()
-	var trickling sync.Once
-	stop := make(chan struct{})
-	var trickler sync.WaitGroup
-	fs := startFakeServer(t, func(conn int, req wire.Packet, w func(string)) bool {
-		if conn > 1 { // the redial finds a working server
-			w(rawFrame(`{"response":"ok","isDisposed":true,"id":` + string(req.ID) + `}`))
-			return true
-		}
-		trickling.Do(func() {
-			trickler.Go(func() {
-				w(`16000000#{"response":"`)
-				for {
-					select {
-					case <-stop:
-						return
-					case <-time.After(50 * time.Millisecond):
-						w("x")
-					}
+	for _, tt := range []struct {
+		name  string
+		burst int
+	}{
+		{"trickle", 0},
+		{"burst, then trickle", 100 << 10},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var trickling sync.Once
+			stop := make(chan struct{})
+			var trickler sync.WaitGroup
+			fs := startFakeServer(t, func(conn int, req wire.Packet, w func(string)) bool {
+				if conn > 1 { // the redial finds a working server
+					w(rawFrame(`{"response":"ok","isDisposed":true,"id":` + string(req.ID) + `}`))
+					return true
 				}
+				trickling.Do(func() {
+					trickler.Go(func() {
+						w(`16000000#{"response":"` + strings.Repeat("b", tt.burst))
+						for {
+							select {
+							case <-stop:
+								return
+							case <-time.After(50 * time.Millisecond):
+								w("x")
+							}
+						}
+					})
+				})
+				return true
 			})
+			t.Cleanup(func() { close(stop); trickler.Wait() })
+			c := newTestClient(t, fs.addr, rpc.WithHeartbeat(50*time.Millisecond, 300*time.Millisecond))
+			var timeouts, ok int
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && ok == 0; {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				err := c.Send(ctx, "x", nil, nil)
+				cancel()
+				switch {
+				case errors.Is(err, context.DeadlineExceeded):
+					timeouts++
+				case err == nil:
+					ok++
+				}
+			}
+			m := c.Metrics()
+			t.Logf("%d calls timed out, then %d answered; heartbeat failures %d", timeouts, ok, m.HeartbeatFailures)
+			if m.HeartbeatFailures == 0 || ok == 0 {
+				t.Errorf("a reply trickled for 5 s: %d calls timed out, none answered, heartbeat failures %d", timeouts, m.HeartbeatFailures)
+			}
 		})
-		return true
-	})
-	t.Cleanup(func() { close(stop); trickler.Wait() })
-	c := newTestClient(t, fs.addr, rpc.WithHeartbeat(50*time.Millisecond, 300*time.Millisecond))
-	var timeouts, ok int
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && ok == 0; {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := c.Send(ctx, "x", nil, nil)
-		cancel()
-		switch {
-		case errors.Is(err, context.DeadlineExceeded):
-			timeouts++
-		case err == nil:
-			ok++
-		}
-	}
-	m := c.Metrics()
-	t.Logf("%d calls timed out, then %d answered; heartbeat failures %d", timeouts, ok, m.HeartbeatFailures)
-	if m.HeartbeatFailures == 0 || ok == 0 {
-		t.Errorf("a reply trickled for 5 s: %d calls timed out, none answered, heartbeat failures %d", timeouts, m.HeartbeatFailures)
 	}
 }

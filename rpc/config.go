@@ -149,7 +149,9 @@ type Config struct {
 	// MinFrameRate is the least rate, in bytes per second, at which a
 	// frame must arrive once it has taken longer than FrameTimeout: a peer
 	// trickling a byte at a time is dropped although it is never silent
-	// for FrameTimeout. Default 500 (as Apache's mod_reqtimeout).
+	// for FrameTimeout. Bytes sent ahead of the rate earn at most
+	// FrameTimeout of credit, so a burst does not buy a trickle after it
+	// more time than that. Default 500 (as Apache's mod_reqtimeout).
 	MinFrameRate int
 
 	// Decoder, when set, decodes the data of typed handlers (Typed,

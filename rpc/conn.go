@@ -93,7 +93,7 @@ type conn struct {
 	readAt       int64 // monotime of the last read
 	quietSince   int64 // monotime of the last read that brought bytes, or of a resume
 	frameStart   int64 // monotime the incomplete frame in rbuf began arriving; 0 if none
-	frameBytes   int   // bytes of it received so far
+	frameBytes   int   // bytes of it received so far, less what earned more than FrameTimeout of credit (armReadDeadline)
 	lastFrame    int   // bytes of the last complete frame: what the next chunk needs room for
 
 	// Idle reads on a plain socket (idle.go).
@@ -504,8 +504,8 @@ func (c *conn) fill() error {
 			c.warm = false // quiet for warmFor: go idle
 			return nil
 		case deadlineFrame:
-			if c.readAt-c.deadlineSet < int64(c.srv.cfg.FrameTimeout)*3/4 {
-				return errFrameTooSlow
+			if c.readAt-c.quietSince < int64(c.srv.cfg.FrameTimeout)*3/4 {
+				return errFrameTooSlow // bytes came lately: a trickle, not silence
 			}
 			return errFrameTimeout
 		case deadlineIdle:
@@ -696,8 +696,17 @@ func (c *conn) armReadDeadline(pending bool) error {
 		at = c.quietSince + int64(timeout)
 	}
 	if kind == deadlineFrame && c.srv.cfg.MinFrameRate > 0 {
-		// The rate floor: FrameTimeout of grace, then MinFrameRate.
-		floor := c.frameStart + int64(timeout) + int64(c.frameBytes)*int64(time.Second)/int64(c.srv.cfg.MinFrameRate)
+		// The rate floor: FrameTimeout of grace, then MinFrameRate. Bytes
+		// sent ahead of the rate earn at most FrameTimeout of credit (a
+		// token bucket, not a lifetime average): else a burst would buy
+		// a trickle hours of life (8 MiB: 4.6 h at MinFrameRate's 500
+		// B/s), and with it the frame's share of MemoryBudget.
+		rate := int64(c.srv.cfg.MinFrameRate)
+		if ahead := c.frameStart + int64(c.frameBytes)*int64(time.Second)/rate - now; ahead > int64(timeout) {
+			credited := time.Duration(now+int64(timeout)-c.frameStart).Seconds() * float64(rate)
+			c.frameBytes = int(credited)
+		}
+		floor := c.frameStart + int64(timeout) + int64(c.frameBytes)*int64(time.Second)/rate
 		at = max(min(at, floor), now+int64(time.Millisecond))
 	}
 	c.deadlineKind, c.deadlineSet, c.deadlineAt = kind, now, at
