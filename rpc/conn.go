@@ -107,6 +107,7 @@ type conn struct {
 	ranHandler bool             // this reader goroutine ran a handler: its stack may have grown
 	served     bool             // the connection has run a handler
 	warm       bool             // its requests come close together: the reader waits as it is (idle.go)
+	ended      bool             // the peer's stream ended while the reader waited for a slot: what is buffered is served, then the reader finishes
 
 	busy     atomic.Pointer[requestContext] // the request running inline, nil if none
 	seen     *requestContext                // the monitor's last look at busy; the monitor's alone
@@ -247,15 +248,27 @@ func (c *conn) waitForSlot() error {
 	for c.inflight.Load() >= max {
 		// A stopped reader waits below for quit: peek would return at
 		// once, and the loop would spin until a handler finished.
-		if c.w < len(c.rbuf) && c.stopped() == nil {
-			if err := c.peek(max); err != nil {
+		if !c.ended && c.w < len(c.rbuf) && c.stopped() == nil {
+			if err := c.peek(max); errors.Is(err, io.EOF) {
+				// The peer's stream ended. Its running handlers are told
+				// at once, as finish does; the requests it sent before
+				// are still served, as they would have been without the
+				// pause (started, then cancelled with the others): each
+				// starts with its context ended, and an event runs.
+				c.ended = true
+				c.cancel()
+			} else if err != nil {
 				return err
 			}
 			continue
 		}
+		canceled := c.ctx.Done()
+		if c.ended {
+			canceled = nil // by the end of the stream: buffered requests still wait for their slots
+		}
 		select {
 		case <-c.slotFree:
-		case <-c.ctx.Done():
+		case <-canceled:
 			return context.Canceled
 		case <-c.quit:
 			return nil // the reader finishes; what is buffered is still served
@@ -345,6 +358,9 @@ func (c *conn) next() (wire.Frame, error) {
 					return f, nil
 				}
 			}
+		}
+		if c.ended {
+			return wire.Frame{}, io.EOF
 		}
 		if err := c.flushBeforeRead(); err != nil {
 			return wire.Frame{}, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -704,8 +705,11 @@ func TestExposePausedPeerLeaves(t *testing.T) {
 	waitMetric(t, s, "in_flight", 2, func(m rpc.Metrics) int64 { return m.InFlight })
 	c.close()
 	waitMetric(t, s, "in_flight", 0, func(m rpc.Metrics) int64 { return m.InFlight })
-	if n := s.GetMetrics().ErrorByKind.Canceled; n != 2 {
-		t.Errorf("canceled = %d, want the 2 running handlers", n)
+	// The third, read before the end of the stream, starts with its
+	// context ended (as it would have without the pause, started and then
+	// cancelled): it ends at once too.
+	if n := s.GetMetrics().ErrorByKind.Canceled; n != 3 {
+		t.Errorf("canceled = %d, want the 2 running handlers and the one read before the end", n)
 	}
 	// And a slot that frees while the reader watches the socket resumes it
 	// at once.
@@ -717,6 +721,54 @@ func TestExposePausedPeerLeaves(t *testing.T) {
 			t.Errorf("missing reply %s; got %v", want, got)
 		}
 	}
+}
+
+// TestExposeHalfCloseWhilePausedServesBuffered: requests read before the
+// peer half-closes are served, also when the connection was paused at
+// MaxInFlight. The paused reader read the end of the stream into the room
+// its chunk had left, and returned with the requests behind it unserved:
+// a batch client (nc -N) pipelining more than MaxInFlight slow requests
+// got only the first replies, nothing counted or logged. Handlers running
+// at the end of the stream are told (their context ends), as without the
+// pause; these two ignore it and answer.
+func TestExposeHalfCloseWhilePausedServesBuffered(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	told := make(chan struct{}, 2)
+	s, _ := startServer(t, rpc.Config{MaxInFlight: 2}, func(s *rpc.Server) {
+		s.Handle("hold", rpc.Typed(func(ctx context.Context, _ json.RawMessage) (string, error) {
+			<-ctx.Done()
+			told <- struct{}{}
+			<-release
+			return "held", nil
+		}))
+		s.Handle("fast", rpc.Func(func(json.RawMessage) (any, error) { return "fast", nil }))
+	})
+	c := dial(t, s)
+	c.write(reqFrame(`"hold"`, `null`, `1`) + reqFrame(`"hold"`, `null`, `2`) +
+		reqFrame(`"fast"`, `null`, `3`) + reqFrame(`"fast"`, `null`, `4`))
+	waitMetric(t, s, "in_flight", 2, func(m rpc.Metrics) int64 { return m.InFlight })
+	if err := c.nc.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	<-told // the paused reader read the end of the stream
+	<-told
+	close(release)
+	want := map[string]bool{
+		valueReply(`"held"`, `1`): true, valueReply(`"held"`, `2`): true,
+		valueReply(`"fast"`, `3`): true, valueReply(`"fast"`, `4`): true,
+	}
+	for len(want) > 0 {
+		f, err := c.readFrameErr(ioTimeout)
+		if err != nil {
+			t.Fatalf("%v; replies missing: %v", err, want)
+		}
+		if !want[f] {
+			t.Fatalf("unexpected reply %s", f)
+		}
+		delete(want, f)
+	}
+	c.expectClosed()
 }
 
 // TestExposeEvictionsHeldToClosingBound: connections evicted at
