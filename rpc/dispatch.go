@@ -258,12 +258,34 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 		tooLarge = true // a bound, not a handler's choice: counted apart
 		err = &Error{Status: "error", Message: fmt.Sprintf("Data too large (%d bytes; at most %d)", len(rc.req.Data), max)}
 	} else {
+		w := &rc.w
 		for attempt := 0; ; attempt++ {
-			err = d.call(rt.handler, rc)
-			if !d.retryable(err, rt, rc, attempt) || !rc.sleep(d.backoff(attempt)) {
+			err = d.call(rt.handler, rc, w)
+			if !d.retryable(err, rt, rc, attempt) {
+				break
+			}
+			// The failed attempt returned: its writer is closed, as after
+			// the last, so that nothing it left running sends into the
+			// retried reply. Whether it sent anything is read under the
+			// lock too: such a send may just have gone out. The next
+			// attempt gets a writer of its own; only retries pay for it.
+			rc.mu.Lock()
+			w.returned = true
+			sent := w.sent
+			rc.mu.Unlock()
+			if sent || !rc.sleep(d.backoff(attempt)) {
 				break
 			}
 			d.stats.retries.Add(1)
+			w = &responder{rc: rc}
+		}
+		if w != &rc.w {
+			// A retry's writer: closed now (the handler returned), and what
+			// it sent is what completes the reply.
+			rc.mu.Lock()
+			w.returned = true
+			rc.w.last, rc.w.sent = w.last, w.sent
+			rc.mu.Unlock()
 		}
 	}
 	var (
@@ -353,31 +375,43 @@ func producedResult(err error) bool {
 }
 
 // call runs h, turning a panic into an error.
-func (d *dispatcher) call(h Handler, rc *requestContext) (err error) {
+func (d *dispatcher) call(h Handler, rc *requestContext, w *responder) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &panicError{value: p, stack: debug.Stack()}
 		}
 	}()
-	return h.ServeMessage(rc, &rc.w, &rc.req)
+	return h.ServeMessage(rc, w, &rc.req)
 }
 
 // retryable reports whether err, from attempt number attempt, deserves
 // another attempt: only an error that says the work did not happen or may
 // be repeated (IsTransient: rpc.Transient, or a client's ErrUnavailable) —
 // never a plain error, a remote error or a lost connection mid-call — and
-// only while nothing was sent, the handler may be retried, and the context
-// lives. So no retry ever repeats a reply, and work that is not idempotent
-// runs once unless its author says otherwise.
+// only while the handler may be retried and the context lives (serve
+// checks, under the lock, that nothing was sent). So no retry ever repeats
+// a reply, and work that is not idempotent runs once unless its author
+// says otherwise.
 func (d *dispatcher) retryable(err error, rt *route, rc *requestContext, attempt int) bool {
-	if err == nil || attempt >= d.retries || rt.opts.noRetry || rc.w.sent || !IsTransient(err) {
+	if err == nil || attempt >= d.retries || rt.opts.noRetry {
 		return false
 	}
+	return transientNow(err) && rc.Err() == nil
+}
+
+// transientNow reports whether err is transient and not the end of the
+// request's context. err's methods (Is, As, Unwrap) are the application's:
+// one that panics (a typed-nil error's) makes it not transient, and
+// errorValue answers it.
+func transientNow(err error) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
 	var pe *panicError
-	if errors.As(err, &pe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrReplyClosed) {
-		return false
-	}
-	return rc.Err() == nil
+	return IsTransient(err) && !errors.As(err, &pe) && !errors.Is(err, context.Canceled) &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrReplyClosed)
 }
 
 // backoff is the delay before retry attempt+1: RetryDelay doubled each
@@ -397,8 +431,23 @@ func (d *dispatcher) backoff(attempt int) time.Duration {
 }
 
 // errorValue chooses what the caller sees for err, logs what it must, and
-// classifies err for the metrics.
-func (d *dispatcher) errorValue(dst []byte, rc *requestContext, err error) ([]byte, errorKind) {
+// classifies err for the metrics. err's methods (Error, Is, As, Unwrap) are
+// the application's: one that panics, as a typed-nil error's may, is
+// answered as a handler's panic is, not let take the process down (this
+// runs outside the handler's recover).
+func (d *dispatcher) errorValue(dst []byte, rc *requestContext, err error) (out []byte, kind errorKind) {
+	start := len(dst)
+	defer func() {
+		if p := recover(); p != nil {
+			d.limit.log(d.log, slog.LevelError, "handler's error panicked when examined",
+				"pattern", rc.req.Route, "panic", fmt.Sprint(p), "type", fmt.Sprintf("%T", err), "stack", string(debug.Stack()))
+			out, kind = appendStatusError(dst[:start], internalErrorMessage), kindPanic
+		}
+	}()
+	return d.chooseErrorValue(dst, rc, err)
+}
+
+func (d *dispatcher) chooseErrorValue(dst []byte, rc *requestContext, err error) ([]byte, errorKind) {
 	var (
 		rpcErr *Error
 		decErr *decodeError
@@ -406,6 +455,11 @@ func (d *dispatcher) errorValue(dst []byte, rc *requestContext, err error) ([]by
 		pe     *panicError
 	)
 	switch {
+	case errors.As(err, &rpcErr) && rpcErr == nil:
+		// A typed-nil *Error returned as an error: a handler bug, not a
+		// reply the handler chose.
+		d.limit.log(d.log, slog.LevelError, "handler returned a nil *rpc.Error as its error", "pattern", rc.req.Route)
+		return appendStatusError(dst, internalErrorMessage), kindHandler
 	case errors.As(err, &rpcErr) && rpcErr.remote && errors.Is(rpcErr, ErrNoHandler):
 		// A downstream "no handler" must not look like this server's own.
 		d.limit.log(d.log, slog.LevelError, "handler forwarded a downstream no-handler error", "pattern", rc.req.Route, "err", err)

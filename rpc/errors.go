@@ -33,8 +33,10 @@ type Error struct {
 	// it is read from the error value.
 	Message string
 	// Payload, when not nil, is sent as the error value (compacted), the
-	// shape of RpcException({...}); it must be valid JSON. On the client side it
-	// is the "err" value exactly as received.
+	// shape of RpcException({...}); it must be valid JSON. A payload that
+	// is not an object or array is sent as RpcException(value) is:
+	// {"status":"error","message":value}. On the client side it is the
+	// "err" value exactly as received.
 	Payload json.RawMessage
 	// Cause is an underlying error, for errors.Is/As on the server side.
 	// It is never sent.
@@ -71,6 +73,9 @@ func NewErrorObject(v any) (*Error, error) {
 }
 
 func (e *Error) Error() string {
+	if e == nil {
+		return "rpc: nil *rpc.Error"
+	}
 	if !e.remote {
 		return e.Message
 	}
@@ -83,18 +88,36 @@ func (e *Error) Error() string {
 // Is makes errors.Is(err, ErrNoHandler) recognise a received no-handler
 // answer, and errors.Is(err, ErrUnavailable) an undelivered request.
 func (e *Error) Is(target error) bool {
+	if e == nil {
+		return false
+	}
 	return target == ErrNoHandler && e.remote && e.Message == wire.NoHandlerMessage ||
 		target == ErrUnavailable && e.undelivered
 }
 
 // Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Cause }
+func (e *Error) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Cause
+}
 
 // appendValue appends the JSON error value sent for e.
 func (e *Error) appendValue(dst []byte) []byte {
 	if e.Payload != nil {
+		start := len(dst)
 		if out, err := wire.AppendJSON(dst, e.Payload); err == nil {
-			return out
+			if c := out[start]; c == '{' || c == '[' {
+				return out
+			}
+			// NestJS's exception filter sends RpcException(v), v not an
+			// object, as {"status":"error","message":v}: so is such a
+			// payload. Sent bare, a falsy one (null, false, 0, "") would
+			// read as no error at all to every client.
+			dst = append(out[:start], `{"status":"error","message":`...)
+			dst, _ = wire.AppendJSON(dst, e.Payload)
+			return append(dst, '}')
 		}
 		// An invalid payload must not corrupt the stream: fall back to the
 		// message shape.

@@ -18,7 +18,10 @@ import (
 // disconnects (not for an event: it was delivered, and nobody waits for
 // it), when the server is forced to shut down, and when ServeMessage
 // returns (as net/http's request context is), so that goroutines started
-// with it stop.
+// with it stop. A request retried (see Config.RetryAttempts) keeps its
+// context across its attempts; w does not: the writer of an attempt that
+// returned refuses sends, so that nothing an attempt left running reaches
+// the retried reply.
 type Handler interface {
 	ServeMessage(ctx context.Context, w ResponseWriter, r *Request) error
 }

@@ -69,7 +69,10 @@ func decodeWith[T any](r *Request, fast func([]byte, *T) error) (T, error) {
 // decoder of the same results, or by Config.Decoder), and the result U
 // is encoded as the reply. Data that does not decode into T gets the caller
 // an error reply {"status":"error","message":"rpc: invalid data for pattern …"}
-// and f is not called.
+// and f is not called. The message ends with the decoder's error, cut to
+// 512 bytes, as gRPC's and Connect's do: also when it comes from an
+// UnmarshalJSON or UnmarshalText method of T's, whose errors should say
+// what is wrong with the input and nothing a caller must not see.
 //
 // The decoded T is not charged to Config.MemoryBudget (the frame is), and
 // holds more than its JSON, by T: measured retained bytes per byte of
