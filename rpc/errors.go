@@ -26,7 +26,8 @@ var ErrServerClosed = errors.New("rpc: server closed")
 type Error struct {
 	// Status is the error's status: "error" for RpcException("…"), or the
 	// status of an object error as text ("400"). A handler may leave it
-	// empty ("error").
+	// empty ("error"). It is sent as a JSON string: for a numeric status
+	// (a NestJS caller testing err.status === 400), use NewErrorObject.
 	Status string
 	// Message is sent as {"status":Status,"message":Message}, the shape of
 	// RpcException("message"), unless Payload is set. On the client side
@@ -50,6 +51,8 @@ type Error struct {
 func NewError(msg string) *Error { return &Error{Message: msg} }
 
 // Errorf formats an *Error message; %w wraps a cause as fmt.Errorf does.
+// The message, which is sent, holds the cause's text too, as fmt.Errorf's
+// does: for a cause the caller must not see, set Cause yourself.
 func Errorf(format string, args ...any) *Error {
 	err := fmt.Errorf(format, args...)
 	return &Error{Message: err.Error(), Cause: errors.Unwrap(err)}

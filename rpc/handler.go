@@ -64,6 +64,7 @@ type Middleware func(Handler) Handler
 // Func adapts a function of the original API: it receives the raw data and
 // returns one value to send, or an error.
 func Func(f func(data json.RawMessage) (any, error)) Handler {
+	mustNotBeNil(f == nil, "Func")
 	return HandlerFunc(func(_ context.Context, w ResponseWriter, r *Request) error {
 		v, err := f(r.Data)
 		if err != nil {
@@ -76,6 +77,7 @@ func Func(f func(data json.RawMessage) (any, error)) Handler {
 // ContextFunc adapts a function that takes the request context and raw data
 // and returns one value to send, or an error.
 func ContextFunc(f func(ctx context.Context, data json.RawMessage) (any, error)) Handler {
+	mustNotBeNil(f == nil, "ContextFunc")
 	return HandlerFunc(func(ctx context.Context, w ResponseWriter, r *Request) error {
 		v, err := f(ctx, r.Data)
 		if err != nil {
@@ -83,4 +85,12 @@ func ContextFunc(f func(ctx context.Context, data json.RawMessage) (any, error))
 		}
 		return sendUnary(w, v)
 	})
+}
+
+// mustNotBeNil panics, at registration rather than at every request, when
+// an adapter is given a nil function.
+func mustNotBeNil(isNil bool, adapter string) {
+	if isNil {
+		panic("rpc: " + adapter + " of a nil function")
+	}
 }

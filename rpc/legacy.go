@@ -30,6 +30,7 @@ func (w *ServerWrapper) MessagePattern(pattern any, handler func(data json.RawMe
 
 // EventPattern registers handler for events matching pattern.
 func (w *ServerWrapper) EventPattern(pattern any, handler func(data json.RawMessage) error) {
+	mustNotBeNil(handler == nil, "EventPattern")
 	w.server.HandleEvent(pattern, HandlerFunc(func(_ context.Context, _ ResponseWriter, r *Request) error {
 		return handler(r.Data)
 	}))

@@ -171,29 +171,45 @@ func (r *Router) HandleEvent(pattern any, h Handler, opts ...HandleOption) {
 // Use appends middleware around every handler, registered before or after
 // the call. The first middleware given is the outermost.
 func (r *Router) Use(mw ...Middleware) {
+	for _, m := range mw {
+		if m == nil {
+			panic("rpc: nil middleware")
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.middleware = append(r.middleware, mw...)
+	// The router changes only once every handler is wrapped: a middleware
+	// that panics, or returns nil, leaves it as it was.
+	chain := append(r.middleware[:len(r.middleware):len(r.middleware)], mw...)
 	old := r.table.Load()
 	next := &routeTable{routes: make(map[string]*route, len(old.routes))}
 	for k, rt := range old.routes {
 		c := *rt
-		c.handler = r.wrap(rt.raw)
+		c.handler = wrap(chain, rt.raw)
 		next.routes[k] = &c
 	}
+	r.middleware = chain
 	r.table.Store(next)
 }
 
-func (r *Router) wrap(h Handler) Handler {
-	for i := len(r.middleware) - 1; i >= 0; i-- {
-		h = r.middleware[i](h)
+// wrap applies the middleware chain to h, the first outermost.
+func wrap(chain []Middleware, h Handler) Handler {
+	for i := len(chain) - 1; i >= 0; i-- {
+		if h = chain[i](h); h == nil {
+			panic("rpc: middleware returned a nil handler")
+		}
 	}
 	return h
 }
 
 func (r *Router) register(p any, h Handler, event bool, opts []HandleOption) {
-	if h == nil {
+	if hf, ok := h.(HandlerFunc); h == nil || ok && hf == nil {
 		panic("rpc: nil handler")
+	}
+	for _, o := range opts {
+		if o == nil {
+			panic("rpc: nil HandleOption")
+		}
 	}
 	key, err := pattern.Of(p)
 	if err != nil {
@@ -210,7 +226,7 @@ func (r *Router) register(p any, h Handler, event bool, opts []HandleOption) {
 	for k, v := range old.routes {
 		next.routes[k] = v
 	}
-	rt := &route{key: key, raw: h, handler: r.wrap(h), event: event, site: site, stats: new(patternStats)}
+	rt := &route{key: key, raw: h, handler: wrap(r.middleware, h), event: event, site: site, stats: new(patternStats)}
 	for _, o := range opts {
 		o(&rt.opts)
 	}

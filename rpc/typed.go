@@ -82,6 +82,7 @@ func decodeWith[T any](r *Request, fast func([]byte, *T) error) (T, error) {
 // one; a JSON decoder in any server (NestJS's JSON.parse included) holds
 // alike.
 func Typed[T, U any](f func(ctx context.Context, in T) (U, error)) Handler {
+	mustNotBeNil(f == nil, "Typed")
 	decode := decoderOf[T]()
 	return describe[T, U](kindRequest, func(ctx context.Context, w ResponseWriter, r *Request) error {
 		in, err := decode(r)
@@ -103,6 +104,7 @@ func Typed[T, U any](f func(ctx context.Context, in T) (U, error)) Handler {
 // the reply with that error after the values already sent. The sequence
 // should stop when ctx is cancelled.
 func Stream[T, U any](f func(ctx context.Context, in T) iter.Seq2[U, error]) Handler {
+	mustNotBeNil(f == nil, "Stream")
 	decode := decoderOf[T]()
 	return describe[T, U](kindStream, func(ctx context.Context, w ResponseWriter, r *Request) error {
 		in, err := decode(r)
@@ -132,6 +134,7 @@ func Stream[T, U any](f func(ctx context.Context, in T) iter.Seq2[U, error]) Han
 // Event adapts a function handling an event: data decoded into T, no reply.
 // A returned error is logged and counted.
 func Event[T any](f func(ctx context.Context, in T) error) Handler {
+	mustNotBeNil(f == nil, "Event")
 	decode := decoderOf[T]()
 	return describe[T, struct{}](kindEvent, func(ctx context.Context, _ ResponseWriter, r *Request) error {
 		in, err := decode(r)
