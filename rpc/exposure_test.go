@@ -473,67 +473,50 @@ func TestExposeFrameTimeoutProgress(t *testing.T) {
 		t.Logf("silent peer dropped after %v", time.Since(start))
 		waitMetric(t, s, "limits.stalled_frames", 1, func(m rpc.Metrics) uint64 { return m.Limits.StalledFrames })
 	})
-	t.Run("trickle", func(t *testing.T) {
-		t.Parallel()
-		s, _ := startServer(t, cfg, func(s *rpc.Server) { registerExposure(s, nil) })
-		c := dial(t, s)
-		frame := reqFrame(`"len"`, `"`+strings.Repeat("t", 1000)+`"`, `"t"`)
-		start := time.Now()
-		var closed bool
-		for i := 0; i < len(frame) && time.Since(start) < 10*time.Second; i++ {
-			// A byte every 100ms: never silent for FrameTimeout, 10 B/s.
-			if _, err := c.nc.Write([]byte{frame[i]}); err != nil {
-				closed = true
-				break
+	// A byte every 100ms: never silent for FrameTimeout, 10 B/s. Before
+	// the trickle, a burst of the frame's first bytes: averaged over the
+	// frame's life, 100 KiB sent at once bought 205 s of trickling at
+	// 10 B/s (8 MiB: 4.6 h at a byte every 29 s with the defaults), the
+	// frame's chunk and its share of MemoryBudget held all along. Bytes
+	// ahead of the rate earn at most FrameTimeout of credit.
+	for _, tt := range []struct {
+		name        string
+		data, burst int
+	}{
+		{"trickle", 1000, 0},
+		{"burst, then trickle", 1 << 20, 100 << 10},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, _ := startServer(t, cfg, func(s *rpc.Server) { registerExposure(s, nil) })
+			c := dial(t, s)
+			frame := reqFrame(`"len"`, `"`+strings.Repeat("t", tt.data)+`"`, `"t"`)
+			if tt.burst > 0 {
+				c.write(frame[:tt.burst])
+				c.nc.SetWriteDeadline(time.Time{})
 			}
-			time.Sleep(100 * time.Millisecond)
-			if limits(s).SlowFrames == 1 {
-				closed = true
-				break
+			start := time.Now()
+			var closed bool
+			for i := tt.burst; i < len(frame) && time.Since(start) < 10*time.Second; i++ {
+				if _, err := c.nc.Write([]byte{frame[i]}); err != nil {
+					closed = true
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+				if limits(s).SlowFrames == 1 {
+					closed = true
+					break
+				}
 			}
-		}
-		if !closed {
-			t.Fatalf("trickling peer not dropped after %v", time.Since(start))
-		}
-		c.expectClosed()
-		t.Logf("trickle dropped after %v", time.Since(start))
-		honestProbe(t, s, "after", honestWithin)
-	})
-	t.Run("burst, then trickle", func(t *testing.T) {
-		t.Parallel()
-		// Averaged over the frame's life, 100 KiB sent at once bought
-		// 205 s of trickling at 10 B/s (8 MiB: 4.6 h at a byte every
-		// 29 s with the defaults), the frame's chunk and its share of
-		// MemoryBudget held all along. Bytes ahead of the rate earn at
-		// most FrameTimeout of credit.
-		s, _ := startServer(t, cfg, func(s *rpc.Server) { registerExposure(s, nil) })
-		c := dial(t, s)
-		frame := reqFrame(`"len"`, `"`+strings.Repeat("t", 1<<20)+`"`, `"t"`)
-		c.write(frame[:100<<10])
-		c.nc.SetWriteDeadline(time.Time{})
-		rest := frame[100<<10:]
-		start := time.Now()
-		var closed bool
-		for i := 0; time.Since(start) < 10*time.Second; i++ {
-			// A byte every 100ms: never silent for FrameTimeout, 10 B/s.
-			if _, err := c.nc.Write([]byte{rest[i]}); err != nil {
-				closed = true
-				break
+			if !closed {
+				t.Fatalf("peer trickling at 10 B/s after a burst of %d bytes not dropped after %v (FrameTimeout %v, MinFrameRate 500 B/s): %+v",
+					tt.burst, time.Since(start), frameTimeout, limits(s))
 			}
-			time.Sleep(100 * time.Millisecond)
-			if limits(s).SlowFrames == 1 {
-				closed = true
-				break
-			}
-		}
-		if !closed {
-			t.Fatalf("peer trickling at 10 B/s after a 100 KiB burst not dropped after %v (FrameTimeout %v, MinFrameRate 500 B/s): %+v",
-				time.Since(start), frameTimeout, limits(s))
-		}
-		c.expectClosed()
-		t.Logf("trickle after a burst dropped after %v", time.Since(start))
-		honestProbe(t, s, "after", honestWithin)
-	})
+			c.expectClosed()
+			t.Logf("trickle dropped after %v", time.Since(start))
+			honestProbe(t, s, "after", honestWithin)
+		})
+	}
 }
 
 // TestExposeShutdownWithNonReadingPeer: Shutdown returns by its context's
