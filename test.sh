@@ -11,9 +11,25 @@ STATICCHECK_VERSION=v0.8.2
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
+# go test -race needs cgo, hence a C compiler: say so now, not after vet
+# and staticcheck.
+if [ "$(go env CGO_ENABLED)" != 1 ]; then
+  echo "go test -race needs cgo: install a C compiler (gcc) or set CGO_ENABLED=1" >&2
+  exit 1
+fi
+
 step "installing the NestJS peers (interop/nestjs, npm ci)"
 if command -v node >/dev/null && command -v npm >/dev/null; then
+  if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+    echo "node 20+ is required for the NestJS interop tests (found $(node --version))" >&2
+    exit 1
+  fi
   sh interop/nestjs/install.sh
+elif command -v node >/dev/null; then
+  # The interop tests find node and install the packages with npm: they
+  # would fail, not skip.
+  echo "node is installed but npm is not: install npm (the interop tests need it)" >&2
+  exit 1
 elif [ "${CI:-}" = "true" ]; then
   echo "node and npm are required for the NestJS interop tests" >&2
   exit 1

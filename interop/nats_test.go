@@ -223,7 +223,21 @@ func testNestNATSRestart(t *testing.T, node, major string) {
 			errs <- err
 		}()
 	}
-	time.Sleep(200 * time.Millisecond) // the requests reach node
+	// The NATS server has delivered the three requests to node (after the
+	// "sum" above): a request published after the kill would be answered
+	// "no responders", not left to its deadline.
+	waitUntil(t, "the slow requests delivered to node", 10*time.Second, func() bool {
+		connz, err := ns.Connz(&natsserver.ConnzOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ci := range connz.Conns {
+			if ci.Name == "nest"+major+"-nats-server" {
+				return ci.OutMsgs >= 1+pending
+			}
+		}
+		return false
+	})
 	first.kill(t, syscall.SIGKILL)
 	for range pending {
 		select {

@@ -28,7 +28,7 @@ var installErr error
 
 // requireNode returns the node binary, installing the npm packages if they
 // are missing. Without node the test is skipped, or fails under CI.
-func requireNode(t *testing.T) string {
+func requireNode(t testing.TB) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {

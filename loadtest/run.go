@@ -199,7 +199,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 // one of the Kind constants (ErrorKind of an error reply; KindNoReply for
 // a call that failed without one). Addr, TLS, Pattern and Data are not
 // used. With Timeout, the ctx of each call has that deadline, and a call
-// that fails once it passed counts as KindDeadline.
+// that fails once it passed, or returns at or after it, counts as
+// KindDeadline (as Run counts a reply read late).
 //
 // call returns a non-nil lost, the cause, when the call failed because its
 // connection is gone for good (closed, not to be redialled). As with Run's
@@ -269,6 +270,7 @@ func (r *run) measure(ctx context.Context, start func(ctx, sending context.Conte
 		deadline = t.C
 	}
 	var drainTimer <-chan time.Time
+	ctxDone := ctx.Done() // nil once seen: a closed channel is ready forever
 	for finished := false; !finished; {
 		select {
 		case <-done:
@@ -281,7 +283,8 @@ func (r *run) measure(ctx context.Context, start func(ctx, sending context.Conte
 			drainTimer = time.After(cfg.DrainTimeout)
 		case <-drainTimer:
 			cancel() // give up on missing replies
-		case <-ctx.Done():
+		case <-ctxDone:
+			ctxDone = nil
 			r.stop.Store(true)
 			cancel()
 		}
@@ -343,7 +346,10 @@ func (r *run) callLoop(ctx, sending context.Context, conn int, lose func(error),
 		start := time.Now()
 		kind, lost := call(callCtx, conn)
 		took := time.Since(start)
-		late := kind != "" && ctx.Err() == nil && errors.Is(callCtx.Err(), context.DeadlineExceeded)
+		// Late: failed once its deadline passed, or answered at or after
+		// Timeout (as Run counts a reply read then), not cut by the run.
+		late := ctx.Err() == nil && (kind != "" && errors.Is(callCtx.Err(), context.DeadlineExceeded) ||
+			r.cfg.Timeout > 0 && took >= r.cfg.Timeout)
 		cancel()
 		if lost != nil {
 			lose(lost)
