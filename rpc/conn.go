@@ -164,9 +164,14 @@ func newConn(s *Server, nc net.Conn) *conn {
 // stopReading ends the reader's waits and blocking read: for Shutdown
 // (draining) and eviction. The reader serves what it has already read.
 func (c *conn) stopReading() {
-	c.quitOnce.Do(func() { close(c.quit) })
-	// Wake a reader blocked in Read; it sees draining or evicted and finishes.
-	c.nc.SetReadDeadline(time.Unix(1, 0))
+	c.quitOnce.Do(func() {
+		close(c.quit)
+		// Wake a reader blocked in Read; it sees draining or evicted and
+		// finishes. Once only: a later call (a second Shutdown, Shutdown
+		// after an eviction) must not cut a lingering close short, which
+		// would reset the replies still in the kernel's send queue.
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+	})
 }
 
 // serve is the body of a connection's first goroutine: the TLS handshake,
@@ -246,7 +251,7 @@ func (c *conn) waitForSlot() error {
 	// before it reads, and the wait may last as long as a slow handler.
 	c.flush()
 	for c.inflight.Load() >= max {
-		// A stopped reader waits below for quit: peek would return at
+		// A stopped reader waits below for a slot: peek would return at
 		// once, and the loop would spin until a handler finished.
 		if !c.ended && c.w < len(c.rbuf) && c.stopped() == nil {
 			if err := c.peek(max); errors.Is(err, io.EOF) {
@@ -266,12 +271,13 @@ func (c *conn) waitForSlot() error {
 		if c.ended {
 			canceled = nil // by the end of the stream: buffered requests still wait for their slots
 		}
+		// Not c.quit: a stopped reader still serves what it has buffered,
+		// one slot at a time as before (MaxInFlight is a cap, also while
+		// Shutdown drains); a forced Shutdown cancels c.ctx.
 		select {
 		case <-c.slotFree:
 		case <-canceled:
 			return context.Canceled
-		case <-c.quit:
-			return nil // the reader finishes; what is buffered is still served
 		}
 	}
 	c.resumed()
