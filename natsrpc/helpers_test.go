@@ -27,9 +27,10 @@ func TestMain(m *testing.M) {
 // instance is one msgpattern service instance: an rpc.Server with the test
 // handlers, served over NATS.
 type instance struct {
-	srv    *rpc.Server
-	nats   *natsrpc.Server
-	served atomic.Int64 // "sum" and "slow" requests served
+	srv     *rpc.Server
+	nats    *natsrpc.Server
+	served  atomic.Int64 // "sum" and "slow" requests served
+	started atomic.Int64 // "slow" requests begun
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -75,6 +76,7 @@ func registerTestHandlers(in *instance) {
 	}))
 	s.Handle("fail", rpc.Func(func(json.RawMessage) (any, error) { return nil, rpc.NewError("it failed") }))
 	s.Handle("slow", rpc.Typed(func(ctx context.Context, ms int) (string, error) {
+		in.started.Add(1)
 		select {
 		case <-time.After(time.Duration(ms) * time.Millisecond):
 		case <-ctx.Done():

@@ -179,7 +179,13 @@ func TestGracefulShutdownDrains(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(100 * time.Millisecond) // requests delivered to both instances
+	// Every request has reached an instance (a sleep here was a guess:
+	// on a loaded machine the leaving one had begun none yet).
+	for deadline := time.Now().Add(10 * time.Second); leaving.started.Load()+staying.started.Load() < 40; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("slow requests begun: %d of 40", leaving.started.Load()+staying.started.Load())
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := leaving.srv.Shutdown(ctx); err != nil {
