@@ -241,7 +241,9 @@ func (c *conn) readLoop() {
 // Meanwhile it still watches the socket, reading only into the room the
 // current chunk has left, so that a peer that goes away is noticed and its
 // handlers are cancelled at once rather than at their deadline. It returns
-// the read error that ended the wait, if one did.
+// the read error that ended the wait, if one did; the end of the stream
+// does not end it (conn.ended): what was read before is still served, one
+// slot at a time, unless Close or a forced Shutdown comes first.
 func (c *conn) waitForSlot() error {
 	max := c.srv.cfg.maxInFlight()
 	if c.inflight.Load() < max {
@@ -269,7 +271,9 @@ func (c *conn) waitForSlot() error {
 		}
 		canceled := c.ctx.Done()
 		if c.ended {
-			canceled = nil // by the end of the stream: buffered requests still wait for their slots
+			// c.ctx ended with the stream: buffered requests still wait
+			// for their slots, but not past Close or a forced Shutdown.
+			canceled = c.srv.baseCtx.Done()
 		}
 		// Not c.quit: a stopped reader still serves what it has buffered,
 		// one slot at a time as before (MaxInFlight is a cap, also while
@@ -330,6 +334,9 @@ func (c *conn) resumeReading() {
 
 // next returns the next complete frame, reading as needed.
 func (c *conn) next() (wire.Frame, error) {
+	if c.ended && c.srv.baseCtx.Err() != nil {
+		return wire.Frame{}, context.Canceled // closed: what is buffered is not started
+	}
 	for {
 		if c.r < c.w {
 			if c.scanner == nil {

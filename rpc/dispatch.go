@@ -369,8 +369,15 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 // timeout reply had a result to drop: a value or an error of its own, not
 // its context's ending (a handler giving up produced nothing). Whichever of
 // the timeout timer and the handler's return comes first, the same return
-// is counted the same way.
-func producedResult(err error) bool {
+// is counted the same way. It runs under the request's lock and outside
+// the handler's recover: an error whose Is or Unwrap panics (a typed nil's)
+// counts as a result, rather than take the process down.
+func producedResult(err error) (produced bool) {
+	defer func() {
+		if recover() != nil {
+			produced = true
+		}
+	}()
 	return err == nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
 }
 
