@@ -2,7 +2,7 @@
 # Runs every test of msgpattern, installing what the tests need first.
 #   ./test.sh            everything: install, vet, staticcheck, tests with -race, short fuzz runs
 #   FUZZTIME=1m ./test.sh   longer fuzz runs
-# Needs: Go 1.26+, node 20+ and npm (for the NestJS interop tests).
+# Needs: Go 1.26+ with a C compiler (for -race), node 20+ and npm (for the NestJS interop tests).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -77,6 +77,7 @@ go test -count=1 -run 'Allocations|Numbers' ./rpc/ ./internal/structjson/
 
 step "idle connections' stacks, without -race (larger frames) and alone in a fresh process"
 go test -count=1 -run '^TestIdleConnectionWaitsOnOneSmallStack$' -v ./rpc/ | grep -E '^(--- |ok|FAIL|\s+idle_test)'
+go test -count=1 -run '^TestIdlePingedConnectionWaitsOnSmallStack$' -v ./rpc/ | grep -E '^(--- |ok|FAIL|\s+idle_ping_stack_test)'
 
 step "every benchmark once, so that none rots (times are not checked)"
 if ! out=$(go test -count=1 -run '^$' -bench . -benchtime 1x ./... 2>&1); then

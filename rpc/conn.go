@@ -427,6 +427,9 @@ func (c *conn) setFraming(f wire.Framing) {
 // first.
 func (c *conn) fill() error {
 	partial := c.w - c.r
+	// Before any wait for the budget below: a reader holding part of a
+	// frame is not idle (evictIdleLocked), also while it waits.
+	c.midFrame.Store(partial > 0)
 	// With nothing buffered on a plain socket, readIdle takes a chunk only
 	// once bytes are there, and gives back the room left before it waits.
 	// A warm connection waits as a busy one does (idle.go).
@@ -479,7 +482,6 @@ func (c *conn) fill() error {
 	if partial > 0 && c.frameStart == 0 {
 		c.frameStart, c.frameBytes = c.readAt, partial
 	}
-	c.midFrame.Store(partial > 0)
 	if err := c.armReadDeadline(partial > 0); err != nil {
 		return err
 	}

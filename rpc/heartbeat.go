@@ -31,6 +31,10 @@ var pong = []byte(`"pong"`)
 // now on.
 func (c *conn) answerHeartbeat(id []byte) {
 	c.heartbeats = true
+	// Parsing the ping and flushing the pong grow the reader's stack as a
+	// handler does: an idle connection then waits on a fresh goroutine
+	// (idle.go), not on a stack doubled every HeartbeatInterval.
+	c.ranHandler = true
 	s := c.srv
 	if !s.allow(&c.peer, c.readAt) {
 		// A ping is a message like any other: it cannot be used to pass

@@ -130,7 +130,7 @@ func (s *Server) Start() error {
 		return fmt.Errorf("rpc: listen on %s: %w", s.cfg.Addr, err)
 	}
 	if s.cfg.TLSConfig != nil {
-		ln = tlsListener{Listener: ln, cfg: s.cfg.TLSConfig}
+		ln = tlsListener{Listener: ln, cfg: s.cfg.TLSConfig, writeTimeout: s.cfg.WriteTimeout}
 	}
 	if err := s.track(ln); err != nil {
 		ln.Close()

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"sync/atomic"
+	"time"
 )
 
 // maxHandshakeBytes bounds what a TLS peer may send before its handshake
@@ -30,7 +32,8 @@ var (
 // (handshakeCapped).
 type tlsListener struct {
 	net.Listener
-	cfg *tls.Config
+	cfg          *tls.Config
+	writeTimeout time.Duration
 }
 
 func (l tlsListener) Accept() (net.Conn, error) {
@@ -38,7 +41,7 @@ func (l tlsListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tls.Server(&handshakeCapped{Conn: c, left: maxHandshakeBytes, err: errHandshakeTooLarge}, l.cfg), nil
+	return tls.Server(&handshakeCapped{Conn: c, left: maxHandshakeBytes, err: errHandshakeTooLarge, writeTimeout: l.writeTimeout}, l.cfg), nil
 }
 
 // handshakeCapped fails a read once the peer sent left more bytes: the
@@ -49,6 +52,47 @@ type handshakeCapped struct {
 	net.Conn
 	left int
 	err  error
+
+	// crypto/tls writes on its own from inside Read: the answer to a TLS
+	// 1.3 KeyUpdate that asks for one, alerts. Those writes get the write
+	// deadline the batch writer left, which is stale (in the past once
+	// WriteTimeout has passed since its last write: the answer fails,
+	// crypto/tls keeps its read key, and the peer's next record fails as
+	// "bad record MAC") or none (a connection that never sent a reply: a
+	// peer that does not read blocks the reader in Write for ever). So a
+	// write finding no live deadline gets WriteTimeout of its own.
+	writeTimeout time.Duration
+	wdl          atomic.Int64 // the write deadline set: UnixNano, 0 none, -1 one already past when set
+}
+
+func (h *handshakeCapped) noteWriteDeadline(t time.Time) {
+	switch {
+	case t.IsZero():
+		h.wdl.Store(0)
+	case !t.After(time.Now()):
+		h.wdl.Store(-1) // meant to fail the write (a forced Shutdown)
+	default:
+		h.wdl.Store(t.UnixNano())
+	}
+}
+
+func (h *handshakeCapped) SetDeadline(t time.Time) error {
+	h.noteWriteDeadline(t)
+	return h.Conn.SetDeadline(t)
+}
+
+func (h *handshakeCapped) SetWriteDeadline(t time.Time) error {
+	h.noteWriteDeadline(t)
+	return h.Conn.SetWriteDeadline(t)
+}
+
+func (h *handshakeCapped) Write(b []byte) (int, error) {
+	if h.writeTimeout > 0 {
+		if d := h.wdl.Load(); d == 0 || d > 0 && d <= time.Now().UnixNano() {
+			h.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+		}
+	}
+	return h.Conn.Write(b)
 }
 
 func (h *handshakeCapped) Read(b []byte) (int, error) {
