@@ -519,3 +519,16 @@ func fakeReplier(t *testing.T, reply string) string {
 	}()
 	return ln.Addr().String()
 }
+
+// shutdownBegun starts a graceful Shutdown (30 s to drain) in a goroutine,
+// its result to go to shut, and returns once it has begun: Start is refused.
+func shutdownBegun(s *rpc.Server, shut chan<- error) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	for !errors.Is(s.Start(), rpc.ErrServerClosed) {
+		time.Sleep(time.Millisecond)
+	}
+}

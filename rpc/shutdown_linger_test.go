@@ -4,7 +4,6 @@ package rpc_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"net"
@@ -76,15 +75,8 @@ func TestShutdownLingersEveryConnection(t *testing.T) {
 	}
 
 	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		shut <- s.Shutdown(ctx)
-	}()
 	// Shutdown has begun once Start is refused; the readers stop at once.
-	for !errors.Is(s.Start(), rpc.ErrServerClosed) {
-		time.Sleep(time.Millisecond)
-	}
+	shutdownBegun(s, shut)
 	time.Sleep(100 * time.Millisecond)
 	// A request sent now is not read (Shutdown stops reading): a peer
 	// pipelining its calls always has some in flight.

@@ -1,9 +1,7 @@
 package rpc_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,14 +32,7 @@ func TestMaxInFlightHoldsDuringGracefulShutdown(t *testing.T) {
 	waitMetric(t, srv, "in_flight", int64(1), func(m rpc.Metrics) int64 { return m.InFlight })
 
 	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		shut <- srv.Shutdown(ctx)
-	}()
-	for !errors.Is(srv.Start(), rpc.ErrServerClosed) {
-		time.Sleep(time.Millisecond)
-	}
+	shutdownBegun(srv, shut)
 	// A second handler would start now (bounded wait: none should).
 	deadline := time.Now().Add(500 * time.Millisecond)
 	for running.Load() < 2 && time.Now().Before(deadline) {

@@ -45,14 +45,7 @@ func TestSecondShutdownKeepsTheLinger(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	shut := make(chan error, 2)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		shut <- srv.Shutdown(ctx)
-	}()
-	for !errors.Is(srv.Start(), rpc.ErrServerClosed) {
-		time.Sleep(time.Millisecond)
-	}
+	shutdownBegun(srv, shut)
 	// A pipelining peer has a request in flight: it is not read any more.
 	if _, err := nc.Write([]byte(reqFrame(`"blob"`, `null`, `"late"`))); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"hash"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 
@@ -52,20 +51,13 @@ func (k *keyUpdater) keyUpdate() []byte {
 	return rec
 }
 
-// dialTLS13Raw completes a TLS 1.3 handshake over a raw connection (rcvbuf
-// > 0: the client's receive buffer, set before connecting) and returns the
-// tls.Conn (to read with) and a keyUpdater whose sequence number continues
-// after sent application records written through tc.
-func dialTLS13Raw(t *testing.T, s *rpc.Server, p *testPKI, rcvbuf int) (*tls.Conn, net.Conn, *keyUpdater) {
-	d := net.Dialer{Timeout: ioTimeout}
-	if rcvbuf > 0 {
-		d.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf) })
-			return serr
-		}
-	}
-	raw, err := d.Dial("tcp", s.Addr().String())
+// dialTLS13Raw completes a TLS 1.3 handshake over a raw connection and
+// returns the tls.Conn (to read with), the raw connection, and a keyUpdater
+// sealing the client's records with its traffic key (sequence 0: set k.w.seq
+// after application records written through tc).
+func dialTLS13Raw(t *testing.T, s *rpc.Server, p *testPKI) (*tls.Conn, net.Conn, *keyUpdater) {
+	t.Helper()
+	raw, err := net.DialTimeout("tcp", s.Addr().String(), ioTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +98,7 @@ func TestTLSKeyUpdateAfterQuietKeepsConnection(t *testing.T) {
 	p := newTestPKI(t)
 	s, _ := startServer(t, rpc.Config{TLSConfig: p.serverConfig(false), WriteTimeout: writeTimeout},
 		func(s *rpc.Server) { registerProbe(s) })
-	tc, raw, k := dialTLS13Raw(t, s, p, 0)
+	tc, raw, k := dialTLS13Raw(t, s, p)
 	br := bufio.NewReader(tc)
 
 	// One call through tls.Conn: one application record (sequence 0).

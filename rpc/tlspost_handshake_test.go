@@ -1,12 +1,8 @@
 package rpc_test
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
-	"crypto/sha256"
-	"crypto/sha512"
-	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -17,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msgpattern/msgpattern/internal/lockedbuf"
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
@@ -104,42 +99,8 @@ func TestTLSPostHandshakeMessageMemoryBounded(t *testing.T) {
 	var conns []net.Conn
 	var flights [][]byte
 	for range peers {
-		raw, err := net.DialTimeout("tcp", s.Addr().String(), ioTimeout)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { raw.Close() })
-		kl := &lockedbuf.Buffer{}
-		cfg := p.clientConfig(nil)
-		cfg.ServerName = "127.0.0.1"
-		cfg.MinVersion = tls.VersionTLS13
-		cfg.KeyLogWriter = kl
-		tc := tls.Client(raw, cfg)
-		raw.SetDeadline(time.Now().Add(ioTimeout))
-		if err := tc.Handshake(); err != nil {
-			t.Fatalf("handshake: %v", err)
-		}
-		raw.SetDeadline(time.Time{})
-		secret := keyLogSecret(t, kl.String(), "CLIENT_TRAFFIC_SECRET_0")
-		var h func() hash.Hash
-		var keyLen int
-		switch cs := tc.ConnectionState().CipherSuite; cs {
-		case tls.TLS_AES_128_GCM_SHA256:
-			h, keyLen = sha256.New, 16
-		case tls.TLS_AES_256_GCM_SHA384:
-			h, keyLen = sha512.New384, 32
-		default:
-			t.Skipf("cipher suite %s: this test seals AES-GCM records only", tls.CipherSuiteName(cs))
-		}
-		block, err := aes.NewCipher(expandLabel(t, h, secret, "key", keyLen))
-		if err != nil {
-			t.Fatal(err)
-		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := &rawTLS13Writer{nc: raw, aead: aead, iv: expandLabel(t, h, secret, "iv", 12)}
+		_, raw, k := dialTLS13Raw(t, s, p)
+		w := k.w
 		var flight []byte
 		for rest := msg; len(rest) > 0; {
 			n := min(len(rest), 16<<10)
