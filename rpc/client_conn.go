@@ -470,7 +470,7 @@ func (cc *clientConn) readLoop() {
 			}
 			frameBytes += n
 			if credit := cc.client.opts.heartbeatTimeout; credit > 0 {
-				frameBytes = int(min(int64(frameBytes), (now+int64(credit)-frameStart)*DefaultMinFrameRate/int64(time.Second)))
+				frameBytes = creditedBytes(frameBytes, frameStart, now, credit, DefaultMinFrameRate)
 			}
 			if elapsed := now - frameStart; elapsed < int64(time.Second) ||
 				int64(frameBytes)*int64(time.Second)/elapsed >= DefaultMinFrameRate {

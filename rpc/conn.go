@@ -93,7 +93,7 @@ type conn struct {
 	readAt       int64 // monotime of the last read
 	quietSince   int64 // monotime of the last read that brought bytes, or of a resume
 	frameStart   int64 // monotime the incomplete frame in rbuf began arriving; 0 if none
-	frameBytes   int   // bytes of it received so far, less what earned more than FrameTimeout of credit (armReadDeadline)
+	frameBytes   int   // bytes of it received so far, as credited (creditedBytes)
 	lastFrame    int   // bytes of the last complete frame: what the next chunk needs room for
 
 	// Idle reads on a plain socket (idle.go).
@@ -727,16 +727,11 @@ func (c *conn) armReadDeadline(pending bool) error {
 		at = c.quietSince + int64(timeout)
 	}
 	if kind == deadlineFrame && c.srv.cfg.MinFrameRate > 0 {
-		// The rate floor: FrameTimeout of grace, then MinFrameRate. Bytes
-		// sent ahead of the rate earn at most FrameTimeout of credit (a
-		// token bucket, not a lifetime average): else a burst would buy
-		// a trickle hours of life (8 MiB: 4.6 h at MinFrameRate's 500
-		// B/s), and with it the frame's share of MemoryBudget.
+		// The rate floor: FrameTimeout of grace, then MinFrameRate, bytes
+		// ahead of it earning at most FrameTimeout of credit (and with
+		// it the frame's share of MemoryBudget).
 		rate := int64(c.srv.cfg.MinFrameRate)
-		if ahead := c.frameStart + int64(c.frameBytes)*int64(time.Second)/rate - now; ahead > int64(timeout) {
-			credited := time.Duration(now+int64(timeout)-c.frameStart).Seconds() * float64(rate)
-			c.frameBytes = int(credited)
-		}
+		c.frameBytes = creditedBytes(c.frameBytes, c.frameStart, now, timeout, rate)
 		floor := c.frameStart + int64(timeout) + int64(c.frameBytes)*int64(time.Second)/rate
 		at = max(min(at, floor), now+int64(time.Millisecond))
 	}
@@ -982,4 +977,15 @@ func (c *conn) writeFailed(err error) {
 	// which would append its close_notify alert to it (the peer would see
 	// "bad record MAC" rather than the end of the stream).
 	netConnBeneath(c.nc).Close()
+}
+
+// creditedBytes is what bytes of a frame, arriving since start (monotime),
+// count for at rate bytes per second: at most what the rate earns by
+// now+credit. Bytes sent ahead of the rate earn at most credit (a token
+// bucket, not a lifetime average): else a burst would buy the trickle after
+// it hours of life (8 MiB: 4.6 h at 500 B/s). The server holds its peers'
+// frames to it, and the client its server's replies.
+func creditedBytes(bytes int, start, now int64, credit time.Duration, rate int64) int {
+	earned := float64(now+int64(credit)-start) / float64(time.Second) * float64(rate)
+	return int(min(float64(bytes), earned))
 }

@@ -372,13 +372,10 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 // is counted the same way. It runs under the request's lock and outside
 // the handler's recover: an error whose Is or Unwrap panics (a typed nil's)
 // counts as a result, rather than take the process down.
-func producedResult(err error) (produced bool) {
-	defer func() {
-		if recover() != nil {
-			produced = true
-		}
-	}()
-	return err == nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
+func producedResult(err error) bool {
+	return examining(true, func() bool {
+		return err == nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
+	})
 }
 
 // call runs h, turning a panic into an error.
@@ -410,15 +407,25 @@ func (d *dispatcher) retryable(err error, rt *route, rc *requestContext, attempt
 // request's context. err's methods (Is, As, Unwrap) are the application's:
 // one that panics (a typed-nil error's) makes it not transient, and
 // errorValue answers it.
-func transientNow(err error) (ok bool) {
+func transientNow(err error) bool {
+	return examining(false, func() bool {
+		var pe *panicError
+		return IsTransient(err) && !errors.As(err, &pe) && !errors.Is(err, context.Canceled) &&
+			!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrReplyClosed)
+	})
+}
+
+// examining runs f, which calls the methods of an application's error
+// (Error, Is, As, Unwrap) outside the handler's recover: one that panics,
+// as a typed nil's may, gives fallback rather than take the process down.
+// (errorValue, which also logs such a panic, recovers on its own.)
+func examining[T any](fallback T, f func() T) (v T) {
 	defer func() {
 		if recover() != nil {
-			ok = false
+			v = fallback
 		}
 	}()
-	var pe *panicError
-	return IsTransient(err) && !errors.As(err, &pe) && !errors.Is(err, context.Canceled) &&
-		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrReplyClosed)
+	return f()
 }
 
 // backoff is the delay before retry attempt+1: RetryDelay doubled each
@@ -462,11 +469,6 @@ func (d *dispatcher) chooseErrorValue(dst []byte, rc *requestContext, err error)
 		pe     *panicError
 	)
 	switch {
-	case errors.As(err, &rpcErr) && rpcErr == nil:
-		// A typed-nil *Error returned as an error: a handler bug, not a
-		// reply the handler chose.
-		d.limit.log(d.log, slog.LevelError, "handler returned a nil *rpc.Error as its error", "pattern", rc.req.Route)
-		return appendStatusError(dst, internalErrorMessage), kindHandler
 	case errors.As(err, &rpcErr) && rpcErr.remote && errors.Is(rpcErr, ErrNoHandler):
 		// A downstream "no handler" must not look like this server's own.
 		d.limit.log(d.log, slog.LevelError, "handler forwarded a downstream no-handler error", "pattern", rc.req.Route, "err", err)
