@@ -866,6 +866,14 @@ func (c *conn) finish(err error) {
 	// The peer is there: let it read our last replies before we close.
 	// A peer that broke the protocol gets less patience.
 	linger := lingerTimeout
+	if c.tlsCap != nil {
+		if werr := c.tlsCap.wfail.Load(); werr != nil {
+			// Whatever the read then failed with ("bad record MAC": a
+			// failed KeyUpdate answer leaves crypto/tls on its old read
+			// key), the write's failure is the cause.
+			err = werr
+		}
+	}
 	switch {
 	case errors.Is(err, errDraining):
 	case errors.Is(err, errEvicted):
@@ -900,6 +908,17 @@ func (c *conn) finish(err error) {
 		c.cancel()
 		linger = 0
 		s.limit.log(s.log, slog.LevelWarn, "closing connection: TLS records without data", "remote", c.remote, "err", err)
+	case errors.Is(err, errTLSWriteFailed):
+		// A write crypto/tls made from inside Read (a KeyUpdate's answer)
+		// failed: nothing more can be sent. Failed as the batch writer's
+		// own writes fail: a peer that stopped reading counts as a slow
+		// consumer.
+		c.cancel()
+		linger = 0
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = errWriteStalled
+		}
+		c.out.fail(err)
 	case errors.Is(err, errOverBudget):
 		s.stats.overBudget.Add(1)
 		c.cancel()

@@ -26,7 +26,16 @@ const (
 var (
 	errHandshakeTooLarge = errors.New("rpc: TLS handshake larger than 32 KiB")
 	errTLSNoData         = errors.New("rpc: 64 KiB of TLS records carried no data")
+	errTLSWriteFailed    = errors.New("rpc: TLS write from inside a read failed")
 )
+
+// tlsWriteError is what reads return once a write failed: errTLSWriteFailed
+// and its cause.
+type tlsWriteError struct{ cause error }
+
+func (e *tlsWriteError) Error() string        { return errTLSWriteFailed.Error() + ": " + e.cause.Error() }
+func (e *tlsWriteError) Is(target error) bool { return target == errTLSWriteFailed }
+func (e *tlsWriteError) Unwrap() error        { return e.cause }
 
 // tlsListener is tls.NewListener over connections whose reads are capped
 // (handshakeCapped).
@@ -61,8 +70,16 @@ type handshakeCapped struct {
 	// "bad record MAC") or none (a connection that never sent a reply: a
 	// peer that does not read blocks the reader in Write for ever). So a
 	// write finding no live deadline gets WriteTimeout of its own.
+	//
+	// crypto/tls keeps the error of such a write for the next Write and
+	// goes on reading: a peer that sends KeyUpdates and reads nothing
+	// would cost the reader WriteTimeout per KeyUpdate, for ever, on a
+	// connection no reply can use any more. So once a write failed, reads
+	// fail too (wfail), and the connection is dropped as the batch
+	// writer's failures are.
 	writeTimeout time.Duration
 	wdl          atomic.Int64 // the write deadline set: UnixNano, 0 none, -1 one already past when set
+	wfail        atomic.Pointer[tlsWriteError]
 }
 
 func (h *handshakeCapped) noteWriteDeadline(t time.Time) {
@@ -92,10 +109,17 @@ func (h *handshakeCapped) Write(b []byte) (int, error) {
 			h.SetWriteDeadline(time.Now().Add(h.writeTimeout))
 		}
 	}
-	return h.Conn.Write(b)
+	n, err := h.Conn.Write(b)
+	if err != nil {
+		h.wfail.CompareAndSwap(nil, &tlsWriteError{err})
+	}
+	return n, err
 }
 
 func (h *handshakeCapped) Read(b []byte) (int, error) {
+	if e := h.wfail.Load(); e != nil {
+		return 0, e
+	}
 	if h.left <= 0 {
 		return 0, h.err
 	}
