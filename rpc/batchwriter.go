@@ -243,6 +243,18 @@ func (w *batchWriter) failLocked(err error) {
 	}
 }
 
+// fail fails the writer with err, unless it failed already, and reports
+// it to onFail.
+func (w *batchWriter) fail(err error) {
+	w.mu.Lock()
+	first := w.err == nil
+	w.failLocked(err)
+	w.mu.Unlock()
+	if first && w.onFail != nil {
+		w.onFail(err)
+	}
+}
+
 // dropLocked forgets a buffer that will not be written.
 func (w *batchWriter) dropLocked(wb *writeBuf) {
 	n := int64(len(wb.b))
@@ -406,6 +418,7 @@ func (w *batchWriter) outLocked(gen uint64, end int) bool {
 // before the frame was out (a frame sent whole before a failure is
 // written). Any number of goroutines may wait at once.
 func (w *batchWriter) waitWritten(gen uint64, end int, done, stop <-chan struct{}, kick func()) error {
+	stopped := false
 	for {
 		w.mu.Lock()
 		if w.outLocked(gen, end) {
@@ -416,6 +429,10 @@ func (w *batchWriter) waitWritten(gen uint64, end int, done, stop <-chan struct{
 			err := w.err
 			w.mu.Unlock()
 			return err
+		}
+		if stopped && !w.flushing { // nobody is left to write it
+			w.mu.Unlock()
+			return context.Canceled
 		}
 		if !w.flushing {
 			kick()
@@ -430,7 +447,11 @@ func (w *batchWriter) waitWritten(gen uint64, end int, done, stop <-chan struct{
 		case <-done:
 			return context.Canceled
 		case <-stop:
-			return context.Canceled
+			// The connection is gone and its socket closed: a write in
+			// progress ends soon, and may have taken the frame first
+			// (its bytes left before the peer hung up). Wait for it,
+			// then look again.
+			stop, stopped = nil, true
 		}
 	}
 }

@@ -304,6 +304,7 @@ type clientSlot struct {
 	mu       sync.Mutex
 	conn     *clientConn
 	dialing  chan struct{} // closed when the dial in progress ends
+	dialErr  error         // why the dial that closed dialing last failed; nil if it did not count as a failure
 	failures int
 	judged   *clientConn // the dead connection last counted for the backoff (get)
 	retryAt  int64       // monotime before which no dial is tried
@@ -368,6 +369,15 @@ func (s *clientSlot) get(ctx context.Context) (*clientConn, error) {
 			s.mu.Unlock()
 			select {
 			case <-ch:
+				// The dial we waited for failed (the server is down):
+				// fail with it, as its caller does, rather than dial
+				// again in turn behind every other waiter.
+				s.mu.Lock()
+				cc, derr := s.conn, s.dialErr
+				s.mu.Unlock()
+				if (cc == nil || cc.isDead()) && derr != nil && !c.closed.Load() {
+					return nil, derr
+				}
 				continue
 			case <-ctx.Done():
 				return nil, ctx.Err()
@@ -411,6 +421,10 @@ func (s *clientSlot) get(ctx context.Context) (*clientConn, error) {
 		}
 		s.mu.Lock()
 		s.dialing = nil
+		s.dialErr = nil
+		if err != nil && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
+			s.dialErr = err // before close(ch): its waiters read it
+		}
 		close(ch)
 		if err != nil {
 			if c.closed.Load() {
