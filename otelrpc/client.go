@@ -84,12 +84,25 @@ func end(span trace.Span, err error) {
 }
 
 func recordClientError(span trace.Span, err error) {
-	attrs := []attribute.KeyValue{errorAttr, semconv.ErrorTypeKey.String(clientErrorKind(err))}
+	span.SetAttributes(clientErrorAttrs(err)...)
+	recordError(span, err)
+}
+
+// clientErrorAttrs are the attributes of a call that failed with err,
+// whose methods may be a Caller's or an application's: examining one
+// that panics, as a typed nil may (a nil *rpc.Error), gives _OTHER
+// rather than panic in the caller's goroutine with the span left open.
+func clientErrorAttrs(err error) (attrs []attribute.KeyValue) {
+	defer func() {
+		if recover() != nil {
+			attrs = []attribute.KeyValue{errorAttr, semconv.ErrorTypeOther}
+		}
+	}()
+	attrs = []attribute.KeyValue{errorAttr, semconv.ErrorTypeKey.String(clientErrorKind(err))}
 	if re, ok := remoteError(err); ok && re.Status != "" {
 		attrs = append(attrs, statusCodeAttr(re.Status))
 	}
-	span.SetAttributes(attrs...)
-	recordError(span, err)
+	return attrs
 }
 
 // Send calls pattern through the wrapped Caller, in a client span.
@@ -175,6 +188,13 @@ func (tc *tracedCaller) Stream(ctx context.Context, pattern any, data any, opts 
 			if !yield(v, err) {
 				abandoned = err == nil
 				break
+			}
+		}
+		if abandoned {
+			// rpc.StreamOf stopped on a value that did not decode: a
+			// failure, as for rpc.Call, not the caller's choice.
+			if f := rpc.CallSettingsOf(opts...).StreamFailure; f != nil && *f != nil {
+				failed, abandoned = *f, false
 			}
 		}
 		returned = true

@@ -21,7 +21,9 @@ const maxErrorText = 1024
 // recordError records err as span.RecordError does (an exception event)
 // and sets the span's status to it, its text cut to maxErrorText.
 func recordError(span trace.Span, err error) {
-	msg := clipText(err.Error(), maxErrorText)
+	// fmt calls Error under a recover of its own: a typed nil whose
+	// Error needs a value prints "<nil>" rather than panic.
+	msg := clipText(fmt.Sprint(err), maxErrorText)
 	span.AddEvent(semconv.ExceptionEventName, trace.WithAttributes(
 		semconv.ExceptionTypeKey.String(errorTypeName(err)), semconv.ExceptionMessage(msg)))
 	span.SetStatus(codes.Error, msg)

@@ -18,10 +18,10 @@ import (
 )
 
 // TestMetadataDecodeBounded: docs/SERVER.md bounds
-// request metadata at 8 KiB of JSON (rpc.MaxMetadataBytes) and says the
+// request metadata at 10 KiB of JSON (rpc.MaxMetadataBytes) and says the
 // worst case a peer can make the server hold is about MemoryBudget plus
 // small per-connection amounts. otelrpc's Middleware calls
-// Request.Metadata on every request, which decodes those 8 KiB into a map
+// Request.Metadata on every request, which decodes those KiB into a map
 // kept with the request while its handler runs: with many short keys
 // about 12 bytes per byte of metadata (≈ 95 KB for 8 KiB), charged
 // nowhere and documented nowhere. With the default rate limit (burst 200),

@@ -98,11 +98,26 @@ func (rc *resolved) serve(ctx context.Context, next rpc.Handler, w rpc.ResponseW
 		rc.endServer(span, r, kindTimeout, statusErrorAttr)
 		recordError(span, spanErr)
 	} else {
-		rc.endServer(span, r, serverErrorKind(ctx, spanErr), serverStatusCode(spanErr))
+		kind, status := classifyServerError(ctx, spanErr)
+		rc.endServer(span, r, kind, status)
 		recordError(span, spanErr)
 	}
 	span.End()
 	return err
+}
+
+// classifyServerError is serverErrorKind and serverStatusCode of err,
+// whose methods (Is, As, Unwrap) are the application's: examining one
+// that panics, as a typed nil may (a nil *rpc.Error from a validation
+// helper), gives the kind the server counts for it, panic, rather than
+// panic past the span's end.
+func classifyServerError(ctx context.Context, err error) (kind string, status attribute.KeyValue) {
+	defer func() {
+		if recover() != nil {
+			kind, status = kindPanic, statusErrorAttr
+		}
+	}()
+	return serverErrorKind(ctx, err), serverStatusCode(err)
 }
 
 // endServer sets the attributes known at the end, in one call: the peer's

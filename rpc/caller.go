@@ -33,13 +33,18 @@ var _ Caller = (*Client)(nil)
 type CallSettings struct {
 	Metadata   map[string]any // NestJS 12 metadata to send (WithMetadata, WithMetadataValues)
 	Idempotent bool           // the call may be sent twice (Idempotent)
+	// StreamFailure, set for a Stream made by StreamOf, holds (once the
+	// caller stops iterating) the error that ended the stream on the
+	// caller's side: a value that did not decode. A wrapper that traces
+	// the call reads it to tell a failure from the caller's break.
+	StreamFailure *error
 }
 
 // CallSettingsOf applies opts, for Caller implementations of other
 // transports.
 func CallSettingsOf(opts ...CallOption) CallSettings {
 	o := callOptionsOf(opts)
-	return CallSettings{Metadata: o.metadata, Idempotent: o.idempotent}
+	return CallSettings{Metadata: o.metadata, Idempotent: o.idempotent, StreamFailure: o.streamFailure}
 }
 
 // AppendRequestPacket appends the unframed packet a NestJS client sends for

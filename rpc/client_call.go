@@ -16,8 +16,9 @@ import (
 type CallOption func(*callOptions)
 
 type callOptions struct {
-	metadata   map[string]any
-	idempotent bool
+	metadata      map[string]any
+	idempotent    bool
+	streamFailure *error // StreamOf's: where it records a value that did not decode
 }
 
 // WithMetadata sends NestJS 12 request metadata (a string map, such as a W3C
@@ -216,6 +217,10 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...Call
 func StreamOf[U any](ctx context.Context, c Caller, pattern any, data any, opts ...CallOption) iter.Seq2[U, error] {
 	return func(yield func(U, error) bool) {
 		dec := replyDecoderOf(c)
+		// A wrapper (otelrpc's) learns from it that the stream it sees
+		// abandoned failed here: a value did not decode.
+		var failure error
+		opts := append(opts[:len(opts):len(opts)], func(o *callOptions) { o.streamFailure = &failure })
 		for raw, err := range c.Stream(ctx, pattern, data, opts...) {
 			var v U
 			if err == nil {
@@ -224,6 +229,7 @@ func StreamOf[U any](ctx context.Context, c Caller, pattern any, data any, opts 
 				} else {
 					err = unmarshal(nil, raw, &v)
 				}
+				failure = err
 			}
 			if !yield(v, err) || err != nil {
 				return

@@ -138,9 +138,11 @@ func (r *Request) Transport() string {
 }
 
 // MaxMetadataBytes bounds the request metadata that Metadata and
-// MetadataRaw decode: 8 KiB of JSON, room for W3C trace context with a
-// full baggage header (8 KiB by the W3C's own limit).
-const MaxMetadataBytes = 8 << 10
+// MetadataRaw decode: 10 KiB of JSON, room for W3C trace context with a
+// full baggage header (8 KiB by the W3C's own limit, 8192 bytes in
+// OpenTelemetry), a traceparent, a tracestate of the 512 bytes W3C asks
+// every vendor to pass on, and their JSON around them.
+const MaxMetadataBytes = 10 << 10
 
 // MaxMetadataMembers bounds the members of the request metadata that
 // Metadata and MetadataRaw decode: decoded, a member costs far more than
