@@ -10,6 +10,7 @@ import (
 	"iter"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
@@ -55,6 +56,7 @@ type Client struct {
 	// with the connection) and the calls pending then have failed.
 	subGone     chan struct{}
 	subGoneOnce sync.Once
+	publishing  chan struct{} // a slot per request being published (maxPublishing)
 }
 
 var _ rpc.Caller = (*Client)(nil)
@@ -131,7 +133,7 @@ func Dial(url string, opts ...ClientOption) (*Client, error) {
 
 func newClient(nc *nats.Conn, owned bool, o clientOptions) (*Client, error) {
 	c := &Client{nc: nc, owned: owned, timeout: o.timeout, maxStreamBuffer: o.maxStreamBuffer,
-		pending: map[string]*call{}, subGone: make(chan struct{})}
+		pending: map[string]*call{}, subGone: make(chan struct{}), publishing: make(chan struct{}, maxPublishing)}
 	c.inbox = nc.NewInbox() + "." // ours alone: replies come to inbox + token
 	sub, err := nc.Subscribe(c.inbox+"*", c.deliver)
 	if err != nil {
@@ -199,7 +201,10 @@ func lastToken(s string) string {
 }
 
 // Close fails the pending calls with rpc.ErrClientClosed, drops the inbox
-// subscription and closes a connection made by Dial.
+// subscription and closes a connection made by Dial. A publish that a call
+// gave up on (its context ended while the connection could not write) ends
+// with the connection's write: at nats.go's write timeout (FlusherTimeout)
+// or when the connection closes.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -244,8 +249,14 @@ func (c *Client) deliver(m *nats.Msg) {
 		// rather than wait out its deadline for another reply.
 		item = rpc.ReplyPacket{Err: emptyReplyError(m.Header), Last: true}
 	default:
+		data := m.Data
+		if !utf8.Valid(data) {
+			// As Node.js decodes it (and rpc.Client over TCP): one U+FFFD
+			// per maximal invalid subpart.
+			data = wire.SanitizeUTF8(make([]byte, 0, wire.SanitizedLen(data)), data)
+		}
 		var ok bool
-		if item, ok = classifyReply(m.Data, token); !ok {
+		if item, ok = classifyReply(data, token); !ok {
 			return // not a reply, or another call's
 		}
 	}
@@ -345,9 +356,6 @@ func (c *Client) start(ctx context.Context, pattern any, data any, opts []rpc.Ca
 	if err != nil {
 		return "", nil, err
 	}
-	if err := c.checkPayload(packet); err != nil {
-		return "", nil, err
-	}
 	if err := checkPublish(route, c.inbox+token, len(packet)); err != nil {
 		return "", nil, err
 	}
@@ -363,11 +371,49 @@ func (c *Client) start(ctx context.Context, pattern any, data any, opts []rpc.Ca
 	}
 	c.pending[token] = ca
 	c.mu.Unlock()
-	if err := c.nc.PublishRequest(route, c.inbox+token, packet); err != nil {
+	if err := c.publish(ctx, route, c.inbox+token, packet); err != nil {
 		c.forget(token)
 		return "", nil, c.sendError(err)
 	}
 	return token, ca, nil
+}
+
+// maxPublishing bounds the requests being handed to the NATS connection at
+// once, each in a goroutine of its own: when the connection cannot write
+// (a NATS server that stopped reading), nats.go's publish blocks until its
+// write timeout (FlusherTimeout, a minute by default), and the calls keep
+// their deadlines; what those publishes hold is bounded by this many
+// packets.
+const maxPublishing = 64
+
+// publish hands a request (or, without reply, an event) to the
+// connection, returning ctx's error if ctx ends first (it may still be
+// sent).
+func (c *Client) publish(ctx context.Context, subject, reply string, packet []byte) error {
+	select {
+	case c.publishing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	done := make(chan error, 1)
+	go func() {
+		// MaxPayload, too, waits for the connection's lock, which a
+		// blocked write holds.
+		err := c.checkPayload(packet)
+		if err == nil && reply == "" {
+			err = c.nc.Publish(subject, packet)
+		} else if err == nil {
+			err = c.nc.PublishRequest(subject, reply, packet)
+		}
+		done <- err
+		<-c.publishing
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (c *Client) checkPayload(packet []byte) error {
@@ -522,8 +568,9 @@ func (c *Client) checkOpen() error {
 }
 
 // Emit publishes an event: no id, no reply. It returns once the event is
-// handed to the NATS connection; [Client.Flush] waits until the NATS server
-// has it.
+// handed to the NATS connection, or with ctx's error if ctx ends first (a
+// connection that cannot write; the event may still be sent);
+// [Client.Flush] waits until the NATS server has it.
 func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...rpc.CallOption) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -533,16 +580,13 @@ func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...rpc.Ca
 	if err != nil {
 		return err
 	}
-	if err := c.checkPayload(packet); err != nil {
-		return err
-	}
 	if err := checkPublish(route, "", len(packet)); err != nil {
 		return err
 	}
 	if err := c.checkOpen(); err != nil {
 		return err
 	}
-	if err := c.nc.Publish(route, packet); err != nil {
+	if err := c.publish(ctx, route, "", packet); err != nil {
 		return c.sendError(err)
 	}
 	return nil

@@ -25,18 +25,33 @@ func TestClientLongPatternLosesNothingElse(t *testing.T) {
 	startInstance(t, ns.ClientURL(), rpc.Config{})
 	c := natstest.Dial(t, ns.ClientURL())
 
-	// An honest call in flight on the same Client.
-	started := make(chan struct{})
+	// An honest call in flight on the same Client, held by a plain NATS
+	// responder until the refused call and event are done.
+	responder := connect(t, ns.ClientURL())
+	held := make(chan *nats.Msg, 1)
+	if _, err := responder.Subscribe("held", func(m *nats.Msg) { held <- m }); err != nil {
+		t.Fatal(err)
+	}
+	if err := responder.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		close(started)
 		var s string
-		done <- c.Send(ctx, "slow", 1500, &s)
+		err := c.Send(ctx, "held", nil, &s)
+		if err == nil && s != "ok" {
+			err = errors.New("reply " + s + ", want ok")
+		}
+		done <- err
 	}()
-	<-started
-	time.Sleep(300 * time.Millisecond) // let the slow request reach the server
+	var req *nats.Msg
+	select {
+	case req = <-held: // the call is in flight
+	case err := <-done:
+		t.Fatalf("the held call ended before the responder got it: %v", err)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -53,6 +68,9 @@ func TestClientLongPatternLosesNothingElse(t *testing.T) {
 	}
 	if err := c.Flush(ctx); err != nil {
 		t.Errorf("Flush after the refused call and event: %v", err)
+	}
+	if err := req.Respond([]byte(`"ok"`)); err != nil {
+		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
 		t.Errorf("another call in flight on the client failed because of it: %v", err)

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
@@ -296,10 +299,18 @@ func (s *Server) handler(sj subject) nats.MsgHandler {
 	sjp := &sj
 	return func(m *nats.Msg) {
 		s.logDropped()
+		copied := 0
+		if !utf8.Valid(m.Data) {
+			// Served from a copy decoded as Node.js decodes it, as TCP
+			// frames are; charged below with the message (whose Size
+			// still counts the original).
+			clean := wire.SanitizeUTF8(make([]byte, 0, wire.SanitizedLen(m.Data)), m.Data)
+			m.Data, copied = clean, len(clean)
+		}
 		j := job{sj: sjp, m: m}
 		// The whole message is held until its handler returns: headers
 		// (Request.Header) as well as the payload.
-		if n := msgBytes(m); n > freeMessageBytes {
+		if n := msgBytes(m) + copied; n > freeMessageBytes {
 			// From the server's memory budget, waited for here, so that
 			// the subscription takes no further message meanwhile.
 			if err := s.rpc.AcquireMemory(s.ctx, n); err != nil {
@@ -439,6 +450,9 @@ func (s *Server) peerOf(reply string) *rpc.Peer {
 		return s.evtPeer
 	}
 	key := requesterKey(reply)
+	if len(key) > maxPeerKey {
+		key = "#" + strconv.FormatUint(maphash.String(peerKeySeed, key), 36)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.peers[key]
@@ -447,10 +461,20 @@ func (s *Server) peerOf(reply string) *rpc.Peer {
 			clear(s.peers)
 		}
 		p = s.rpc.NewPeer("nats", nil)
-		s.peers[key] = p
+		// A copy: the key is a substring of the message's reply subject,
+		// which it would keep alive (up to 4 KiB each).
+		s.peers[strings.Clone(key)] = p
 	}
 	return p
 }
+
+// maxPeerKey bounds the keys of remembered peers: a sender chooses its
+// reply subjects (up to the NATS server's 4 KiB control line), so a longer
+// key is remembered by its hash. The map then holds at most maxPeers keys
+// of 64 bytes. (Two senders whose keys' hashes collide share a bucket.)
+const maxPeerKey = 64
+
+var peerKeySeed = maphash.MakeSeed()
 
 // requesterKey names the client process behind a reply subject: NATS
 // clients make inboxes "_INBOX." + a 22-character NUID whose first 12
