@@ -59,7 +59,7 @@ type Config struct {
 // Progress is a report during a run.
 type Progress struct {
 	Elapsed   time.Duration
-	Completed uint64
+	Completed uint64 // requests ended so far, errors included (as Result.Requests)
 	Errors    uint64
 	Warmup    bool
 }
@@ -394,7 +394,9 @@ func (r *run) report(elapsed time.Duration, warmup bool) {
 	for i := range r.errs {
 		errs += r.errs[i].Load()
 	}
-	r.cfg.Progress(Progress{Elapsed: elapsed, Completed: r.completed.Load(), Errors: errs, Warmup: warmup})
+	// As Result.Requests: the requests that ended without a reply too.
+	completed := r.completed.Load() + r.errs[kindNoReply].Load() + r.errs[kindDeadline].Load()
+	r.cfg.Progress(Progress{Elapsed: elapsed, Completed: completed, Errors: errs, Warmup: warmup})
 }
 
 // dialTimeout bounds a connection's TCP connect, and then its TLS handshake.

@@ -51,16 +51,20 @@ func parseData(args []string, stdin io.Reader) (json.RawMessage, error) {
 	switch {
 	case arg == "@-":
 		where = "DATA from stdin"
-		text, err = io.ReadAll(stdin)
+		text, err = readData(stdin)
 	case strings.HasPrefix(arg, "@"):
 		where = "DATA in " + arg[1:]
-		text, err = os.ReadFile(arg[1:])
+		text, err = readDataFile(arg[1:])
 	default:
 		raw, err := compactJSON([]byte(arg))
 		if err != nil {
 			return nil, fmt.Errorf("DATA is not valid JSON (%w)%s", err, quoteHint(arg))
 		}
 		return raw, nil
+	}
+	if errors.Is(err, errDataTooLarge) {
+		return nil, fmt.Errorf("%s is over %d MiB, the most msgpattern reads (a server takes frames "+
+			"of 16 Mi UTF-16 units by default, 16 to 48 MiB of UTF-8)", where, maxDataBytes>>20)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading DATA: %w", err)
@@ -73,6 +77,39 @@ func parseData(args []string, stdin io.Reader) (json.RawMessage, error) {
 		return nil, fmt.Errorf("%s is not valid JSON: %w", where, err)
 	}
 	return raw, nil
+}
+
+// maxDataBytes bounds DATA read from @FILE or @-: more than a server with
+// the default frame limit takes (16 Mi UTF-16 units, at most 48 MiB of
+// UTF-8), so that no DATA such a server accepts is refused, while
+// @/dev/zero, a runaway pipe or the wrong file fails at once, before
+// connecting, rather than filling memory (curl and grpcurl read it all).
+const maxDataBytes = 64 << 20
+
+// errDataTooLarge is the error of DATA over maxDataBytes.
+var errDataTooLarge = errors.New("DATA too large")
+
+// readData reads r to its end, at most maxDataBytes.
+func readData(r io.Reader) ([]byte, error) {
+	text, err := io.ReadAll(io.LimitReader(r, maxDataBytes+1))
+	if err == nil && len(text) > maxDataBytes {
+		return nil, errDataTooLarge
+	}
+	return text, err
+}
+
+// readDataFile reads file, at most maxDataBytes: a regular file longer
+// than that is refused without being read.
+func readDataFile(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > maxDataBytes {
+		return nil, errDataTooLarge
+	}
+	return readData(f)
 }
 
 // compactJSON checks that b holds exactly one JSON value and returns it

@@ -1,7 +1,7 @@
 // Command msgpattern serves, calls and load-tests NestJS-compatible
 // message-pattern services.
 //
-//	msgpattern serve [--addr :4061] [--metrics-addr :9090]   run the demo server
+//	msgpattern serve [--addr :4061] [--metrics-addr 127.0.0.1:9090]   run the demo server
 //	msgpattern send [flags] PATTERN [DATA]                   call a pattern, print the reply
 //	msgpattern emit [flags] PATTERN [DATA]                   send an event
 //	msgpattern bench [flags] PATTERN [DATA]                  load-test a pattern

@@ -21,8 +21,8 @@ reply, each value of a stream (an Observable) as it arrives.
            the same handler, as in NestJS); or, if it starts with '{', a JSON
            object: '{"cmd":"sum","role":"math"}' (key order does not matter)
   DATA     one JSON value: '[1,2,3]', '{"id":7}', '"text"' (a string needs
-           its JSON quotes); @FILE reads it from a file, @- from stdin;
-           null when absent
+           its JSON quotes); @FILE reads it from a file, @- from stdin
+           (64 MiB at most); null when absent
 
 With --nats URL the call goes over NATS instead of TCP (NestJS's NATS
 wire), to one instance of the services that serve PATTERN there.

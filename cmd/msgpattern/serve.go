@@ -92,7 +92,7 @@ K, M or G suffix (powers of 1024); a negative value turns a bound off.
 
 Examples:
   msgpattern serve
-  msgpattern serve --addr 127.0.0.1:4061 --metrics-addr :9090 -v
+  msgpattern serve --addr 127.0.0.1:4061 --metrics-addr 127.0.0.1:9090 -v
   msgpattern serve --max-connections 200 --memory-budget 256M --write-timeout 5s
   msgpattern serve --tls-cert server.pem --tls-key server-key.pem --log-format json
   msgpattern serve --addr :4061 --nats-server 127.0.0.1:4222     # instance 1 + NATS
@@ -105,7 +105,8 @@ func serve(args []string) int {
 	var c serveCommand
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", envOr("MSGPATTERN_ADDR", ":4061"), "address to listen on (env MSGPATTERN_ADDR)")
-	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve metrics and health over HTTP on this address (/metrics Prometheus, /metrics.json JSON, /healthz); off when empty")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve metrics and health over HTTP, unauthenticated, on this host:port (/metrics Prometheus, /metrics.json JSON, /healthz); "+
+		"without a host (:9090) on every interface, 127.0.0.1:9090 for this machine only; off when empty")
 	fs.IntVar(&c.rateLimit, "rate-limit", -1, "requests per second per connection (burst: twice that, at least 200), 0 or -1 for none (the library's default is 100)")
 	fs.BoolVar(&c.verbose, "v", false, "log connections, and the embedded NATS server's notices (debug level)")
 	nonNegativeDuration(fs, &c.grace, "grace", 10*time.Second, "how long shutdown waits for in-flight requests")
