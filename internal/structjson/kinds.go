@@ -293,6 +293,14 @@ var zeroBase uint64
 // empty (non-nil) slice.
 func decodeSlice(t reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool {
 	size := t.Elem().Size()
+	// The first growth makes room for 4 elements of up to 128 bytes (512
+	// bytes in all), else for 1, as encoding/json does: a slice holding one
+	// wide element must not keep 4 alive (docs/SERVER.md's bound on what a
+	// decoded input holds per byte of JSON).
+	first := 4
+	if size > 128 {
+		first = 1
+	}
 	numbers := false
 	switch t.Elem().Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
@@ -318,7 +326,7 @@ func decodeSlice(t reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool
 			if i >= h.cap {
 				// Doubling from 4: encoding/json grows by one element at a
 				// time, which only its capacity (not the result) shows.
-				reflect.NewAt(t, p).Elem().Grow(max(4, h.cap))
+				reflect.NewAt(t, p).Elem().Grow(max(first, h.cap))
 			}
 			if i >= h.len {
 				h.len = i + 1
