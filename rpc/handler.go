@@ -45,8 +45,12 @@ type ResponseWriter interface {
 	// stands: NaN and ±Inf do not encode (JSON.stringify writes null, which
 	// would hide the bug from the caller): Send returns the error, and a
 	// handler returning it (as Func and Typed handlers do) gives the caller
-	// "Internal server error", counted as errors_by_kind.encode. Once the caller's
-	// connection has closed it returns ErrCallerGone. It waits while more
+	// "Internal server error", counted as errors_by_kind.encode. Once a
+	// write to the caller has failed (its connection was reset or dropped)
+	// it returns ErrCallerGone. A caller that closed is not told apart from
+	// one that only half-closed and still reads, so the first Sends after
+	// its close (and after ctx ended) may still return nil: a stream should
+	// watch ctx too. It waits while more
 	// than MaxQueuedReplyBytes/2 (at most 1 MiB) of replies wait for the
 	// caller to read them, so a stream never outruns a caller that reads.
 	// For an event it sends nothing, and returns the context's error once
