@@ -10,8 +10,9 @@ import (
 
 // Metrics is a snapshot of a server's counters, returned by
 // [Server.GetMetrics]. It marshals to JSON with snake_case keys; durations
-// are in milliseconds. Counters only grow, except the gauges InFlight and
-// ActiveConnections.
+// are in milliseconds. Counters only grow; the gauges InFlight,
+// ActiveConnections and the Limits marked "now" (MemoryHeldBytes,
+// HandedOffRunning, ClosingConnections) go up and down.
 type Metrics struct {
 	StartedAt     time.Time `json:"started_at"`
 	UptimeSeconds float64   `json:"uptime_seconds"`
