@@ -412,7 +412,12 @@ func (c *Client) publish(ctx context.Context, subject, reply string, packet []by
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		return ctx.Err()
+		select {
+		case err := <-done: // published after all: not the context's error
+			return err
+		default:
+			return ctx.Err()
+		}
 	}
 }
 

@@ -872,6 +872,9 @@ func (c *conn) finish(err error) {
 			// failed KeyUpdate answer leaves crypto/tls on its old read
 			// key), the write's failure is the cause.
 			err = werr
+			if werr.timedOut() {
+				err = errWriteStalled
+			}
 		}
 	}
 	switch {
@@ -908,16 +911,13 @@ func (c *conn) finish(err error) {
 		c.cancel()
 		linger = 0
 		s.limit.log(s.log, slog.LevelWarn, "closing connection: TLS records without data", "remote", c.remote, "err", err)
-	case errors.Is(err, errTLSWriteFailed):
+	case errors.Is(err, errTLSWriteFailed), errors.Is(err, errWriteStalled):
 		// A write crypto/tls made from inside Read (a KeyUpdate's answer)
 		// failed: nothing more can be sent. Failed as the batch writer's
 		// own writes fail: a peer that stopped reading counts as a slow
 		// consumer.
 		c.cancel()
 		linger = 0
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			err = errWriteStalled
-		}
 		c.out.fail(err)
 	case errors.Is(err, errOverBudget):
 		s.stats.overBudget.Add(1)

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
 	"sync/atomic"
 	"time"
 )
@@ -30,12 +31,16 @@ var (
 )
 
 // tlsWriteError is what reads return once a write failed: errTLSWriteFailed
-// and its cause.
+// and its cause. It does not unwrap to the cause: a write's
+// os.ErrDeadlineExceeded returned by Read would be taken by the reader for
+// one of its own read deadlines (and read again, for ever).
 type tlsWriteError struct{ cause error }
 
 func (e *tlsWriteError) Error() string        { return errTLSWriteFailed.Error() + ": " + e.cause.Error() }
 func (e *tlsWriteError) Is(target error) bool { return target == errTLSWriteFailed }
-func (e *tlsWriteError) Unwrap() error        { return e.cause }
+
+// timedOut reports whether the write failed at its deadline.
+func (e *tlsWriteError) timedOut() bool { return errors.Is(e.cause, os.ErrDeadlineExceeded) }
 
 // tlsListener is tls.NewListener over connections whose reads are capped
 // (handshakeCapped).
