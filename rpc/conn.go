@@ -754,6 +754,9 @@ func (c *conn) handleFrame(f wire.Frame) (lost bool) {
 	// (up to 3 bytes for each invalid one) is held as long as the request,
 	// so it is charged to the budget as a chunk is, and waited for.
 	n := wire.SanitizedLen(f.Body)
+	// A whole request is buffered while the reader waits: not idle
+	// (evictIdleLocked). The next fill clears it.
+	c.midFrame.Store(true)
 	if err := c.waitForBudget(n); err != nil {
 		c.finish(err)
 		return true
@@ -835,6 +838,12 @@ func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 
 	// If the monitor took the role meanwhile, busy was cleared by it.
 	lost = !c.busy.CompareAndSwap(rc, nil)
+	if lost || rc.overran.Load() {
+		// It ran long: the connection was busy until now, not idle since
+		// its last read (evictIdleLocked). Stored before inflight drops,
+		// which evictIdleLocked reads first.
+		c.activeAt.Store(monotime())
+	}
 	s.stats.inFlight.Add(-1)
 	c.inflight.Add(-1)
 	if !lost && rc.overran.Load() {

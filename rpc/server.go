@@ -260,8 +260,11 @@ func (s *Server) evictIdleLocked() bool {
 	var victim *conn
 	var oldest int64
 	for _, c := range s.connList {
-		at := c.activeAt.Load()
-		if now-at < int64(s.cfg.EvictIdleAfter) || c.inflight.Load() != 0 || c.midFrame.Load() ||
+		if c.inflight.Load() != 0 {
+			continue
+		}
+		at := c.activeAt.Load() // after inflight: a handler's end stores it first
+		if now-at < int64(s.cfg.EvictIdleAfter) || c.midFrame.Load() ||
 			c.out.queuedBytes() != 0 || c.evicted.Load() || c.draining.Load() {
 			continue
 		}

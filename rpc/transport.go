@@ -358,7 +358,14 @@ func (s *Server) allow(p *Peer, now int64) bool {
 	if p.limiter == nil && s.limiter == nil {
 		return true
 	}
-	if p.limiter != nil && !p.limiter.AllowN(monoTime(now), 1) {
+	t := monoTime(now)
+	if s.limiter == nil {
+		return p.limiter.AllowN(t, 1)
+	}
+	// With both limits, the peer's own token is taken only once the shared
+	// bucket let the request through: a request refused by the shared
+	// bucket is not run, and must not spend the peer's own budget.
+	if p.limiter != nil && p.limiter.TokensAt(t) < 1 {
 		return false
 	}
 	// The shared bucket takes the time of now, not of the read: a request
@@ -366,7 +373,10 @@ func (s *Server) allow(p *Peer, now int64) bool {
 	// earlier time moves the bucket back, so that the next connection's
 	// request found it refilled (68 requests passed a limit of 36). One
 	// connection's reads never go back in time: its own bucket may.
-	return s.limiter == nil || s.limiter.AllowN(monoTime(monotime()), 1)
+	if !s.limiter.AllowN(monoTime(monotime()), 1) {
+		return false
+	}
+	return p.limiter == nil || p.limiter.AllowN(t, 1)
 }
 
 // rateLimitedError is the error value of a request refused by a rate limit.
