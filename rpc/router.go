@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -99,6 +100,74 @@ func (r *Router) mayRoute(n int) bool {
 
 type routeTable struct {
 	routes map[string]*route
+	// nest10 maps the route keys a NestJS 10 client writes for object
+	// patterns whose strings need escaping to their routes: its
+	// transformPatternToRoute (before 11.1.18) escapes nothing, and its
+	// emit sends that key as the pattern, which is then not JSON and
+	// arrives as is. Nil when no route needs it.
+	nest10 map[string]*route
+}
+
+// withNest10Keys fills t.nest10 from t.routes. A key that two routes
+// would share is left out: neither is chosen by chance.
+func (t *routeTable) withNest10Keys() *routeTable {
+	t.nest10 = nil
+	shared := map[string]bool{}
+	for k, rt := range t.routes {
+		u, ok := nest10Key(k)
+		if !ok || shared[u] {
+			continue
+		}
+		if _, taken := t.routes[u]; taken {
+			continue
+		}
+		if t.nest10 == nil {
+			t.nest10 = map[string]*route{}
+		}
+		if _, dup := t.nest10[u]; dup {
+			delete(t.nest10, u)
+			shared[u] = true
+			continue
+		}
+		t.nest10[u] = rt
+	}
+	return t
+}
+
+// nest10Key is the key NestJS 10 writes for an object pattern whose route
+// key is key: each JSON string in it written unescaped. ok is false when
+// that is key itself (nothing escaped) or key is not an object's.
+func nest10Key(key string) (string, bool) {
+	if !strings.HasPrefix(key, "{") || !strings.Contains(key, `\`) {
+		return "", false
+	}
+	var b strings.Builder
+	for i := 0; i < len(key); {
+		if key[i] != '"' {
+			b.WriteByte(key[i])
+			i++
+			continue
+		}
+		end := i + 1
+		for end < len(key) && key[end] != '"' {
+			if key[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		if end >= len(key) {
+			return "", false
+		}
+		var text string
+		if json.Unmarshal([]byte(key[i:end+1]), &text) != nil {
+			return "", false
+		}
+		b.WriteByte('"')
+		b.WriteString(text)
+		b.WriteByte('"')
+		i = end + 1
+	}
+	return b.String(), true
 }
 
 // route is one registered handler.
@@ -189,7 +258,7 @@ func (r *Router) Use(mw ...Middleware) {
 		next.routes[k] = &c
 	}
 	r.middleware = chain
-	r.table.Store(next)
+	r.table.Store(next.withNest10Keys())
 }
 
 // wrap applies the middleware chain to h, the first outermost.
@@ -234,7 +303,7 @@ func (r *Router) register(p any, h Handler, event bool, opts []HandleOption) {
 	if limit := patternLimit(key); limit > r.maxRaw.Load() {
 		r.maxRaw.Store(limit) // before the route is visible: no lookup refuses it
 	}
-	r.table.Store(next)
+	r.table.Store(next.withNest10Keys())
 }
 
 // rpcPackage prefixes the names of this package's functions, whatever the
@@ -262,9 +331,15 @@ var cmdPrefix, cmdSuffix = []byte(`{"cmd":"`), []byte(`"}`)
 
 // lookup finds the handler for a route key. It does not allocate.
 func (r *Router) lookup(key []byte) *route {
-	routes := r.table.Load().routes
+	table := r.table.Load()
+	routes := table.routes
 	if rt, ok := routes[string(key)]; ok {
 		return rt
+	}
+	if table.nest10 != nil {
+		if rt, ok := table.nest10[string(key)]; ok {
+			return rt
+		}
 	}
 	// {"cmd":"x"} falls back to "x" when x needs no escaping.
 	if bytes.HasPrefix(key, cmdPrefix) && bytes.HasSuffix(key, cmdSuffix) && len(key) > len(cmdPrefix)+len(cmdSuffix) {
