@@ -6,7 +6,7 @@ import (
 )
 
 type folds struct {
-	Straße string
+	Straße  string
 	STRASSE string `json:"strasse"`
 	Kelvin  int    `json:"\u212aelvin"`
 	KELVIN  int
