@@ -5,7 +5,6 @@ package interop_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -59,17 +58,7 @@ func TestGoClientToNestServerTLS(t *testing.T) {
 			defer cancel()
 			k := contractChecks{t: t, ctx: ctx, c: c}
 			k.checkPatterns()
-			k.check("1 MiB echo", func() error {
-				s := largeText()
-				got, err := rpc.Call[string, string](ctx, c, "echo", s)
-				if err != nil {
-					return err
-				}
-				if got != s {
-					return fmt.Errorf("echo of %d bytes came back different (%d bytes)", len(s), len(got))
-				}
-				return nil
-			})
+			k.check("1 MiB echo", k.echoLarge)
 			k.checkStreamAndErrors()
 			k.check("events", func() error { return k.events(false) })
 			k.check("200 concurrent", k.concurrentSum2(200))

@@ -182,17 +182,7 @@ func testNestContract(t *testing.T, node, major string) {
 	// Each check runs on the same client (one connection), in order.
 	k := contractChecks{t: t, ctx: ctx, c: c}
 	k.checkPatterns()
-	k.check("1 MiB echo", func() error {
-		s := largeText()
-		got, err := rpc.Call[string, string](ctx, c, "echo", s)
-		if err != nil {
-			return err
-		}
-		if got != s {
-			return fmt.Errorf("echo of %d bytes came back as %d bytes, different", len(s), len(got))
-		}
-		return nil
-	})
+	k.check("1 MiB echo", k.echoLarge)
 	k.check("500 concurrent calls", func() error {
 		const n = 500
 		errs := make([]error, n)

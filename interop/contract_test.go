@@ -105,6 +105,19 @@ func (k contractChecks) checkPatterns() {
 
 // checkStreamAndErrors reads a stream and the errors a NestJS handler can
 // end with.
+// echoLarge echoes largeText (1 MiB of mixed text, astral included).
+func (k contractChecks) echoLarge() error {
+	s := largeText()
+	got, err := rpc.Call[string, string](k.ctx, k.c, "echo", s)
+	if err != nil {
+		return err
+	}
+	if got != s {
+		return fmt.Errorf("echo of %d bytes came back as %d bytes, different", len(s), len(got))
+	}
+	return nil
+}
+
 func (k contractChecks) checkStreamAndErrors() {
 	k.t.Helper()
 	k.check("stream", k.stream)

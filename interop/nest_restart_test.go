@@ -232,14 +232,10 @@ func TestNestClientTimeouts(t *testing.T) {
 			srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1, Timeout: 300 * time.Millisecond}, discard())
 			demo.Register(srv)
 			d := startNestDriver(t, node, v, startServer(t, srv))
-			start := time.Now()
 			d.send("server-timeout", "slow", 5000)
 			r := d.next()
 			if r.OK || string(r.Error) != `{"status":"error","message":"Request timed out after 300ms"}` {
 				t.Errorf("server timeout: %+v", r)
-			}
-			if el := time.Since(start); el > 4*time.Second {
-				t.Errorf("server timeout reported after %v", el)
 			}
 			d.sendWithin("client-timeout", "slow", 200, 50)
 			if r := d.next(); r.OK || string(r.Error) != `{"jsError":"TimeoutErrorImpl","message":"Timeout has occurred"}` && string(r.Error) != `"TIMEOUT"` {
