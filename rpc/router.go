@@ -115,7 +115,10 @@ func (t *routeTable) withNest10Keys() *routeTable {
 	shared := map[string]bool{}
 	for k, rt := range t.routes {
 		u, ok := nest10Key(k)
-		if !ok || shared[u] {
+		if !ok || shared[u] || json.Valid([]byte(u)) {
+			// Unescaped text that is JSON is another pattern as NestJS
+			// 11/12 (and Route) read it: a request to that pattern must
+			// not reach this route.
 			continue
 		}
 		if _, taken := t.routes[u]; taken {
@@ -135,39 +138,33 @@ func (t *routeTable) withNest10Keys() *routeTable {
 }
 
 // nest10Key is the key NestJS 10 writes for an object pattern whose route
-// key is key: each JSON string in it written unescaped. ok is false when
-// that is key itself (nothing escaped) or key is not an object's.
+// key is key: each string in it without its escapes. A route key escapes
+// only '"' and '\' (control characters, lone surrogates and all else are
+// written raw, see package pattern), so only those two are unescaped and
+// every other byte is kept as it is. ok is false when that is key itself
+// (nothing escaped) or key is not an object's.
 func nest10Key(key string) (string, bool) {
 	if !strings.HasPrefix(key, "{") || !strings.Contains(key, `\`) {
 		return "", false
 	}
-	var b strings.Builder
-	for i := 0; i < len(key); {
-		if key[i] != '"' {
-			b.WriteByte(key[i])
-			i++
-			continue
-		}
-		end := i + 1
-		for end < len(key) && key[end] != '"' {
-			if key[end] == '\\' {
-				end++
+	b := make([]byte, 0, len(key))
+	in := false // inside a string
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; {
+		case c == '"':
+			in = !in
+		case c == '\\':
+			if !in || i+1 == len(key) || key[i+1] != '"' && key[i+1] != '\\' {
+				return "", false // not a route key (a string route's text)
 			}
-			end++
+			i++
 		}
-		if end >= len(key) {
-			return "", false
-		}
-		var text string
-		if json.Unmarshal([]byte(key[i:end+1]), &text) != nil {
-			return "", false
-		}
-		b.WriteByte('"')
-		b.WriteString(text)
-		b.WriteByte('"')
-		i = end + 1
+		b = append(b, key[i])
 	}
-	return b.String(), true
+	if in {
+		return "", false
+	}
+	return string(b), true
 }
 
 // route is one registered handler.

@@ -3,6 +3,8 @@ package rpc
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/msgpattern/msgpattern/pattern"
 )
 
 // TestNest10Keys: the key NestJS 10 writes for an object pattern is its
@@ -13,7 +15,8 @@ func TestNest10Keys(t *testing.T) {
 	for _, tc := range []struct{ key, want string }{
 		{`{"cmd":"say \"hi\""}`, `{"cmd":"say "hi""}`},
 		{`{"cmd":"C:\\dir"}`, `{"cmd":"C:\dir"}`},
-		{`{"a":"x\ny","b":"\u0001"}`, "{\"a\":\"x\ny\",\"b\":\"\x01\"}"},
+		// Route keys write control characters raw: only '"' and '\' are escaped.
+		{"{\"a\":\"x\ny\\\"\",\"b\":\"\x01\"}", "{\"a\":\"x\ny\"\",\"b\":\"\x01\"}"},
 		{`{"a":{"b":["\"",1]}}`, `{"a":{"b":[""",1]}}`},
 	} {
 		if got, ok := nest10Key(tc.key); !ok || got != tc.want {
@@ -46,5 +49,47 @@ func TestNest10Keys(t *testing.T) {
 	}
 	if rt := r.lookup([]byte(`{"x":"1","y":"2"}`)); rt == nil || rt.key != `{"x":"1","y":"2"}` {
 		t.Errorf("a real route key found %v, want its own route", rt)
+	}
+}
+
+// TestNest10KeyOfRawControlCharacters: route keys write control
+// characters raw and escape only '"' and '\' (package pattern), so NestJS
+// 10's key for such a pattern is the route key with just those two
+// unescaped. A pattern holding a tab (or a newline) and a quote must be
+// found by the text NestJS 10's emit sends, as one holding only a quote is.
+func TestNest10KeyOfRawControlCharacters(t *testing.T) {
+	r := NewRouter()
+	ok := Func(func(json.RawMessage) (any, error) { return "ok", nil })
+	for _, v := range []string{"say \"hi\"\tnow", "line1\nC:\\dir"} {
+		r.HandleEvent(map[string]any{"cmd": v}, ok)
+		// NestJS 10.4: transformPatternToRoute writes `"${value}"`, then
+		// JSON.stringify({pattern: route, data}) puts it on the wire.
+		nest10 := `{"cmd":"` + v + `"}`
+		wireJSON, _ := json.Marshal(nest10)
+		key, routed := pattern.Route(wireJSON, nil)
+		if !routed {
+			t.Fatalf("pattern.Route(%s) routes nothing", wireJSON)
+		}
+		if rt := r.lookup(key); rt == nil {
+			t.Errorf("NestJS 10's event to {cmd: %q} (pattern %s) found no route", v, wireJSON)
+		}
+	}
+}
+
+// TestNest10KeyDoesNotTakeAnotherPattern: a pattern whose string holds
+// `","` has, unescaped, the route key of a different, well-formed pattern.
+// A NestJS 11/12 client's request to that other pattern, which no handler
+// serves, must get "no handler" (as from NestJS 12), not run the first
+// pattern's handler.
+func TestNest10KeyDoesNotTakeAnotherPattern(t *testing.T) {
+	r := NewRouter()
+	r.Handle(map[string]any{"role": `admin","user":"alice`}, Func(func(json.RawMessage) (any, error) { return "wrong handler", nil }))
+	// What a NestJS 12 client sends for send({role: 'admin', user: 'alice'}).
+	key, ok := pattern.Route([]byte(`{"role":"admin","user":"alice"}`), nil)
+	if !ok {
+		t.Fatal("no route")
+	}
+	if rt := r.lookup(key); rt != nil {
+		t.Fatalf("the request to %s ran the handler of %s", key, rt.key)
 	}
 }

@@ -40,11 +40,15 @@ type Server struct {
 	dispatching  atomic.Int64  // Dispatch calls in progress
 	cutCounted   atomic.Bool   // Shutdown counted the handlers it cut off (ErrorCounts.ShutdownCut)
 	dispatchIdle chan struct{} // signalled when dispatching drops to 0
+	// dispatchShut is set once Shutdown's drain found no dispatch in
+	// progress: later ones are refused, not run unwaited.
+	dispatchShut atomic.Bool
 	onShutdown   []func(context.Context)
-	hooksDone    chan struct{}     // closed once the OnShutdown hooks returned; made by the first beginClose
-	closed       chan struct{}     // closed by the first beginClose: accept loops stop their backoff
-	transports   []*transportStats // other than TCP, under mu
-	tcpRequests  atomic.Uint64     // TCP's row as last reported (transportsSnapshot)
+	hooksDone    chan struct{}      // closed once the OnShutdown hooks returned; made by the first beginClose
+	hooksCancel  context.CancelFunc // ends the hooks' context: Close during a Shutdown's hooks; set by the first beginClose
+	closed       chan struct{}      // closed by the first beginClose: accept loops stop their backoff
+	transports   []*transportStats  // other than TCP, under mu
+	tcpRequests  atomic.Uint64      // TCP's row as last reported (transportsSnapshot)
 	tcpEvents    atomic.Uint64
 	otherPeer    atomic.Pointer[Peer] // of messages dispatched without a peer
 
@@ -368,14 +372,16 @@ func (s *Server) isClosing() bool {
 // progress: the transports' OnShutdown hooks run once, and a later call
 // waits for them (or its ctx) before it waits for the rest.
 func (s *Server) Shutdown(ctx context.Context) error {
-	conns, hooks, hooksDone, first := s.beginClose()
+	hctx, hcancel := context.WithCancel(ctx)
+	defer hcancel()
+	conns, hooks, hooksDone, first := s.beginClose(hcancel)
 	for _, c := range conns {
 		c.draining.Store(true)
 		c.stopReading()
 	}
 	var err error
 	if first {
-		s.runHooks(ctx, hooks)
+		s.runHooks(hctx, hooks)
 		close(hooksDone)
 	} else if !isDone(hooksDone) { // what is done already does not depend on ctx
 		select {
@@ -400,6 +406,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		break
 	}
 	if err == nil {
+		err = s.drainDispatches(ctx)
+	}
+	if err == nil {
+		// From now on Dispatch refuses; one that counted itself in before
+		// it saw this is waited for (both sides are sequentially
+		// consistent atomics: it is counted, or it sees the flag).
+		s.dispatchShut.Store(true)
 		err = s.drainDispatches(ctx)
 	}
 	if err != nil {
@@ -441,12 +454,19 @@ func (s *Server) runHooks(ctx context.Context, hooks []func(context.Context)) {
 // Close closes the server at once: listeners, connections and handler
 // contexts. Replies not yet written are lost; prefer Shutdown.
 func (s *Server) Close() error {
-	_, hooks, hooksDone, first := s.beginClose()
+	_, hooks, hooksDone, first := s.beginClose(nil)
 	if first {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		s.runHooks(ctx, hooks)
 		close(hooksDone)
+	} else {
+		// A Shutdown is running the hooks: they are told to stop now.
+		s.mu.Lock()
+		if s.hooksCancel != nil {
+			s.hooksCancel()
+		}
+		s.mu.Unlock()
 	}
 	s.forceClose()
 	s.serving.Wait()
@@ -458,13 +478,14 @@ func (s *Server) Close() error {
 // the connections open at that moment, and the OnShutdown hooks with the
 // channel to close once they returned. first is true for the call that
 // must run them: the first.
-func (s *Server) beginClose() (conns []*conn, hooks []func(context.Context), hooksDone chan struct{}, first bool) {
+func (s *Server) beginClose(hooksCancel context.CancelFunc) (conns []*conn, hooks []func(context.Context), hooksDone chan struct{}, first bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closing {
 		first = true
 		hooks = s.onShutdown
 		s.hooksDone = make(chan struct{})
+		s.hooksCancel = hooksCancel
 		s.closing = true
 		close(s.closed)
 		if !s.started { // nothing runs the monitor's loop: let shutdown() return

@@ -34,8 +34,13 @@ import (
 type Peer struct {
 	addr      net.Addr
 	transport string
-	limiter   *rate.Limiter   // nil when per-peer rate limiting is off
-	stats     *transportStats // nil for TCP, whose counts are the rest
+	limiter   *rate.Limiter // nil when per-peer rate limiting is off
+	// limitMu makes allow's look at the peer's bucket, the shared bucket's
+	// take and the peer's take one step when a transport dispatches one
+	// peer's messages concurrently (NATS): else requests its own bucket
+	// refuses could each spend a token of the shared one.
+	limitMu sync.Mutex
+	stats   *transportStats // nil for TCP, whose counts are the rest
 }
 
 // NewPeer returns a peer of the named transport ("nats", …) with address
@@ -67,8 +72,10 @@ type ReplyWriter interface {
 // Message is one packet a transport received, for [Server.Dispatch].
 type Message struct {
 	// Packet is the JSON of the NestJS packet: {"pattern":…,"data":…,
-	// "id":…} plus NestJS 12's "metadata". It must stay unmodified until
-	// Dispatch returns; handlers may keep slices of it.
+	// "id":…} plus NestJS 12's "metadata". The transport must not modify
+	// or reuse it once passed to Dispatch, not even after Dispatch
+	// returns: handlers (and event handlers still running) may keep slices
+	// of it, and a Request's raw members stay valid while referenced.
 	Packet []byte
 	// Route, when set, is the route key the transport matched, and the
 	// message is routed by it instead of the packet's pattern (NestJS's
@@ -79,7 +86,8 @@ type Message struct {
 	// means an anonymous peer with no rate limit of its own.
 	Peer *Peer
 	// Header holds the transport's message headers, if any, for
-	// [Request.Header].
+	// [Request.Header], which hands this map to handlers: like Packet, it
+	// is not modified once passed to Dispatch.
 	Header map[string][]string
 	// External, with Route set, takes a Packet that is not a NestJS packet
 	// — JSON that is not an object, or an object with neither a "pattern"
@@ -91,7 +99,8 @@ type Message struct {
 }
 
 // ErrShuttingDown is returned by Dispatch once the server is closed (Close,
-// or Shutdown's context ended): the message was answered with
+// Shutdown's context ended, or Shutdown's drain of the dispatches in
+// progress completed): the message was answered with
 // {"status":"error","message":"Server shutting down"}.
 var ErrShuttingDown = errors.New("rpc: server shutting down")
 
@@ -221,7 +230,7 @@ func (s *Server) unnamedPeer() *Peer {
 // read. Shutdown waits for the count to drop to zero.
 func (s *Server) enterDispatch() bool {
 	s.dispatching.Add(1)
-	if s.baseCtx.Err() != nil {
+	if s.dispatchShut.Load() || s.baseCtx.Err() != nil {
 		s.exitDispatch()
 		return false
 	}
@@ -252,8 +261,13 @@ func (s *Server) drainDispatches(ctx context.Context) error {
 // OnShutdown registers f to be called when Shutdown or Close begins: a
 // transport stops taking new messages there and hands those it already
 // received to Dispatch (NATS: drains its subscriptions), then returns.
-// Shutdown calls the hooks concurrently, each with Shutdown's context (Close:
-// an ended one), waits for them, then for the dispatches in progress.
+// f must not return before every such message's Dispatch call has begun: a
+// transport that dispatches from goroutines of its own waits for them (as
+// natsrpc waits for its workers), since once the hooks have returned and
+// no dispatch is in progress, Dispatch refuses (ErrShuttingDown).
+// Shutdown calls the hooks concurrently, each with Shutdown's context (a
+// Close during them ends it; Close's own: an ended one), waits for them,
+// then for the dispatches in progress.
 // Once Shutdown or Close has begun, f is not registered and OnShutdown
 // returns ErrServerClosed: the transport must not start.
 func (s *Server) OnShutdown(f func(ctx context.Context)) error {
@@ -365,6 +379,10 @@ func (s *Server) allow(p *Peer, now int64) bool {
 	// With both limits, the peer's own token is taken only once the shared
 	// bucket let the request through: a request refused by the shared
 	// bucket is not run, and must not spend the peer's own budget.
+	if p.limiter != nil {
+		p.limitMu.Lock()
+		defer p.limitMu.Unlock()
+	}
 	if p.limiter != nil && p.limiter.TokensAt(t) < 1 {
 		return false
 	}

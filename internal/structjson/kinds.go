@@ -324,8 +324,9 @@ func decodeSlice(t reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool
 				}
 			}
 			if i >= h.cap {
-				// Doubling from 4: encoding/json grows by one element at a
-				// time, which only its capacity (not the result) shows.
+				// Doubling from 4 (from 1 past 128 bytes, see first):
+				// encoding/json grows by one element at a time, which only
+				// its capacity (not the result) shows.
 				reflect.NewAt(t, p).Elem().Grow(max(first, h.cap))
 			}
 			if i >= h.len {
