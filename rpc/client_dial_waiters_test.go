@@ -5,8 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,9 +67,9 @@ func TestClientDialWaitersFailWithTheDial(t *testing.T) {
 	// Wait until every caller is in the slot's get: one dialling, the
 	// others waiting for that dial.
 	deadline := time.Now().Add(10 * time.Second)
-	for inGet() < callers {
+	for goroutinesIn("rpc.(*clientSlot).get(") < callers {
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d callers reached the dial", inGet())
+			t.Fatalf("only %d callers reached the dial", goroutinesIn("rpc.(*clientSlot).get("))
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -86,10 +84,4 @@ func TestClientDialWaitersFailWithTheDial(t *testing.T) {
 	if n := accepted.Load(); n != 1 {
 		t.Errorf("%d dials for %d callers that all waited on one failed dial: each waiter dialled again in turn (want 1)", n, callers)
 	}
-}
-
-func inGet() int {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "rpc.(*clientSlot).get(")
 }

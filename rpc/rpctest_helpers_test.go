@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -531,4 +532,17 @@ func shutdownBegun(s *rpc.Server, shut chan<- error) {
 	for !errors.Is(s.Start(), rpc.ErrServerClosed) {
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// goroutinesIn counts the goroutines whose stack holds fn.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, fn) {
+			n++
+		}
+	}
+	return n
 }

@@ -251,6 +251,15 @@ func (s *Server) drainDispatches(ctx context.Context) error {
 	for s.dispatching.Load() > 0 {
 		select {
 		case <-s.dispatchIdle:
+			// One signal for any number of waiters (concurrent
+			// Shutdowns): pass it on. A signal left over is harmless:
+			// the count is looked at again before waiting.
+			if s.dispatching.Load() == 0 {
+				select {
+				case s.dispatchIdle <- struct{}{}:
+				default:
+				}
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
