@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msgpattern/msgpattern/internal/demo"
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
@@ -121,12 +120,6 @@ func (d *nestDriver) next() scenarioResult {
 	return scenarioResult{}
 }
 
-func newDemoServer(addr string) *rpc.Server {
-	srv := rpc.NewServer(&rpc.Config{Addr: addr, RateLimitPerSec: -1}, discard())
-	demo.Register(srv)
-	return srv
-}
-
 // TestNestClientAcrossGoServerRestart: a NestJS ClientProxy's requests in
 // flight when our server shuts down gracefully still get their replies;
 // once the server is gone a call fails at once (not at its timeout); a new
@@ -136,7 +129,7 @@ func TestNestClientAcrossGoServerRestart(t *testing.T) {
 	for _, v := range nestMajors {
 		t.Run("nest"+v, func(t *testing.T) {
 			t.Parallel()
-			first := newDemoServer("127.0.0.1:0")
+			first := newDemoServer(rpc.Config{})
 			if err := first.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +167,7 @@ func TestNestClientAcrossGoServerRestart(t *testing.T) {
 			}
 			t.Logf("call while down failed after %v", time.Since(start).Round(time.Millisecond))
 
-			second := newDemoServer(addr)
+			second := newDemoServer(rpc.Config{Addr: addr})
 			startServer(t, second)
 			var last scenarioResult
 			for i := 0; i < 20; i++ {
@@ -205,7 +198,7 @@ func TestNestClientSendToEventHandler(t *testing.T) {
 	for _, v := range nestMajors {
 		t.Run("nest"+v, func(t *testing.T) {
 			t.Parallel()
-			srv := newDemoServer("127.0.0.1:0")
+			srv := newDemoServer(rpc.Config{})
 			d := startNestDriver(t, node, v, startServer(t, srv))
 			d.send("send-to-event", "evt", map[string]int{"n": 7})
 			r := d.next()
@@ -229,8 +222,7 @@ func TestNestClientTimeouts(t *testing.T) {
 	for _, v := range nestMajors {
 		t.Run("nest"+v, func(t *testing.T) {
 			t.Parallel()
-			srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1, Timeout: 300 * time.Millisecond}, discard())
-			demo.Register(srv)
+			srv := newDemoServer(rpc.Config{Timeout: 300 * time.Millisecond})
 			d := startNestDriver(t, node, v, startServer(t, srv))
 			d.send("server-timeout", "slow", 5000)
 			r := d.next()

@@ -3,8 +3,6 @@ package interop_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -85,13 +83,27 @@ func TestNestClientToGoServer(t *testing.T) {
 	for _, v := range nestMajors {
 		t.Run("nest"+v, func(t *testing.T) {
 			t.Parallel()
-			// 500 concurrent sends on one connection: no per-connection rate limit.
-			srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			demo.Register(srv)
+			srv := newDemoServer(rpc.Config{})
 			port := startServer(t, srv)
 			checkScenarios(t, runClient(t, node, v, port), srv)
 		})
 	}
+}
+
+// newDemoServer is the demo contract's server (internal/demo) with cfg,
+// on a loopback port unless cfg.Addr says otherwise, and without a
+// per-connection rate limit (the scenarios make 500 concurrent sends on
+// one connection) unless cfg sets one.
+func newDemoServer(cfg rpc.Config) *rpc.Server {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.RateLimitPerSec == 0 {
+		cfg.RateLimitPerSec = -1
+	}
+	srv := rpc.NewServer(&cfg, discard())
+	demo.Register(srv)
+	return srv
 }
 
 // startServer starts srv on its address, shut down (given 5 s) when the

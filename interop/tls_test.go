@@ -9,14 +9,11 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/msgpattern/msgpattern/internal/demo"
 	"github.com/msgpattern/msgpattern/internal/testcert"
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -25,10 +22,7 @@ import (
 // loopback port and returns the port.
 func startTLSDemoServer(t *testing.T, cfg *tls.Config) (*rpc.Server, string) {
 	t.Helper()
-	// 500 concurrent sends on one connection: no per-connection rate limit.
-	srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0", RateLimitPerSec: -1, TLSConfig: cfg},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	demo.Register(srv)
+	srv := newDemoServer(rpc.Config{TLSConfig: cfg})
 	return srv, startServer(t, srv)
 }
 

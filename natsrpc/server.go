@@ -450,7 +450,8 @@ func (s *Server) peerOf(reply string) *rpc.Peer {
 		return s.evtPeer
 	}
 	key := requesterKey(reply)
-	if len(key) > maxPeerKey {
+	hashed := len(key) > maxPeerKey
+	if hashed {
 		key = "#" + strconv.FormatUint(maphash.String(peerKeySeed, key), 36)
 	}
 	s.mu.Lock()
@@ -461,9 +462,12 @@ func (s *Server) peerOf(reply string) *rpc.Peer {
 			clear(s.peers)
 		}
 		p = s.rpc.NewPeer("nats", nil)
-		// A copy: the key is a substring of the message's reply subject,
-		// which it would keep alive (up to 4 KiB each).
-		s.peers[strings.Clone(key)] = p
+		if !hashed {
+			// A copy: the key is a substring of the message's reply
+			// subject, which it would keep alive (up to 4 KiB each).
+			key = strings.Clone(key)
+		}
+		s.peers[key] = p
 	}
 	return p
 }

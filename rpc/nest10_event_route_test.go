@@ -1,17 +1,12 @@
 package rpc_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf16"
 
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -23,33 +18,20 @@ import (
 // server routes it to @EventPattern({cmd: 'say "hi"'}); ours dropped it
 // as matching no handler (measured in interop/ with NestJS 10.4.22).
 func TestNest10EventUnescapedRoute(t *testing.T) {
-	srv := rpc.NewServer(&rpc.Config{Addr: "127.0.0.1:0"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	got := make(chan string, 4)
-	for _, v := range []string{`say "hi"`, `C:\dir\n`} {
-		srv.HandleEvent(map[string]any{"cmd": v}, rpc.Event(func(_ context.Context, d string) error {
-			got <- d
-			return nil
-		}))
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown(context.Background())
-	conn, err := net.Dial("tcp", srv.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	w := bufio.NewWriter(conn)
+	s, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) {
+		for _, v := range []string{`say "hi"`, `C:\dir\n`} {
+			s.HandleEvent(map[string]any{"cmd": v}, rpc.Event(func(_ context.Context, d string) error {
+				got <- d
+				return nil
+			}))
+		}
+	})
+	c := dial(t, s)
 	// What NestJS 10.4.22's JSON.stringify({pattern: route, data}) gives.
 	for _, route := range []string{`{"cmd":"say "hi""}`, `{"cmd":"C:\dir\n"}`} {
 		p, _ := json.Marshal(route)
-		body := `{"pattern":` + string(p) + `,"data":` + strconv.Quote(route) + `}`
-		n := len(utf16.Encode([]rune(body)))
-		w.WriteString(strconv.Itoa(n) + "#" + body)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
+		c.write(frame(`{"pattern":` + string(p) + `,"data":` + strconv.Quote(route) + `}`))
 	}
 	var seen []string
 	for len(seen) < 2 {
@@ -58,7 +40,7 @@ func TestNest10EventUnescapedRoute(t *testing.T) {
 			seen = append(seen, d)
 		case <-time.After(5 * time.Second):
 			t.Fatalf("after 5 s the event handlers got %q; want both NestJS 10 events (no_event_handler: %d)",
-				seen, srv.GetMetrics().ErrorByKind.NoEventHandler)
+				seen, s.GetMetrics().ErrorByKind.NoEventHandler)
 		}
 	}
 	if !strings.Contains(strings.Join(seen, "|"), `say "hi"`) {

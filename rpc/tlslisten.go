@@ -110,8 +110,9 @@ func (h *handshakeCapped) SetWriteDeadline(t time.Time) error {
 
 func (h *handshakeCapped) Write(b []byte) (int, error) {
 	if h.writeTimeout > 0 {
-		if d := h.wdl.Load(); d == 0 || d > 0 && d <= time.Now().UnixNano() {
-			h.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+		now := time.Now()
+		if d := h.wdl.Load(); d == 0 || d > 0 && d <= now.UnixNano() {
+			h.SetWriteDeadline(now.Add(h.writeTimeout))
 		}
 	}
 	n, err := h.Conn.Write(b)
