@@ -14,12 +14,14 @@ import (
 // silent for HeartbeatTimeout is then closed"). While it receives a long
 // stream it reads all the time, so it never pings, and the server drops it
 // as silent: the stream is cut. Here the server's and the client's
-// heartbeats are 100ms/500ms and the stream lasts about 2 s; with the
+// heartbeats are 50ms/1s and the stream lasts about 3 s; with the
 // defaults (10s/30s) any stream or long reply lasting more than 30 s on a
 // connection that was once idle for 10 s is cut the same way.
 func TestClientHeartbeatsWhileReceivingStream(t *testing.T) {
 	t.Parallel()
-	hbInterval, hbTimeout := 100*time.Millisecond, 500*time.Millisecond
+	// The timeout is 20 intervals: a loaded CI machine running this package
+	// with -race delayed the client's pings by 400 ms when it was 5.
+	hbInterval, hbTimeout := 50*time.Millisecond, time.Second
 	cfg := rpc.Config{HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout}
 	srv, _ := startServer(t, cfg, func(s *rpc.Server) {
 		s.Handle("ticks", rpc.Stream(func(ctx context.Context, n int) iter.Seq2[int, error] {
@@ -49,7 +51,7 @@ func TestClientHeartbeatsWhileReceivingStream(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	const want = 100 // about 2 s, four HeartbeatTimeouts
+	const want = 150 // about 3 s, three HeartbeatTimeouts
 	got, start := 0, time.Now()
 	var streamErr error
 	for _, err := range rpc.StreamOf[int](ctx, c, "ticks", want) {
