@@ -173,22 +173,32 @@ func TestClientCancelSparesOtherCallsWrite(t *testing.T) {
 // failed Emit delivers the event twice.
 func TestClientEmitErrorMeansNotSent(t *testing.T) {
 	ln, accepted := acceptOne(t)
+	// Connected before the Emit: with a lazy dial, a loaded machine spent
+	// the Emit's whole second encoding 16 MiB (-race), the Emit failed
+	// without dialling, and the test waited for a connection for ever.
 	c, err := rpc.NewClient(ln.Addr().String(), rpc.WithClientLogger(discardLogger()),
-		rpc.WithHeartbeat(0, 0), rpc.WithWriteTimeout(time.Minute))
+		rpc.WithHeartbeat(0, 0), rpc.WithWriteTimeout(time.Minute), rpc.WithEagerConnect())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	var nc net.Conn
+	select {
+	case nc = <-accepted:
+	case <-time.After(ioTimeout):
+		t.Fatal("the client did not connect")
+	}
+	defer nc.Close()
 
 	big := strings.Repeat("x", 16<<20) // far more than the socket buffers hold
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	// Long enough for the event to be encoded and its write to be under
+	// way (and stuck) when the context ends.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second+4*encodeCost(t, big))
 	defer cancel()
 	emitErr := c.Emit(ctx, "evt", big) // the server reads nothing yet
 	if emitErr == nil {
 		t.Fatal("Emit of 16 MiB alone on its connection returned nil, though the server has read nothing")
 	}
-	nc := <-accepted
-	defer nc.Close()
 
 	// Now the server reads: does the event arrive, whole?
 	nc.SetReadDeadline(time.Now().Add(30 * time.Second))

@@ -135,12 +135,14 @@ func TestClientHeartbeatAgainstNestJS(t *testing.T) {
 		w(string(wire.AppendNoHandler(nil, wire.NestJS, req.ID)))
 		return true
 	})
-	c := newTestClient(t, fake.addr, rpc.WithHeartbeat(20*time.Millisecond, 100*time.Millisecond))
+	// The ping's answer must come within the timeout: 1 s, not 100 ms, which
+	// a loaded machine can take to run the fake server's goroutine.
+	c := newTestClient(t, fake.addr, rpc.WithHeartbeat(20*time.Millisecond, time.Second))
 	err := c.Send(context.Background(), "x", nil, nil)
 	if !errors.Is(err, rpc.ErrNoHandler) {
 		t.Fatalf("got %v", err)
 	}
-	time.Sleep(400 * time.Millisecond) // many intervals, several timeouts
+	time.Sleep(2500 * time.Millisecond) // many intervals, two timeouts
 	if pings.Load() != 1 {
 		t.Errorf("server got %d pings; want exactly 1 (then the client knows)", pings.Load())
 	}

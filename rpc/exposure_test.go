@@ -654,19 +654,24 @@ func TestClientConcurrentWritesBounded(t *testing.T) {
 func TestExposeServerPauseKeepsHealthyPeer(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
-	s, _ := startServer(t, rpc.Config{MaxInFlight: 1, HeartbeatTimeout: 300 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond},
+	// Pings 50 ms apart against a 1 s HeartbeatTimeout (20 intervals), and
+	// a pause of 1.5 s: with 100 ms/300 ms a loaded machine could hold the
+	// test's goroutine past the timeout between the server's last read and
+	// the end of the test, and count a heartbeat failure of its own.
+	const hbInterval, hbTimeout, pings = 50 * time.Millisecond, time.Second, 30
+	s, _ := startServer(t, rpc.Config{MaxInFlight: 1, HeartbeatTimeout: hbTimeout, HeartbeatInterval: hbInterval},
 		func(s *rpc.Server) { registerExposure(s, release) })
 	c := dial(t, s)
 	c.call(`"msgpattern:heartbeat"`, `null`, `"hb0"`, valueReply(`"pong"`, `"hb0"`))
 	c.write(reqFrame(`"block"`, `null`, `"b"`) + reqFrame(`"sum"`, `[2]`, `"after"`))
-	for i := range 8 { // pings the paused server does not read yet
-		time.Sleep(100 * time.Millisecond)
+	for i := range pings { // pings the paused server does not read yet: 1.5 s, past HeartbeatTimeout
+		time.Sleep(hbInterval)
 		c.write(reqFrame(`"msgpattern:heartbeat"`, `null`, strconv.Quote(fmt.Sprint("hb", i+1))))
 	}
 	close(release)
 	c.expectFrame(valueReply(`"released"`, `"b"`))
 	c.expectFrame(valueReply(`2`, `"after"`))
-	for i := range 8 {
+	for i := range pings {
 		id := strconv.Quote(fmt.Sprint("hb", i+1))
 		c.expectFrame(valueReply(`"pong"`, id))
 	}

@@ -30,15 +30,20 @@ func TestHeartbeatPeerSurvivesHandlerCapPause(t *testing.T) {
 			t.Parallel()
 			var mu sync.Mutex
 			release := map[string]chan struct{}{"a": make(chan struct{}), "b": make(chan struct{})}
+			// The peer pings every 50 ms against a 1 s HeartbeatTimeout (20
+			// intervals): at 200 ms (5 intervals) a loaded CI machine can
+			// delay a ping past the timeout, as it did for
+			// TestClientHeartbeatsWhileReceivingStream.
+			const hbInterval, hbTimeout = 50 * time.Millisecond, time.Second
 			timeout := 60 * time.Second
 			if how == "times out" {
-				timeout = time.Second
+				timeout = hbTimeout
 			}
 			srv, _ := startServer(t, rpc.Config{
 				MaxHandlers:       1,
 				Timeout:           timeout,
-				HeartbeatInterval: 200 * time.Millisecond,
-				HeartbeatTimeout:  time.Second,
+				HeartbeatInterval: hbInterval,
+				HeartbeatTimeout:  hbTimeout,
 			}, func(s *rpc.Server) {
 				block := rpc.HandlerFunc(func(ctx context.Context, w rpc.ResponseWriter, r *rpc.Request) error {
 					mu.Lock()
@@ -78,7 +83,7 @@ func TestHeartbeatPeerSurvivesHandlerCapPause(t *testing.T) {
 				t.Fatalf("b's hand-off was not held back: %+v", limits(srv))
 			}
 
-			// A healthy peer: it pings every 200 ms throughout.
+			// A healthy peer: it pings every 50 ms throughout.
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
 			wg.Add(1)
@@ -88,7 +93,7 @@ func TestHeartbeatPeerSurvivesHandlerCapPause(t *testing.T) {
 					select {
 					case <-stop:
 						return
-					case <-time.After(200 * time.Millisecond):
+					case <-time.After(hbInterval):
 					}
 					b.nc.SetWriteDeadline(time.Now().Add(ioTimeout))
 					if _, err := io.WriteString(b.nc, reqFrame(`"msgpattern:heartbeat"`, "null", `"p`+strconv.Itoa(i)+`"`)); err != nil {

@@ -391,7 +391,11 @@ func TestWarmConnectionKeepsItsReader(t *testing.T) {
 // heartbeats and then falls silent is closed HeartbeatTimeout after its
 // last bytes, not warmFor later.
 func TestWarmWaitKeepsHeartbeatTimeout(t *testing.T) {
-	const hbTimeout, warm = 800 * time.Millisecond, 600 * time.Millisecond
+	// The two readings are hbTimeout (less a quarter, armReadDeadline
+	// renewing lazily) and warm+hbTimeout: with 800/600 ms only 400 ms
+	// separated the right one from the bound, which a loaded machine can
+	// add to a close. 2.5 s/2 s leave 1.4 s.
+	const hbTimeout, warm = 2500 * time.Millisecond, 2 * time.Second
 	s := startIdleTestServer(t, warm, Config{HeartbeatInterval: 100 * time.Millisecond, HeartbeatTimeout: hbTimeout})
 	nc, r := dialIdleTest(t, s)
 	ping := wire.AppendRequest(nil, wire.NestJS, heartbeatPatternJSON, []byte(`null`), nil, []byte(`"hb"`))
