@@ -60,7 +60,11 @@ func TestClientInboxFloodBounded(t *testing.T) {
 
 	held := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// Longer than everything before the check below may take (the
+		// flood alone took over 30 s on a loaded machine under -race, and
+		// the call then ended on its deadline before the slow-consumer
+		// error could reach it): only that error should end it.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		var out int
 		held <- c.Send(ctx, "hold", nil, &out)
