@@ -38,6 +38,15 @@ func TestMemStatsCarryProcessing(t *testing.T) {
 			t.Fatalf("sum: %v, %v", out, err)
 		}
 	}
+	// The server counts a request just after its reply has gone out: the
+	// last "sum" (and the first reading's own request) may not be counted
+	// yet when its reply arrives. Wait for the server's own count before
+	// taking the second reading, so that the reading is checked, not the race.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if m := srv.GetMetrics(); m.Requests+m.Events >= m0.Handled+calls+1 || time.Now().After(deadline) {
+			break
+		}
+	}
 	m1, err := c.memStats()
 	if err != nil {
 		t.Fatal(err)

@@ -40,7 +40,9 @@ func TestAbandonedRunIsNotNoReply(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+			// 1.5 s: ten "late" requests' time, so that some are measured
+			// before ctx ends even when dialing and scheduling are slow.
+			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 			defer cancel()
 			res, _ := tt.run(ctx)
 			if res.Requests == 0 {

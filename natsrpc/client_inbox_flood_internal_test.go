@@ -58,13 +58,13 @@ func TestClientInboxFloodBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The held call's deadline is far past the waits below: under -race on
+	// a loaded machine the flood and its delivery took over 30 s (the
+	// call's old deadline, which it then reported instead of the slow
+	// consumer), and a call that hangs must fail as one ("still waits").
 	held := make(chan error, 1)
 	go func() {
-		// Longer than everything before the check below may take (the
-		// flood alone took over 30 s on a loaded machine under -race, and
-		// the call then ended on its deadline before the slow-consumer
-		// error could reach it): only that error should end it.
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		var out int
 		held <- c.Send(ctx, "hold", nil, &out)
@@ -122,13 +122,14 @@ func TestClientInboxFloodBounded(t *testing.T) {
 		if !errors.Is(err, nats.ErrSlowConsumer) {
 			t.Errorf("the call pending when the inbox dropped messages: %v, want an error wrapping nats.ErrSlowConsumer", err)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(2 * time.Minute):
 		t.Fatal("the call pending when the inbox dropped messages still waits")
 	}
 	close(release)
 	releaseOnce = true
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Its reply comes after the queued flood is delivered: slow under -race.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out int
 	if err := c.Send(ctx, "echo", nil, &out); err != nil || out != 2 {

@@ -145,11 +145,21 @@ func TestClientToServer(t *testing.T) {
 						return nil
 					},
 					clientAttrs: map[string]string{"error.type": "no_handler"}},
-				{name: "timeout", route: "late", clientKind: trace.SpanKindClient, serverKind: trace.SpanKindServer, spans: 3, status: codes.Error,
+				{name: "timeout", route: "stall", clientKind: trace.SpanKindClient, serverKind: trace.SpanKindServer, spans: 3, status: codes.Error,
 					call: func(ctx context.Context) error {
-						ctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+						select {
+						case <-stallRelease: // left by a run whose request never reached the server
+						default:
+						}
+						// The server holds its reply until released, after
+						// the deadline: the deadline ends the call. 1 s (not
+						// 20 ms) lets the request reach the server, which
+						// makes the server span, on a loaded machine too.
+						ctx, cancel := context.WithTimeout(ctx, time.Second)
 						defer cancel()
-						if err := caller.Send(ctx, "late", nil, nil); !errors.Is(err, context.DeadlineExceeded) {
+						err := caller.Send(ctx, "stall", nil, nil)
+						stallRelease <- struct{}{}
+						if !errors.Is(err, context.DeadlineExceeded) {
 							return errors.New("not DeadlineExceeded")
 						}
 						return nil

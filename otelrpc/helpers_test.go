@@ -27,6 +27,10 @@ import (
 	"github.com/msgpattern/msgpattern/rpc"
 )
 
+// stallRelease lets the "stall" handler return: a test whose call gave up
+// on it releases it then, so that its reply cannot come before.
+var stallRelease = make(chan struct{}, 1)
+
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -75,6 +79,8 @@ func (s *seen) logText() string {
 //	typed   rpc.Typed over []int: other data does not decode
 //	late    returns "late" after 150 ms, ignoring its 50 ms timeout
 //	lateerr returns a plain error after 150 ms, ignoring its 50 ms timeout
+//	stall   returns "stalled" once released (stallRelease), or at its
+//	        10 s timeout
 //	ticks   a stream of 3, 2, 1
 //	whoami  the trace and span ids and trace state of its context and the
 //	        request's metadata; it logs a line with its context
@@ -120,6 +126,13 @@ func newTracedServer(t testing.TB, tp trace.TracerProvider, next func() rpc.Call
 		time.Sleep(150 * time.Millisecond)
 		return nil, errors.New("db: connection reset")
 	}), rpc.WithTimeout(50*time.Millisecond))
+	srv.Handle("stall", rpc.ContextFunc(func(ctx context.Context, _ json.RawMessage) (any, error) {
+		select {
+		case <-stallRelease:
+		case <-ctx.Done():
+		}
+		return "stalled", nil
+	}), rpc.WithTimeout(10*time.Second))
 	srv.Handle("ticks", rpc.Stream(func(ctx context.Context, _ json.RawMessage) iter.Seq2[int, error] {
 		record(ctx)
 		return func(yield func(int, error) bool) {
