@@ -380,12 +380,10 @@ func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool)
 // TestGoClientReconnectBackoffZeroMin: WithReconnectBackoff(0, max) must
 // not wait (about) max before every redial. Found while writing the restart
 // test: a client told to redial a restarted NestJS server at once
-// (minimum 0) waits 2.5–5 s instead.
-//
-// KNOWN BUG in rpc (Client.backoff): the minimum shifted left stays 0, and
-// the guard meant for overflow (`d <= 0`) turns it into backoffMax, so a
-// zero minimum gives waits in [max/2, max] after the first failed dial.
-// This test fails until that is fixed; it needs no node.
+// (minimum 0) waited 2.5–5 s instead: in Client.backoff the minimum
+// shifted left stayed 0, and the guard meant for overflow (`d <= 0`)
+// turned it into backoffMax. Fixed (a zero minimum never waits); the test
+// needs no node.
 func TestGoClientReconnectBackoffZeroMin(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

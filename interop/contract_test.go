@@ -235,13 +235,17 @@ func (k contractChecks) concurrentSum2(n int) func() error {
 // cancelledCall: the caller gives up on "slow"; the reply that comes later
 // is dropped, and the next call gets its own.
 func (k contractChecks) cancelledCall() error {
+	// 1000 ms against 50: when the deadline and the reply are both ready
+	// the caller's select picks at random, so a stall of 250 ms (within
+	// reach of a loaded machine) would fail half the time with 300.
 	cctx, ccancel := context.WithTimeout(k.ctx, 50*time.Millisecond)
 	defer ccancel()
-	if _, err := rpc.Call[int, string](cctx, k.c, "slow", 300); !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("slow 300 ms with a 50 ms deadline: got %v, want DeadlineExceeded", err)
+	if _, err := rpc.Call[int, string](cctx, k.c, "slow", 1000); !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("slow 1000 ms with a 50 ms deadline: got %v, want DeadlineExceeded", err)
 	}
-	if got, err := rpc.Call[int, string](k.ctx, k.c, "slow", 400); err != nil || got != "slow:400" {
-		return fmt.Errorf("slow 400 after the cancelled call = %q, %v", got, err)
+	// Still pending when the late reply comes.
+	if got, err := rpc.Call[int, string](k.ctx, k.c, "slow", 1100); err != nil || got != "slow:1100" {
+		return fmt.Errorf("slow 1100 after the cancelled call = %q, %v", got, err)
 	}
 	return nil
 }

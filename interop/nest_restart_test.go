@@ -222,25 +222,32 @@ func TestNestClientTimeouts(t *testing.T) {
 	for _, v := range nestMajors {
 		t.Run("nest"+v, func(t *testing.T) {
 			t.Parallel()
-			srv := newDemoServer(rpc.Config{Timeout: 300 * time.Millisecond})
+			// The server's timeout is 5 times the longest call that must
+			// beat it ("slow-after"): at 300 ms against 250, a 50 ms stall
+			// of a loaded machine turned that call into a timeout.
+			srv := newDemoServer(rpc.Config{Timeout: 3 * time.Second})
 			d := startNestDriver(t, node, v, startServer(t, srv))
 			d.send("server-timeout", "slow", 5000)
 			r := d.next()
-			if r.OK || string(r.Error) != `{"status":"error","message":"Request timed out after 300ms"}` {
+			if r.OK || string(r.Error) != `{"status":"error","message":"Request timed out after 3s"}` {
 				t.Errorf("server timeout: %+v", r)
 			}
-			d.sendWithin("client-timeout", "slow", 200, 50)
+			// The handler takes 8 times the client's 50 ms: node's timer
+			// loses to the reply only if node stalls for 350 ms (with
+			// 200 ms, a 150 ms stall was enough).
+			d.sendWithin("client-timeout", "slow", 400, 50)
 			if r := d.next(); r.OK || string(r.Error) != `{"jsError":"TimeoutErrorImpl","message":"Timeout has occurred"}` && string(r.Error) != `"TIMEOUT"` {
 				t.Errorf("client timeout: %+v", r)
 			}
-			d.send("slow-after", "slow", 250)
+			// Still pending when the late reply (at about 400 ms) comes.
+			d.send("slow-after", "slow", 600)
 			d.send("sum-after", "sum", []int{2, 3})
 			got := map[string]string{}
 			for range 2 {
 				r := d.next()
 				got[r.Scenario] = string(r.Result)
 			}
-			if got["slow-after"] != `"slow:250"` || got["sum-after"] != "5" {
+			if got["slow-after"] != `"slow:600"` || got["sum-after"] != "5" {
 				t.Errorf("after the timeouts: %v", got)
 			}
 		})
