@@ -169,13 +169,19 @@ func edgeGoServer(t *testing.T) *rpc.Server {
 	return srv
 }
 
+// edgeScript finds node, hands the edge patterns to the NestJS side (in
+// EDGE_PATTERNS) and writes its script.
+func edgeScript(t *testing.T, name, src string) (node, script string) {
+	node = requireNode(t)
+	pj, _ := json.Marshal(edgePatterns)
+	t.Setenv("EDGE_PATTERNS", string(pj))
+	return node, writeNestScript(t, name, src)
+}
+
 // TestNestClientEdgesToGoServer: a NestJS ClientProxy of each major calls
 // the edge patterns of our server.
 func TestNestClientEdgesToGoServer(t *testing.T) {
-	node := requireNode(t)
-	pj, _ := json.Marshal(edgePatterns)
-	t.Setenv("EDGE_PATTERNS", string(pj))
-	script := writeNestScript(t, "edge-client.mjs", edgeClientScript)
+	node, script := edgeScript(t, "edge-client.mjs", edgeClientScript)
 	for _, v := range nestMajors {
 		t.Run("nest"+v, func(t *testing.T) {
 			srv := edgeGoServer(t)
@@ -243,10 +249,7 @@ await serveTcp(nest, M, { host: args.host, port });
 // TestGoClientEdgesToNestServer: our client calls the edge patterns of a
 // NestJS server of each major.
 func TestGoClientEdgesToNestServer(t *testing.T) {
-	node := requireNode(t)
-	pj, _ := json.Marshal(edgePatterns)
-	t.Setenv("EDGE_PATTERNS", string(pj))
-	script := writeNestScript(t, "edge-server.mjs", edgeServerScript)
+	node, script := edgeScript(t, "edge-server.mjs", edgeServerScript)
 	for _, v := range nestMajors {
 		t.Run("nest"+v, func(t *testing.T) {
 			p, port := startNestProc(t, node, v, script, "--port", "0")
