@@ -72,6 +72,10 @@ type Result struct {
 	Elapsed  time.Duration
 	RPS      float64
 	Latency  Latency
+	// Lost is why the first connection the run did not close itself was
+	// lost (the server closed it, a reply over the frame limit…), nil if
+	// none was.
+	Lost error
 }
 
 // Error kinds.
@@ -306,6 +310,9 @@ func (r *run) measure(ctx context.Context, start func(ctx, sending context.Conte
 	res.Requests += res.ByKind[KindNoReply] + res.ByKind[KindDeadline]
 	if elapsed > 0 {
 		res.RPS = float64(res.Requests) / elapsed.Seconds()
+	}
+	if lost := r.connLost.Load(); lost != nil {
+		res.Lost = *lost
 	}
 	err := ctx.Err()
 	if lost := r.connLost.Load(); err == nil && res.Requests == 0 && lost != nil {

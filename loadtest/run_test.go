@@ -103,27 +103,40 @@ func TestRunClassifiesErrors(t *testing.T) {
 }
 
 func TestRunDurationRateAndWarmup(t *testing.T) {
-	srv := startServer(t, rpc.Config{})
-	var reports int
-	res, err := loadtest.Run(context.Background(), loadtest.Config{
-		Addr: srv.Addr().String(), Connections: 2, InFlight: 4,
-		Duration: 500 * time.Millisecond, Rate: 400, Warmup: 100 * time.Millisecond,
-		Pattern: []byte(`"slow"`), ProgressEvery: 100 * time.Millisecond,
-		Progress: func(loadtest.Progress) { reports++ },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 400/s for 0.5s: about 200 requests; generous bounds for a noisy machine.
-	if res.Requests < 100 || res.Requests > 300 || res.Errors != 0 {
-		t.Errorf("rate-limited run: %d requests, %d errors; want about 200 and 0", res.Requests, res.Errors)
-	}
-	if reports < 2 {
-		t.Errorf("%d progress reports, want several", reports)
-	}
-	time.Sleep(100 * time.Millisecond) // the server counts after replying
-	if handled := srv.GetMetrics().Requests; handled <= res.Requests {
-		t.Errorf("the server handled %d requests, the run measured %d: warmup requests must not be measured", handled, res.Requests)
+	// 400/s for 0.5s: about 200 requests. More than 300 breaks the cap and
+	// fails at once. Fewer than 100 is what a machine too loaded to wake
+	// the run's goroutines on time gives too (11 seen under -race at a
+	// load average of 9): that round is run again, three at most.
+	for round := 1; ; round++ {
+		srv := startServer(t, rpc.Config{})
+		var reports int
+		res, err := loadtest.Run(context.Background(), loadtest.Config{
+			Addr: srv.Addr().String(), Connections: 2, InFlight: 4,
+			Duration: 500 * time.Millisecond, Rate: 400, Warmup: 100 * time.Millisecond,
+			Pattern: []byte(`"slow"`), ProgressEvery: 100 * time.Millisecond,
+			Progress: func(loadtest.Progress) { reports++ },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Requests > 300 || res.Errors != 0 {
+			t.Fatalf("rate-limited run: %d requests, %d errors; want about 200 and 0", res.Requests, res.Errors)
+		}
+		if res.Requests < 100 {
+			if round == 3 {
+				t.Fatalf("rate-limited run: under 100 requests in each of three rounds (the last: %d); want about 200", res.Requests)
+			}
+			t.Logf("round %d: %d requests, want about 200: a starved machine; again", round, res.Requests)
+			continue
+		}
+		if reports < 2 {
+			t.Errorf("%d progress reports, want several", reports)
+		}
+		time.Sleep(100 * time.Millisecond) // the server counts after replying
+		if handled := srv.GetMetrics().Requests; handled <= res.Requests {
+			t.Errorf("the server handled %d requests, the run measured %d: warmup requests must not be measured", handled, res.Requests)
+		}
+		return
 	}
 }
 

@@ -257,14 +257,16 @@ func (c *Client) deliver(m *nats.Msg) {
 		}
 		var ok bool
 		if item, ok = classifyReply(data, token); !ok {
-			return // not a reply, or another call's
+			// Not a reply, or another call's; but messages dropped
+			// before it must still fail the calls pending (behind a
+			// flood of junk, no reply may come to tell).
+			c.checkDropped(m.Sub)
+			return
 		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if d, err := m.Sub.Dropped(); err == nil && d > c.dropped {
-		c.dropped = d
-		c.failAllLocked(errRepliesDropped)
+	if c.droppedLocked(m.Sub) {
 		return
 	}
 	ca := c.pending[token]
@@ -288,6 +290,28 @@ func (c *Client) deliver(m *nats.Msg) {
 		}
 	}
 	signal(ca.notify)
+}
+
+// checkDropped fails the calls pending if the inbox has dropped messages
+// since it last did.
+func (c *Client) checkDropped(sub *nats.Subscription) {
+	if d, err := sub.Dropped(); err != nil || d == 0 {
+		return // nothing ever dropped: no lock taken for junk
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.droppedLocked(sub)
+}
+
+// droppedLocked fails the calls pending, and reports so, if the inbox has
+// dropped messages since it last did; c.mu is held.
+func (c *Client) droppedLocked(sub *nats.Subscription) bool {
+	if d, err := sub.Dropped(); err == nil && d > c.dropped {
+		c.dropped = d
+		c.failAllLocked(errRepliesDropped)
+		return true
+	}
+	return false
 }
 
 // The headers of a NATS micro endpoint's error reply, whose body is empty.
@@ -552,10 +576,20 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...rpc.
 }
 
 // Flush waits until the NATS server has everything sent so far (events
-// included), or ctx ends.
+// included), or ctx ends; a ctx without deadline gets the client's default
+// timeout, as a call's does.
 func (c *Client) Flush(ctx context.Context) error {
 	if err := c.checkOpen(); err != nil {
 		return err
+	}
+	ctx, cancel := c.withDeadline(ctx)
+	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		// No timeout (WithCallTimeout(0)): nats.go's FlushWithContext
+		// refuses a context without deadline; one far off waits as ctx
+		// does.
+		ctx, cancel = context.WithDeadline(ctx, time.Now().AddDate(100, 0, 0))
+		defer cancel()
 	}
 	return c.nc.FlushWithContext(ctx)
 }

@@ -276,7 +276,8 @@ func (s *Server) drainDispatches(ctx context.Context) error {
 // no dispatch is in progress, Dispatch refuses (ErrShuttingDown).
 // Shutdown calls the hooks concurrently, each with Shutdown's context (a
 // Close during them ends it; Close's own: an ended one), waits for them,
-// then for the dispatches in progress.
+// then for the dispatches in progress. So f must not call Shutdown: that
+// call would wait for the hooks, f among them, until its own ctx ended.
 // Once Shutdown or Close has begun, f is not registered and OnShutdown
 // returns ErrServerClosed: the transport must not start.
 func (s *Server) OnShutdown(f func(ctx context.Context)) error {

@@ -207,7 +207,11 @@ func (c *benchCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 			res.Errors, res.Requests, 100*float64(res.Errors)/float64(res.Requests), c.maxErrorRate)
 		if res.ByKind[loadtest.KindNoReply] == res.Requests && c.nats == "" {
 			// Not one reply: a TLS server read plain frames, say.
-			if hint := c.tls.hint(rpc.ErrConnectionLost, c.tlsCfg); hint != "" {
+			cause := error(rpc.ErrConnectionLost)
+			if res.Lost != nil { // why: the server closed it, or the reply was over the frame limit
+				cause = fmt.Errorf("%w: %w", rpc.ErrConnectionLost, res.Lost)
+			}
+			if hint := c.tls.hint(cause, c.tlsCfg); hint != "" {
 				fmt.Fprintln(stderr, "hint:", hint)
 			}
 		}
