@@ -789,6 +789,14 @@ func (c *conn) serveFrame(body []byte, pin *chunkPin) (lost bool) {
 		if pin != nil {
 			pin.release()
 		}
+		// A refusal (no pattern, no handler, rate limited) or a pong was
+		// queued with no handler run, so no commit saw it: a long queue is
+		// written now, as commit writes a handler's. Else a chunk of tiny
+		// refused requests (up to 1 MiB, read at once) queues ten times
+		// its size of replies before the reader flushes or pauses.
+		if c.out.queuedBytes() > flushThreshold {
+			c.flush()
+		}
 		return false
 	}
 	rc.pin = pin

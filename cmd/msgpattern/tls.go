@@ -83,6 +83,12 @@ func (t *clientTLS) hint(err error, cfg *tls.Config) string {
 	case errors.Is(err, wire.ErrFrameTooLarge):
 		// The client closed it: the reply is over its frame limit.
 		return "the reply is longer than this client takes (16 Mi UTF-16 units)"
+	case errors.Is(err, wire.ErrCorruptLength) || errors.Is(err, wire.ErrSplitSurrogate):
+		// The client closed it: what came back is not NestJS framing.
+		if cfg == nil {
+			return "the server answered with bytes that are not NestJS TCP frames (<length>#<json>): is it a NestJS-compatible TCP server? If it serves TLS, connect with --tls or --cacert FILE"
+		}
+		return "the server answered with bytes that are not NestJS TCP frames (<length>#<json>): is it a NestJS-compatible TCP server?"
 	case cfg == nil:
 		return "the server closed the connection without a reply; if it serves TLS, connect with --tls or --cacert FILE; a request over its frame size limit (16 Mi UTF-16 units by default) is closed so too"
 	case t.cert == "": // the alert may be lost in the race with the close
