@@ -140,11 +140,31 @@ func (pl *plan) run(data []byte, p unsafe.Pointer) bool {
 var decoders = sync.Pool{New: func() any { return new(decoder) }}
 
 func (pl *plan) runWith(d *decoder, p unsafe.Pointer) bool {
-	if pl.custom && !d.validDocument() {
+	switch {
+	case pl.impure:
+		// A method that is not the standard library's may count, register
+		// or intern: encoding/json calls it once per value, and so must
+		// this, though it gives up on the document after calling it (a
+		// type error, a lone surrogate, a number out of range further on)
+		// and encoding/json decodes it all again. So the document is first
+		// decoded into a scratch value without calling the methods; only
+		// if that is exact are they called, in a second pass.
+		d.dry = true
+		ok := pl.decodeAll(d, reflect.New(pl.typ).UnsafePointer())
+		d.dry, d.pos, d.depth = false, 0, 0
+		if !ok {
+			return false
+		}
+	case pl.custom && !d.validDocument():
 		// A custom UnmarshalJSON or UnmarshalText must not run on input that
 		// encoding/json would reject before decoding anything.
 		return false
 	}
+	return pl.decodeAll(d, p)
+}
+
+// decodeAll decodes the whole document into the value at p.
+func (pl *plan) decodeAll(d *decoder, p unsafe.Pointer) bool {
 	if !pl.decode(d, p) {
 		return false
 	}
@@ -161,6 +181,7 @@ type decoder struct {
 	data    []byte
 	pos     int
 	depth   int
+	dry     bool     // custom methods are not called (runWith)
 	scratch []byte   // unescaped strings
 	arena   []byte   // see makeString
 	strs    []string // decodeStringSlice's scratch list

@@ -13,7 +13,12 @@ import (
 
 type valText struct{ S string }
 
+// methodCalls counts the calls of valText's and valJSON's methods: each
+// must be called as often as encoding/json calls it.
+var methodCalls int
+
 func (v *valText) UnmarshalText(b []byte) error {
+	methodCalls++
 	if string(b) == "bad" {
 		return errors.New("bad text")
 	}
@@ -24,6 +29,7 @@ func (v *valText) UnmarshalText(b []byte) error {
 type valJSON struct{ S string }
 
 func (v *valJSON) UnmarshalJSON(b []byte) error {
+	methodCalls++
 	if string(b) == `"bad"` {
 		return errors.New("bad json")
 	}
@@ -85,9 +91,26 @@ var diffTypes = map[string]func() any{
 	"anyNamed":  func() any { return new(anyNamed) },
 	"valText":   func() any { return new(valText) },
 	"*valJSON":  func() any { return new(*valJSON) },
+	"methods":   func() any { return new(withMethods) },
+}
+
+// withMethods is covered by the fast path (mixed is not: its map[int]
+// goes to encoding/json whole), with methods of its own among values that
+// can be wrong.
+type withMethods struct {
+	J   valJSON
+	T   valText
+	TS  []valText
+	PJ  *valJSON
+	JM  map[string]valJSON
+	U16 []uint16
+	NS  sliceNamed
+	S   string
 }
 
 var diffDocs = []string{
+	// The methods called, then a type error, a lone surrogate: once each.
+	`{"J":"ok","T":"ok","U16":[70000]}`, `{"TS":["a","b"],"PJ":"c","NS":"\ud800"}`,
 	`{"M":{"a":{"qty":1},"a":{"price":2}}}`,
 	`{"MP":{"a":{"qty":1},"b":null}}`,
 	`{"MK":{"k":1,"K":2}}`, `{"MI":{"1":"x","-2":"y"}}`, `{"MI":{"x":"y"}}`,
@@ -123,7 +146,10 @@ var diffDocs = []string{
 func diffOne(t *testing.T, name string, newV func() any, data []byte) {
 	t.Helper()
 	got, want := newV(), newV()
+	methodCalls = 0
 	gotErr := Unmarshal(data, got)
+	gotCalls := methodCalls
+	methodCalls = 0
 	wantErr := json.Unmarshal(data, want)
 	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
 		t.Errorf("%s %s: error %v, encoding/json %v", name, data, gotErr, wantErr)
@@ -131,6 +157,11 @@ func diffOne(t *testing.T, name string, newV func() any, data []byte) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("%s %s:\n got %+v\nwant %+v", name, data, reflect.ValueOf(got).Elem(), reflect.ValueOf(want).Elem())
+	}
+	// A method's own error is the one case documented to call the methods
+	// again (structjson's doc.go).
+	if methodErr := wantErr != nil && strings.HasPrefix(wantErr.Error(), "bad "); gotCalls != methodCalls && !methodErr {
+		t.Errorf("%s %s: the methods called %d times, by encoding/json %d", name, data, gotCalls, methodCalls)
 	}
 	fast := newV()
 	if decodeFast(data, fast) {

@@ -18,13 +18,23 @@
 // Unmarshal zero the target and hand the input to encoding/json, whose result
 // and error the caller then gets. The fuzz test holds the two to the same
 // results. A target that is not a zero value goes to encoding/json
-// directly, since only from a zero value can a fallback start over. Two
-// things a fallback can show: a json.Unmarshaler or TextUnmarshaler that
-// the fast path called before it gave up is called again by encoding/json
-// (the result is encoding/json's; side effects happen twice), and a float
-// holding -0 counts as zero (as reflect's IsZero has it), so a fallback
-// leaves it +0 where encoding/json would have left it alone. The rpc
-// package always decodes into a fresh value.
+// directly, since only from a zero value can a fallback start over.
+//
+// A json.Unmarshaler or TextUnmarshaler is called once per value, as
+// encoding/json calls it, though the fast path may give up on the document
+// after it: a type holding one that is not the standard library's (whose
+// methods only set their receiver) is decoded first into a scratch value
+// without calling them, and only a document that pass decodes exactly is
+// decoded again with them. (The price: 1.4 times the decoding time of a
+// struct with seven such values, 2.5 µs against 1.7, encoding/json's 3.2;
+// time.Time and net/netip's types do not pay it.) One case
+// remains: when such a method itself fails, the partial value encoding/json
+// leaves with its error is had from encoding/json, which calls the methods
+// before it, and it, a second time.
+//
+// And a float holding -0 counts as zero (as reflect's IsZero has it), so
+// a fallback leaves it +0 where encoding/json would have left it alone.
+// The rpc package always decodes into a fresh value.
 //
 // Append, the encoder, works the same way: plans per type, and ok=false
 // (the caller then uses encoding/json) for what it does not cover —

@@ -489,6 +489,9 @@ func customJSON(t reflect.Type) func(*decoder, unsafe.Pointer) bool {
 		if !d.skip() {
 			return false
 		}
+		if d.dry {
+			return true
+		}
 		u := reflect.NewAt(t, p).Interface().(json.Unmarshaler)
 		return u.UnmarshalJSON(d.data[start:d.pos]) == nil
 	}
@@ -504,6 +507,9 @@ func customText(t reflect.Type) func(*decoder, unsafe.Pointer) bool {
 		b, ok := d.stringBytes()
 		if !ok {
 			return false
+		}
+		if d.dry {
+			return true
 		}
 		u := reflect.NewAt(t, p).Interface().(encoding.TextUnmarshaler)
 		return u.UnmarshalText(b) == nil

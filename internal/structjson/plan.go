@@ -18,7 +18,19 @@ type plan struct {
 	// custom: the type, or one inside it, has an UnmarshalJSON or
 	// UnmarshalText method, which must only see valid documents.
 	custom bool
+	// impure: one of those methods is not the standard library's (see
+	// pureMethods), so may have effects beyond its value: the document is
+	// decoded once without calling them first (runWith), so that a
+	// fallback to encoding/json does not call them twice.
+	impure bool
+	typ    reflect.Type
 }
+
+// pureMethods are the packages of the standard library whose types'
+// UnmarshalJSON and UnmarshalText only set their receiver: calling one
+// again, when the fast path gives up on the document after it, changes
+// nothing but the time taken.
+var pureMethods = map[string]bool{"time": true, "net/netip": true, "math/big": true, "log/slog": true, "net": true, "net/url": true}
 
 var plans typeCache[plan]
 
@@ -42,17 +54,18 @@ func (c *compiler) compile(t reflect.Type) *plan { return c.building.compile(t, 
 
 // fill sets pl.decode for t; false when t is not covered.
 func (c *compiler) fill(pl *plan, t reflect.Type) bool {
+	pl.typ = t
 	ptr := reflect.PointerTo(t)
 	switch {
 	case t == numberType:
 		pl.decode = decodeNumber
 		return true
 	case t.Kind() != reflect.Pointer && ptr.Implements(unmarshalerType):
-		pl.custom = true
+		pl.custom, pl.impure = true, !pureMethods[t.PkgPath()]
 		pl.decode = customJSON(t)
 		return true
 	case t.Kind() != reflect.Pointer && ptr.Implements(textUnmarshalerType):
-		pl.custom = true
+		pl.custom, pl.impure = true, !pureMethods[t.PkgPath()]
 		pl.decode = customText(t)
 		return true
 	}
@@ -79,7 +92,7 @@ func (c *compiler) fill(pl *plan, t reflect.Type) bool {
 		if elem == nil {
 			return false
 		}
-		pl.custom = elem.custom
+		pl.custom, pl.impure = elem.custom, elem.impure
 		pl.decode = decodePointer(t.Elem(), elem)
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 && !reflect.PointerTo(t.Elem()).Implements(unmarshalerType) &&
@@ -90,7 +103,7 @@ func (c *compiler) fill(pl *plan, t reflect.Type) bool {
 		if elem == nil {
 			return false
 		}
-		pl.custom = elem.custom
+		pl.custom, pl.impure = elem.custom, elem.impure
 		if pl.decode = decodeCommonSlice(t.Elem(), elem); pl.decode == nil {
 			pl.decode = decodeSlice(t, elem)
 		}
@@ -102,7 +115,7 @@ func (c *compiler) fill(pl *plan, t reflect.Type) bool {
 		if elem == nil {
 			return false
 		}
-		pl.custom = elem.custom
+		pl.custom, pl.impure = elem.custom, elem.impure
 		pl.decode = decodeMap(t, elem)
 	case reflect.Struct:
 		sp, ok := c.structPlan(t)
@@ -111,6 +124,7 @@ func (c *compiler) fill(pl *plan, t reflect.Type) bool {
 		}
 		for _, f := range sp.fields {
 			pl.custom = pl.custom || f.plan.custom
+			pl.impure = pl.impure || f.plan.impure
 		}
 		pl.decode = sp.decode
 	default: // arrays, complex numbers, channels, functions, uintptr, unsafe pointers
