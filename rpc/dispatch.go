@@ -299,6 +299,11 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 		errJSON, kind = d.errorValue(make([]byte, 0, 128), rc, err)
 		if tooLarge {
 			kind = kindDataTooLarge
+		} else if kind == kindRPC && rc.req.event {
+			// An *Error is what a request's caller sees, so errorValue
+			// does not log it; an event's reaches nobody: logged, as an
+			// event handler's every other error is.
+			d.limit.log(d.log, slog.LevelWarn, "handler error", "pattern", rc.req.Route, "err", errText(err))
 		}
 	}
 	rc.mu.Lock()
@@ -502,6 +507,12 @@ func (d *dispatcher) chooseErrorValue(dst []byte, rc *requestContext, err error)
 		return appendStatusError(dst, err.Error()), kindHandler
 	}
 	return appendStatusError(dst, internalErrorMessage), kindHandler
+}
+
+// errText is err's text, or a note when its Error method panics (the
+// application's error type, outside the handler's recover).
+func errText(err error) string {
+	return examining("(its Error method panicked)", err.Error)
 }
 
 func appendTimeoutError(dst []byte, timeout time.Duration) []byte {

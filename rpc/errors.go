@@ -55,7 +55,12 @@ func NewError(msg string) *Error { return &Error{Message: msg} }
 // does: for a cause the caller must not see, set Cause yourself.
 func Errorf(format string, args ...any) *Error {
 	err := fmt.Errorf(format, args...)
-	return &Error{Message: err.Error(), Cause: errors.Unwrap(err)}
+	cause := errors.Unwrap(err)
+	if _, many := err.(interface{ Unwrap() []error }); many {
+		// Several %w: fmt.Errorf's error is what wraps them all.
+		cause = err
+	}
+	return &Error{Message: err.Error(), Cause: cause}
 }
 
 // NewErrorObject returns an *Error whose caller sees v, encoded as JSON, as

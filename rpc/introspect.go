@@ -73,8 +73,8 @@ func (s *Server) Patterns(schemas bool) []PatternInfo {
 	routes := s.router.table.Load().routes
 	out := make([]PatternInfo, 0, len(routes))
 	for _, key := range slices.Sorted(maps.Keys(routes)) { // one snapshot of the table
-		if strings.HasPrefix(key, "msgpattern:") {
-			continue
+		if s.cfg.Introspection && (key == ListPattern || key == HealthPattern || key == StatsPattern) {
+			continue // the reserved patterns; an application's own "msgpattern:…" routes are listed
 		}
 		rt := routes[key]
 		pi := PatternInfo{Pattern: key, Kind: "handler"}

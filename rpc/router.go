@@ -338,16 +338,42 @@ func (r *Router) lookup(key []byte) *route {
 			return rt
 		}
 	}
-	// {"cmd":"x"} falls back to "x" when x needs no escaping.
+	// {"cmd":"x"} falls back to "x".
 	if bytes.HasPrefix(key, cmdPrefix) && bytes.HasSuffix(key, cmdSuffix) && len(key) > len(cmdPrefix)+len(cmdSuffix) {
 		name := key[len(cmdPrefix) : len(key)-len(cmdSuffix)]
 		if bytes.IndexByte(name, '"') < 0 && bytes.IndexByte(name, '\\') < 0 {
 			if rt, ok := routes[string(name)]; ok {
 				return rt
 			}
+		} else if name, ok := unescapeCmd(name); ok {
+			// A route key escapes only '"' and '\' in strings (see
+			// nest10Key): the name is x once they are unescaped.
+			if rt, ok := routes[string(name)]; ok {
+				return rt
+			}
 		}
 	}
 	return nil
+}
+
+// unescapeCmd returns the string x of a route key {"cmd":"x"} from the
+// text between its quotes, whose '"' and '\' are escaped; ok is false when
+// the text is not one string (a '"' unescaped: the key has more members).
+func unescapeCmd(name []byte) ([]byte, bool) {
+	out := make([]byte, 0, len(name))
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; c {
+		case '"':
+			return nil, false
+		case '\\':
+			if i+1 == len(name) || name[i+1] != '"' && name[i+1] != '\\' {
+				return nil, false
+			}
+			i++
+		}
+		out = append(out, name[i])
+	}
+	return out, true
 }
 
 // Patterns returns the registered route keys, for introspection.
