@@ -20,14 +20,21 @@ import (
 // validated and compacted, as encoding/json does with one inside a struct. Where the two
 // differ, encoding/json's choice stands: NaN and ±Inf are an error
 // (JSON.stringify writes null), and -0 inside a struct, slice or map is
-// written -0 (JSON.stringify writes 0; a top-level -0, of any float type,
-// is written 0), which JavaScript reads as a number === 0.
+// written -0 (JSON.stringify writes 0; a top-level -0, of any float type or
+// a json.RawMessage that is a -0 number, is written 0), which JavaScript
+// reads as a number === 0.
 func AppendJSON(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
 	case json.RawMessage:
-		return appendRaw(dst, x)
+		out, err := appendRaw(dst, x)
+		if err == nil && isNegativeZero(out[len(dst):]) {
+			// JSON.stringify(-0) is "0", however the -0 was spelt
+			// (-0, -0.0, -0e5): as for a top-level float below.
+			out = append(out[:len(dst)], '0')
+		}
+		return out, err
 	case string:
 		return AppendString(dst, x), nil
 	case bool:
@@ -59,6 +66,24 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 		out = append(out[:len(dst)], '0')
 	}
 	return out, err
+}
+
+// isNegativeZero reports whether b, compact JSON, is a number that is -0:
+// a minus sign and a mantissa of zeros (-0, -0.0, -0e5, -0.00E-3).
+func isNegativeZero(b []byte) bool {
+	if len(b) < 2 || b[0] != '-' {
+		return false
+	}
+	for _, c := range b[1:] {
+		switch c {
+		case '0', '.':
+		case 'e', 'E':
+			return true
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // appendFloat prints f as ECMAScript's Number::toString does, which is also

@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 
@@ -21,6 +22,26 @@ func TestAppendJSONTopLevelNegativeZero(t *testing.T) {
 		}
 		if string(got) != "0" {
 			t.Errorf("AppendJSON(%T(-0)) = %s, want 0 (JSON.stringify(-0))", v, got)
+		}
+	}
+}
+
+// A json.RawMessage that is -0, however spelt, is a top-level -0 too: a
+// handler echoing its data ({"data":-0}) answers 0, as a NestJS handler
+// does (JSON.stringify(JSON.parse("-0.0e5")) === "0"). Inside an array or
+// object it stays as sent, as a nested -0 does.
+func TestAppendJSONRawNegativeZero(t *testing.T) {
+	for raw, want := range map[string]string{
+		`-0`: `0`, `-0.0`: `0`, `-0e5`: `0`, `-0.00E-3`: `0`, ` -0 `: `0`,
+		`0`: `0`, `-0.5`: `-0.5`, `-1e-3`: `-1e-3`, `-10`: `-10`, `-0.01`: `-0.01`,
+		`[-0]`: `[-0]`, `{"a":-0}`: `{"a":-0}`, `"-0"`: `"-0"`,
+	} {
+		got, err := wire.AppendJSON([]byte("kept"), json.RawMessage(raw))
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if string(got) != "kept"+want {
+			t.Errorf("AppendJSON(RawMessage(%q)) = %q, want %q", raw, got[4:], want)
 		}
 	}
 }
