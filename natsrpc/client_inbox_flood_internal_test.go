@@ -69,17 +69,7 @@ func TestClientInboxFloodBounded(t *testing.T) {
 		var out int
 		held <- c.Send(ctx, "hold", nil, &out)
 	}()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		c.mu.Lock()
-		pending := len(c.pending)
-		c.mu.Unlock()
-		if pending == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the held call never became pending")
-		}
-	}
+	waitHeldCall(t, c)
 
 	c.mu.Lock() // the delivery goroutine falls behind
 	locked := true
@@ -134,5 +124,21 @@ func TestClientInboxFloodBounded(t *testing.T) {
 	var out int
 	if err := c.Send(ctx, "echo", nil, &out); err != nil || out != 2 {
 		t.Fatalf("a call after the flood: %d, %v; want 2", out, err)
+	}
+}
+
+// waitHeldCall waits until c has one call pending: the held one.
+func waitHeldCall(t *testing.T, c *Client) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		pending := len(c.pending)
+		c.mu.Unlock()
+		if pending == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the held call never became pending")
+		}
 	}
 }

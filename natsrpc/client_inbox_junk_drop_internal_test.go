@@ -57,17 +57,7 @@ func TestClientInboxJunkDropFailsCalls(t *testing.T) {
 		defer cancel()
 		held <- c.Send(ctx, "hold", nil, nil)
 	}()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		c.mu.Lock()
-		pending := len(c.pending)
-		c.mu.Unlock()
-		if pending == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the held call never became pending")
-		}
-	}
+	waitHeldCall(t, c)
 
 	// Junk the delivery goroutine is slow to go through (each message
 	// sanitised from invalid UTF-8 to three times its size, then found not
