@@ -108,6 +108,7 @@ type conn struct {
 	served     bool             // the connection has run a handler
 	warm       bool             // its requests come close together: the reader waits as it is (idle.go)
 	ended      bool             // the peer's stream ended while the reader waited for a slot: what is buffered is served, then the reader finishes
+	lingering  bool             // lingeringClose reads: tlsProgress leaves its deadline alone
 
 	busy     atomic.Pointer[requestContext] // the request running inline, nil if none
 	seen     *requestContext                // the monitor's last look at busy; the monitor's alone
@@ -205,6 +206,9 @@ func (c *conn) serve() {
 			return
 		}
 		c.tlsCap = handshakeDone(tc)
+		if c.tlsCap != nil {
+			c.tlsCap.onBytes, c.tlsCap.activeFor = c.tlsProgress, int64(c.srv.cfg.FrameTimeout)
+		}
 	}
 	c.readLoop()
 }
@@ -547,6 +551,26 @@ func (c *conn) fill() error {
 		err = io.ErrNoProgress
 	}
 	return err
+}
+
+// tlsProgress is called, on the reader's goroutine, when bytes of a TLS
+// record arrive inside a read of tls.Conn (see handshakeCapped.onBytes):
+// the connection is not idle, and a read deadline counting quiet time
+// (FrameTimeout, HeartbeatTimeout, warmFor) starts afresh, as it does for
+// bytes on a plain socket. Not while peeking or lingering, whose reads run
+// under deadlines of their own, nor past stopReading's.
+func (c *conn) tlsProgress(now int64) {
+	c.activeAt.Store(now)
+	if c.lingering || c.deadlineKind == deadlineNone || c.deadlineKind == deadlineStale {
+		return
+	}
+	c.quietSince = now
+	c.armReadDeadline(c.w > c.r)
+	// After arming, as fill checks: stopReading (Shutdown, eviction) sets
+	// its flag, then a past deadline, which the new one must not undo.
+	if c.stopped() != nil {
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 // received accounts for n bytes a read put at rbuf[w:], at c.readAt.
@@ -975,6 +999,7 @@ func (c *conn) lingeringClose(timeout time.Duration) {
 	if !ok || cw.CloseWrite() != nil {
 		return
 	}
+	c.lingering = true
 	c.nc.SetReadDeadline(time.Now().Add(timeout))
 	var buf [4 << 10]byte
 	for {

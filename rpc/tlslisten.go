@@ -85,6 +85,19 @@ type handshakeCapped struct {
 	writeTimeout time.Duration
 	wdl          atomic.Int64 // the write deadline set: UnixNano, 0 none, -1 one already past when set
 	wfail        atomic.Pointer[tlsWriteError]
+
+	// After the handshake, bytes of a record on its way are progress
+	// (onBytes): crypto/tls delivers none of a record's data before the
+	// record is whole, and a 16 KiB record from a peer on a slow link can
+	// take longer than EvictIdleAfter (the connection looked idle and was
+	// evicted) or FrameTimeout (it looked silent mid-frame and was
+	// dropped) although its bytes arrived steadily. Only for FrameTimeout
+	// after the last data, as a partial frame is kept no longer: a peer
+	// trickling a record that never ends goes back to looking idle
+	// (evictable) and silent, as it did.
+	onBytes     func(now int64) // nil during the handshake: its bytes are no activity
+	activeFor   int64           // FrameTimeout; 0 or less: no bound
+	noDataSince int64           // monotime of the first raw bytes since the last data, 0 if none
 }
 
 func (h *handshakeCapped) noteWriteDeadline(t time.Time) {
@@ -134,6 +147,15 @@ func (h *handshakeCapped) Read(b []byte) (int, error) {
 	}
 	n, err := h.Conn.Read(b)
 	h.left -= n
+	if n > 0 && h.onBytes != nil {
+		now := monotime()
+		if h.noDataSince == 0 {
+			h.noDataSince = now
+		}
+		if h.activeFor <= 0 || now-h.noDataSince < h.activeFor {
+			h.onBytes(now)
+		}
+	}
 	return n, err
 }
 
@@ -148,7 +170,9 @@ func handshakeDone(tc *tls.Conn) *handshakeCapped {
 }
 
 // dataRead renews the cap: the TLS connection delivered data.
-func (h *handshakeCapped) dataRead() { h.left, h.err = maxNoDataBytes, errTLSNoData }
+func (h *handshakeCapped) dataRead() {
+	h.left, h.err, h.noDataSince = maxNoDataBytes, errTLSNoData, 0
+}
 
 // netConnBeneath returns the connection TLS (or another wrapper with a
 // NetConn method) runs over, unwrapped from the handshake cap; nc itself
