@@ -18,7 +18,8 @@ import (
 // ErrClientClosed or a dial error for local failures.
 type Caller interface {
 	// Send calls pattern with data and decodes the reply's last value into
-	// out (which may be nil).
+	// out (which may be nil); a reply with no value leaves out as it was
+	// (see Client.Send).
 	Send(ctx context.Context, pattern any, data any, out any, opts ...CallOption) error
 	// Stream calls pattern and yields each value of the reply as it
 	// arrives; an error ends the sequence.

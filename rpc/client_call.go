@@ -58,7 +58,13 @@ const maxConnRetries = 3
 
 // Send calls pattern (a string, number or object, as for Server.Handle)
 // with data encoded as JSON, waits for the reply to complete, and decodes
-// its last value into out (which may be nil). It returns as soon as ctx
+// its last value into out (which may be nil). A reply that completes with
+// no value — a NestJS handler that returns undefined or EMPTY, or an event
+// handler — is a success that leaves out as it was, where a NestJS
+// ClientProxy's firstValueFrom and lastValueFrom reject with rxjs's
+// EmptyError; a null value is decoded (it sets a pointer, slice or map to
+// nil). To tell the two apart, pass a nil *json.RawMessage: it stays nil
+// for no value and holds "null" for null. It returns as soon as ctx
 // ends. The error is a *Error when the remote side answered with an
 // error (errors.Is(err, ErrNoHandler) when no handler matched), and a local
 // error otherwise: ErrConnectionLost, ErrClientClosed, a dial or encoding

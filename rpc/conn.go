@@ -338,7 +338,7 @@ func (c *conn) resumeReading() {
 
 // next returns the next complete frame, reading as needed.
 func (c *conn) next() (wire.Frame, error) {
-	if c.ended && c.srv.baseCtx.Err() != nil {
+	if c.srv.forced.Load() || c.ended && c.srv.baseCtx.Err() != nil {
 		return wire.Frame{}, context.Canceled // closed: what is buffered is not started
 	}
 	for {

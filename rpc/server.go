@@ -39,6 +39,7 @@ type Server struct {
 
 	dispatching  atomic.Int64  // Dispatch calls in progress
 	cutCounted   atomic.Bool   // Shutdown counted the handlers it cut off (ErrorCounts.ShutdownCut)
+	forced       atomic.Bool   // forceClose began: readers start none of the frames they hold
 	dispatchIdle chan struct{} // signalled when dispatching drops to 0
 	// dispatchShut is set once Shutdown's drain found no dispatch in
 	// progress: later ones are refused, not run unwaited.
@@ -516,6 +517,11 @@ func (s *Server) connsLocked() []*conn {
 // (their callers see the connection lost, as Close says). Admission is
 // closed already (beginClose), so the list is complete.
 func (s *Server) forceClose() {
+	// Before the sockets close: a reader that finds its socket closed
+	// must not go on through the frames its chunk still holds (up to
+	// 1 MiB of them), running handlers whose replies cannot be written,
+	// after Close has returned.
+	s.forced.Store(true)
 	s.mu.Lock()
 	conns := s.connsLocked()
 	s.mu.Unlock()
