@@ -54,19 +54,7 @@ func TestTLSEvictBusyUploader(t *testing.T) {
 		TLSConfig:      p.serverConfig(false),
 	}, func(s *rpc.Server) { registerProbe(s) })
 
-	raw, err := net.DialTimeout("tcp", s.Addr().String(), ioTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
-	tc := &trickleConn{Conn: raw}
-	cfg := p.clientConfig(nil)
-	cfg.ServerName = "127.0.0.1"
-	up := tls.Client(tc, cfg)
-	if err := up.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	upc := &client{t: t, nc: up, br: bufio.NewReader(up)}
+	tc, upc := dialTrickling(t, s, p, 0, false)
 	bystanderCheck(t, upc, "uploader")
 	time.Sleep(400 * time.Millisecond) // idle for a while, then it uploads
 
@@ -74,7 +62,7 @@ func TestTLSEvictBusyUploader(t *testing.T) {
 	tc.slow.Store(true)
 	wrote := make(chan error, 1)
 	go func() {
-		_, err := up.Write([]byte(reqFrame(`"sum"`, "["+nums+"]", `"up"`)))
+		_, err := upc.nc.Write([]byte(reqFrame(`"sum"`, "["+nums+"]", `"up"`)))
 		wrote <- err
 	}()
 	// The record is on its way (it takes about 0.5 s): a newcomer arrives.
@@ -109,28 +97,37 @@ func TestTLSSteadyRecordsNotStalled(t *testing.T) {
 		TLSConfig:    p.serverConfig(false),
 	}, func(s *rpc.Server) { registerProbe(s) })
 
-	raw, err := net.DialTimeout("tcp", s.Addr().String(), ioTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
-	tc := &trickleConn{Conn: raw, chunk: 100}
-	cfg := p.clientConfig(nil)
-	cfg.ServerName = "127.0.0.1"
-	cfg.DynamicRecordSizingDisabled = true // 16 KiB records, as after 128 KiB anyway
-	up := tls.Client(tc, cfg)
-	if err := up.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	upc := &client{t: t, nc: up, br: bufio.NewReader(up)}
+	// 16 KiB records, as after 128 KiB anyway.
+	tc, upc := dialTrickling(t, s, p, 100, true)
 	bystanderCheck(t, upc, "uploader")
 
 	nums := strings.TrimSuffix(strings.Repeat("1,", 18000), ",") // 36 KB: 3 records
 	tc.slow.Store(true)
-	go up.Write([]byte(reqFrame(`"sum"`, "["+nums+"]", `"up"`)))
+	go upc.nc.Write([]byte(reqFrame(`"sum"`, "["+nums+"]", `"up"`)))
 	got, err := upc.readFrameErr(30 * time.Second)
 	if want := valueReply("18000", `"up"`); err != nil || got != want {
 		m := s.GetMetrics()
 		t.Errorf("steady uploader got %q, %v; want %q (stalled_frames %d)", clip(got), err, want, m.Limits.StalledFrames)
 	}
+}
+
+// dialTrickling connects to s over TLS through a trickleConn of chunk
+// bytes per 10 ms once slowed (0: 16), records of 16 KiB from the start
+// with fullRecords.
+func dialTrickling(t *testing.T, s *rpc.Server, p *testPKI, chunk int, fullRecords bool) (*trickleConn, *client) {
+	t.Helper()
+	raw, err := net.DialTimeout("tcp", s.Addr().String(), ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	tc := &trickleConn{Conn: raw, chunk: chunk}
+	cfg := p.clientConfig(nil)
+	cfg.ServerName = "127.0.0.1"
+	cfg.DynamicRecordSizingDisabled = fullRecords
+	up := tls.Client(tc, cfg)
+	if err := up.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	return tc, &client{t: t, nc: up, br: bufio.NewReader(up)}
 }
