@@ -201,9 +201,18 @@ func TestTCPAndNATS(t *testing.T) {
 			t.Errorf("sum over %T = %v, %v", c, got, err)
 		}
 	}
-	byName := map[string]rpc.TransportMetrics{}
-	for _, tm := range in.srv.GetMetrics().Transports {
-		byName[tm.Transport] = tm
+	// The server counts a request once its reply is on its way, so a
+	// caller can have its answer a moment before the count moves: wait
+	// for it (a count that never comes, or goes past, fails).
+	var byName map[string]rpc.TransportMetrics
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		byName = map[string]rpc.TransportMetrics{}
+		for _, tm := range in.srv.GetMetrics().Transports {
+			byName[tm.Transport] = tm
+		}
+		if byName["tcp"].Requests >= 1 && byName["nats"].Requests >= 2 || time.Now().After(deadline) {
+			break
+		}
 	}
 	if byName["tcp"].Requests != 1 || byName["nats"].Requests != 2 {
 		t.Errorf("transports = %+v, want tcp 1, nats 2", in.srv.GetMetrics().Transports)
