@@ -31,7 +31,7 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 		out, err := appendRaw(dst, x)
 		if err == nil && isNegativeZero(out[len(dst):]) {
 			// JSON.stringify(-0) is "0", however the -0 was spelt
-			// (-0, -0.0, -0e5): as for a top-level float below.
+			// (-0, -0.0, -0e5, -1e-400): as for a top-level float below.
 			out = append(out[:len(dst)], '0')
 		}
 		return out, err
@@ -68,22 +68,16 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 	return out, err
 }
 
-// isNegativeZero reports whether b, compact JSON, is a number that is -0:
-// a minus sign and a mantissa of zeros (-0, -0.0, -0e5, -0.00E-3).
+// isNegativeZero reports whether b, compact JSON, is a number that
+// JavaScript reads as -0: one with a minus sign that rounds to zero (-0,
+// -0.0, -0e5, and -1e-400 too). Only a value starting with '-' is parsed,
+// and that is a number.
 func isNegativeZero(b []byte) bool {
 	if len(b) < 2 || b[0] != '-' {
 		return false
 	}
-	for _, c := range b[1:] {
-		switch c {
-		case '0', '.':
-		case 'e', 'E':
-			return true
-		default:
-			return false
-		}
-	}
-	return true
+	f, err := strconv.ParseFloat(string(b), 64)
+	return err == nil && f == 0
 }
 
 // appendFloat prints f as ECMAScript's Number::toString does, which is also

@@ -32,7 +32,7 @@ func TestAppendJSONTopLevelNegativeZero(t *testing.T) {
 // object it stays as sent, as a nested -0 does.
 func TestAppendJSONRawNegativeZero(t *testing.T) {
 	for raw, want := range map[string]string{
-		`-0`: `0`, `-0.0`: `0`, `-0e5`: `0`, `-0.00E-3`: `0`, ` -0 `: `0`,
+		`-0`: `0`, `-0.0`: `0`, `-0e5`: `0`, `-0.00E-3`: `0`, ` -0 `: `0`, `-1e-400`: `0`,
 		`0`: `0`, `-0.5`: `-0.5`, `-1e-3`: `-1e-3`, `-10`: `-10`, `-0.01`: `-0.01`,
 		`[-0]`: `[-0]`, `{"a":-0}`: `{"a":-0}`, `"-0"`: `"-0"`,
 	} {
