@@ -74,6 +74,24 @@ type dispatcher struct {
 	// shuttingDown reports whether the server is being shut down; nil for
 	// a transport that has no such state.
 	shuttingDown func() bool
+	// forced reports whether the server is being closed at once (Close,
+	// or Shutdown's context ended); nil for a transport that has no such
+	// state.
+	forced func() bool
+}
+
+// cutShort reports whether the request's context was cancelled by
+// something other than a peer that may still read (a TCP half-close): a
+// forced Shutdown, or, on a transport publishing through Dispatch, the
+// transport's own ending or a failed write.
+func (c *requestContext) cutShort() bool {
+	if !errors.Is(c.Err(), context.Canceled) {
+		return false
+	}
+	if _, ok := c.target.(*packetTarget); ok {
+		return true
+	}
+	return c.d != nil && c.d.forced != nil && c.d.forced()
 }
 
 // responder is the ResponseWriter handed to handlers.

@@ -91,7 +91,7 @@ func NewServer(config *Config, logger *slog.Logger) *Server {
 	s.disp = dispatcher{
 		router: s.router, timeout: s.cfg.Timeout, expose: s.cfg.ExposeErrors,
 		retries: max(s.cfg.RetryAttempts, 0), retryDelay: s.cfg.RetryDelay,
-		log: logger, limit: s.limit, stats: &s.stats, shuttingDown: s.isClosing,
+		log: logger, limit: s.limit, stats: &s.stats, shuttingDown: s.isClosing, forced: s.forced.Load,
 	}
 	s.mon = newMonitor(s)
 	if s.cfg.Introspection {

@@ -102,7 +102,10 @@ func Typed[T, U any](f func(ctx context.Context, in T) (U, error)) Handler {
 // values of a NestJS Observable: each value as it is produced, the reply
 // completing when the sequence ends. A non-nil error in the sequence ends
 // the reply with that error after the values already sent. The sequence
-// should stop when ctx is cancelled.
+// should stop when ctx is cancelled; stopped by a forced Shutdown (or, on
+// a transport publishing through Dispatch, such as NATS, by any
+// cancellation), the reply ends with the shutting-down or cancellation
+// error, not as complete.
 func Stream[T, U any](f func(ctx context.Context, in T) iter.Seq2[U, error]) Handler {
 	mustNotBeNil(f == nil, "Stream")
 	decode := decoderOf[T]()
@@ -125,6 +128,12 @@ func Stream[T, U any](f func(ctx context.Context, in T) iter.Seq2[U, error]) Han
 		// is not reported: a peer that only half-closed still reads, and a
 		// sequence that completed meanwhile completes the reply.)
 		if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) && r.TimedOut() {
+			return err
+		}
+		// Cancelled by a forced Shutdown, or on a transport with no
+		// half-close (Dispatch: NATS), the sequence was cut short: its
+		// caller, if it still reads, must not take it for complete.
+		if err := ctx.Err(); errors.Is(err, context.Canceled) && r.rc != nil && r.rc.cutShort() {
 			return err
 		}
 		return nil

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/msgpattern/msgpattern/wire"
 )
@@ -42,8 +43,14 @@ func (c *conn) awaitRoom(rc *requestContext) error {
 	if c.out.broken() || !errors.Is(rc.Err(), context.DeadlineExceeded) {
 		return ErrCallerGone
 	}
-	return ErrReplyClosed
+	return errHeldPastDeadline
 }
+
+// errHeldPastDeadline ends a Send held for room when the request's deadline
+// passes: the reply is complete (ErrReplyClosed), but its value was queued
+// in time; the handler, giving up at its deadline, has no late result to
+// drop (producedResult).
+var errHeldPastDeadline = fmt.Errorf("%w: %w", ErrReplyClosed, context.DeadlineExceeded)
 
 func (c *conn) writePacket(build func(dst []byte, f wire.Framing) []byte) {
 	c.out.appendFrame(func(dst []byte) ([]byte, error) { return build(dst, c.framing), nil })
