@@ -158,15 +158,17 @@ func (cc *clientConn) fail(cause error) {
 		sh := &cc.pending.shards[i]
 		sh.mu.Lock()
 		for id, ca := range sh.calls {
+			delete(sh.calls, id)
 			if !ca.ping {
+				// Uncounted before its caller wakes: a caller that has
+				// returned is not in flight (Metrics).
+				cc.inflight.Add(-1)
 				ca.err, ca.final = err, true
 				signal(ca.notify)
 			}
-			delete(sh.calls, id)
 		}
 		sh.mu.Unlock()
 	}
-	cc.inflight.Store(0)
 	close(cc.stop)
 	// Beneath TLS, as the server's writeFailed does: tls.Conn.Close first
 	// writes a close_notify alert, for up to 5 s into a socket the server
