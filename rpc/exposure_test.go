@@ -680,6 +680,36 @@ func TestExposeServerPauseKeepsHealthyPeer(t *testing.T) {
 	}
 }
 
+// TestExposeServerPauseKeepsWaitingPeer: a peer that pinged once and waits
+// for the answer (as rpc.Client does: one ping out at a time) is silent
+// while the server's pause lasts; the read deadlines start afresh when the
+// pause ends, so the peer is not dropped as silent for the time the server
+// did not read. (Before the deadline was renewed at the end of a pause, the
+// reader's first read after it timed out at once.)
+func TestExposeServerPauseKeepsWaitingPeer(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	const hbTimeout, pause = time.Second, 2 * time.Second
+	s, _ := startServer(t, rpc.Config{MaxInFlight: 1, HeartbeatTimeout: hbTimeout, HeartbeatInterval: hbTimeout / 4},
+		func(s *rpc.Server) { registerExposure(s, release) })
+	c := dial(t, s)
+	c.call(`"msgpattern:heartbeat"`, `null`, `"hb0"`, valueReply(`"pong"`, `"hb0"`))
+	// The ping rides in with the requests, and is read while the server
+	// is paused (into its chunk's room): the peer then waits for it.
+	c.write(reqFrame(`"block"`, `null`, `"b"`) + reqFrame(`"sum"`, `[2]`, `"after"`) +
+		reqFrame(`"msgpattern:heartbeat"`, `null`, `"hb1"`))
+	time.Sleep(pause) // twice HeartbeatTimeout: the peer waits, silent
+	close(release)
+	c.expectFrame(valueReply(`"released"`, `"b"`))
+	c.expectFrame(valueReply(`2`, `"after"`))
+	c.expectFrame(valueReply(`"pong"`, `"hb1"`))
+	// Answered, the peer pings again at once: it is still connected.
+	c.call(`"msgpattern:heartbeat"`, `null`, `"hb2"`, valueReply(`"pong"`, `"hb2"`))
+	if n := s.GetMetrics().Heartbeats.Failed; n != 0 {
+		t.Errorf("heartbeat failures = %d", n)
+	}
+}
+
 // TestExposePausedPeerLeaves: a peer that leaves while its connection is
 // paused at MaxInFlight has its handlers cancelled at once, not at their
 // deadline: the paused reader still watches the socket.
