@@ -20,7 +20,7 @@ import (
 // Config describes a run. Pattern and Data are raw JSON; the zero values
 // of the counts mean 1.
 type Config struct {
-	Addr        string
+	Addr        string // the server's host:port (Run); the host may be empty for the local machine
 	TLS         *tls.Config
 	Connections int // connections to open
 	InFlight    int // requests outstanding on each connection
@@ -172,6 +172,12 @@ func newRun(cfg Config) (*run, error) {
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	if len(cfg.Pattern) == 0 {
 		return Result{}, errors.New("loadtest: no pattern")
+	}
+	if _, port, err := net.SplitHostPort(cfg.Addr); err != nil || port == "" {
+		if err == nil {
+			err = errors.New("missing port") // "host:" would dial port 0
+		}
+		return Result{}, fmt.Errorf("loadtest: address %q: want host:port: %w", cfg.Addr, err)
 	}
 	r, err := newRun(cfg)
 	if err != nil {

@@ -36,6 +36,7 @@ type Server struct {
 	cancel  context.CancelFunc
 	running sync.WaitGroup // worker goroutines
 	workers atomic.Int64   // worker goroutines running (running's count)
+	busy    atomic.Int64   // workers serving a message, not idle; grows only under startMu while !waiting
 	// waiting is set, under startMu, once Shutdown waits for the workers:
 	// a callback still running then (a drain cut short by ctx) starts no
 	// worker, as a WaitGroup must not grow from zero while it is waited on.
@@ -383,6 +384,7 @@ func (s *Server) start(j job) {
 	}
 	s.running.Add(1)
 	s.workers.Add(1)
+	s.busy.Add(1)
 	s.startMu.Unlock()
 	go s.worker(j)
 }
@@ -415,9 +417,14 @@ func (s *Server) worker(j job) {
 	for {
 		s.serveMsg(*j.sj, j.m)
 		s.rpc.ReleaseMemory(j.charged)
+		s.busy.Add(-1)
 		idle.Reset(workerIdle)
 		select {
 		case j = <-s.work:
+			if !s.take() { // as start drops it
+				s.rpc.ReleaseMemory(j.charged)
+				return
+			}
 		case <-idle.C:
 			return
 		case <-s.drained: // nothing more will come
@@ -426,6 +433,18 @@ func (s *Server) worker(j job) {
 			return
 		}
 	}
+}
+
+// take counts an idle worker busy with a message handed to it, unless
+// Shutdown already waits for the workers (then the message is dropped).
+func (s *Server) take() bool {
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
+	if s.waiting {
+		return false
+	}
+	s.busy.Add(1)
+	return true
 }
 
 func (s *Server) serveMsg(sj subject, m *nats.Msg) {
@@ -502,6 +521,7 @@ func requesterKey(reply string) string {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.stopped {
+		subs := s.subs
 		s.mu.Unlock()
 		select { // the first call drains: its messages are still served
 		case <-s.drained:
@@ -510,6 +530,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err := s.wait(ctx)
 		if err == nil {
 			s.self.Store(nil)
+		}
+		if ctx.Err() != nil {
+			// Close (or a Shutdown whose time is up) while an earlier
+			// Shutdown drains or waits: stop now, as the first would
+			// have with this ctx, rather than leave it all to that one.
+			s.cancel()
+			for _, sub := range subs {
+				sub.Unsubscribe()
+			}
+			if s.owned {
+				s.nc.Close()
+			}
 		}
 		return err
 	}
@@ -574,6 +606,11 @@ func (s *Server) wait(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		if s.busy.Load() == 0 {
+			// Only idle workers, which end now (none takes a message once
+			// waiting is set): nothing was cut off.
+			return nil
+		}
 		s.cancel() // handlers are told; a handler that ignores it runs on, unwaited
 		return ctx.Err()
 	}

@@ -58,7 +58,7 @@ func transportAttrs(dst []attribute.KeyValue, transport string) []attribute.KeyV
 	case "nats":
 		dst = append(dst, natsAttr)
 	default:
-		dst = append(dst, TransportKey.String(transport))
+		dst = append(dst, TransportKey.String(validText(transport)))
 	}
 	return dst
 }
@@ -216,14 +216,19 @@ const (
 // clientErrorKind classifies a call's error.
 func clientErrorKind(err error) string {
 	var re *rpc.Error // what a Caller returns for an error reply
+	// A request that never left, while the call's context lived (rpc
+	// returns the context's own error otherwise): a dial that timed out
+	// matches context.DeadlineExceeded too (net's timeout error does), and
+	// is no deadline of the call's.
+	unsent := errors.Is(err, rpc.ErrUnavailable)
 	switch {
 	case errors.Is(err, rpc.ErrNoHandler):
 		return kindNoHandler
 	case errors.As(err, &re):
 		return kindRemote
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded) && !unsent:
 		return kindTimeout
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled) && !unsent:
 		return kindCanceled
 	case errors.Is(err, rpc.ErrConnectionLost):
 		return kindConnectionLost

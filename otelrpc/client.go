@@ -61,6 +61,7 @@ func (tc *tracedCaller) start(ctx context.Context, pat any, kind trace.SpanKind,
 	if err != nil {
 		return ctx, nil, opts, false
 	}
+	route = validText(route)
 	attrs := make([]attribute.KeyValue, 0, len(tc.attrs)+1)
 	attrs = append(append(attrs, tc.attrs...), semconv.RPCMethod(route))
 	ctx, span := tc.rc.tracer.Start(ctx, route, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))

@@ -54,7 +54,11 @@
 //	rpc.response.status_code  on an error: the NestJS status of the error reply ("error", or an RpcException object's status, "400")
 //
 // A span that ends in an error also has status Error, with the error's
-// text, and an exception event. The server's error kinds are those of the
+// text, and an exception event. A request whose reply was complete before
+// its handler's error or panic came back (an inner middleware's, after a
+// unary handler answered) ends "ok", as its caller and the server's error
+// counts see it, the error kept as an exception event. The server's error
+// kinds are those of the
 // server's metrics (prommetrics' msgpattern_errors_total{kind}): rpc (an
 // *rpc.Error, NestJS's RpcException), decode (the data did not decode
 // into a typed handler's input), encode (the handler's reply did not

@@ -51,10 +51,11 @@ func (rc *resolved) serve(ctx context.Context, next rpc.Handler, w rpc.ResponseW
 		kind = trace.SpanKindConsumer
 	}
 	attrs := make([]attribute.KeyValue, 0, 4+len(rc.attrs))
-	attrs = append(attrs, systemAttr, semconv.RPCMethod(r.Route))
+	route := validText(r.Route)
+	attrs = append(attrs, systemAttr, semconv.RPCMethod(route))
 	attrs = transportAttrs(attrs, r.Transport())
 	attrs = append(attrs, rc.attrs...)
-	hctx, span := rc.tracer.Start(parent, r.Route, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
+	hctx, span := rc.tracer.Start(parent, route, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
 
 	returned := false
 	defer func() {
@@ -69,12 +70,20 @@ func (rc *resolved) serve(ctx context.Context, next rpc.Handler, w rpc.ResponseW
 		if v != nil {
 			perr = fmt.Errorf("handler panic: %v", v)
 		}
-		kind := kindPanic
-		if r.TimedOut() {
-			kind = kindTimeout // as the metrics count it: the caller got the timeout reply
+		switch {
+		case r.TimedOut():
+			// As the metrics count it: the caller got the timeout reply.
+			rc.endServer(span, r, kindTimeout, statusErrorAttr)
+			recordError(span, perr)
+		case r.Answered():
+			// The reply was complete: the caller has it, and the server
+			// counts no panic.
+			rc.endServer(span, r, "", attribute.KeyValue{})
+			recordException(span, perr)
+		default:
+			rc.endServer(span, r, kindPanic, statusErrorAttr)
+			recordError(span, perr)
 		}
-		rc.endServer(span, r, kind, statusErrorAttr)
-		recordError(span, perr)
 		span.End()
 		if v != nil {
 			panic(v)
@@ -93,6 +102,13 @@ func (rc *resolved) serve(ctx context.Context, next rpc.Handler, w rpc.ResponseW
 	}
 	if spanErr == nil {
 		rc.endServer(span, r, "", attribute.KeyValue{})
+	} else if !late && r.Answered() {
+		// The reply was complete before the error came back (an inner
+		// middleware's, after a unary handler answered): the caller has
+		// the value, and the server drops the error. The span follows the
+		// reply; the error is kept as an event.
+		rc.endServer(span, r, "", attribute.KeyValue{})
+		recordException(span, spanErr)
 	} else if late {
 		// Past the deadline the caller got the timeout reply, whatever the handler returned.
 		rc.endServer(span, r, kindTimeout, statusErrorAttr)

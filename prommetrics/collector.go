@@ -205,6 +205,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.transportEvents, float64(tm.Events), labelValue(tm.Transport))
 	}
 	l := m.Limits
+	minFrameRate := float64(l.MinFrameRate)
+	if l.FrameTimeoutMs < 0 {
+		// rpc applies the rate floor only under a frame deadline: with
+		// FrameTimeout off, MinFrameRate is off too (rpc.Config).
+		minFrameRate = -1
+	}
 	for _, e := range []struct {
 		kind string
 		n    uint64
@@ -229,7 +235,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		{"evict_idle_after_seconds", l.EvictIdleAfterMs / 1e3},
 		{"max_frame_size_units", float64(l.MaxFrameSize)},
 		{"frame_timeout_seconds", l.FrameTimeoutMs / 1e3},
-		{"min_frame_rate_bytes_per_second", float64(l.MinFrameRate)},
+		{"min_frame_rate_bytes_per_second", minFrameRate},
 	} {
 		value := v.value
 		if value < 0 {

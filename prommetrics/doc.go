@@ -47,7 +47,8 @@
 // value (write_timeout_seconds, max_queued_reply_bytes, memory_budget_bytes,
 // max_in_flight, max_handlers, max_connections, evict_idle_after_seconds,
 // max_frame_size_units, frame_timeout_seconds,
-// min_frame_rate_bytes_per_second; -1 when a bound is off), and msgpattern_limit_reached_total{kind} counts how often one was
+// min_frame_rate_bytes_per_second; -1 when a bound is off, the rate floor
+// also when FrameTimeout is, as rpc then applies none), and msgpattern_limit_reached_total{kind} counts how often one was
 // reached: slow_consumer, read_pause, budget_pause, over_budget,
 // handoff_deferred, evicted_idle, linger_skipped, stalled_frame, slow_frame.
 //

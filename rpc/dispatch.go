@@ -334,6 +334,9 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 	rc.release(end)
 
 	rc.mu.Lock()
+	// A reply already complete (a unary adapter's value) stands: an error
+	// returned after it (a middleware's) reaches nobody and counts nowhere.
+	answered := rc.state == stateDone
 	switch {
 	case rc.state == stateExpired:
 		if producedResult(err) {
@@ -359,7 +362,7 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 	}
 	// The caller got an error when its request timed out, whatever the
 	// handler returned: the pattern counts one.
-	failed := err != nil || rc.state == stateExpired
+	failed := err != nil && !answered || rc.state == stateExpired
 	rc.mu.Unlock()
 	if !rc.req.event {
 		t.commit(rc)

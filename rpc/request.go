@@ -72,6 +72,24 @@ func (r *Request) TimedOut() bool {
 	return rc.deadline != 0 && end > rc.deadline
 }
 
+// Answered reports whether the request's reply is already complete — a
+// unary handler's value sent whole (the adapters Func, Typed and the like
+// send it before they return) — so that nothing its handler or a
+// middleware returns afterwards changes what the caller gets: the server
+// drops such an error (no metric counts it). A middleware asks
+// it once its handler returned. Always false for an event, for a reply
+// still open (a stream's end is written after its handler returns), and
+// for a Request not being served by a Server.
+func (r *Request) Answered() bool {
+	rc := r.rc
+	if rc == nil || r.event {
+		return false
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.state == stateDone
+}
+
 // Metadata returns the NestJS 12 request metadata (for example a W3C
 // traceparent), or nil when the message carries none. It holds the string
 // values; [Request.MetadataRaw] has every value, whatever its JSON type. The

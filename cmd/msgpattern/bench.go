@@ -184,11 +184,18 @@ func (c *benchCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 	}
 	if err != nil && res.Requests == 0 && ctx.Err() == nil {
 		fmt.Fprintln(stderr, "msgpattern: bench:", err)
-		if hint := c.tls.hint(err, c.tlsCfg); hint != "" {
-			fmt.Fprintln(stderr, "hint:", hint)
-		} else if c.nats != "" {
-			fmt.Fprintf(stderr, "hint: is a NATS server listening at %s? Set its URL with --nats\n", c.nats)
+		cause := err
+		if c.nats == "" && c.tracing == nil {
+			// Classify loadtest's error as the rpc client's (the traced
+			// run's already is), for the hints: no connection
+			// (ErrUnavailable), or one lost before any reply.
+			sentinel := rpc.ErrUnavailable
+			if res.Lost != nil {
+				sentinel = rpc.ErrConnectionLost
+			}
+			cause = fmt.Errorf("%w: %w", sentinel, err)
 		}
+		printConnectHint(stderr, &c.tls, c.tlsCfg, c.addr, c.nats, true, err, cause)
 		return exitLocal
 	}
 	switch {

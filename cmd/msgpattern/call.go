@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -191,14 +192,22 @@ func (c *callFlags) localFailure(ctx context.Context, cmd string, err error, con
 		return interruptCode(ctx)
 	}
 	fmt.Fprintf(os.Stderr, "msgpattern: %s: %v\n", cmd, err)
-	if hint := c.tls.hint(err, c.tlsCfg); hint != "" {
-		fmt.Fprintln(os.Stderr, "hint:", hint)
-	} else if connecting && c.nats != "" {
-		fmt.Fprintf(os.Stderr, "hint: is a NATS server listening at %s? Set its URL with --nats\n", c.nats)
-	} else if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
-		fmt.Fprintf(os.Stderr, "hint: is a server listening on %s? Set the address with --addr or MSGPATTERN_ADDR\n", c.addr)
-	}
+	printConnectHint(os.Stderr, &c.tls, c.tlsCfg, c.addr, c.nats, connecting, err, err)
 	return exitLocal
+}
+
+// printConnectHint prints to w what may be wrong when a command failed
+// with err for want of a connection, if it can tell: a TLS mismatch (from
+// tlsErr: err as the rpc client reports it), a NATS server that did not
+// answer (natsDown), or no server listening at addr.
+func printConnectHint(w io.Writer, t *clientTLS, cfg *tls.Config, addr, natsURL string, natsDown bool, err, tlsErr error) {
+	if hint := t.hint(tlsErr, cfg); hint != "" {
+		fmt.Fprintln(w, "hint:", hint)
+	} else if natsDown && natsURL != "" {
+		fmt.Fprintf(w, "hint: is a NATS server listening at %s? Set its URL with --nats\n", natsURL)
+	} else if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
+		fmt.Fprintf(w, "hint: is a server listening on %s? Set the address with --addr or MSGPATTERN_ADDR\n", addr)
+	}
 }
 
 func isRemote(err error) bool {
