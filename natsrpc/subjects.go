@@ -63,16 +63,21 @@ func checkSubject(key string) error {
 }
 
 // cmdSubject returns the {"cmd":"x"} subject a NestJS client sends to for a
-// handler registered as "x", and whether key takes one: a key needing no
-// JSON escaping that is not itself an object.
+// handler registered as "x", and whether key takes one: a key that is not
+// itself an object. The subject is the route key of {cmd: x}, which escapes
+// '"' and '\' and writes every other character, control characters
+// included, as it is (package pattern).
 func cmdSubject(key string) (string, bool) {
-	if key == "" || key[0] == '{' || strings.ContainsAny(key, `"\`) {
+	if key == "" || key[0] == '{' {
 		return "", false
 	}
-	for _, r := range key {
-		if r < 0x20 {
-			return "", false
+	b := make([]byte, 0, len(key)+len(`{"cmd":""}`)+4)
+	b = append(b, `{"cmd":"`...)
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c == '"' || c == '\\' {
+			b = append(b, '\\')
 		}
+		b = append(b, key[i])
 	}
-	return `{"cmd":"` + key + `"}`, true
+	return string(append(b, `"}`...)), true
 }

@@ -115,10 +115,12 @@ func (t *routeTable) withNest10Keys() *routeTable {
 	shared := map[string]bool{}
 	for k, rt := range t.routes {
 		u, ok := nest10Key(k)
-		if !ok || shared[u] || json.Valid([]byte(u)) {
+		if !ok || shared[u] || readsAsRoute(u) {
 			// Unescaped text that is JSON is another pattern as NestJS
-			// 11/12 (and Route) read it: a request to that pattern must
-			// not reach this route.
+			// 11/12 (and Route) read it, and text that is JSON once its
+			// raw control characters are escaped may be another
+			// pattern's route key (route keys write them raw): a request
+			// to that pattern must not reach this route.
 			continue
 		}
 		if _, taken := t.routes[u]; taken {
@@ -136,6 +138,28 @@ func (t *routeTable) withNest10Keys() *routeTable {
 	}
 	return t
 }
+
+// readsAsRoute reports whether u is JSON, or may be the route key of a
+// pattern: JSON once the control characters a route key writes raw in its
+// strings are escaped and the markers it writes unquoted (Infinity,
+// [TOO_MANY_KEYS], [MAX_DEPTH_REACHED]) are replaced by a number.
+func readsAsRoute(u string) bool {
+	if json.Valid([]byte(u)) {
+		return true
+	}
+	u = routeMarkers.Replace(u)
+	b := make([]byte, 0, len(u)+16)
+	for i := 0; i < len(u); i++ {
+		if c := u[i]; c < 0x20 {
+			b = append(b, '\\', 'u', '0', '0', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return json.Valid(b)
+}
+
+var routeMarkers = strings.NewReplacer("Infinity", "0", "[TOO_MANY_KEYS]", "0", "[MAX_DEPTH_REACHED]", "0")
 
 // nest10Key is the key NestJS 10 writes for an object pattern whose route
 // key is key: each string in it without its escapes. A route key escapes
