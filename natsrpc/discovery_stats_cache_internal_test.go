@@ -83,6 +83,21 @@ func TestDiscoveryStatsReused(t *testing.T) {
 	if got, err := rpc.Call[[]int, int](ctx, c, "sum", []int{1, 2}); err != nil || got != 3 {
 		t.Fatalf("sum: %d, %v", got, err)
 	}
+	// The reply goes out before the server counts its request: wait for
+	// the count, which a STATS built afresh must then show.
+	counted := func() bool {
+		for _, p := range srv.GetMetrics().Patterns {
+			if p.Pattern == "sum" {
+				return p.Count > 0
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(5 * time.Second); !counted(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never counted the request")
+		}
+	}
 	clock.Add(int64(statsFresh) - 1)
 	if n := sumCount(); n != 0 {
 		t.Errorf("STATS within %v of the last: sum %d, want the reused reply's 0", statsFresh, n)
