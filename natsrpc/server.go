@@ -94,6 +94,11 @@ func Connect(srv *rpc.Server, url string, opts ...Option) (*Server, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if srv.Health() == "draining" {
+		// Shutdown or Close has begun: dial nothing (serve would refuse
+		// after the dial, which may fail first and hide why).
+		return nil, rpc.ErrServerClosed
+	}
 	nc, err := o.connect(url)
 	if err != nil {
 		return nil, err

@@ -128,8 +128,14 @@ func (s *Server) HandleEvent(pattern any, h Handler, opts ...HandleOption) {
 func (s *Server) Use(mw ...Middleware) { s.router.Use(mw...) }
 
 // Start listens on the configured address and serves in the background. It
-// returns once the listener is bound, with the bind error if there is one.
+// returns once the listener is bound, with the bind error if there is one,
+// or ErrServerClosed, binding nothing, once Shutdown or Close has begun.
 func (s *Server) Start() error {
+	// A server shut down (or closing) does not bind its address at all:
+	// the port may be its replacement's already.
+	if s.isClosing() {
+		return ErrServerClosed
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("rpc: listen on %s: %w", s.cfg.Addr, err)
