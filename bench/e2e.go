@@ -135,7 +135,10 @@ func e2eGo(ctx context.Context, cfg goClientConfig, addr string, d time.Duration
 	defer c.Close()
 	var stop atomic.Bool
 	var done, bad atomic.Uint64
-	var firstErr atomic.Value
+	// The first error; an atomic.Value would panic on a second error of
+	// another concrete type, even in a CompareAndSwap that fails.
+	var errMu sync.Mutex
+	var firstErr error
 	var wg sync.WaitGroup
 	data := []float64{1, 2}
 	start := time.Now()
@@ -154,7 +157,11 @@ func e2eGo(ctx context.Context, cfg goClientConfig, addr string, d time.Duration
 				}
 				if err != nil {
 					bad.Add(1)
-					firstErr.CompareAndSwap(nil, err)
+					errMu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					errMu.Unlock()
 				}
 				n++
 			}
@@ -165,8 +172,8 @@ func e2eGo(ctx context.Context, cfg goClientConfig, addr string, d time.Duration
 	stop.Store(true)
 	wg.Wait()
 	elapsed := time.Since(start)
-	if e, ok := firstErr.Load().(error); ok {
-		err = fmt.Errorf("%d errors, first: %w", bad.Load(), e)
+	if firstErr != nil { // every goroutine is done
+		err = fmt.Errorf("%d errors, first: %w", bad.Load(), firstErr)
 	}
 	return float64(done.Load()) / elapsed.Seconds(), bad.Load(), err
 }

@@ -8,7 +8,9 @@ package main
 //	service Calc       { rpc Sum(SumRequest) returns (SumReply); }
 //
 // protoc is not installed, so the messages are plain Go structs and the codec
-// (named "proto", so the content-type is the ordinary application/grpc)
+// (named "proto": gRPC-go sends a forced codec's name as the content-subtype,
+// so the content-type is application/grpc+proto, which any gRPC peer reads
+// as protobuf, as it does application/grpc)
 // encodes them with google.golang.org/protobuf/encoding/protowire: the bytes
 // on the wire are exactly those protoc-gen-go's code would produce, a real
 // protobuf peer could talk to this service, and the encoding costs no more

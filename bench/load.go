@@ -168,13 +168,18 @@ func (c *cell) best() (sample, bool) { return bestOf(c.samples) }
 
 // judgeable reports whether a goal may be judged on the cell's best
 // sample: the cell exists, it lost no repetition (its process did not
-// die), and the sample saw no error (error replies count in requests/s).
-func (c *cell) judgeable() bool {
-	if c == nil || c.err != "" {
-		return false
+// die), and no repetition saw an error (error replies count in
+// requests/s; the row's errors column counts every repetition's).
+func (c *cell) judgeable() bool { return c != nil && c.err == "" && clean(c.samples) }
+
+// clean reports whether there are samples and none saw an error.
+func clean[S interface{ base() sample }](samples []S) bool {
+	for _, s := range samples {
+		if s.base().errors != 0 {
+			return false
+		}
 	}
-	s, ok := c.best()
-	return ok && s.errors == 0
+	return len(samples) > 0
 }
 
 // base is the sample itself; a natsSample's is the sample it embeds.

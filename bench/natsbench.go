@@ -145,13 +145,7 @@ type natsResult struct {
 func (r *natsResult) cell(sh shape, target string) *natsCell { return cellIn(r.shapes, sh, target) }
 
 // judgeable is (*cell).judgeable for the NATS section.
-func (c *natsCell) judgeable() bool {
-	if c == nil || c.err != "" {
-		return false
-	}
-	s, ok := c.best()
-	return ok && s.errors == 0
-}
+func (c *natsCell) judgeable() bool { return c != nil && c.err == "" && clean(c.samples) }
 
 // ratio of two targets' best samples under sh, by f.
 func (r *natsResult) ratio(sh shape, a, b string, f func(natsSample) float64) (float64, bool) {
@@ -421,6 +415,9 @@ func natsLoad(ctx context.Context, clients []*natsrpc.Client, inflight int, d ti
 		c := clients[i/inflight]
 		var out json.RawMessage
 		return func() error {
+			// Send leaves out alone when a reply carries no value: the
+			// previous call's 3 must not pass for this one's.
+			out = out[:0]
 			err := c.Send(ctx, "sum", sumData, &out) // the client's 10 s deadline
 			if err == nil && string(out) != "3" {
 				err = fmt.Errorf("reply %s, want 3", out)
@@ -466,7 +463,8 @@ func (r *report) natsGoals() []goal {
 	}
 	sh := natsShapes[0]
 	x, ok := r.nats.ratio(sh, tMsgpattern, tNest, func(s natsSample) float64 { return s.rps })
-	v := verdict(x >= natsGoal, ok && r.nats.cell(sh, tMsgpattern).judgeable() && r.nats.cell(sh, tNest).judgeable())
+	judged := ok && r.nats.cell(sh, tMsgpattern).judgeable() && r.nats.cell(sh, tNest).judgeable()
+	v := verdict(x >= natsGoal, judged)
 	var share goal
 	share.what = "NATS " + sh.String() + ": the NATS server's CPU, in msgpattern's repetition"
 	share.want = "is the broker the limit?"
@@ -478,7 +476,7 @@ func (r *report) natsGoals() []goal {
 			share.verdict = "broker not the limit"
 			if s.brokerBound() {
 				share.verdict = "broker the limit"
-				if ok && x < natsGoal {
+				if judged && x < natsGoal { // a shortfall measured, not a row not judged
 					v += " (broker-bound)"
 				}
 			}
@@ -501,11 +499,13 @@ func (r *report) natsGoals() []goal {
 }
 
 // zeroCostRatio is msgpattern's zero-cost bound at 16×64 ÷ NestJS's rate,
-// when msgpattern's best repetition saturated the machine.
+// when msgpattern's best repetition saturated the machine and both
+// targets may be judged (judgeable: no errors, no repetition lost), as
+// for the throughput goal.
 func (n *natsResult) zeroCostRatio() (float64, bool) {
 	sh := natsShapes[0]
 	ours, nest := n.cell(sh, tMsgpattern), n.cell(sh, tNest)
-	if ours == nil || nest == nil {
+	if !ours.judgeable() || !nest.judgeable() {
 		return 0, false
 	}
 	s, ok1 := ours.best()
