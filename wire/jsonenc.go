@@ -99,7 +99,7 @@ func appendRaw(dst []byte, raw json.RawMessage) ([]byte, error) {
 	if len(raw) == 0 {
 		return append(dst, "null"...), nil
 	}
-	if err := Valid(raw, DefaultMaxDepth); err != nil {
+	if err := Valid(raw, encodingJSONMaxDepth); err != nil {
 		return dst, err
 	}
 	var out []byte
@@ -118,6 +118,11 @@ func appendRaw(dst []byte, raw json.RawMessage) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// encodingJSONMaxDepth is the deepest nesting encoding/json accepts in a
+// Marshaler's output, a nested RawMessage's included: a top-level one is
+// held to the same bound, not to DefaultMaxDepth, a limit on requests.
+const encodingJSONMaxDepth = 10000
 
 type encodeBuffer struct {
 	buf bytes.Buffer

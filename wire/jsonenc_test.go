@@ -112,7 +112,7 @@ func TestAppendJSONErrors(t *testing.T) {
 		"raw truncated":      json.RawMessage(`{"a":`),
 		"raw trailing":       json.RawMessage(`{} {}`),
 		"raw bare word":      json.RawMessage(`abc`),
-		"raw too deep":       json.RawMessage(strings.Repeat("[", 1001) + strings.Repeat("]", 1001)),
+		"raw too deep":       json.RawMessage(strings.Repeat("[", 10001) + strings.Repeat("]", 10001)), // encoding/json's bound
 		"func":               func() {},
 		"map with float key": map[float64]int{1: 1},
 	} {
