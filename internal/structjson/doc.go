@@ -41,4 +41,8 @@
 // embedded fields, ",string" and ",omitzero", []byte, arrays, non-empty
 // interfaces, Marshaler methods with pointer receivers (encoding/json calls
 // them only on addressable values), NaN, cycles, a Marshaler's error.
+// When it gives up partway (a NaN after a Marshaler, say), encoding/json
+// encodes the whole value again and calls the Marshaler methods before
+// that point a second time (a Marshaler with side effects sees two calls;
+// its output is used once).
 package structjson
