@@ -115,6 +115,7 @@ type conn struct {
 	deferred *requestContext                // a hand-off the monitor is holding back at MaxHandlers; the monitor's
 
 	inflight atomic.Int32
+	events   atomic.Int32  // of inflight, the events: they owe the peer nothing
 	slotFree chan struct{} // a handed-off handler finished
 	draining atomic.Bool
 	evicted  atomic.Bool
@@ -859,6 +860,10 @@ func (c *conn) waitForBudget(n int) error {
 func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 	s := c.srv
 	c.inflight.Add(1)
+	event := rc.req.event
+	if event {
+		c.events.Add(1) // after inflight, and dropped before it: events == inflight only when no request runs
+	}
 	s.stats.inFlight.Add(1)
 	s.disp.prepare(rc, rt, c, start)
 	c.ranHandler = true // before busy: from then on a hand-off may start a reader
@@ -877,6 +882,9 @@ func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 		c.activeAt.Store(monotime())
 	}
 	s.stats.inFlight.Add(-1)
+	if event {
+		c.events.Add(-1)
+	}
 	c.inflight.Add(-1)
 	if !lost && rc.overran.Load() {
 		// MaxHandlers kept the reader in the handler: a pause of ours,
@@ -970,9 +978,18 @@ func (c *conn) finish(err error) {
 		linger = 0
 		s.log.Debug("connection read failed", "remote", c.remote, "err", err)
 	}
-	for c.inflight.Load() > 0 {
-		<-c.slotFree
+	if !mayLinger && c.inflight.Load() > 0 {
+		// Past the closing bound the connection would stay counted against
+		// MaxConnections while its handlers run. Events owe the peer
+		// nothing and run on until Timeout: once only they are left and
+		// the replies made are out, the socket closes and the slot frees
+		// (their number is bounded by MaxHandlers, all of them handed off).
+		c.out.drainTo(0, s.baseCtx.Done(), nil)
+		if n := c.inflight.Load(); n > 0 && c.events.Load() == n && s.detach(c) {
+			netConnBeneath(c.nc).Close()
+		}
 	}
+	c.waitHandlers()
 	// Every reply out, unless the peer stops taking them for WriteTimeout
 	// or the connection is cancelled (forced shutdown).
 	c.out.drainTo(0, s.baseCtx.Done(), nil)
@@ -982,6 +999,32 @@ func (c *conn) finish(err error) {
 	c.close()
 	s.log.Debug("connection closed", "remote", c.remote)
 }
+
+// waitHandlers waits for the connection's handlers to return. The reader
+// no longer reads, so nothing else sees the peer go (a peer that broke the
+// framing, or was silent mid-frame, and left): while the handlers' contexts
+// still run, it looks every peerGoneEvery, and cancels them when the peer
+// is gone, as the end of its stream would have.
+func (c *conn) waitHandlers() {
+	if c.inflight.Load() == 0 {
+		return
+	}
+	t := time.NewTicker(peerGoneEvery)
+	defer t.Stop()
+	for c.inflight.Load() > 0 {
+		select {
+		case <-c.slotFree:
+		case <-t.C:
+			if c.ctx.Err() == nil && peerGone(c.nc) {
+				c.cancel()
+			}
+		}
+	}
+}
+
+// peerGoneEvery is how often waitHandlers looks for a departed peer: the
+// monitor's period for a reader held in a handler (watchEvery ticks).
+const peerGoneEvery = watchEvery * handoffTick
 
 // lingerTimeout bounds lingeringClose's wait for the peer. A peer that
 // reads its replies and closes (every NestJS or msgpattern client does on

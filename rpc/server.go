@@ -60,6 +60,7 @@ type Server struct {
 	listeners  map[net.Listener]struct{}
 	connList   []*conn            // open connections, counted against MaxConnections
 	closingSet map[*conn]struct{} // connections in their lingering close, at most maxClosing
+	detached   map[*conn]struct{} // connections closed but for events still running (conn.finish), at most MaxHandlers
 	started    bool
 	closing    bool
 	serving    sync.WaitGroup // accept loops
@@ -79,6 +80,7 @@ func NewServer(config *Config, logger *slog.Logger) *Server {
 		router:       NewRouter(),
 		listeners:    map[net.Listener]struct{}{},
 		closingSet:   map[*conn]struct{}{},
+		detached:     map[*conn]struct{}{},
 		idle:         make(chan struct{}, 1),
 		dispatchIdle: make(chan struct{}, 1),
 		closed:       make(chan struct{}),
@@ -343,6 +345,22 @@ func (s *Server) beginClosing(c *conn) bool {
 	return !c.noLinger
 }
 
+// detach takes c, whose reader has finished and whose handlers still
+// running are all events, off the connection list (it no longer counts
+// against MaxConnections) into the detached set, which Shutdown still
+// waits for; it reports whether it did (not for a connection already
+// closing).
+func (s *Server) detach(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !c.listed || c.closing {
+		return false
+	}
+	s.unlistLocked(c)
+	s.detached[c] = struct{}{}
+	return true
+}
+
 func (s *Server) removeConn(c *conn) {
 	s.mu.Lock()
 	s.unlistLocked(c)
@@ -350,7 +368,8 @@ func (s *Server) removeConn(c *conn) {
 		delete(s.closingSet, c)
 		c.closing = false
 	}
-	empty := len(s.connList) == 0 && len(s.closingSet) == 0
+	delete(s.detached, c)
+	empty := len(s.connList) == 0 && len(s.closingSet) == 0 && len(s.detached) == 0
 	s.mu.Unlock()
 	if empty {
 		select {
@@ -509,9 +528,12 @@ func (s *Server) beginClose(hooksCancel context.CancelFunc) (conns []*conn, hook
 
 // connsLocked returns every connection, open or closing; s.mu is held.
 func (s *Server) connsLocked() []*conn {
-	conns := make([]*conn, 0, len(s.connList)+len(s.closingSet))
+	conns := make([]*conn, 0, len(s.connList)+len(s.closingSet)+len(s.detached))
 	conns = append(conns, s.connList...)
 	for c := range s.closingSet {
+		conns = append(conns, c)
+	}
+	for c := range s.detached {
 		conns = append(conns, c)
 	}
 	return conns
