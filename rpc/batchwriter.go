@@ -482,8 +482,14 @@ func (w *batchWriter) write(b []byte, until int64) (sent int, err error) {
 	if isTLS {
 		piece = maxTLSWritePiece
 	}
+	// seen is when the peer was last seen taking bytes, as far as is
+	// known: the write began, a Write returned some, or a look at the
+	// peer's acknowledgements found more. A TCP write's deadline is a point
+	// at which to look (see armDeadline), and the write fails once the peer
+	// has been seen taking nothing for the timeout.
+	seen := monotime()
 	for len(b) > 0 {
-		if err = w.armDeadline(until); err != nil {
+		if err = w.armDeadline(until, isTLS); err != nil {
 			break
 		}
 		p := piece
@@ -497,6 +503,7 @@ func (w *batchWriter) write(b []byte, until int64) (sent int, err error) {
 		w.written(n)
 		b = b[n:]
 		if err == nil {
+			seen = monotime()
 			continue
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -504,10 +511,16 @@ func (w *batchWriter) write(b []byte, until int64) (sent int, err error) {
 				err = context.DeadlineExceeded
 				break
 			}
-			if !isTLS && (n > 0 || w.peerAckedSinceArm()) {
-				w.deadlineAt = 0 // progress: a fresh deadline
-				err = nil
-				continue
+			if !isTLS {
+				now := monotime()
+				if n > 0 || w.peerAckedSinceArm() {
+					seen = now
+				}
+				if now-seen < int64(w.timeout) {
+					w.deadlineAt = 0 // look again
+					err = nil
+					continue
+				}
 			}
 			err = errWriteStalled
 		}
@@ -549,11 +562,17 @@ func (w *batchWriter) release(n int) {
 	}
 }
 
-// armDeadline sets the write deadline: timeout from now, or until if that
-// is sooner. Setting one costs a little, so a deadline set by timeout alone
-// is kept while less than a quarter of the timeout has passed: a write
-// then still gets at least three quarters of it.
-func (w *batchWriter) armDeadline(until int64) error {
+// armDeadline sets the write deadline: timeout from now (on TCP a quarter
+// of it, see below), or until if that is sooner. Setting one costs a
+// little, so a deadline set by timeout alone is kept while less than a
+// quarter of it has passed (on TCP an eighth): a TLS write then still gets
+// at least three quarters of the timeout. A TCP write's deadline is only a
+// point at which to see whether the peer took bytes meanwhile (write fails
+// once the peer has been seen taking none for the timeout): were it the
+// whole timeout, a peer that took bytes just after it was set and none
+// after would be dropped only after twice the timeout. Looking at least
+// every quarter of it drops such a peer within one and a quarter.
+func (w *batchWriter) armDeadline(until int64, isTLS bool) error {
 	if w.timeout <= 0 && until == 0 {
 		if w.deadlineAt == 0 {
 			return nil
@@ -561,13 +580,17 @@ func (w *batchWriter) armDeadline(until int64) error {
 		w.deadlineAt = 0
 		return w.nc.SetWriteDeadline(time.Time{})
 	}
+	span, keep := int64(w.timeout), int64(w.timeout/4)
+	if !isTLS {
+		span, keep = span/4, span/8
+	}
 	now := monotime()
-	if until == 0 && w.deadlineAt > 0 && now-(w.deadlineAt-int64(w.timeout)) < int64(w.timeout/4) {
+	if until == 0 && w.deadlineAt > 0 && now-(w.deadlineAt-span) < keep {
 		return nil
 	}
 	at := until
-	if w.timeout > 0 && (at == 0 || now+int64(w.timeout) < at) {
-		at = now + int64(w.timeout)
+	if w.timeout > 0 && (at == 0 || now+span < at) {
+		at = now + span
 	}
 	w.deadlineAt = at
 	w.armKnown = false
