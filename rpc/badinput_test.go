@@ -507,7 +507,8 @@ func TestBadInputNonObjectFrames(t *testing.T) {
 }
 
 // panicsWhenEncoded is a handler result whose encoding panics: user
-// MarshalJSON code runs while the server holds the request's lock.
+// MarshalJSON code, which once ran while the server held the request's
+// lock (it runs before the lock is taken now).
 type panicsWhenEncoded struct{}
 
 func (panicsWhenEncoded) MarshalJSON() ([]byte, error) { panic("encoder bug") }

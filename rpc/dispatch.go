@@ -19,7 +19,8 @@ import (
 // under the request's lock, so they must only queue frames, never block on
 // the network; commit, called with no lock held, sends them.
 type replyTarget interface {
-	// writeValue sends v as a value of rc's reply that is not (yet) the
+	// writeValue sends v, which encodeAhead returned (its encoding runs no
+	// application code), as a value of rc's reply that is not (yet) the
 	// last. The returned mark lets writeEnd merge the completion into it.
 	writeValue(rc *requestContext, v any) (replyMark, error)
 	// writeLast sends v as the last value of rc's reply, completing it.
@@ -118,6 +119,11 @@ func (w *responder) Send(v any) error {
 	if rc.req.event {
 		return w.sendToNobody()
 	}
+	v, err := encodeAhead(v)
+	if err != nil {
+		return &encodeError{err}
+	}
+	defer releaseEncoded(v)
 	rc.mu.Lock()
 	if w.returned { // under the lock: Send may come from another goroutine
 		rc.mu.Unlock()
@@ -127,7 +133,7 @@ func (w *responder) Send(v any) error {
 		rc.mu.Unlock()
 		return ErrReplyClosed
 	}
-	m, err := rc.writeValueLocked(v)
+	m, err := rc.target.writeValue(rc, v)
 	if err == nil {
 		w.last, w.sent = m, true
 	}
@@ -168,6 +174,11 @@ func (w *responder) sendLast(v any) error {
 	if rc.req.event {
 		return nil
 	}
+	v, err := encodeAhead(v)
+	if err != nil {
+		return &encodeError{err}
+	}
+	defer releaseEncoded(v)
 	rc.mu.Lock()
 	if w.returned {
 		rc.mu.Unlock()
@@ -184,7 +195,7 @@ func (w *responder) sendLast(v any) error {
 		rc.target.commit(rc)
 		return nil
 	}
-	err := rc.writeLastLocked(v)
+	err = rc.target.writeLast(rc, v)
 	if err == nil {
 		rc.state = stateDone
 		w.sent = true
@@ -195,35 +206,6 @@ func (w *responder) sendLast(v any) error {
 	}
 	rc.target.commit(rc)
 	return nil
-}
-
-// writeValueLocked and writeLastLocked encode a reply value with rc.mu
-// held. Encoding runs user code (MarshalJSON), which may panic; the lock is
-// then released before the panic goes on to dispatcher.call's recover, or
-// serve, the timeout timer and the hand-off monitor would wait on it
-// forever.
-func (rc *requestContext) writeValueLocked(v any) (m replyMark, err error) {
-	encoded := false
-	defer func() {
-		if !encoded {
-			rc.mu.Unlock()
-		}
-	}()
-	m, err = rc.target.writeValue(rc, v)
-	encoded = true
-	return m, err
-}
-
-func (rc *requestContext) writeLastLocked(v any) (err error) {
-	encoded := false
-	defer func() {
-		if !encoded {
-			rc.mu.Unlock()
-		}
-	}()
-	err = rc.target.writeLast(rc, v)
-	encoded = true
-	return err
 }
 
 // sendUnary sends a unary handler's result, in one frame when w is the

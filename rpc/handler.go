@@ -54,15 +54,18 @@ type ResponseWriter interface {
 	// than MaxQueuedReplyBytes/2 (at most 1 MiB) of replies wait for the
 	// caller to read them, so a stream never outruns a caller that reads.
 	// For an event it sends nothing, and returns the context's error once
-	// that ends (or an error after the handler returned). v's MarshalJSON
-	// (or MarshalText) runs while the reply is locked: it must not use the
-	// request's context, whose methods wait for that lock.
+	// that ends (or an error after the handler returned). v is encoded
+	// before the reply is locked: a slow MarshalJSON (or MarshalText) holds
+	// up neither the request's timeout reply nor the connection's other
+	// replies, and may use the request's context.
 	Send(v any) error
 }
 
 // Middleware wraps a handler with behaviour of its own: logging, auth,
-// tracing. It sees every message, its context and request, what it sends
-// (by wrapping w) and the error it returns.
+// tracing. It sees every message whose handler runs, its context and
+// request, what it sends (by wrapping w) and the error it returns; a
+// message refused before its handler (WithMaxDataBytes, no handler) is
+// not seen, and is counted in Metrics instead.
 type Middleware func(Handler) Handler
 
 // Func adapts a function of the original API: it receives the raw data and

@@ -361,7 +361,7 @@ func (c *requestContext) release(end int64) {
 // timer per request would cost every fast request.
 //
 // It never takes the request's lock: the monitor calls it, and a handler
-// holds that lock while its reply encodes (user code). A timer armed for a
+// holds that lock while it queues its reply. A timer armed for a
 // request already answered only finds it so (expire checks the state).
 func (c *requestContext) armTimeout() {
 	if c.deadline == 0 || c.req.event || c.timer.Load() != nil {

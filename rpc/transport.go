@@ -463,7 +463,7 @@ func (t *packetTarget) writePacket(build func(dst []byte, f wire.Framing) []byte
 }
 
 func (t *packetTarget) writeValue(rc *requestContext, v any) (replyMark, error) {
-	b, err := wire.AppendValueOf(nil, wire.Unframed, v, rc.req.ID, false)
+	b, err := appendReplyValue(nil, wire.Unframed, v, rc.req.ID, false)
 	if err != nil {
 		return replyMark{}, err
 	}
@@ -477,7 +477,7 @@ func (t *packetTarget) writeValue(rc *requestContext, v any) (replyMark, error) 
 }
 
 func (t *packetTarget) writeLast(rc *requestContext, v any) error {
-	b, err := wire.AppendValueOf(nil, wire.Unframed, v, rc.req.ID, true)
+	b, err := appendReplyValue(nil, wire.Unframed, v, rc.req.ID, true)
 	if err != nil {
 		return err
 	}

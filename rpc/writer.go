@@ -62,7 +62,7 @@ func (c *conn) writeRaw(f func(dst []byte) []byte) {
 
 func (c *conn) writeValue(rc *requestContext, v any) (replyMark, error) {
 	start, end, gen, err := c.out.appendFrame(func(dst []byte) ([]byte, error) {
-		return wire.AppendValueOf(dst, c.framing, v, rc.req.ID, false)
+		return appendReplyValue(dst, c.framing, v, rc.req.ID, false)
 	})
 	if err != nil && c.out.broken() {
 		// The peer is gone: a stream handler that ignores its context
@@ -77,7 +77,7 @@ func (c *conn) writeValue(rc *requestContext, v any) (replyMark, error) {
 
 func (c *conn) writeLast(rc *requestContext, v any) error {
 	_, _, _, err := c.out.appendFrame(func(dst []byte) ([]byte, error) {
-		return wire.AppendValueOf(dst, c.framing, v, rc.req.ID, true)
+		return appendReplyValue(dst, c.framing, v, rc.req.ID, true)
 	})
 	if err != nil && c.out.broken() {
 		return nil
