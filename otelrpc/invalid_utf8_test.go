@@ -3,15 +3,11 @@ package otelrpc_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/msgpattern/msgpattern/internal/natstest"
@@ -77,14 +73,5 @@ func TestRemoteErrorWithInvalidUTF8KeepsSpansExportable(t *testing.T) {
 	}
 
 	// What it costs: an OTLP exporter cannot send the batch.
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
-	defer hs.Close()
-	otlp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(hs.URL+"/v1/traces"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer otlp.Shutdown(context.Background())
-	if err := otlp.ExportSpans(ctx, tracetest.SpanStubs{s}.Snapshots()); err != nil {
-		t.Errorf("OTLP export of the span: %v", err)
-	}
+	exportOverOTLP(t, ctx, s)
 }

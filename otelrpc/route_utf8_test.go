@@ -3,13 +3,8 @@ package otelrpc_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
-
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/msgpattern/msgpattern/internal/spantest"
 	"github.com/msgpattern/msgpattern/otelrpc"
@@ -42,18 +37,7 @@ func TestRouteNotUTF8KeepsSpansExportable(t *testing.T) {
 	}
 	spans := spantest.Wait(t, exp, 2)
 
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
-	defer hs.Close()
-	otlp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(hs.URL+"/v1/traces"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer otlp.Shutdown(context.Background())
-	for _, s := range spans {
-		if err := otlp.ExportSpans(ctx, tracetest.SpanStubs{s}.Snapshots()); err != nil {
-			t.Errorf("OTLP export of the %s span %q: %v", s.SpanKind, s.Name, err)
-		}
-	}
+	exportOverOTLP(t, ctx, spans...)
 }
 
 type discardReplies struct{}
