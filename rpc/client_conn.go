@@ -251,18 +251,33 @@ func (cc *clientConn) writerFailure() error {
 }
 
 // send writes one request frame (or, with event, an event frame: data is
-// then its raw JSON), encoding data straight into the write buffer, and
-// flushes. A frame the writer refused, having failed, never left: the
-// error says so (see notSent).
+// then its raw JSON) and flushes. Data that encodes without running the
+// application's code is encoded straight into the write buffer; any other
+// is encoded first, with no lock held (see encodeAhead): its MarshalJSON
+// may be slow or block, and under the buffer's lock it would hold up the
+// connection's other calls past their contexts, and the failing of calls
+// when the connection dies. A frame the writer refused, having failed,
+// never left: the error says so (see notSent).
 func (cc *clientConn) send(ctx context.Context, pattern []byte, data any, metadata []byte, id uint64, event bool) error {
 	var idBuf [20]byte
+	if !event {
+		var err error
+		if data, err = encodeAhead(data); err != nil {
+			return fmt.Errorf("rpc: encoding call data: %w", err) // nothing was written
+		}
+		defer releaseEncoded(data)
+	}
 	var encErr error
 	start, end, gen, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
 		if event {
 			raw, _ := data.(json.RawMessage)
 			return wire.AppendEvent(dst, wire.NestJS, pattern, raw, metadata), nil
 		}
-		out, err := wire.AppendRequestOf(dst, wire.NestJS, pattern, data, metadata, strconv.AppendUint(idBuf[:0], id, 10))
+		id := strconv.AppendUint(idBuf[:0], id, 10)
+		if e, ok := data.(encodedValue); ok {
+			return wire.AppendRequest(dst, wire.NestJS, pattern, e.buf.b, metadata, id), nil
+		}
+		out, err := wire.AppendRequestOf(dst, wire.NestJS, pattern, data, metadata, id)
 		encErr = err
 		return out, err
 	})

@@ -14,7 +14,8 @@ import (
 // MarshalText may be slow or block, and under those locks it would hold up
 // every other reply of the connection and the request's own timeout reply
 // (the timer takes the request's lock). That costs one more copy of the
-// encoded value.
+// encoded value. The client encodes a call's data the same way (see
+// clientConn.send).
 
 // encodedValue is a reply value encoded ahead, in JSON, valid UTF-8.
 type encodedValue struct{ buf *writeBuf }
