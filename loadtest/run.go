@@ -256,17 +256,28 @@ func (r *run) measure(ctx context.Context, start func(ctx, sending context.Conte
 	if cfg.Warmup <= 0 {
 		r.measuring.Store(true) // from the first request
 	}
+	if r.limiter != nil {
+		// The bucket starts full: its burst (there to absorb the senders'
+		// jitter) would go at once, above Rate. Only the first request goes
+		// at once; the others wait for their turn.
+		r.limiter.ReserveN(time.Now(), r.limiter.Burst()-1)
+	}
+	// Measured from before the load starts: its first requests go (and
+	// may end) as start returns.
+	began := time.Now()
 	var wg sync.WaitGroup
 	start(runCtx, sending, &wg)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
 
 	if cfg.Warmup > 0 {
 		r.report(0, true)
-		sleepCtx(ctx, cfg.Warmup)
+		// Not past the load's end: every connection lost during the
+		// warmup leaves nothing to wait for.
+		sleepCtx(ctx, done, cfg.Warmup)
 		r.measuring.Store(true)
+		began = time.Now()
 	}
-	began := time.Now()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
 	every := cfg.ProgressEvery
 	if every <= 0 {
 		every = time.Second
@@ -275,7 +286,7 @@ func (r *run) measure(ctx context.Context, start func(ctx, sending context.Conte
 	defer tick.Stop()
 	var deadline <-chan time.Time
 	if cfg.Duration > 0 && cfg.Requests <= 0 {
-		t := time.NewTimer(cfg.Duration)
+		t := time.NewTimer(cfg.Duration - time.Since(began))
 		defer t.Stop()
 		deadline = t.C
 	}
@@ -449,12 +460,14 @@ func dial(ctx context.Context, cfg Config) (net.Conn, error) {
 	return tc, nil
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) {
+// sleepCtx waits d, or until ctx ends or done is closed.
+func sleepCtx(ctx context.Context, done <-chan struct{}, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-ctx.Done():
+	case <-done:
 	}
 }
 
