@@ -52,12 +52,17 @@
 //   - Payloads over the NATS server's max_payload (1 MiB by default): a
 //     reply too large is replaced by an error reply saying so (the caller
 //     is not left waiting); a request too large fails in the client before
-//     it is sent.
+//     it is sent. So is a reply whose PUB line, with the reply subject its
+//     sender chose (up to about 4 KiB), would pass the NATS server's
+//     4096-byte control line: the NATS server would close the serving
+//     connection.
 //   - Rate limits: Config.RateLimitPerSec applies per requesting client
 //     process, recognised by its reply inbox (its "_INBOX." prefix and the
 //     first 12 characters of the inbox id, which NATS clients keep for a
 //     process; otherwise the reply subject without its last token); all
-//     events share one bucket. GlobalRateLimitPerSec applies as on TCP.
+//     events published without a reply subject share one bucket, and an
+//     event that carries one counts against its sender, as a request does.
+//     GlobalRateLimitPerSec applies as on TCP.
 //     The reply subject is the sender's to choose, so a hostile client
 //     can pass the per-client limit with a new inbox per request (at most
 //     4096 are remembered; past that all are forgotten at once): against

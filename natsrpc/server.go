@@ -453,7 +453,7 @@ func (s *Server) take() bool {
 }
 
 func (s *Server) serveMsg(sj subject, m *nats.Msg) {
-	w := &replier{nc: s.nc, subject: m.Reply}
+	w := &replier{nc: s.nc, subject: m.Reply, sentLine: len(m.Subject) + len(m.Reply) + len("  0")}
 	msg := rpc.Message{Packet: m.Data, Route: sj.route, Peer: s.peerOf(m.Reply), Header: m.Header, External: true}
 	// Its errors (a bad packet, shutting down) are counted and logged,
 	// rate-limited, by Dispatch itself.
@@ -643,7 +643,26 @@ func (s *Server) unsubscribe() {
 type replier struct {
 	nc      *nats.Conn
 	subject string
+	// sentLine is the least the arguments of the request's own PUB line
+	// took ("<subject> <reply> <size>"), which the NATS server accepted.
+	sentLine int
 }
+
+// fits reports whether a reply of size bytes makes a PUB line the NATS
+// server takes: its arguments ("<reply> <size>") within the default
+// max_control_line, or no longer than the request's own, which the server
+// took. A sender chooses its reply subject, up to a request line that just
+// fits: a reply whose size has more digits than the request's subject and
+// size would overflow the line, and the NATS server would close the
+// serving connection (nats.go does not reconnect after that error).
+func (w *replier) fits(size int) bool {
+	n := len(w.subject) + 1 + len(strconv.Itoa(size))
+	return n <= maxControlLine || n <= w.sentLine
+}
+
+// errReplySubjectTooLong ends a reply whose PUB line, with the reply
+// subject its sender chose, would be too long for the NATS server.
+var errReplySubjectTooLong = errors.New("natsrpc: reply subject too long for the reply's NATS control line")
 
 // errReplyTooLarge ends a reply whose packet exceeds max_payload; the
 // caller got an error reply instead.
@@ -653,11 +672,22 @@ func (w *replier) WriteReply(packet []byte, last bool) error {
 	if w.subject == "" {
 		return nil // an event, or a request sent without a reply subject
 	}
+	if !w.fits(len(packet)) {
+		if rep, ok := rpc.ParseReplyPacket(packet); ok {
+			msg := fmt.Sprintf("reply of %d bytes too large for a reply subject of %d bytes (NATS max_control_line)", len(packet), len(w.subject))
+			if e := errorPacket(msg, rep.ID); w.fits(len(e)) {
+				w.nc.Publish(w.subject, e)
+			}
+		}
+		return errReplySubjectTooLong
+	}
 	if max := w.nc.MaxPayload(); int64(len(packet)) > max {
 		rep, ok := rpc.ParseReplyPacket(packet)
 		if ok {
 			msg := fmt.Sprintf("reply of %d bytes exceeds the NATS server's max_payload of %d bytes", len(packet), max)
-			w.nc.Publish(w.subject, errorPacket(msg, rep.ID))
+			if e := errorPacket(msg, rep.ID); w.fits(len(e)) {
+				w.nc.Publish(w.subject, e)
+			}
 		}
 		return errReplyTooLarge
 	}
