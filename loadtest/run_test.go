@@ -262,25 +262,10 @@ func TestRunCalls(t *testing.T) {
 // of the client's certificate was read first) the run ended with nothing
 // counted and no error, as if all was well.
 func TestRunConnectionLostAtOnce(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			nc.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
+	addr := startHangUpServer(t)
 	for i := range 5 {
 		res, err := loadtest.Run(context.Background(), loadtest.Config{
-			Addr: ln.Addr().String(), Requests: 1, Warmup: 20 * time.Millisecond, Pattern: []byte(`"sum"`),
+			Addr: addr, Requests: 1, Warmup: 20 * time.Millisecond, Pattern: []byte(`"sum"`),
 		})
 		if err == nil && res.Errors == 0 {
 			t.Fatalf("run %d against a server that hangs up: %+v, no error", i, res)
@@ -442,4 +427,27 @@ func TestRunCallsConnectionLost(t *testing.T) {
 			t.Errorf("connections lost before any measured call: %+v, %v; want at once an error wrapping %q", res, err, gone)
 		}
 	})
+}
+
+// startHangUpServer listens on a free port and closes every connection as
+// soon as it accepts it; it returns the address.
+func startHangUpServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			nc.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().String()
 }

@@ -3,7 +3,6 @@ package loadtest_test
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -17,25 +16,10 @@ import (
 func TestLostDuringWarmupEndsAtOnce(t *testing.T) {
 	const warmup = 5 * time.Second
 	t.Run("Run", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for {
-				nc, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				nc.Close()
-			}
-		}()
-		t.Cleanup(func() { ln.Close(); <-done })
+		addr := startHangUpServer(t)
 		start := time.Now()
 		res, err := loadtest.Run(context.Background(), loadtest.Config{
-			Addr: ln.Addr().String(), Requests: 10, Warmup: warmup, Pattern: []byte(`"sum"`),
+			Addr: addr, Requests: 10, Warmup: warmup, Pattern: []byte(`"sum"`),
 		})
 		if took := time.Since(start); err == nil || took > warmup/2 {
 			t.Errorf("every connection lost during a %s warmup: %+v, %v after %s; want an error at once", warmup, res, err, took.Round(time.Millisecond))
