@@ -175,13 +175,15 @@ func serverStatusCode(err error) attribute.KeyValue {
 		return statusErrorAttr
 	}
 	if re.Payload != nil {
-		var shape struct {
-			Status json.RawMessage `json:"status"`
-		}
-		if json.Unmarshal(re.Payload, &shape) == nil && len(shape.Status) > 0 {
+		// A map, not a tagged struct: "status" is an exact name to the
+		// NestJS caller reading err.status, where encoding/json would
+		// match "Status" too.
+		var members map[string]json.RawMessage
+		if json.Unmarshal(re.Payload, &members) == nil && len(members["status"]) > 0 {
+			status := members["status"]
 			var s string
-			if json.Unmarshal(shape.Status, &s) != nil {
-				s = string(shape.Status)
+			if json.Unmarshal(status, &s) != nil {
+				s = string(status)
 			}
 			return statusCodeAttr(s)
 		}

@@ -26,6 +26,8 @@ func TestErrorKinds(t *testing.T) {
 	}
 	objErr, _ := rpc.NewErrorObject(map[string]any{"status": 400})
 	strStatus, _ := rpc.NewErrorObject(map[string]any{"status": "bad_request"})
+	// err.status is an exact name to a NestJS caller: "Status" is not it.
+	capitalStatus, _ := rpc.NewErrorObject(map[string]any{"Status": 400})
 	ownWrapsNoHandler := rpc.Errorf("inventory unavailable: %w", rpc.NoHandlerError())
 	ownWrapsNoHandler.Status = "503"
 	canceled, cancel := context.WithCancel(context.Background())
@@ -43,6 +45,7 @@ func TestErrorKinds(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", rpc.NewError("x")), kindRPC, "error", nil},
 		{objErr, kindRPC, "400", nil},
 		{strStatus, kindRPC, "bad_request", nil},
+		{capitalStatus, kindRPC, "error", nil},
 		{decodeErr, kindDecode, "error", nil},
 		{fmt.Errorf("wrapped: %w", decodeErr), kindDecode, "error", nil},
 		{context.DeadlineExceeded, kindTimeout, "error", nil},

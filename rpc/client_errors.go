@@ -58,13 +58,13 @@ func newRemoteError(raw, status []byte) *Error {
 		}
 		return e
 	}
-	var shape struct {
-		Status  json.RawMessage `json:"status"`
-		Message json.RawMessage `json:"message"`
-	}
-	if json.Unmarshal(raw, &shape) == nil {
-		e.Status = jsonText(shape.Status)
-		e.Message = jsonText(shape.Message)
+	// A map, not a tagged struct: encoding/json matches struct fields
+	// case-insensitively ("MESSAGE" would fill Message), where err.status
+	// and err.message, as a NestJS client reads them, are exact names.
+	var members map[string]json.RawMessage
+	if json.Unmarshal(raw, &members) == nil {
+		e.Status = jsonText(members["status"])
+		e.Message = jsonText(members["message"])
 	}
 	return e
 }

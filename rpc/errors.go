@@ -71,11 +71,14 @@ func NewErrorObject(v any) (*Error, error) {
 		return nil, fmt.Errorf("rpc: encoding error payload: %w", err)
 	}
 	msg := string(b)
-	var shape struct {
-		Message any `json:"message"`
-	}
-	if json.Unmarshal(b, &shape) == nil && shape.Message != nil {
-		msg = fmt.Sprint(shape.Message)
+	// A map, not a tagged struct: encoding/json would match "MESSAGE" too,
+	// where a NestJS caller's err.message is that exact name.
+	var members map[string]json.RawMessage
+	if json.Unmarshal(b, &members) == nil {
+		var m any
+		if json.Unmarshal(members["message"], &m) == nil && m != nil {
+			msg = fmt.Sprint(m)
+		}
 	}
 	return &Error{Message: msg, Payload: b}, nil
 }
