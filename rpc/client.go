@@ -136,11 +136,11 @@ func WithMaxFrameSize(units int) ClientOption { return func(o *clientOptions) { 
 
 // WithMaxQueuedBytes bounds the request bytes one connection may have
 // waiting to be written (default 16 MiB, [DefaultClientMaxQueuedBytes]).
-// A call that finds more waiting waits, within its context, until the
-// server has taken enough: a server that reads slowly holds callers back
-// rather than making the client buffer without end. A request of any size
-// still goes out when nothing waits before it. Zero or less removes the
-// bound.
+// A call whose request would leave more waiting waits, within its context,
+// until the server has taken enough: a server that reads slowly holds
+// callers back rather than making the client buffer without end. A request
+// of any size still goes out when nothing waits before it. Zero or less
+// removes the bound.
 func WithMaxQueuedBytes(n int) ClientOption { return func(o *clientOptions) { o.maxQueued = n } }
 
 // WithMaxStreamBuffer bounds the bytes of the values a stream call

@@ -130,7 +130,7 @@ func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...CallOp
 		cc, err := c.pick().get(ctx)
 		dialFailed := err != nil
 		if err == nil {
-			err = cc.waitForRoom(ctx)
+			err = cc.waitForRoom(ctx, len(patternJSON)+len(dataJSON)+len(metaJSON))
 		}
 		if err == nil {
 			err = cc.send(ctx, patternJSON, json.RawMessage(dataJSON), metaJSON, 0, true)
@@ -374,13 +374,21 @@ func (c *Client) start(ctx context.Context, pattern any, data any, o callOptions
 	if err != nil {
 		return nil, 0, nil, err
 	}
+	// Encoded once, ahead (see clientConn.send): its length is what the
+	// request adds to the connection's queue (waitForRoom).
+	data, err = encodeAhead(data)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("rpc: encoding call data: %w", err)
+	}
+	defer releaseEncoded(data)
+	size := len(patternJSON) + len(metaJSON) + encodedSize(data)
 	ca := getCall(stream)
 	for tries := 0; ; tries++ {
 		cc, err := c.pick().get(ctx)
 		dialFailed := err != nil
 		var id uint64
 		if err == nil {
-			err = cc.waitForRoom(ctx)
+			err = cc.waitForRoom(ctx, size)
 		}
 		if err == nil {
 			if id, err = cc.register(ca); err == nil {
@@ -436,6 +444,22 @@ func (cc *clientConn) sendCall(ctx context.Context, pattern []byte, data any, me
 	err := cc.send(ctx, pattern, data, metadata, id, false)
 	sent = err == nil
 	return err
+}
+
+// encodedSize is about how long data, as encodeAhead returned it, is in
+// JSON: exact for a value encoded ahead, a lower bound for the others.
+func encodedSize(data any) int {
+	switch v := data.(type) {
+	case encodedValue:
+		return len(v.buf.b)
+	case string:
+		return len(v) + 2
+	case json.RawMessage:
+		return len(v)
+	case []byte:
+		return (len(v)+2)/3*4 + 2
+	}
+	return 0
 }
 
 // unsentError marks a call that failed before its request left (a failed

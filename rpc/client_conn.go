@@ -193,11 +193,20 @@ func signal(ch chan struct{}) {
 // nobody is); the others wait their turn. Its request not yet queued, a
 // call that the connection's death ends here fails with an error that says
 // so (see notSent): it may be sent on another connection.
-func (cc *clientConn) waitForRoom(ctx context.Context) error {
+//
+// size is the request's length, as far as it is known: a call whose
+// request would take the queue past the bound waits too, until the queue
+// has room for it or nothing waits before it (a request of any size still
+// goes out alone).
+func (cc *clientConn) waitForRoom(ctx context.Context, size int) error {
 	limit := cc.client.opts.maxQueued
-	if limit <= 0 || cc.out.queuedBytes() <= limit {
+	if limit <= 0 {
 		return nil
 	}
+	if q := cc.out.queuedBytes(); q == 0 || q+size <= limit {
+		return nil
+	}
+	mark := max(limit-max(size, 0), 0)
 	select {
 	case cc.roomTurn <- struct{}{}:
 	case <-ctx.Done():
@@ -208,7 +217,7 @@ func (cc *clientConn) waitForRoom(ctx context.Context) error {
 	defer func() { <-cc.roomTurn }()
 	// The writer's goroutine writes: a call must not block in a write
 	// past its own context.
-	err := cc.out.drainToBy(limit, ctx.Done(), cc.stop, func() { signal(cc.kick) })
+	err := cc.out.drainToBy(mark, ctx.Done(), cc.stop, func() { signal(cc.kick) })
 	switch {
 	case err == nil:
 		return nil
@@ -260,7 +269,7 @@ func (cc *clientConn) writerFailure() error {
 // never left: the error says so (see notSent).
 func (cc *clientConn) send(ctx context.Context, pattern []byte, data any, metadata []byte, id uint64, event bool) error {
 	var idBuf [20]byte
-	if !event {
+	if _, done := data.(encodedValue); !event && !done {
 		var err error
 		if data, err = encodeAhead(data); err != nil {
 			return fmt.Errorf("rpc: encoding call data: %w", err) // nothing was written

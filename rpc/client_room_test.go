@@ -30,7 +30,7 @@ func TestClientWaitForRoomHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = cc.waitForRoom(ctx)
+	err = cc.waitForRoom(ctx, 0)
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("waitForRoom with a 50 ms context returned after %v (%v)", d.Round(time.Millisecond), err)
 	}
