@@ -228,11 +228,12 @@ func WithoutRetry() HandleOption {
 
 // WithMaxDataBytes refuses, before its handler runs, a message to this
 // pattern whose data is longer than n bytes of JSON: a request gets the
-// error reply "Data too large", an event is dropped (both counted in
-// ErrorCounts.DataTooLarge). A handler's decoded
-// input is not charged to Config.MemoryBudget and may hold many times its
-// JSON (see rpc.Typed): this bounds it for a pattern tighter than
-// Config.MaxFrameSize bounds every frame. Zero or negative: no bound.
+// error reply "Data too large (… bytes; at most …)", its data's length and
+// n; an event is dropped (both counted in ErrorCounts.DataTooLarge). A
+// handler's decoded input is not charged to Config.MemoryBudget and may
+// hold many times its JSON (see rpc.Typed): this bounds it for a pattern
+// tighter than Config.MaxFrameSize bounds every frame. Zero or negative:
+// no bound.
 func WithMaxDataBytes(n int) HandleOption {
 	return func(o *routeOptions) { o.maxData = max(n, 0) }
 }
