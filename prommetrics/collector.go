@@ -128,7 +128,7 @@ func NewCollector(s *rpc.Server, opts ...Option) prometheus.Collector {
 		bytesIn:       desc("bytes_received_total", "Bytes read from connections."),
 		bytesOut:      desc("bytes_sent_total", "Bytes written to connections."),
 		handedOff:     desc("handed_off_total", "Handlers that ran long enough for their connection's reader to move to a new goroutine."),
-		processing:    desc("processing_seconds_total", "Time spent in handlers, all patterns."),
+		processing:    desc("processing_seconds_total", "Time from each message's read to its handler's return (waiting to start included), all patterns."),
 		uptime:        desc("uptime_seconds", "Time since the server was created."),
 		startTime:     desc("start_time_seconds", "When the server was created, in seconds since the Unix epoch."),
 		patRequests:   desc("pattern_requests_total", "Messages handled, by pattern (events for event patterns).", "pattern"),

@@ -72,8 +72,9 @@ type Config struct {
 	FrameTimeout time.Duration
 	// MaxInFlight caps the requests and events running at once on one
 	// connection. When it is reached the server stops reading that
-	// connection until one finishes (backpressure: nothing is dropped).
-	// Default 256.
+	// connection until one finishes (backpressure: nothing is dropped). A
+	// handler that ignores its context holds its place past its Timeout,
+	// until it returns. Default 256.
 	MaxInFlight int
 	// MaxDepth is the deepest JSON nesting accepted in a message. Deeper
 	// messages are skipped as invalid. Default 1000.

@@ -724,10 +724,16 @@ const (
 
 func (c *conn) armReadDeadline(pending bool) error {
 	kind, timeout := deadlineNone, time.Duration(0)
+	// A peer that sends heartbeats is held to HeartbeatTimeout in the
+	// middle of a frame too: a dead path cuts uploads as well.
+	hb := c.srv.cfg.HeartbeatTimeout
+	hbMid := pending && c.heartbeats && hb > 0
 	switch {
 	case pending:
 		if t := c.srv.cfg.frameTimeout(); t > 0 {
 			kind, timeout = deadlineFrame, t
+		} else if hbMid {
+			kind, timeout = deadlineIdle, hb
 		}
 	case c.warm && (!c.heartbeats || c.srv.cfg.HeartbeatTimeout <= 0 || c.srv.cfg.HeartbeatTimeout > c.srv.warmFor):
 		kind, timeout = deadlineWarm, c.srv.warmFor
@@ -742,7 +748,11 @@ func (c *conn) armReadDeadline(pending bool) error {
 		return c.nc.SetReadDeadline(time.Time{})
 	}
 	now := monotime()
-	if kind == c.deadlineKind && now-c.deadlineSet <= int64(min(time.Second, timeout/4)) {
+	renew := timeout
+	if hbMid {
+		renew = min(renew, hb)
+	}
+	if (kind == c.deadlineKind || hbMid && c.deadlineKind == deadlineIdle) && now-c.deadlineSet <= int64(min(time.Second, renew/4)) {
 		return nil
 	}
 	at := now + int64(timeout)
@@ -759,6 +769,11 @@ func (c *conn) armReadDeadline(pending bool) error {
 		c.frameBytes = creditedBytes(c.frameBytes, c.frameStart, now, timeout, rate)
 		floor := c.frameStart + int64(timeout) + int64(c.frameBytes)*int64(time.Second)/rate
 		at = max(min(at, floor), now+int64(time.Millisecond))
+	}
+	if hbMid && kind == deadlineFrame {
+		if hbAt := c.quietSince + int64(hb); hbAt < at {
+			kind, at = deadlineIdle, hbAt
+		}
 	}
 	c.deadlineKind, c.deadlineSet, c.deadlineAt = kind, now, at
 	return c.nc.SetReadDeadline(monoTime(at))

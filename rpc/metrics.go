@@ -38,7 +38,11 @@ type Metrics struct {
 	// connection's reader to move to a new goroutine.
 	HandedOff uint64 `json:"handed_off"`
 
-	ProcessingTimeMs    float64 `json:"processing_time_ms"`     // total handler time
+	// ProcessingTimeMs is the total, over the messages handled, of the time
+	// from each message's read to its handler's return: the time it waited
+	// to start (behind MaxInFlight, or behind the others read with it) is
+	// included, as in the patterns' latencies.
+	ProcessingTimeMs    float64 `json:"processing_time_ms"`
 	AvgProcessingTimeMs float64 `json:"avg_processing_time_ms"` // per handled message
 
 	// Transports splits Requests and Events by the transport they came by

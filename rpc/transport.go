@@ -316,7 +316,9 @@ func (s *Server) intake(p *wire.Packet, routeKey []byte, peer *Peer, t replyTarg
 		return nil, nil
 	}
 	if !s.allow(peer, now) {
-		if p.ID != nil {
+		// On line framing a message without an id to a message handler is
+		// a request (answered, without an id: see below), refused as one.
+		if p.ID != nil || t.replyFraming() == wire.NDJSON && s.isMessageRoute(p, routeKey, scratch) {
 			s.stats.rateLimited.Add(1)
 			id := p.ID
 			t.writePacket(func(dst []byte, f wire.Framing) []byte {
@@ -328,16 +330,7 @@ func (s *Server) intake(p *wire.Packet, routeKey []byte, peer *Peer, t replyTarg
 		s.limit.log(s.log, slog.LevelWarn, "rate limit exceeded", "remote", peer.addr, "transport", peer.transport)
 		return nil, nil
 	}
-	var rt *route
-	if routeKey != nil {
-		rt = s.router.lookup(routeKey)
-	} else if s.router.mayRoute(len(p.Pattern)) {
-		// A longer pattern matches no handler; it is not normalized, which
-		// costs time by its length (see patternLimit).
-		if key, ok := pattern.Route(p.Pattern, scratch); ok {
-			rt = s.router.lookup(key)
-		}
-	}
+	rt := s.routeOf(p, routeKey, scratch)
 	event := p.ID == nil
 	if event && t.replyFraming() == wire.NDJSON && rt != nil && !rt.event {
 		// Line framing is for people at a terminal: a request sent without
@@ -375,6 +368,28 @@ func (s *Server) intake(p *wire.Packet, routeKey []byte, peer *Peer, t replyTarg
 		event:       event,
 	}
 	return rc, rt
+}
+
+// routeOf finds the route of p (of routeKey when it is not nil), or nil.
+func (s *Server) routeOf(p *wire.Packet, routeKey, scratch []byte) *route {
+	if routeKey != nil {
+		return s.router.lookup(routeKey)
+	}
+	if s.router.mayRoute(len(p.Pattern)) {
+		// A longer pattern matches no handler; it is not normalized, which
+		// costs time by its length (see patternLimit).
+		if key, ok := pattern.Route(p.Pattern, scratch); ok {
+			return s.router.lookup(key)
+		}
+	}
+	return nil
+}
+
+// isMessageRoute reports whether p is routed to a message (not event)
+// handler.
+func (s *Server) isMessageRoute(p *wire.Packet, routeKey, scratch []byte) bool {
+	rt := s.routeOf(p, routeKey, scratch)
+	return rt != nil && !rt.event
 }
 
 // allow applies the peer's and the server's rate limits.
