@@ -702,15 +702,17 @@ func (cc *clientConn) heartbeatLoop() {
 			}
 			pingSent, pingID, pingOutAt, ackKnown, ackedAt = now, id, 0, false, 0
 			cc.client.stats.heartbeats.Add(1)
-			if pingGen, pingEndOff, err = cc.queuePing(id); err != nil {
+			var queuedAt int64
+			if pingGen, pingEndOff, queuedAt, err = cc.queuePing(id); err != nil {
 				cc.fail(err)
 				return
 			}
-			// queuePing may have waited for the buffer's lock (a call
-			// encoding a big or slow request under it): the ping's
-			// timeout runs from when it was queued, not from when it was
-			// due, or that wait would count as the server's silence.
-			pingSent = max(monotime(), pingSent)
+			// queuePing may have waited for the buffer's lock: the
+			// ping's timeout runs from when it was queued, not from when
+			// it was due, or that wait would count as the server's
+			// silence. Not from now either: the answer may already have
+			// come (lastFrame), and a later pingSent would never see it.
+			pingSent = max(queuedAt, pingSent)
 		}
 	}
 }
@@ -721,15 +723,18 @@ func (cc *clientConn) heartbeatLoop() {
 // request as well as the ping, and the loop must go on to time its ping
 // out.
 // It returns where the ping's frame is (see batchWriter.frameOut).
-func (cc *clientConn) queuePing(id uint64) (gen uint64, end int, err error) {
+func (cc *clientConn) queuePing(id uint64) (gen uint64, end int, queuedAt int64, err error) {
 	var idBuf [20]byte
 	_, end, gen, err = cc.out.appendFrame(func(dst []byte) ([]byte, error) {
+		// Under the buffer's lock: before any goroutine can write the
+		// ping, so before its answer can come.
+		queuedAt = monotime()
 		return wire.AppendRequestOf(dst, wire.NestJS, heartbeatPatternJSON, nil, nil, strconv.AppendUint(idBuf[:0], id, 10))
 	})
 	if err == nil {
 		signal(cc.kick)
 	}
-	return gen, end, err
+	return gen, end, queuedAt, err
 }
 
 // pong handles the reply to a ping, removed from the pending table.

@@ -20,9 +20,10 @@ func (slowUnencodable) MarshalJSON() ([]byte, error) {
 	return nil, errSlowUnencodable
 }
 
-// TestHeartbeatNotTimedWhileEncoding: a call's request is encoded
-// under the write buffer's lock; a ping due meanwhile waits for that lock
-// in queuePing. The heartbeat loop took the ping's time (pingSent) before
+// TestHeartbeatNotTimedWhileEncoding: a call's request was encoded
+// under the write buffer's lock (it is now encoded before it, when its
+// encoding runs application code); a ping due meanwhile waited for that
+// lock in queuePing. The heartbeat loop took the ping's time (pingSent) before
 // queueing it, so the time spent waiting for another goroutine's encoder
 // counted as the server's silence: once an encode took longer than the
 // heartbeat timeout, the loop declared a healthy server dead
