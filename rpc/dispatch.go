@@ -133,6 +133,15 @@ func (w *responder) Send(v any) error {
 		rc.mu.Unlock()
 		return ErrReplyClosed
 	}
+	if rc.deadline != 0 && monotime() >= rc.deadline {
+		// Past the deadline (the context says so already), before the
+		// timer's timeout reply: the value is late, and dropped, as
+		// sendLast drops a unary result; the caller gets the timeout.
+		rc.expireLocked()
+		rc.mu.Unlock()
+		rc.target.commit(rc)
+		return ErrReplyClosed
+	}
 	m, err := rc.target.writeValue(rc, v)
 	if err == nil {
 		w.last, w.sent = m, true
