@@ -1,10 +1,8 @@
 package rpc_test
 
 import (
-	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/msgpattern/msgpattern/rpc"
 )
@@ -23,14 +21,7 @@ func TestClientErrorMembersCaseSensitive(t *testing.T) {
 		{`{"err":{"status":"error","message":"a","mEssage":"b"},"isDisposed":true,"id":ID}`, "error", "a"},
 	} {
 		t.Run(tt.reply, func(t *testing.T) {
-			c, err := rpc.NewClient(fakeReplier(t, tt.reply))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			err = c.Send(ctx, "x", 1, nil)
+			_, err := sendToFakeReplier(t, tt.reply)
 			var re *rpc.Error
 			if !errors.As(err, &re) {
 				t.Fatalf("got %v, want an *rpc.Error", err)

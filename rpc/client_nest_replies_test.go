@@ -2,12 +2,8 @@ package rpc_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"testing"
-	"time"
-
-	"github.com/msgpattern/msgpattern/rpc"
 )
 
 // TestClientReadsRepliesAsNestJS: replies a NestJS server would not send
@@ -33,15 +29,7 @@ func TestClientReadsRepliesAsNestJS(t *testing.T) {
 		{`{"err":0.0,"response":1,"isDisposed":true,"id":ID}`, `1`},
 	} {
 		t.Run(tt.reply, func(t *testing.T) {
-			c, err := rpc.NewClient(fakeReplier(t, tt.reply))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			var out json.RawMessage
-			err = c.Send(ctx, "x", 1, &out)
+			out, err := sendToFakeReplier(t, tt.reply)
 			if errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("call never completed (reply %s dropped); NestJS delivers it", tt.reply)
 			}

@@ -483,6 +483,22 @@ func clip(s string) string {
 	return s
 }
 
+// sendToFakeReplier makes one call of data 1 to a fakeReplier answering
+// reply, and returns what Send gave.
+func sendToFakeReplier(t *testing.T, reply string) (json.RawMessage, error) {
+	t.Helper()
+	c, err := rpc.NewClient(fakeReplier(t, reply))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var out json.RawMessage
+	err = c.Send(ctx, "x", 1, &out)
+	return out, err
+}
+
 // fakeReplier accepts one connection and answers every request frame with
 // reply, "ID" in it replaced by the request's id: a server sending replies
 // ours never would. Heartbeats go unanswered.
