@@ -95,6 +95,7 @@ func registerTestHandlers(in *instance) {
 	s.Handle("meta", rpc.HandlerFunc(func(_ context.Context, w rpc.ResponseWriter, r *rpc.Request) error {
 		return w.Send(map[string]any{"metadata": r.Metadata(), "header": r.Header()["X-Trace"], "transport": r.Transport()})
 	}))
+	s.Handle("echo", rpc.Typed(func(_ context.Context, s string) (string, error) { return s, nil }))
 	s.HandleEvent("evt", rpc.HandlerFunc(func(_ context.Context, _ rpc.ResponseWriter, r *rpc.Request) error {
 		select {
 		case events <- string(r.Data):

@@ -56,6 +56,10 @@ type Server struct {
 
 	disc *discovery
 
+	// status tells followMaxPayload of each (re)connection, whose NATS
+	// server may have another max_payload; removed by Shutdown.
+	status chan nats.Status
+
 	// self is what the rpc.Server's OnShutdown hook holds: cleared once
 	// this Server has stopped and its workers are done, so that a
 	// long-lived rpc.Server does not keep every natsrpc.Server it served.
@@ -153,6 +157,10 @@ func serve(srv *rpc.Server, nc *nats.Conn, owned bool, o options) (*Server, erro
 		return nil, err
 	}
 	err = s.subscribe()
+	if err == nil {
+		s.status = nc.StatusChanged(nats.CONNECTED, nats.CLOSED)
+		go s.followMaxPayload(s.status, nc.MaxPayload())
+	}
 	s.mu.Unlock()
 	if err == nil {
 		if err = s.nc.Flush(); err != nil {
@@ -168,6 +176,7 @@ func serve(srv *rpc.Server, nc *nats.Conn, owned bool, o options) (*Server, erro
 			// discovery.
 			s.disc.stop()
 			s.unsubscribe()
+			s.stopFollowing()
 			s.stopped = true // its hook has nothing to do
 			close(s.drained)
 			cancel()
@@ -194,6 +203,39 @@ func (s *Server) subscribe() error {
 		}
 	}
 	return s.disc.start()
+}
+
+// followMaxPayload sets the subscriptions' pending limits again when the
+// connection reconnects to a NATS server with another max_payload: each
+// must stay at least max_payload, or nats.go would drop every message
+// larger than the old one as a slow consumer. It ends when Shutdown
+// removes ch, or when the connection is closed (nats.go does not close ch
+// then).
+func (s *Server) followMaxPayload(ch chan nats.Status, maxPayload int64) {
+	for st := range ch {
+		if st == nats.CLOSED {
+			return
+		}
+		mp := s.nc.MaxPayload()
+		if mp == maxPayload {
+			continue
+		}
+		maxPayload = mp
+		s.mu.Lock()
+		msgs, bytes := pendingLimits(s.rpc.Config().MemoryBudget, len(s.subjects), mp)
+		for _, sub := range s.subs {
+			sub.SetPendingLimits(msgs, bytes)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// stopFollowing ends followMaxPayload; s.mu is held.
+func (s *Server) stopFollowing() {
+	if s.status != nil {
+		s.nc.RemoveStatusListener(s.status)
+		s.status = nil
+	}
 }
 
 // pendingLimits returns the pending limits of each of subs subscriptions:
@@ -551,6 +593,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return err
 	}
 	s.stopped = true
+	s.stopFollowing()
 	subs := s.subs
 	disc := s.disc.detach()
 	s.mu.Unlock()
@@ -561,6 +604,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// subscription is kept until the messages already received (its
 	// pending queue, which Unsubscribe would discard) are handed to
 	// workers, then dropped.
+	//
+	// nats.go subscribes again, on a reconnect, every subscription it
+	// still has, a draining one too (without its UNSUB): the NATS server
+	// would count it in the queue group again, and once its drain ends
+	// nobody reads it, for as long as the connection lasts. So a reconnect
+	// during the drain drains again what is left.
+	reconnects := s.nc.Stats().Reconnects
 	draining := make([]bool, len(subs))
 	for i, sub := range subs {
 		if ctx.Err() != nil {
@@ -573,6 +623,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// their callbacks; then nothing more comes, and idle workers may end.
 	for i, sub := range subs {
 		for sub.IsValid() && ctx.Err() == nil {
+			if n := s.nc.Stats().Reconnects; n != reconnects && s.nc.IsConnected() {
+				reconnects = n
+				for j, sub := range subs[i:] {
+					if sub.IsValid() {
+						draining[i+j] = sub.Drain() == nil
+					}
+				}
+			}
 			if !draining[i] && s.nc.IsConnected() { // reconnected
 				draining[i] = sub.Drain() == nil
 			}
