@@ -330,7 +330,18 @@ func (s *Server) intake(p *wire.Packet, routeKey []byte, peer *Peer, t replyTarg
 		s.limit.log(s.log, slog.LevelWarn, "rate limit exceeded", "remote", peer.addr, "transport", peer.transport)
 		return nil, nil
 	}
-	rt := s.routeOf(p, routeKey, scratch)
+	// routeOf's body, inline: it is over the compiler's inlining budget,
+	// and this is every message's path. A longer pattern than mayRoute
+	// allows matches no handler; it is not normalized, which costs time
+	// by its length (see patternLimit).
+	var rt *route
+	if routeKey != nil {
+		rt = s.router.lookup(routeKey)
+	} else if s.router.mayRoute(len(p.Pattern)) {
+		if key, ok := pattern.Route(p.Pattern, scratch); ok {
+			rt = s.router.lookup(key)
+		}
+	}
 	event := p.ID == nil
 	if event && t.replyFraming() == wire.NDJSON && rt != nil && !rt.event {
 		// Line framing is for people at a terminal: a request sent without
