@@ -718,6 +718,16 @@ func (w *replier) fits(size int) bool {
 	return n <= maxControlLine || n <= w.sentLine
 }
 
+// replaceWithError sends, instead of packet, an error reply with msg to
+// the same call (when packet is a reply and the error's PUB line fits).
+func (w *replier) replaceWithError(packet []byte, msg string) {
+	if rep, ok := rpc.ParseReplyPacket(packet); ok {
+		if e := errorPacket(msg, rep.ID); w.fits(len(e)) {
+			w.nc.Publish(w.subject, e)
+		}
+	}
+}
+
 // errReplySubjectTooLong ends a reply whose PUB line, with the reply
 // subject its sender chose, would be too long for the NATS server.
 var errReplySubjectTooLong = errors.New("natsrpc: reply subject too long for the reply's NATS control line")
@@ -731,22 +741,11 @@ func (w *replier) WriteReply(packet []byte, last bool) error {
 		return nil // an event, or a request sent without a reply subject
 	}
 	if !w.fits(len(packet)) {
-		if rep, ok := rpc.ParseReplyPacket(packet); ok {
-			msg := fmt.Sprintf("reply of %d bytes too large for a reply subject of %d bytes (NATS max_control_line)", len(packet), len(w.subject))
-			if e := errorPacket(msg, rep.ID); w.fits(len(e)) {
-				w.nc.Publish(w.subject, e)
-			}
-		}
+		w.replaceWithError(packet, fmt.Sprintf("reply of %d bytes too large for a reply subject of %d bytes (NATS max_control_line)", len(packet), len(w.subject)))
 		return errReplySubjectTooLong
 	}
 	if max := w.nc.MaxPayload(); int64(len(packet)) > max {
-		rep, ok := rpc.ParseReplyPacket(packet)
-		if ok {
-			msg := fmt.Sprintf("reply of %d bytes exceeds the NATS server's max_payload of %d bytes", len(packet), max)
-			if e := errorPacket(msg, rep.ID); w.fits(len(e)) {
-				w.nc.Publish(w.subject, e)
-			}
-		}
+		w.replaceWithError(packet, fmt.Sprintf("reply of %d bytes exceeds the NATS server's max_payload of %d bytes", len(packet), max))
 		return errReplyTooLarge
 	}
 	return w.nc.Publish(w.subject, packet)

@@ -260,22 +260,16 @@ func (cc *clientConn) writerFailure() error {
 }
 
 // send writes one request frame (or, with event, an event frame: data is
-// then its raw JSON) and flushes. Data that encodes without running the
-// application's code is encoded straight into the write buffer; any other
-// is encoded first, with no lock held (see encodeAhead): its MarshalJSON
-// may be slow or block, and under the buffer's lock it would hold up the
-// connection's other calls past their contexts, and the failing of calls
-// when the connection dies. A frame the writer refused, having failed,
-// never left: the error says so (see notSent).
+// then its raw JSON) and flushes. A request's data is as encodeAhead
+// returned it (Client.start): a value whose encoding runs the
+// application's code comes encoded, since its MarshalJSON may be slow or
+// block, and under the buffer's lock it would hold up the connection's
+// other calls past their contexts, and the failing of calls when the
+// connection dies; any other is encoded straight into the write buffer. A
+// frame the writer refused, having failed, never left: the error says so
+// (see notSent).
 func (cc *clientConn) send(ctx context.Context, pattern []byte, data any, metadata []byte, id uint64, event bool) error {
 	var idBuf [20]byte
-	if _, done := data.(encodedValue); !event && !done {
-		var err error
-		if data, err = encodeAhead(data); err != nil {
-			return fmt.Errorf("rpc: encoding call data: %w", err) // nothing was written
-		}
-		defer releaseEncoded(data)
-	}
 	var encErr error
 	start, end, gen, err := cc.out.appendFrame(func(dst []byte) ([]byte, error) {
 		if event {
