@@ -675,13 +675,29 @@ func (s *Server) wait(ctx context.Context) error {
 			return nil
 		}
 		s.cancel() // handlers are told; a handler that ignores it runs on, unwaited
+		if s.owned {
+			// The connection closes next: the handlers that stop when told
+			// get a moment to publish their "Server shutting down", as
+			// their callers have no closing connection to tell them.
+			t := time.NewTimer(cancelGrace)
+			select {
+			case <-done:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		return ctx.Err()
 	}
 }
 
+// cancelGrace is how long a forced stop waits, before it closes the
+// connection Connect dialled, for the handlers it cancelled to return.
+const cancelGrace = 100 * time.Millisecond
+
 // Close stops at once: subscriptions are dropped, handlers still running
 // have their contexts cancelled, and a connection dialled by Connect is
-// closed.
+// closed once they have returned (their callers get "Server shutting
+// down"), or after 100 ms for those that go on.
 func (s *Server) Close() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
