@@ -257,9 +257,9 @@ func (c *Client) deliver(m *nats.Msg) {
 		}
 		var ok bool
 		if item, ok = classifyReply(data, token); !ok {
-			// Not a reply, or another call's; but messages dropped
-			// before it must still fail the calls pending (behind a
-			// flood of junk, no reply may come to tell).
+			// Another call's; but messages dropped before it must
+			// still fail the calls pending (behind a flood of junk, no
+			// reply may come to tell).
 			c.checkDropped(m.Sub)
 			return
 		}
@@ -351,7 +351,12 @@ func classifyReply(body []byte, token string) (rpc.ReplyPacket, bool) {
 	switch {
 	case errors.Is(err, wire.ErrNotObject):
 	case err != nil:
-		return rpc.ReplyPacket{}, false // not JSON
+		// Not JSON (a plain responder's msg.Respond([]byte("pong"))): the
+		// reply subject's token is the call's alone, so it is the answer,
+		// one the call cannot take; it ends the call rather than leave it
+		// waiting out its deadline (a message to no pending call is
+		// ignored, as any other).
+		return rpc.ReplyPacket{Err: fmt.Errorf("natsrpc: the reply is not JSON: %w", err), Last: true}, true
 	case rep.HasReplyMember():
 		return rpc.ParseReplyPacket(body)
 	case rep.ID != nil && string(rep.ID) != token && string(rep.ID) != `"`+token+`"`:

@@ -22,7 +22,9 @@
 // not an object: `nats pub evt '{"orderId":7}'`) is an event whose data is
 // the whole body; and a reply to our [Client] that is not a reply packet
 // (none of "err", "response", "isDisposed": a nats.go responder's
-// msg.Respond) is the call's whole and last value. A reply with an empty
+// msg.Respond) is the call's whole and last value; one that is not JSON at
+// all (msg.Respond([]byte("pong"))) ends the call at once with an error
+// saying so. A reply with an empty
 // body ends the call at once with an *rpc.Error, as NestJS's
 // EmptyResponseException does: "Empty response", or for a NATS micro
 // endpoint's error reply the text of its Nats-Service-Error header, with
