@@ -341,9 +341,10 @@ func (s *clientSlot) unreadyLocked(now int64) bool {
 // diedYoung reports whether the dead connection cc lived less than a
 // second without a reply (a server that accepts and closes at once: full,
 // or a proxy whose backend is down): its redial counts as a failure for
-// the backoff.
+// the backoff. A frame that answered none of its calls (an unknown id, a
+// foreign frame: a banner, say) is no reply.
 func diedYoung(cc *clientConn) bool {
-	return cc.lastFrame.Load() == 0 && cc.diedAt.Load()-cc.born < int64(time.Second)
+	return !cc.replied.Load() && cc.diedAt.Load()-cc.born < int64(time.Second)
 }
 
 // current is the slot's connection, live or dead; nil before the first.

@@ -38,6 +38,11 @@ type clientConn struct {
 	hbMode    atomic.Int32 // hbUnknown or hbUnsupported
 	lastRead  atomic.Int64 // monotime of the last sign of life: a frame read, or progress on one (readLoop)
 	lastFrame atomic.Int64 // monotime of the last complete frame read, once it was delivered (readLoop)
+	// replied: a frame answered one of the connection's calls or pings
+	// (deliver). A frame that answers none (an unknown id, a foreign
+	// frame) does not make a connection that dies young a served one
+	// (diedYoung).
+	replied atomic.Bool
 	// lastPing is the id of the last ping forgotten because another frame
 	// answered for it: its own reply, coming later, still says whether the
 	// server has heartbeats.
@@ -542,9 +547,13 @@ func (cc *clientConn) deliver(body []byte) {
 	if ca == nil {
 		sh.mu.Unlock()
 		if id == cc.lastPing.Load() {
+			cc.replied.Store(true)
 			cc.pong(rep) // a NestJS server's late no-handler answer
 		}
 		return // a late reply to a call that gave up
+	}
+	if !cc.replied.Load() {
+		cc.replied.Store(true)
 	}
 	if ca.ping {
 		delete(sh.calls, id)

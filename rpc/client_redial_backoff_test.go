@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,5 +45,47 @@ func TestClientBacksOffFromServerThatClosesAtOnce(t *testing.T) {
 		m := c.Metrics()
 		t.Errorf("in 1 s, %d calls made %d connections to a full server (reconnects %d, dial errors %d): no backoff",
 			calls, n, m.Reconnects, m.DialErrors)
+	}
+}
+
+// TestClientBacksOffFromServerThatSendsAFrameAndCloses: a server that
+// accepts, sends one frame answering none of the client's calls (a foreign
+// object, a reply to an id never sent) and closes at once was redialled
+// with no backoff: any complete frame made the connection a served one,
+// which resets the backoff. 2,400 dials a second.
+func TestClientBacksOffFromServerThatSendsAFrameAndCloses(t *testing.T) {
+	t.Parallel()
+	for _, banner := range []string{rawFrame(`{}`), rawFrame(`{"id":"999999","response":1,"isDisposed":true}`)} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var accepts atomic.Int64
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				nc, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				accepts.Add(1)
+				nc.Write([]byte(banner))
+				nc.Close()
+			}
+		}()
+		c := newTestClient(t, ln.Addr().String(), rpc.WithHeartbeat(0, 0), rpc.WithReconnectBackoff(50*time.Millisecond, 400*time.Millisecond))
+		for end := time.Now().Add(time.Second); time.Now().Before(end); {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			c.Send(ctx, "x", nil, nil, rpc.Idempotent())
+			cancel()
+		}
+		ln.Close()
+		<-done
+		// With the backoff: 50+100+200+400 ms of waits, a handful of
+		// dials in the second. Allow ten times that.
+		if n := accepts.Load(); n > 50 {
+			t.Errorf("server sending %q and closing: %d dials in 1 s (backoff 50..400 ms)", banner, n)
+		}
 	}
 }
