@@ -1058,6 +1058,12 @@ func (c *conn) lingeringClose(timeout time.Duration) {
 		return
 	}
 	c.lingering = true
+	// A Shutdown beginning now must not cut the linger short (stopReading
+	// would move the read deadline into the past): the close would reset
+	// the replies still in the kernel's send queue. Its context's end
+	// still ends the linger (forceClose closes the socket). Once: if
+	// stopReading ran first, the deadline set below replaces its own.
+	c.quitOnce.Do(func() { close(c.quit) })
 	c.nc.SetReadDeadline(time.Now().Add(timeout))
 	var buf [4 << 10]byte
 	for {
