@@ -147,7 +147,8 @@ func (pl *plan) runWith(d *decoder, p unsafe.Pointer) bool {
 		// this, though it gives up on the document after calling it (a
 		// type error, a lone surrogate, a number out of range further on)
 		// and encoding/json decodes it all again. So the document is first
-		// decoded into a scratch value without calling the methods; only
+		// decoded into a scratch value without calling them (the standard
+		// library's, which only set their receiver, are called); only
 		// if that is exact are they called, in a second pass.
 		d.dry = true
 		ok := pl.decodeAll(d, reflect.New(pl.typ).UnsafePointer())

@@ -480,7 +480,12 @@ func decodeMap(t reflect.Type, elem *plan) func(*decoder, unsafe.Pointer) bool {
 
 // customJSON calls the type's UnmarshalJSON with the value's text. null is
 // left to encoding/json, whose handling of it depends on where the value is.
+// The first pass (d.dry) calls the standard library's methods too: they
+// only set their receiver (the scratch value), and a value they refuse
+// (a malformed time) must end that pass, before the program's own methods
+// are called, or the fallback calls those a second time.
 func customJSON(t reflect.Type) func(*decoder, unsafe.Pointer) bool {
+	pure := pureMethods[t.PkgPath()]
 	return func(d *decoder, p unsafe.Pointer) bool {
 		if d.peek() == 'n' {
 			return false
@@ -489,7 +494,7 @@ func customJSON(t reflect.Type) func(*decoder, unsafe.Pointer) bool {
 		if !d.skip() {
 			return false
 		}
-		if d.dry {
+		if d.dry && !pure {
 			return true
 		}
 		u := reflect.NewAt(t, p).Interface().(json.Unmarshaler)
@@ -499,7 +504,10 @@ func customJSON(t reflect.Type) func(*decoder, unsafe.Pointer) bool {
 
 // customText calls the type's UnmarshalText with an unquoted string; other
 // values are left to encoding/json.
+// Like customJSON, it calls the standard library's methods in the first
+// pass too.
 func customText(t reflect.Type) func(*decoder, unsafe.Pointer) bool {
+	pure := pureMethods[t.PkgPath()]
 	return func(d *decoder, p unsafe.Pointer) bool {
 		if d.peek() != '"' {
 			return false
@@ -508,7 +516,7 @@ func customText(t reflect.Type) func(*decoder, unsafe.Pointer) bool {
 		if !ok {
 			return false
 		}
-		if d.dry {
+		if d.dry && !pure {
 			return true
 		}
 		u := reflect.NewAt(t, p).Interface().(encoding.TextUnmarshaler)

@@ -60,6 +60,13 @@ func (c *compiler) fill(pl *plan, t reflect.Type) bool {
 	case t == numberType:
 		pl.decode = decodeNumber
 		return true
+	case t.Name() == "" && t.Kind() != reflect.Pointer &&
+		(ptr.Implements(unmarshalerType) || ptr.Implements(textUnmarshalerType)):
+		// An unnamed type has methods only by embedding: encoding/json
+		// calls them behind a pointer (indirect looks at a value's address
+		// only for a named type), and as a field, element or map value
+		// decodes it as a struct with promoted fields.
+		return false
 	case t.Kind() != reflect.Pointer && ptr.Implements(unmarshalerType):
 		pl.custom, pl.impure = true, !pureMethods[t.PkgPath()]
 		pl.decode = customJSON(t)
@@ -88,6 +95,13 @@ func (c *compiler) fill(pl *plan, t reflect.Type) bool {
 		}
 		pl.decode = decodeInterface
 	case reflect.Pointer:
+		if e := t.Elem(); t.Name() != "" && e.Kind() != reflect.Pointer &&
+			(reflect.PointerTo(e).Implements(unmarshalerType) || reflect.PointerTo(e).Implements(textUnmarshalerType)) {
+			// A named pointer type has no methods: encoding/json decodes
+			// its pointee as the kind it is, without its UnmarshalJSON or
+			// UnmarshalText, which the pointee's plan would call.
+			return false
+		}
 		elem := c.compile(t.Elem())
 		if elem == nil {
 			return false
