@@ -17,13 +17,19 @@ import (
 	"github.com/msgpattern/msgpattern/wire"
 )
 
+// MaxInFlight bounds Connections × InFlight: every request in flight has
+// its slot (a goroutine over NATS or traced), made before the run starts,
+// so that a mistyped count is an error rather than the runtime running out
+// of memory.
+const MaxInFlight = 1 << 20
+
 // Config describes a run. Pattern and Data are raw JSON; the zero values
 // of the counts mean 1.
 type Config struct {
 	Addr        string // the server's host:port (Run); the host may be empty for the local machine
 	TLS         *tls.Config
 	Connections int // connections to open
-	InFlight    int // requests outstanding on each connection
+	InFlight    int // requests outstanding on each connection (Connections × InFlight at most MaxInFlight)
 	// Requests is the number of requests to measure; when zero, the run
 	// lasts Duration instead.
 	Requests int
@@ -132,6 +138,9 @@ func (r *run) lose(err error) {
 func newRun(cfg Config) (*run, error) {
 	cfg.Connections = max(cfg.Connections, 1)
 	cfg.InFlight = max(cfg.InFlight, 1)
+	if cfg.Connections > MaxInFlight/cfg.InFlight {
+		return nil, fmt.Errorf("loadtest: %d connections × %d in flight is over %d requests in flight (MaxInFlight)", cfg.Connections, cfg.InFlight, MaxInFlight)
+	}
 	if cfg.Requests <= 0 && cfg.Duration <= 0 {
 		return nil, errors.New("loadtest: set Requests or Duration")
 	}

@@ -24,7 +24,8 @@ import (
 const benchUsage = `Usage: msgpattern bench [flags] PATTERN [DATA]
 
 Load-tests PATTERN on any NestJS-compatible TCP server: -c connections,
-each keeping -p requests in flight (pipelined), for -n requests or -d
+each keeping -p requests in flight (pipelined; -c × -p at most 1048576),
+for -n requests or -d
 duration, optionally paced at --rate requests per second in all. Then
 prints a summary in the manner of ghz and 'nats bench': counts, errors by
 kind, requests per second, latency percentiles and a histogram.
@@ -113,6 +114,9 @@ func bench(args []string) int {
 	pos, code, ok := parseCommand(fs, args, "PATTERN [DATA]", 1, 2)
 	if !ok {
 		return code
+	}
+	if c.conns > loadtest.MaxInFlight/c.inflight {
+		return usageErrorf("bench", "-c %d × -p %d is over %d requests in flight, the most bench runs", c.conns, c.inflight, loadtest.MaxInFlight)
 	}
 	if c.requests > 0 && c.duration > 0 {
 		return usageErrorf("bench", "give -n or -d, not both")

@@ -385,14 +385,29 @@ func healthHandler(draining *atomic.Bool) http.Handler {
 	})
 }
 
-// tryHint shows how to call the server listening on addr.
+// tryHint shows how to call the server listening on addr (dialHost).
 func (c *serveCommand) tryHint(addr string) string {
+	host, p := dialHost(addr), port(addr)
 	if c.tlsCfg == nil {
-		return fmt.Sprintf("serving the demo patterns on %s; try:\n  msgpattern send --addr localhost:%[2]s ping\n"+
-			"  printf '{\"pattern\":\"ping\",\"data\":null,\"id\":1}\\n' | nc -q1 localhost %[2]s\n", addr, port(addr))
+		return fmt.Sprintf("serving the demo patterns on %s; try:\n  msgpattern send --addr %s ping\n"+
+			"  printf '{\"pattern\":\"ping\",\"data\":null,\"id\":1}\\n' | nc -q1 %s %s\n", addr, net.JoinHostPort(host, p), host, p)
 	}
-	return fmt.Sprintf("serving the demo patterns over TLS on %s; try:\n  msgpattern send --addr localhost:%s --cacert CA.pem ping\n"+
-		"  (--cacert: the certificate of the CA that issued --tls-cert, unless the system trusts it)\n", addr, port(addr))
+	return fmt.Sprintf("serving the demo patterns over TLS on %s; try:\n  msgpattern send --addr %s --cacert CA.pem ping\n"+
+		"  (--cacert: the certificate of the CA that issued --tls-cert, unless the system trusts it)\n", addr, net.JoinHostPort(host, p))
+}
+
+// dialHost is the host a client on this machine dials to reach a listener
+// on addr: localhost for every interface or the usual loopback address
+// (localhost resolves to 127.0.0.1 and ::1), else the listening host.
+func dialHost(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return "localhost"
+	}
+	if ip := net.ParseIP(host); ip != nil && (ip.IsUnspecified() || ip.Equal(net.IPv4(127, 0, 0, 1)) || ip.Equal(net.IPv6loopback)) {
+		return "localhost"
+	}
+	return host
 }
 
 // natsOptions are the natsrpc options the flags set; the connection's
