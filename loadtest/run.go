@@ -58,7 +58,9 @@ type Config struct {
 	Timeout time.Duration
 	// DrainTimeout bounds the wait for replies after the last request of
 	// a run of Duration is sent (default 10s, or Timeout plus a second
-	// when Timeout is set); replies still missing then count as errors.
+	// when Timeout is set); replies still missing then count as errors,
+	// and the run's Elapsed ends with the last request that did end, not
+	// with the wait for those.
 	DrainTimeout time.Duration
 }
 
@@ -124,6 +126,19 @@ type run struct {
 	completed atomic.Uint64
 	errs      [numKinds]atomic.Uint64
 	connLost  atomic.Pointer[error] // the cause of the first connection lost (not one the run closed)
+	// lastEnd is when the last measured request ended after sending
+	// stopped (now()'s clock): a drain given up on ends the run then.
+	lastEnd atomic.Int64
+}
+
+// ended records that a measured request ended now, if sending stopped.
+func (r *run) ended() {
+	if !r.stop.Load() {
+		return
+	}
+	t := now()
+	for m := r.lastEnd.Load(); t > m && !r.lastEnd.CompareAndSwap(m, t); m = r.lastEnd.Load() {
+	}
 }
 
 // lose records why a connection of Run died, unless the run closed it
@@ -300,6 +315,8 @@ func (r *run) measure(ctx context.Context, start func(ctx, sending context.Conte
 		deadline = t.C
 	}
 	var drainTimer <-chan time.Time
+	var stopped int64     // now() when sending stopped at the duration's end
+	gaveUp := false       // the drain timed out
 	ctxDone := ctx.Done() // nil once seen: a closed channel is ready forever
 	for finished := false; !finished; {
 		select {
@@ -308,10 +325,12 @@ func (r *run) measure(ctx context.Context, start func(ctx, sending context.Conte
 		case <-tick.C:
 			r.report(time.Since(began), false)
 		case <-deadline:
+			stopped = now()
 			r.stop.Store(true)
 			stopSending()
 			drainTimer = time.After(cfg.DrainTimeout)
 		case <-drainTimer:
+			gaveUp = true
 			cancel() // give up on missing replies
 		case <-ctxDone:
 			ctxDone = nil
@@ -320,6 +339,11 @@ func (r *run) measure(ctx context.Context, start func(ctx, sending context.Conte
 		}
 	}
 	elapsed := time.Since(began)
+	if gaveUp {
+		// The wait for replies that never came is not the run's time: it
+		// ended with the last request that did (or with the duration).
+		elapsed = time.Duration(max(stopped, r.lastEnd.Load())-now()) + elapsed
+	}
 	res := Result{
 		Requests: r.completed.Load(),
 		Elapsed:  elapsed,
@@ -389,6 +413,9 @@ func (r *run) callLoop(ctx, sending context.Context, conn int, lose func(error),
 		}
 		if !measured || (kind != "" || lost != nil) && r.abandoned() {
 			continue // a warmup call, or one the caller's ctx cut short
+		}
+		if ctx.Err() == nil { // not cut by the drain's end
+			r.ended()
 		}
 		switch {
 		case lost != nil: // as Run's requests on a connection that died
@@ -625,6 +652,7 @@ func (r *run) expire(quit <-chan struct{}, slots []slot, free chan<- int, outsta
 			}
 			if sl.measured.Load() {
 				r.errs[kindDeadline].Add(1)
+				r.ended()
 			}
 			outstanding.Add(-1)
 			free <- s
@@ -674,6 +702,9 @@ func (r *run) read(nc net.Conn, slots []slot, free chan<- int, outstanding *atom
 			sl := &slots[s]
 			if !sl.claim(id + 1) {
 				continue // a reply after its Timeout, or not ours
+			}
+			if sl.measured.Load() {
+				r.ended()
 			}
 			switch took := time.Duration(now() - sl.sent.Load()); {
 			case !sl.measured.Load():

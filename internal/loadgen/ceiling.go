@@ -157,9 +157,46 @@ func lastID(body []byte) []byte {
 		return bytes.TrimLeft(body[i+1:end], " ")
 	}
 	if i = bytes.LastIndex(body, []byte(`"id":`)); i >= 0 {
-		return bytes.TrimRight(body[i+5:], " \t\r\n}")
+		if v := value(bytes.TrimLeft(body[i+5:], " \t\r\n")); len(v) > 0 {
+			return v
+		}
 	}
 	return []byte("null")
+}
+
+// value returns the JSON value at the start of b: a string to its closing
+// quote, an object or array to its matching bracket, anything else to the
+// next ',', '}', ']' or space.
+func value(b []byte) []byte {
+	depth, inString := 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+				if depth == 0 {
+					return b[:i+1]
+				}
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			if depth == 0 {
+				return b[:i]
+			}
+			if depth--; depth == 0 {
+				return b[:i+1]
+			}
+		case depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n'):
+			return b[:i]
+		}
+	}
+	return b
 }
 
 func isASCII(b []byte) bool {

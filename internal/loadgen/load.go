@@ -43,11 +43,14 @@ func Run(addr string, conns, inflight, total int, frame []byte) (Result, error) 
 			nc.Close()
 		}
 	}()
-	per := total / conns
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)
 	start := time.Now()
-	for _, nc := range ncs {
+	for i, nc := range ncs {
+		per := total / conns // and one more for the first total%conns
+		if i < total%conns {
+			per++
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -57,7 +60,7 @@ func Run(addr string, conns, inflight, total int, frame []byte) (Result, error) 
 		}()
 	}
 	wg.Wait()
-	res := Result{Requests: per * conns, Elapsed: time.Since(start)}
+	res := Result{Requests: total, Elapsed: time.Since(start)}
 	close(errs)
 	return res, <-errs
 }
