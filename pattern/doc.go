@@ -94,7 +94,14 @@
 //     (measured against Node 20 and NestJS 12): ICU holds the curly quotes
 //     (U+2018–U+201F) as variants of ' and ", which x/text orders apart,
 //     and newer currency signs (₻, ⃀) and ₧ sit elsewhere. Keys of ASCII,
-//     Latin, Greek and Cyrillic letters and digits are unaffected.
+//     Latin, Greek and Cyrillic letters and digits are unaffected, but for
+//     the letters added in Unicode 7.0 (Ϳ, U+0528–U+052F), and for đ, ħ and
+//     ł against the letters with a dot or line below (ḍ, ḥ, ḷ), whose
+//     accents the two order the other way round. (x/text gives the
+//     Cyrillic letters with a diacritic, ї, ў, ѓ, ќ, ӓ, ӧ and the like, a
+//     primary weight of their own where ICU orders them as their base
+//     letter with an accent; the package rewrites them so that x/text
+//     orders them as ICU does.)
 //     It also sorts U+FFFD before the letters, where ICU sorts it after
 //     nearly everything, and holds all lone surrogates equal, where ICU
 //     orders them by code point.

@@ -32,6 +32,7 @@ type state struct {
 	ckeys  [nestMaxKeys][]byte
 	kascii [nestMaxKeys]bool
 	kbytes int
+	form   []byte // a key rewritten by collationForm
 }
 
 // maxPooledBytes keeps one huge pattern from pinning its buffers in the pool.
@@ -50,7 +51,7 @@ func putState(st *state) {
 	if st.kbytes > maxPooledBytes {
 		// The collator keeps the collation elements of the longest key it
 		// has seen, and kbuf the longest run of keys: start afresh.
-		st.coll, st.kbuf, st.ckeys = nil, nil, [nestMaxKeys][]byte{}
+		st.coll, st.kbuf, st.ckeys, st.form = nil, nil, [nestMaxKeys][]byte{}, nil
 	}
 	st.kbytes = 0
 	if cap(st.buf) > maxPooledBytes || cap(st.content) > maxPooledBytes ||
@@ -223,6 +224,10 @@ func (st *state) sortKeyed(order []int32, lo int32) {
 	st.kbuf.Reset()
 	for _, mi := range order {
 		k := st.bytes(st.in, st.members[mi].key)
+		if needsCollationForm(k) {
+			st.form = collationForm(st.form[:0], k)
+			k = st.form
+		}
 		ck := st.coll.Key(st.kbuf, k)
 		st.ckeys[mi-lo], st.kascii[mi-lo] = ck, isASCII(k)
 		st.kbytes += len(k) + len(ck)
