@@ -112,20 +112,25 @@ func Call[T, U any](ctx context.Context, c Caller, pattern any, in T, opts ...Ca
 // matching ErrUnavailable when none takes it.
 func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...CallOption) error {
 	o := callOptionsOf(opts)
+	start := monotime()
+	// An Emit that fails before it is sent is counted too, as a call is
+	// (an event, and a local error).
 	if err := ctx.Err(); err != nil {
+		c.stats.observe(start, err, true)
 		return err
 	}
 	// The pattern goes on the wire as for a call (see AppendRequestPacket
 	// for why not the route key, as NestJS 12's emit does).
 	patternJSON, err := appendPatternValue(nil, pattern)
 	if err != nil {
+		c.stats.observe(start, err, true)
 		return err
 	}
 	dataJSON, metaJSON, err := encodeCall(data, o.metadata)
 	if err != nil {
+		c.stats.observe(start, err, true)
 		return err
 	}
-	start := monotime()
 	for tries := 0; ; tries++ {
 		cc, err := c.pick().get(ctx)
 		dialFailed := err != nil

@@ -67,6 +67,6 @@ func (c *Client) Metrics() ClientMetrics {
 		pending, _ := slot.load(0)
 		m.InFlight += pending
 	}
-	m.Latency, m.P50LatencyMs, m.P90LatencyMs, m.P99LatencyMs = s.latency.snapshot(0)
+	m.Latency, m.P50LatencyMs, m.P90LatencyMs, m.P99LatencyMs = s.latency.snapshot()
 	return m
 }

@@ -13,12 +13,30 @@ import (
 const latencyBuckets = 28
 
 // histogram counts latencies in power-of-two microsecond buckets. Observing
-// is one atomic add; percentiles are estimated at snapshot time.
+// is one atomic add (and, for a new shortest or longest duration, a
+// compare-and-swap); percentiles are estimated at snapshot time, within
+// the shortest and longest durations observed.
 type histogram struct {
 	counts [latencyBuckets]atomic.Uint64
+	// shortest is the shortest duration observed plus one (0: none yet);
+	// longest the longest.
+	shortest, longest atomic.Int64
 }
 
 func (h *histogram) observe(d time.Duration) {
+	d = max(d, 0)
+	for {
+		m := h.shortest.Load()
+		if m != 0 && int64(d)+1 >= m || h.shortest.CompareAndSwap(m, int64(d)+1) {
+			break
+		}
+	}
+	for {
+		m := h.longest.Load()
+		if int64(d) <= m || h.longest.CompareAndSwap(m, int64(d)) {
+			break
+		}
+	}
 	i := 0 // at most 1 µs
 	if d > time.Microsecond {
 		// (2^(i-1), 2^i] µs: a duration on a bound counts in its bucket.
@@ -45,10 +63,10 @@ type LatencyBucket struct {
 }
 
 // snapshot returns the non-empty prefix of buckets and the estimated
-// percentiles p50, p90, p99 in milliseconds (0 when empty). max, when not
-// 0, is the longest duration observed (nanoseconds): the estimates, which
-// interpolate inside power-of-two buckets, never exceed it.
-func (h *histogram) snapshot(max int64) (buckets []LatencyBucket, p50, p90, p99 float64) {
+// percentiles p50, p90, p99 in milliseconds (0 when empty). The estimates,
+// which interpolate inside power-of-two buckets, lie between the shortest
+// and the longest duration observed.
+func (h *histogram) snapshot() (buckets []LatencyBucket, p50, p90, p99 float64) {
 	var counts [latencyBuckets]uint64
 	var total uint64
 	last := -1
@@ -62,6 +80,9 @@ func (h *histogram) snapshot(max int64) (buckets []LatencyBucket, p50, p90, p99 
 	if total == 0 {
 		return nil, 0, 0, 0
 	}
+	// Read after the counts: observe updates them before it counts, so
+	// every duration counted is within them.
+	minNanos, maxNanos := h.shortest.Load()-1, h.longest.Load()
 	for i := 0; i <= last; i++ {
 		buckets = append(buckets, LatencyBucket{LeMs: ms(int64(bucketBound(i))), Count: counts[i]})
 	}
@@ -79,16 +100,19 @@ func (h *histogram) snapshot(max int64) (buckets []LatencyBucket, p50, p90, p99 
 					lo = ms(int64(bucketBound(i - 1)))
 				}
 				hi := ms(int64(bucketBound(i)))
-				if max > 0 {
-					hi = min(hi, ms(max))
-					lo = min(lo, hi)
+				if maxNanos > 0 {
+					hi = min(hi, ms(maxNanos))
 				}
+				if minNanos >= 0 {
+					lo = max(lo, ms(minNanos))
+				}
+				lo = min(lo, hi)
 				return lo + (hi-lo)*(rank-seen)/float64(c)
 			}
 			seen += float64(c)
 		}
-		if max > 0 {
-			return min(ms(int64(bucketBound(last))), ms(max))
+		if maxNanos > 0 {
+			return min(ms(int64(bucketBound(last))), ms(maxNanos))
 		}
 		return ms(int64(bucketBound(last)))
 	}

@@ -15,7 +15,7 @@ func TestHistogramBucketBoundInclusive(t *testing.T) {
 	for _, d := range []time.Duration{time.Microsecond, 2 * time.Microsecond, 1024 * time.Microsecond} {
 		var h histogram
 		h.observe(d)
-		buckets, _, _, _ := h.snapshot(int64(d))
+		buckets, _, _, _ := h.snapshot()
 		last := buckets[len(buckets)-1]
 		if last.LeMs < ms(int64(d)) {
 			t.Fatalf("%v counted under le %v ms", d, last.LeMs)

@@ -204,8 +204,8 @@ func (c *counters) countError(k errorKind) {
 // patternStats are the counters of one route.
 type patternStats struct {
 	count, errors atomic.Uint64
-	nanos, max    atomic.Int64
-	latency       histogram
+	nanos         atomic.Int64
+	latency       histogram // and the longest latency
 }
 
 func (s *patternStats) observe(d time.Duration, failed bool) {
@@ -215,12 +215,6 @@ func (s *patternStats) observe(d time.Duration, failed bool) {
 	}
 	s.nanos.Add(int64(d))
 	s.latency.observe(d)
-	for {
-		m := s.max.Load()
-		if int64(d) <= m || s.max.CompareAndSwap(m, int64(d)) {
-			return
-		}
-	}
 }
 
 func ms(nanos int64) float64 { return float64(nanos) / 1e6 }
@@ -280,9 +274,9 @@ func (c *counters) snapshot(r *Router) Metrics {
 			Count:          s.count.Load(),
 			Errors:         s.errors.Load(),
 			TotalLatencyMs: ms(s.nanos.Load()),
-			MaxLatencyMs:   ms(s.max.Load()),
+			MaxLatencyMs:   ms(s.latency.longest.Load()),
 		}
-		pm.Latency, pm.P50LatencyMs, pm.P90LatencyMs, pm.P99LatencyMs = s.latency.snapshot(s.max.Load())
+		pm.Latency, pm.P50LatencyMs, pm.P90LatencyMs, pm.P99LatencyMs = s.latency.snapshot()
 		if pm.Count > 0 {
 			pm.AvgLatencyMs = pm.TotalLatencyMs / float64(pm.Count)
 		}
