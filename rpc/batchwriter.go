@@ -125,12 +125,28 @@ func putWriteBuf(wb *writeBuf) {
 // drops the frame and returns the failure; f's own error leaves the buffer
 // as it was.
 func (w *batchWriter) appendFrame(f func(dst []byte) ([]byte, error)) (start, end int, gen uint64, err error) {
+	return w.appendFrameWithin(-1, f)
+}
+
+// errNoRoom is appendFrameWithin's refusal: more than its mark is queued.
+var errNoRoom = errors.New("rpc: more than the read-pause mark of replies queued")
+
+// appendFrameWithin is appendFrame, except that when mark >= 0 and more
+// than mark bytes wait to be written it appends nothing and returns
+// errNoRoom: the check and the append are one step, so that goroutines
+// waiting for room (streams) add one frame past the mark between them,
+// not one each.
+func (w *batchWriter) appendFrameWithin(mark int, f func(dst []byte) ([]byte, error)) (start, end int, gen uint64, err error) {
 	var over, overBudget bool
 	func() {
 		w.mu.Lock()
 		defer w.mu.Unlock() // f may encode user values, which may panic
 		if w.err != nil {
 			err = w.err
+			return
+		}
+		if mark >= 0 && w.queued.Load() > int64(mark) {
+			err = errNoRoom
 			return
 		}
 		if w.buf == nil {

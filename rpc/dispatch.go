@@ -95,6 +95,13 @@ func (c *requestContext) cutShort() bool {
 	return c.d != nil && c.d.forced != nil && c.d.forced()
 }
 
+// sendAfterReturnError is errSendAfterReturn: its own text, and an
+// ErrReplyClosed to errors.Is.
+type sendAfterReturnError struct{}
+
+func (sendAfterReturnError) Error() string        { return "rpc: Send called after the handler returned" }
+func (sendAfterReturnError) Is(target error) bool { return target == ErrReplyClosed }
+
 // responder is the ResponseWriter handed to handlers.
 type responder struct {
 	rc       *requestContext
@@ -104,7 +111,9 @@ type responder struct {
 }
 
 var (
-	errSendAfterReturn = errors.New("rpc: Send called after the handler returned")
+	// errSendAfterReturn: the reply is complete once the handler returned,
+	// so it is an ErrReplyClosed, as that error's documentation says.
+	errSendAfterReturn error = sendAfterReturnError{}
 	// ErrCallerGone is returned by ResponseWriter.Send when the caller's
 	// connection has closed (or was dropped for not reading): nothing more
 	// reaches it. It is a context.Canceled, as the request's context is.
@@ -124,25 +133,36 @@ func (w *responder) Send(v any) error {
 		return &encodeError{err}
 	}
 	defer releaseEncoded(v)
-	rc.mu.Lock()
-	if w.returned { // under the lock: Send may come from another goroutine
+	var m replyMark
+	for {
+		rc.mu.Lock()
+		if w.returned { // under the lock: Send may come from another goroutine
+			rc.mu.Unlock()
+			return errSendAfterReturn
+		}
+		if rc.state != stateRunning {
+			rc.mu.Unlock()
+			return ErrReplyClosed
+		}
+		if rc.deadline != 0 && monotime() >= rc.deadline {
+			// Past the deadline (the context says so already), before the
+			// timer's timeout reply: the value is late, and dropped, as
+			// sendLast drops a unary result; the caller gets the timeout.
+			rc.expireLocked()
+			rc.mu.Unlock()
+			rc.target.commit(rc)
+			return ErrReplyClosed
+		}
+		m, err = rc.target.writeValue(rc, v)
+		if err != errNoRoom {
+			break
+		}
+		// Too much queued for the peer: wait for room, then try again.
 		rc.mu.Unlock()
-		return errSendAfterReturn
+		if err := rc.target.awaitRoom(rc); err != nil {
+			return err
+		}
 	}
-	if rc.state != stateRunning {
-		rc.mu.Unlock()
-		return ErrReplyClosed
-	}
-	if rc.deadline != 0 && monotime() >= rc.deadline {
-		// Past the deadline (the context says so already), before the
-		// timer's timeout reply: the value is late, and dropped, as
-		// sendLast drops a unary result; the caller gets the timeout.
-		rc.expireLocked()
-		rc.mu.Unlock()
-		rc.target.commit(rc)
-		return ErrReplyClosed
-	}
-	m, err := rc.target.writeValue(rc, v)
 	if err == nil {
 		w.last, w.sent = m, true
 	}
@@ -308,10 +328,11 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 		errJSON, kind = d.errorValue(make([]byte, 0, 128), rc, err)
 		if tooLarge {
 			kind = kindDataTooLarge
-		} else if kind == kindRPC && rc.req.event {
-			// An *Error is what a request's caller sees, so errorValue
-			// does not log it; an event's reaches nobody: logged, as an
-			// event handler's every other error is.
+		} else if (kind == kindRPC || kind == kindDecode) && rc.req.event {
+			// An *Error, or data that did not decode, is what a request's
+			// caller sees, so errorValue does not log it; an event's
+			// reaches nobody: logged, as an event handler's every other
+			// error is.
 			d.limit.log(d.log, slog.LevelWarn, "handler error", "pattern", rc.req.Route, "err", errText(err))
 		}
 	}

@@ -61,9 +61,16 @@ func (c *conn) writeRaw(f func(dst []byte) []byte) {
 }
 
 func (c *conn) writeValue(rc *requestContext, v any) (replyMark, error) {
-	start, end, gen, err := c.out.appendFrame(func(dst []byte) ([]byte, error) {
+	// A stream's value waits for room before it is queued, not only after
+	// (awaitRoom): otherwise each stream running on the connection adds a
+	// value past the mark, and enough of them overrun MaxQueuedReplyBytes,
+	// dropping a peer that reads.
+	start, end, gen, err := c.out.appendFrameWithin(c.srv.readPauseMark, func(dst []byte) ([]byte, error) {
 		return appendReplyValue(dst, c.framing, v, rc.req.ID, false)
 	})
+	if err == errNoRoom {
+		return replyMark{}, err
+	}
 	if err != nil && c.out.broken() {
 		// The peer is gone: a stream handler that ignores its context
 		// must still stop, rather than run on for nothing.
