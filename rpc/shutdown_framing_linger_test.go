@@ -5,10 +5,8 @@ package rpc_test
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,23 +35,7 @@ func TestShutdownKeepsAFramingLinger(t *testing.T) {
 	if _, err := nc.Write([]byte(reqs.String())); err != nil {
 		t.Fatal(err)
 	}
-	got := 0
-	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
-	replyBytes := uint64(0)
-	for {
-		f, err := readNestFrame(br)
-		if err != nil {
-			t.Fatalf("after %d replies: %v", got, err)
-		}
-		got++
-		replyBytes += uint64(len(f))
-		if srv.GetMetrics().BytesOut >= uint64(n)*replyBytes/uint64(got) {
-			break
-		}
-	}
-	if c := srv.GetMetrics().Limits.ClosingConnections; c != 1 {
-		t.Fatalf("closing connections %d, want the one lingering", c)
-	}
+	got := readUntilLingering(t, srv, nc, br, n)
 	shut := make(chan error, 1)
 	shutdownBegun(srv, shut)
 	// Give Shutdown the time to act (well within the linger: lingerTimeout/10, 500 ms).
@@ -61,23 +43,7 @@ func TestShutdownKeepsAFramingLinger(t *testing.T) {
 	for srv.GetMetrics().Limits.ClosingConnections != 0 && time.Now().Before(wait) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	// The peer, unaware, pipelines on before it reads.
-	nc.Write([]byte(reqFrame(`"blob"`, `null`, `"later"`)))
-	time.Sleep(20 * time.Millisecond)
-	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
-	var rerr error
-	for {
-		_, err := readNestFrame(br)
-		if err != nil {
-			rerr = err
-			break
-		}
-		got++
-	}
-	nc.Close()
-	if got != n || errors.Is(rerr, syscall.ECONNRESET) {
-		t.Errorf("peer got %d of %d replies, then %v", got, n, rerr)
-	}
+	pipelineThenReadToEnd(t, nc, br, got, n, 20*time.Millisecond)
 	if err := <-shut; err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}

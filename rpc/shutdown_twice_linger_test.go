@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,7 +53,32 @@ func TestSecondShutdownKeepsTheLinger(t *testing.T) {
 	}
 	// Read until the server has handed every reply to its kernel (its
 	// writer is done: the connection lingers), then stop reading.
-	got := 0
+	got := readUntilLingering(t, srv, nc, br, n)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		shut <- srv.Shutdown(ctx)
+	}()
+	// Give the second call the time to act: wait (bounded) for the
+	// connection to be closed; a correct server keeps it lingering, so
+	// this wait runs out there (it asserts nothing about speed).
+	wait := time.Now().Add(time.Second)
+	for srv.GetMetrics().Limits.ClosingConnections != 0 && time.Now().Before(wait) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	pipelineThenReadToEnd(t, nc, br, got, n, 0)
+	for range 2 {
+		if err := <-shut; err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	}
+}
+
+// readUntilLingering reads replies until the server has handed all n
+// (equally long) to its kernel, its writer done, and checks that the
+// connection lingers; it returns how many it read.
+func readUntilLingering(t *testing.T, srv *rpc.Server, nc net.Conn, br *bufio.Reader, n int) (got int) {
+	t.Helper()
 	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
 	replyBytes := uint64(0)
 	for {
@@ -66,29 +92,23 @@ func TestSecondShutdownKeepsTheLinger(t *testing.T) {
 			break
 		}
 	}
-	// Lingering: the connection is still open, waiting for us.
-	if srv.GetMetrics().Limits.ClosingConnections != 1 {
-		t.Fatalf("closing connections %d, want the one lingering", srv.GetMetrics().Limits.ClosingConnections)
+	if c := srv.GetMetrics().Limits.ClosingConnections; c != 1 {
+		t.Fatalf("closing connections %d, want the one lingering", c)
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		shut <- srv.Shutdown(ctx)
-	}()
-	// Give the second call the time to act: wait (bounded) for the
-	// connection to be closed; a correct server keeps it lingering, so
-	// this wait runs out there (it asserts nothing about speed).
-	wait := time.Now().Add(time.Second)
-	for srv.GetMetrics().Limits.ClosingConnections != 0 && time.Now().Before(wait) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	// The peer pipelines on: another request goes out before it reads.
+	return got
+}
+
+// pipelineThenReadToEnd sends one more request, as a pipelining peer
+// unaware of the close does, then (after pause) reads to the end: all n replies must
+// come (got of them read already), and no reset.
+func pipelineThenReadToEnd(t *testing.T, nc net.Conn, br *bufio.Reader, got, n int, pause time.Duration) {
+	t.Helper()
 	nc.Write([]byte(reqFrame(`"blob"`, `null`, `"later"`)))
+	time.Sleep(pause) // for the reset, if the close comes with one
 	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
 	var rerr error
 	for {
-		_, err := readNestFrame(br)
-		if err != nil {
+		if _, err := readNestFrame(br); err != nil {
 			rerr = err
 			break
 		}
@@ -97,10 +117,5 @@ func TestSecondShutdownKeepsTheLinger(t *testing.T) {
 	nc.Close()
 	if got != n || errors.Is(rerr, syscall.ECONNRESET) {
 		t.Errorf("peer got %d of %d replies, then %v", got, n, rerr)
-	}
-	for range 2 {
-		if err := <-shut; err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
 	}
 }
