@@ -22,7 +22,14 @@ import (
 // (JSON.stringify writes null), and -0 inside a struct, slice or map is
 // written -0 (JSON.stringify writes 0; a top-level -0, of any float type or
 // a json.RawMessage that is a -0 number, is written 0), which JavaScript
-// reads as a number === 0.
+// reads as a number === 0. A map's keys are in encoding/json's order, sorted
+// as strings ({"10":…,"9":…}), where JSON.stringify writes integer-like keys
+// first, in numeric order ({"9":…,"10":…}); JSON.parse gives the same
+// object either way. And a string inside a struct, slice, map or
+// MarshalText's text with invalid UTF-8 has each invalid byte written as the
+// escape \ufffd, as encoding/json writes it (so has a named string type's);
+// a top-level string, like a json.RawMessage, is written as Node.js decodes
+// its bytes (AppendString).
 func AppendJSON(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
@@ -187,5 +194,11 @@ func appendUnescapeLineSeparators(dst, b []byte) []byte {
 // AppendString appends s as a JSON string the way JSON.stringify writes it:
 // only '"', '\\' and control characters are escaped; everything else,
 // including U+2028, U+2029 and '<', is written raw. Invalid UTF-8 is written
-// as U+FFFD.
-func AppendString(dst []byte, s string) []byte { return structjson.AppendString(dst, s, "\uFFFD") }
+// as U+FFFD, one for each maximal invalid subpart, as Node.js decodes the
+// bytes (SanitizeUTF8): the string a NestJS peer would have had.
+func AppendString(dst []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		s = string(SanitizeUTF8(nil, []byte(s)))
+	}
+	return structjson.AppendString(dst, s, "\uFFFD")
+}
