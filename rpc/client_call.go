@@ -153,68 +153,97 @@ func (c *Client) Emit(ctx context.Context, pattern any, data any, opts ...CallOp
 // request is sent when iteration starts; stopping early abandons the call.
 // Values wait for the consumer up to WithMaxStreamBuffer; a consumer that
 // falls further behind gets ErrStreamOverflow. Once ctx ends, the next step
-// ends the sequence with ctx's error, whatever is still buffered.
+// ends the sequence with ctx's error, whatever is still buffered. With
+// [Idempotent], a stream whose connection fails before its first value is
+// sent again on a new connection, as a Send is; after a value it is not.
 // This is the client side; the server side of a streamed reply is the
 // handler adapter [Stream] (rpc.Stream), and [StreamOf] decodes the values.
 func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...CallOption) iter.Seq2[json.RawMessage, error] {
 	return func(yield func(json.RawMessage, error) bool) {
 		start := monotime()
-		cc, id, ca, err := c.start(ctx, pattern, data, callOptionsOf(opts), true)
-		if err != nil {
-			c.stats.observe(start, err, false)
-			yield(nil, err)
-			return
-		}
-		defer cc.forget(id)
-		for {
-			// One value at a time: a value counts against the stream
-			// buffer until its consumer takes it.
-			sh := cc.pending.shard(id)
-			sh.mu.Lock()
-			if len(ca.queue) > 0 {
-				if err := ctx.Err(); err != nil {
-					// Ended: what is buffered is not yielded, or a
-					// producer that keeps the queue non-empty keeps the
-					// call going past its context.
-					sh.mu.Unlock()
-					c.stats.observe(start, err, false)
-					yield(nil, err)
-					return
-				}
-				it := ca.queue[0]
-				ca.queue[0] = callItem{}
-				ca.queue = ca.queue[1:]
-				ca.buffered -= queuedCost(it.value)
-				sh.mu.Unlock()
-				if it.err != nil {
-					c.stats.observe(start, it.err, false)
-					yield(nil, it.err)
-					return
-				}
-				if !yield(it.value, nil) {
-					c.stats.observe(start, nil, false) // abandoned by its consumer, not failed
-					return
-				}
+		o := callOptionsOf(opts)
+		for attempt := 0; ; attempt++ {
+			cc, id, ca, err := c.start(ctx, pattern, data, o, true)
+			if err != nil {
+				c.stats.observe(start, err, false)
+				yield(nil, err)
+				return
+			}
+			yielded, lost, ended := c.streamValues(ctx, start, cc, id, ca, yield)
+			if ended {
+				return
+			}
+			// An idempotent stream whose connection died before any value
+			// came is sent again on a new connection, as an idempotent
+			// Send is (see Idempotent); once a value was yielded it is not:
+			// its consumer would see values twice.
+			if lost != nil && o.idempotent && !yielded && attempt < maxConnRetries &&
+				ctx.Err() == nil && errors.Is(lost, ErrConnectionLost) {
+				c.stats.retries.Add(1)
 				continue
 			}
-			final, ferr := ca.final, ca.err
+			c.stats.observe(start, lost, false)
+			if lost != nil {
+				yield(nil, lost)
+			}
+			return
+		}
+	}
+}
+
+// streamValues yields the values of the stream call id until it ends. It
+// returns ended once it has ended the sequence itself (and counted the
+// call); otherwise the call completed (lost nil) or failed here with lost
+// (a local error: its connection died, say), which it has not yielded.
+// yielded says whether any value was yielded.
+func (c *Client) streamValues(ctx context.Context, start int64, cc *clientConn, id uint64, ca *call, yield func(json.RawMessage, error) bool) (yielded bool, lost error, ended bool) {
+	defer cc.forget(id)
+	for {
+		// One value at a time: a value counts against the stream
+		// buffer until its consumer takes it.
+		sh := cc.pending.shard(id)
+		sh.mu.Lock()
+		if len(ca.queue) > 0 {
+			if err := ctx.Err(); err != nil {
+				// Ended: what is buffered is not yielded, or a
+				// producer that keeps the queue non-empty keeps the
+				// call going past its context.
+				sh.mu.Unlock()
+				c.stats.observe(start, err, false)
+				yield(nil, err)
+				return yielded, nil, true
+			}
+			it := ca.queue[0]
+			ca.queue[0] = callItem{}
+			ca.queue = ca.queue[1:]
+			ca.buffered -= queuedCost(it.value)
 			sh.mu.Unlock()
-			if final {
-				if ferr != nil && !isRemote(ferr) {
-					c.stats.observe(start, ferr, false)
-					yield(nil, ferr)
-					return
-				}
-				c.stats.observe(start, nil, false)
-				return
+			if it.err != nil {
+				c.stats.observe(start, it.err, false)
+				yield(nil, it.err)
+				return yielded, nil, true
 			}
-			select {
-			case <-ca.notify:
-			case <-ctx.Done():
-				c.stats.observe(start, ctx.Err(), false)
-				yield(nil, ctx.Err())
-				return
+			yielded = true
+			if !yield(it.value, nil) {
+				c.stats.observe(start, nil, false) // abandoned by its consumer, not failed
+				return yielded, nil, true
 			}
+			continue
+		}
+		final, ferr := ca.final, ca.err
+		sh.mu.Unlock()
+		if final {
+			if ferr != nil && !isRemote(ferr) {
+				return yielded, ferr, false
+			}
+			return yielded, nil, false
+		}
+		select {
+		case <-ca.notify:
+		case <-ctx.Done():
+			c.stats.observe(start, ctx.Err(), false)
+			yield(nil, ctx.Err())
+			return yielded, nil, true
 		}
 	}
 }
