@@ -63,6 +63,17 @@ func transportAttrs(dst []attribute.KeyValue, transport string) []attribute.KeyV
 	return dst
 }
 
+// serverTransportAttrs appends the transport attributes of a message
+// served: those of transportAttrs, network.transport "unix" rather than
+// "tcp" when rpc's TCP transport is served on a Unix domain socket
+// (Server.Serve takes any listener).
+func serverTransportAttrs(dst []attribute.KeyValue, transport string, addr net.Addr) []attribute.KeyValue {
+	if _, ok := addr.(*net.UnixAddr); ok && transport == "tcp" {
+		return append(dst, tcpAttrs[0], semconv.NetworkTransportUnix)
+	}
+	return transportAttrs(dst, transport)
+}
+
 // appendPeerAttrs appends network.peer.address and network.peer.port for
 // addr (nothing for nil).
 func appendPeerAttrs(dst []attribute.KeyValue, addr net.Addr) []attribute.KeyValue {
@@ -72,9 +83,13 @@ func appendPeerAttrs(dst []attribute.KeyValue, addr net.Addr) []attribute.KeyVal
 	case *net.TCPAddr:
 		return append(dst, semconv.NetworkPeerAddressKey.String(a.IP.String()), semconv.NetworkPeerPortKey.Int(a.Port))
 	}
-	host, port, err := net.SplitHostPort(addr.String())
+	// Any other address is text the peer may choose (a Unix socket's
+	// peer binds any name, a custom transport's address is its own): made
+	// valid UTF-8, for the reason clipText says.
+	s := validText(addr.String())
+	host, port, err := net.SplitHostPort(s)
 	if err != nil {
-		return append(dst, semconv.NetworkPeerAddressKey.String(addr.String()))
+		return append(dst, semconv.NetworkPeerAddressKey.String(s))
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil {

@@ -46,7 +46,7 @@
 //	rpc.system.name           "nestjs" (SystemName): the protocol, which NestJS and msgpattern both speak
 //	rpc.method                the route key
 //	msgpattern.transport      "tcp" or "nats" (TransportKey); on a client span only for an *rpc.Client (else WithAttributes)
-//	network.transport         "tcp", for the TCP transport
+//	network.transport         "tcp", for the TCP transport ("unix" on a server served on a Unix socket)
 //	network.peer.address/port the caller's address, when the transport knows it (TCP)
 //	msgpattern.outcome        "ok", "error", or "abandoned" for a client stream stopped early (OutcomeKey)
 //	msgpattern.stream.values  values a client stream received (StreamValuesKey)

@@ -53,7 +53,7 @@ func (rc *resolved) serve(ctx context.Context, next rpc.Handler, w rpc.ResponseW
 	attrs := make([]attribute.KeyValue, 0, 4+len(rc.attrs))
 	route := validText(r.Route)
 	attrs = append(attrs, systemAttr, semconv.RPCMethod(route))
-	attrs = transportAttrs(attrs, r.Transport())
+	attrs = serverTransportAttrs(attrs, r.Transport(), r.RemoteAddr())
 	attrs = append(attrs, rc.attrs...)
 	hctx, span := rc.tracer.Start(parent, route, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
 
