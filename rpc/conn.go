@@ -124,6 +124,9 @@ type conn struct {
 	peeking  atomic.Bool  // the reader, waiting for a slot, is blocked reading
 	quit     chan struct{}
 	quitOnce sync.Once
+	// orphaned: the connection was detached with only events running; its
+	// reader has exited, and the last of them to return closes it.
+	orphaned atomic.Bool
 
 	out batchWriter
 
@@ -900,7 +903,7 @@ func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 	if event {
 		c.events.Add(-1)
 	}
-	c.inflight.Add(-1)
+	last := c.inflight.Add(-1) == 0
 	if !lost && rc.overran.Load() {
 		// MaxHandlers kept the reader in the handler: a pause of ours,
 		// which must not count against the peer's heartbeats or frame.
@@ -914,6 +917,12 @@ func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 		}
 		if c.peeking.Load() {
 			c.nc.SetReadDeadline(time.Unix(1, 0)) // wake the reader waiting for a slot
+		}
+		if last && c.orphaned.Load() {
+			// The last event of a detached connection, whose reader has
+			// gone (finish): it closes the connection.
+			c.close()
+			s.log.Debug("connection closed", "remote", c.remote)
 		}
 	}
 	return lost
@@ -1002,6 +1011,18 @@ func (c *conn) finish(err error) {
 		c.out.drainTo(0, s.baseCtx.Done(), nil)
 		if n := c.inflight.Load(); n > 0 && c.events.Load() == n && s.detach(c) {
 			netConnBeneath(c.nc).Close()
+			// The reader does not wait for them: a goroutine per detached
+			// connection would add up to MaxHandlers goroutines beyond
+			// the documented bound. The last event to return closes the
+			// connection (run); if they all returned already, it is
+			// closed here. Events write nothing, and it does not linger.
+			c.orphaned.Store(true)
+			if c.inflight.Load() > 0 {
+				return
+			}
+			c.close()
+			s.log.Debug("connection closed", "remote", c.remote)
+			return
 		}
 	}
 	c.waitHandlers()

@@ -60,7 +60,7 @@ type Server struct {
 	listeners  map[net.Listener]struct{}
 	connList   []*conn            // open connections, counted against MaxConnections
 	closingSet map[*conn]struct{} // connections in their lingering close, at most maxClosing
-	detached   map[*conn]struct{} // connections closed but for events still running (conn.finish), at most MaxHandlers
+	detached   map[*conn]struct{} // connections closed but for events still running (the last to return closes it: conn.run), at most MaxHandlers
 	started    bool
 	closing    bool
 	serving    sync.WaitGroup // accept loops
