@@ -69,61 +69,52 @@ func startDroppingServer(t *testing.T, drop uint64) string {
 	return ln.Addr().String()
 }
 
-// TestDrainWaitIsNotInElapsed: a run of Duration against a server that
-// never answers one request waits DrainTimeout for it, then counts it as
-// no_reply. The wait, in which nothing happened, is not part of the run:
-// Elapsed and RPS must not include it, or one lost reply in a 5s run with
-// the default 10s drain reports a third of the rate the server achieved.
+// TestDrainWaitIsNotInElapsed: a run of Duration with one request never
+// answered waits DrainTimeout for it, then counts it as no_reply. The
+// wait, in which nothing happened, is not part of the run: Elapsed and RPS
+// must not include it, or one lost reply in a 5s run with the default 10s
+// drain reports a third of the rate the server achieved. Run against a
+// server that never answers one request; RunCalls with a call that never
+// returns until its ctx ends.
 func TestDrainWaitIsNotInElapsed(t *testing.T) {
 	const (
 		duration = 300 * time.Millisecond
 		drain    = 3 * time.Second
 	)
-	addr := startDroppingServer(t, 2)
-	res, err := loadtest.Run(context.Background(), loadtest.Config{
-		Addr: addr, Pattern: []byte(`"sum"`), InFlight: 4,
-		Duration: duration, DrainTimeout: drain,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.ByKind[loadtest.KindNoReply] != 1 {
-		t.Fatalf("no_reply: %v; want 1", res.ByKind)
-	}
-	if res.Elapsed > duration+drain/3 {
-		t.Errorf("%d requests, one unanswered, in a %s run: Elapsed %s, %.0f requests/s; "+
-			"the %s waited for the lost reply is counted in the run's time",
-			res.Requests, duration, res.Elapsed.Round(time.Millisecond), res.RPS, drain)
-	}
-}
-
-// TestRunCallsDrainWaitIsNotInElapsed: as TestDrainWaitIsNotInElapsed,
-// with RunCalls and a call that never returns until its ctx ends.
-func TestRunCallsDrainWaitIsNotInElapsed(t *testing.T) {
-	const (
-		duration = 300 * time.Millisecond
-		drain    = 3 * time.Second
-	)
-	var first atomic.Bool
-	res, err := loadtest.RunCalls(context.Background(), loadtest.Config{
-		InFlight: 2, Duration: duration, DrainTimeout: drain,
-	}, func(ctx context.Context, _ int) (string, error) {
-		if first.CompareAndSwap(false, true) {
-			<-ctx.Done() // never answered
-			return loadtest.KindNoReply, nil
-		}
-		time.Sleep(time.Millisecond)
-		return "", nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.ByKind[loadtest.KindNoReply] != 1 {
-		t.Fatalf("no_reply: %v; want 1", res.ByKind)
-	}
-	if res.Elapsed > duration+drain/3 {
-		t.Errorf("%d requests, one unanswered, in a %s run: Elapsed %s, %.0f requests/s; "+
-			"the %s waited for the lost reply is counted in the run's time",
-			res.Requests, duration, res.Elapsed.Round(time.Millisecond), res.RPS, drain)
+	for _, tc := range []struct {
+		name string
+		run  func(cfg loadtest.Config) (loadtest.Result, error)
+	}{
+		{"Run", func(cfg loadtest.Config) (loadtest.Result, error) {
+			cfg.Addr, cfg.Pattern, cfg.InFlight = startDroppingServer(t, 2), []byte(`"sum"`), 4
+			return loadtest.Run(context.Background(), cfg)
+		}},
+		{"RunCalls", func(cfg loadtest.Config) (loadtest.Result, error) {
+			cfg.InFlight = 2
+			var first atomic.Bool
+			return loadtest.RunCalls(context.Background(), cfg, func(ctx context.Context, _ int) (string, error) {
+				if first.CompareAndSwap(false, true) {
+					<-ctx.Done() // never answered
+					return loadtest.KindNoReply, nil
+				}
+				time.Sleep(time.Millisecond)
+				return "", nil
+			})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := tc.run(loadtest.Config{Duration: duration, DrainTimeout: drain})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ByKind[loadtest.KindNoReply] != 1 {
+				t.Fatalf("no_reply: %v; want 1", res.ByKind)
+			}
+			if res.Elapsed > duration+drain/3 {
+				t.Errorf("%d requests, one unanswered, in a %s run: Elapsed %s, %.0f requests/s; "+
+					"the %s waited for the lost reply is counted in the run's time",
+					res.Requests, duration, res.Elapsed.Round(time.Millisecond), res.RPS, drain)
+			}
+		})
 	}
 }
