@@ -3,14 +3,8 @@
 package rpc_test
 
 import (
-	"bufio"
-	"encoding/json"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/msgpattern/msgpattern/rpc"
 )
 
 // TestShutdownKeepsAFramingLinger: a connection that lost its framing
@@ -21,20 +15,8 @@ import (
 // first Shutdown's linger.
 func TestShutdownKeepsAFramingLinger(t *testing.T) {
 	const n = 60
-	blob := strings.Repeat("z", 4000)
-	srv, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) {
-		s.Handle("blob", rpc.Func(func(json.RawMessage) (any, error) { return blob, nil }))
-	})
-	nc := rawDial(t, srv, 4<<10)
-	br := bufio.NewReaderSize(nc, 4<<10)
-	var reqs strings.Builder
-	for i := range n {
-		reqs.WriteString(reqFrame(`"blob"`, `null`, strconv.Itoa(i)))
-	}
-	reqs.WriteString("x#garbage") // framing lost: the server answers what it read, then closes
-	if _, err := nc.Write([]byte(reqs.String())); err != nil {
-		t.Fatal(err)
-	}
+	// Framing lost after them: the server answers what it read, then closes.
+	srv, nc, br := blobPeer(t, n, "x#garbage")
 	got := readUntilLingering(t, srv, nc, br, n)
 	shut := make(chan error, 1)
 	shutdownBegun(srv, shut)

@@ -24,20 +24,7 @@ import (
 // discards the replies still in its send queue.
 func TestSecondShutdownKeepsTheLinger(t *testing.T) {
 	const n = 60
-	blob := strings.Repeat("z", 4000)
-	srv, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) {
-		registerProbe(s)
-		s.Handle("blob", rpc.Func(func(json.RawMessage) (any, error) { return blob, nil }))
-	})
-	nc := rawDial(t, srv, 4<<10)
-	br := bufio.NewReaderSize(nc, 4<<10)
-	var reqs strings.Builder
-	for i := range n {
-		reqs.WriteString(reqFrame(`"blob"`, `null`, strconv.Itoa(i)))
-	}
-	if _, err := nc.Write([]byte(reqs.String())); err != nil {
-		t.Fatal(err)
-	}
+	srv, nc, br := blobPeer(t, n, "")
 	deadline := time.Now().Add(20 * time.Second)
 	for srv.GetMetrics().Requests < n {
 		if time.Now().After(deadline) {
@@ -118,4 +105,25 @@ func pipelineThenReadToEnd(t *testing.T, nc net.Conn, br *bufio.Reader, got, n i
 	if got != n || errors.Is(rerr, syscall.ECONNRESET) {
 		t.Errorf("peer got %d of %d replies, then %v", got, n, rerr)
 	}
+}
+
+// blobPeer starts a server answering "blob" with 4000 bytes, dials it with
+// a 4 KiB receive buffer and sends n "blob" requests, then tail.
+func blobPeer(t *testing.T, n int, tail string) (*rpc.Server, net.Conn, *bufio.Reader) {
+	t.Helper()
+	blob := strings.Repeat("z", 4000)
+	srv, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) {
+		registerProbe(s)
+		s.Handle("blob", rpc.Func(func(json.RawMessage) (any, error) { return blob, nil }))
+	})
+	nc := rawDial(t, srv, 4<<10)
+	var reqs strings.Builder
+	for i := range n {
+		reqs.WriteString(reqFrame(`"blob"`, `null`, strconv.Itoa(i)))
+	}
+	reqs.WriteString(tail)
+	if _, err := nc.Write([]byte(reqs.String())); err != nil {
+		t.Fatal(err)
+	}
+	return srv, nc, bufio.NewReaderSize(nc, 4<<10)
 }
