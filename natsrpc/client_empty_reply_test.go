@@ -3,6 +3,7 @@ package natsrpc_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,12 +20,21 @@ import (
 // ClientNats call (v11 and v12: createSubscriptionHandler,
 // `rawPacket?.length === 0` → an EmptyResponseException, isDisposed);
 // dropped as "not JSON", the call would wait out its whole deadline (30 s
-// by default). A stream ends with the same error.
+// by default). A stream ends with the same error. So does a reply that is
+// not JSON at all (a plain responder's msg.Respond([]byte("pong"))): the
+// reply subject's token is the call's alone, so it is the call's answer,
+// one it cannot take; it ends at once with an error saying so (not an
+// *rpc.Error: nothing remote was said).
 func TestClientEmptyReplyEndsCall(t *testing.T) {
 	ns := natstest.Run(t, nil)
 	nc := connect(t, ns.ClientURL())
-	for _, subj := range []string{"empty", "micro-error"} {
+	subjects := []string{"empty", "micro-error", "not-json"}
+	for _, subj := range subjects {
 		sub, err := nc.Subscribe(subj, func(m *nats.Msg) {
+			if subj == "not-json" {
+				m.Respond([]byte("pong"))
+				return
+			}
 			r := nats.NewMsg(m.Reply)
 			if subj == "micro-error" {
 				r.Header.Set("Nats-Service-Error", "boom")
@@ -42,9 +52,15 @@ func TestClientEmptyReplyEndsCall(t *testing.T) {
 	}
 	c := natstest.Dial(t, ns.ClientURL())
 	want := map[string][2]string{"empty": {"error", "Empty response"}, "micro-error": {"500", "boom"}}
-	for _, subj := range []string{"empty", "micro-error"} {
+	for _, subj := range subjects {
 		check := func(op string, err error) {
 			t.Helper()
+			if subj == "not-json" {
+				if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "not JSON") {
+					t.Errorf("%s to a responder that answered %q at once: %v; want the call ended at once with an error", op, "pong", err)
+				}
+				return
+			}
 			var re *rpc.Error
 			if !errors.As(err, &re) {
 				t.Errorf("%s %s: a reply with an empty body: %v; want an *rpc.Error at once, as NestJS's ClientNats", op, subj, err)
