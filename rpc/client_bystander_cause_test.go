@@ -37,10 +37,17 @@ func TestBystanderErrorNotAnotherCallsContext(t *testing.T) {
 				ctxA, cancelA = expireOnDemand()
 			}
 			errA := emitUntilBlocked(t, c, ctxA)
+			queued := rpc.ClientQueuedForTest(c)
 			ctxC, cancelC := context.WithTimeout(context.Background(), 30*time.Second)
 			errC := make(chan error, 1)
 			go func() { errC <- c.Send(ctxC, "c", nil, nil) }()
-			waitFor(t, "C in flight", func() bool { return c.Metrics().InFlight == 1 })
+			// C's frame queued behind A's, not only C registered: a call
+			// whose connection dies before its frame is queued never left,
+			// and is rightly sent again on a new connection, which this
+			// listener never answers (C would wait out ctxC).
+			waitFor(t, "C queued behind A", func() bool {
+				return c.Metrics().InFlight == 1 && rpc.ClientQueuedForTest(c) > queued
+			})
 			stuck := c.Metrics().StuckConnections
 			cancelA()
 			<-errA
