@@ -21,7 +21,7 @@ const maxHeaderBytes = 32
 // Framing errors. After any of them the byte stream cannot be resynchronised:
 // the connection must be closed.
 var (
-	// ErrCorruptLength means the length prefix is not a positive decimal
+	// ErrCorruptLength means the length prefix is not a non-negative decimal
 	// number, or no '#' came within the first 32 bytes.
 	ErrCorruptLength = errors.New("wire: corrupted length value")
 	// ErrFrameTooLarge means a frame is longer than the configured maximum;
