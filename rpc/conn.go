@@ -889,8 +889,34 @@ func (c *conn) run(rc *requestContext, rt *route, start int64) (lost bool) {
 	c.busy.Store(rc)
 	s.mon.notify()
 
+	goexit := true
+	defer func() {
+		if !goexit {
+			return
+		}
+		if p := recover(); p != nil {
+			panic(p)
+		}
+		// The handler called runtime.Goexit (serve answered it): this
+		// goroutine ends here. Its place is released, and if it was the
+		// connection's reader another one takes over, as at a hand-off.
+		if !c.afterRun(rc, event) {
+			if rc.overran.Load() {
+				go c.resumeReading()
+			} else {
+				go c.readLoop()
+			}
+		}
+	}()
 	s.disp.serve(rc, rt)
+	goexit = false
+	return c.afterRun(rc, event)
+}
 
+// afterRun is run's end, once rc's handler returned: it reports whether
+// the reader's role was taken meanwhile.
+func (c *conn) afterRun(rc *requestContext, event bool) (lost bool) {
+	s := c.srv
 	// If the monitor took the role meanwhile, busy was cleared by it.
 	lost = !c.busy.CompareAndSwap(rc, nil)
 	if lost || rc.overran.Load() {

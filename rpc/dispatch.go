@@ -279,15 +279,26 @@ func (d *dispatcher) prepare(rc *requestContext, rt *route, t replyTarget, start
 // serve runs rt's handler for rc, retrying as configured, and completes the
 // reply.
 func (d *dispatcher) serve(rc *requestContext, rt *route) {
-	t, start := rc.target, rc.start
-
 	var err error
 	tooLarge := false
+	w := &rc.w
+	// A handler that calls runtime.Goexit (t.FailNow, a helper's) neither
+	// returns nor panics: its request is completed all the same, answered
+	// as a panic is, so that it does not hold its place for good.
+	goexit := true
+	defer func() {
+		if !goexit {
+			return
+		}
+		if p := recover(); p != nil {
+			panic(p) // not a Goexit: ours, which must not be hidden
+		}
+		d.complete(rc, rt, w, &panicError{value: "handler called runtime.Goexit", stack: debug.Stack()}, false)
+	}()
 	if max := rt.opts.maxData; max > 0 && len(rc.req.Data) > max {
 		tooLarge = true // a bound, not a handler's choice: counted apart
 		err = &Error{Status: "error", Message: fmt.Sprintf("Data too large (%d bytes; at most %d)", len(rc.req.Data), max)}
 	} else {
-		w := &rc.w
 		for attempt := 0; ; attempt++ {
 			err = d.call(rt.handler, rc, w)
 			if !d.retryable(err, rt, rc, attempt) {
@@ -308,14 +319,22 @@ func (d *dispatcher) serve(rc *requestContext, rt *route) {
 			d.stats.retries.Add(1)
 			w = &responder{rc: rc}
 		}
-		if w != &rc.w {
-			// A retry's writer: closed now (the handler returned), and what
-			// it sent is what completes the reply.
-			rc.mu.Lock()
-			w.returned = true
-			rc.w.last, rc.w.sent = w.last, w.sent
-			rc.mu.Unlock()
-		}
+	}
+	goexit = false
+	d.complete(rc, rt, w, err, tooLarge)
+}
+
+// complete ends rc's reply once rt's handler returned err, having sent
+// through w, and counts it.
+func (d *dispatcher) complete(rc *requestContext, rt *route, w *responder, err error, tooLarge bool) {
+	t, start := rc.target, rc.start
+	if w != &rc.w {
+		// A retry's writer: closed now (the handler returned), and what
+		// it sent is what completes the reply.
+		rc.mu.Lock()
+		w.returned = true
+		rc.w.last, rc.w.sent = w.last, w.sent
+		rc.mu.Unlock()
 	}
 	var (
 		errJSON []byte

@@ -207,9 +207,13 @@ func (s *Server) Dispatch(ctx context.Context, m Message, w ReplyWriter) error {
 	s.stats.inFlight.Add(1)
 	s.disp.prepare(rc, rt, t, start)
 	rc.armTimeout()
+	// Deferred, so that a handler calling runtime.Goexit (which serve
+	// answers) still has its reply written and is counted out.
+	defer func() {
+		t.finish()
+		s.stats.inFlight.Add(-1)
+	}()
 	s.disp.serve(rc, rt)
-	t.finish()
-	s.stats.inFlight.Add(-1)
 	return nil
 }
 
