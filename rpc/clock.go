@@ -1,6 +1,9 @@
 package rpc
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // epoch anchors the server's monotonic clock.
 var epoch = time.Now()
@@ -12,3 +15,12 @@ func monotime() int64 { return int64(time.Since(epoch)) }
 
 // monoTime converts a monotime reading to a time.Time.
 func monoTime(ns int64) time.Time { return epoch.Add(time.Duration(ns)) }
+
+// monoAdd is t + d for a monotime t and d ≥ 0, saturating: a bound of
+// time.Duration(math.MaxInt64) ("forever") must not wrap to the past.
+func monoAdd(t int64, d time.Duration) int64 {
+	if int64(d) > math.MaxInt64-t {
+		return math.MaxInt64
+	}
+	return t + int64(d)
+}

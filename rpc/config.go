@@ -16,7 +16,7 @@ type Config struct {
 	// Addr is the TCP address to listen on. Default ":8080".
 	Addr string
 	// Timeout bounds each request: the handler's context is cancelled at
-	// the deadline. Default 30s.
+	// the deadline. Default 30s; negative means no deadline.
 	Timeout time.Duration
 	// MaxConnections caps concurrent connections. Default 1000; negative
 	// means no cap. At the cap a new connection takes the place of one

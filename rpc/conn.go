@@ -758,11 +758,11 @@ func (c *conn) armReadDeadline(pending bool) error {
 	if (kind == c.deadlineKind || hbMid && c.deadlineKind == deadlineIdle) && now-c.deadlineSet <= int64(min(time.Second, renew/4)) {
 		return nil
 	}
-	at := now + int64(timeout)
+	at := monoAdd(now, timeout)
 	if kind != deadlineFrame {
 		// Quiet time counts from the last bytes read, also across a
 		// warm wait that ended.
-		at = c.quietSince + int64(timeout)
+		at = monoAdd(c.quietSince, timeout)
 	}
 	if kind == deadlineFrame && c.srv.cfg.MinFrameRate > 0 {
 		// The rate floor: FrameTimeout of grace, then MinFrameRate, bytes
@@ -770,11 +770,11 @@ func (c *conn) armReadDeadline(pending bool) error {
 		// it the frame's share of MemoryBudget).
 		rate := int64(c.srv.cfg.MinFrameRate)
 		c.frameBytes = creditedBytes(c.frameBytes, c.frameStart, now, timeout, rate)
-		floor := c.frameStart + int64(timeout) + int64(c.frameBytes)*int64(time.Second)/rate
+		floor := monoAdd(monoAdd(c.frameStart, timeout), time.Duration(int64(c.frameBytes)*int64(time.Second)/rate))
 		at = max(min(at, floor), now+int64(time.Millisecond))
 	}
 	if hbMid && kind == deadlineFrame {
-		if hbAt := c.quietSince + int64(hb); hbAt < at {
+		if hbAt := monoAdd(c.quietSince, hb); hbAt < at {
 			kind, at = deadlineIdle, hbAt
 		}
 	}
@@ -1158,6 +1158,6 @@ func (c *conn) writeFailed(err error) {
 // it hours of life (8 MiB: 4.6 h at 500 B/s). The server holds its peers'
 // frames to it, and the client its server's replies.
 func creditedBytes(bytes int, start, now int64, credit time.Duration, rate int64) int {
-	earned := float64(now+int64(credit)-start) / float64(time.Second) * float64(rate)
+	earned := (float64(now-start) + float64(credit)) / float64(time.Second) * float64(rate)
 	return int(min(float64(bytes), earned))
 }

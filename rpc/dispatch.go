@@ -270,7 +270,9 @@ func (d *dispatcher) prepare(rc *requestContext, rt *route, t replyTarget, start
 	if rt.opts.timeoutSet {
 		rc.timeout = rt.opts.timeout
 	}
-	if rc.timeout > 0 {
+	// A timeout too long to add to the clock (time.Duration(math.MaxInt64),
+	// "forever") is no deadline: the sum would wrap to one already passed.
+	if rc.timeout > 0 && int64(rc.timeout) <= math.MaxInt64-start {
 		rc.deadline = start + int64(rc.timeout)
 	}
 	rc.w = responder{rc: rc}
