@@ -100,6 +100,7 @@ type conn struct {
 	raw        syscall.RawConn    // nil: reads go through nc
 	rawRead    func(uintptr) bool // c.readRaw, made once
 	idleLoop   func()             // c.readLoop, made once: a go statement on a method value allocates
+	flushRest  func()             // has a goroutine of its own flush (readerFlush), made once
 	rawN       int                // readRaw's result
 	rawErr     error
 	rawTry     bool             // readRaw must not wait
@@ -159,6 +160,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		budget: s.budget, overBudgetMark: s.readPauseMark, onFail: c.writeFailed,
 		onOverBudget: func() { s.shed(0) },
 	}
+	c.flushRest = func() { go c.flush() }
 	c.peer = Peer{addr: c.remote, transport: "tcp", limiter: s.newPeerLimiter()}
 	if c.raw = rawConnOf(nc); c.raw != nil {
 		c.rawRead, c.idleLoop = c.readRaw, c.readLoop
@@ -392,12 +394,21 @@ func (c *conn) next() (wire.Frame, error) {
 	}
 }
 
+// readerFlush is the reader's flush: it writes the buffer it finds, and
+// leaves frames appended meanwhile (a handed-off stream's, which may keep
+// coming for as long as it runs) to a goroutine of its own, so that the
+// reader goes back to reading: otherwise its requests, pings among them,
+// would wait unread, and its read deadlines would run out while it wrote.
+func (c *conn) readerFlush() {
+	c.out.flushFor(context.Background(), 0, c.flushRest)
+}
+
 // flushBeforeRead writes the replies waiting, and, while more than
 // readPauseMark bytes of them are still unread by the peer, does not read:
 // a peer that does not read gets no new work run. The wait ends when the
 // peer reads, or when the write deadline drops it as a slow consumer.
 func (c *conn) flushBeforeRead() error {
-	c.flush()
+	c.readerFlush()
 	if c.out.queuedBytes() <= c.srv.readPauseMark {
 		return nil
 	}
@@ -838,7 +849,7 @@ func (c *conn) serveFrame(body []byte, pin *chunkPin) (lost bool) {
 		// refused requests (up to 1 MiB, read at once) queues ten times
 		// its size of replies before the reader flushes or pauses.
 		if c.out.queuedBytes() > flushThreshold {
-			c.flush()
+			c.readerFlush()
 		}
 		return false
 	}
