@@ -151,14 +151,17 @@ func (s *Server) ReleaseMemory(n int) {
 // returns. A transport calls it from a goroutine of its own per message
 // (and bounds how many it runs) when requests must run concurrently. It
 // returns an error only when the message was not served: a packet that is
-// not valid JSON ([wire.ErrInvalidJSON] and its kind; counted bad_frame),
-// or a server shutting down ([ErrShuttingDown], answered as such).
+// not valid JSON ([wire.ErrSyntax], [wire.ErrNotEnded], [wire.ErrTooDeep])
+// or not a JSON object ([wire.ErrNotObject]; unless External takes it),
+// counted bad_frame; or a server shutting down ([ErrShuttingDown],
+// answered as such).
 // Everything else — no handler, a rate limit, a handler's error — is
 // answered to the caller and counted, as on TCP.
 //
 // The deadline is armed at once: a request still running at it is
 // answered with the timeout error at the deadline. ctx, when it ends,
-// cancels the handler's context (a transport's connection closing).
+// cancels the handler's context (a transport's connection closing); a ctx
+// ended already makes the handler start with its context ended.
 func (s *Server) Dispatch(ctx context.Context, m Message, w ReplyWriter) error {
 	start := monotime()
 	peer := m.Peer
@@ -202,6 +205,12 @@ func (s *Server) Dispatch(ctx context.Context, m Message, w ReplyWriter) error {
 	if ctx != nil && ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, cancel)
 		defer stop()
+		if ctx.Err() != nil {
+			// Ended already: AfterFunc cancels on a goroutine of its own,
+			// which the handler would race. It starts cancelled, as a TCP
+			// request read before its peer's end does.
+			cancel()
+		}
 	}
 	rc.parent, t.cancel = pctx, cancel
 	s.stats.inFlight.Add(1)
