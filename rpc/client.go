@@ -205,13 +205,16 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 		c.slots[i] = &clientSlot{client: c}
 	}
 	if o.eager {
-		ctx, cancel := context.WithCancel(context.Background())
-		if o.dialTimeout > 0 {
-			ctx, cancel = context.WithTimeout(context.Background(), o.dialTimeout)
-		}
-		defer cancel()
+		// Each connection's dial has the whole timeout (WithDialTimeout
+		// bounds each dial), not what the pool's earlier dials left.
 		for _, s := range c.slots {
-			if _, err := s.get(ctx); err != nil {
+			ctx, cancel := context.WithCancel(context.Background())
+			if o.dialTimeout > 0 {
+				ctx, cancel = context.WithTimeout(context.Background(), o.dialTimeout)
+			}
+			_, err := s.get(ctx)
+			cancel()
+			if err != nil {
 				c.Close()
 				return nil, err
 			}
