@@ -47,10 +47,10 @@
 //
 // A handler that returns an [*Error] chooses what the caller sees, like
 // NestJS's RpcException: {"status":"error","message":…} or any JSON value.
-// Any other error, and a panic, reach the caller as NestJS's
-// {"status":"error","message":"Internal server error"}; the details go to
-// the log (Config.ExposeErrors sends a returned error's text instead; a
-// panic's value is never sent).
+// Any other error, and a panic (or a runtime.Goexit), reach the caller as
+// NestJS's {"status":"error","message":"Internal server error"}; the
+// details go to the log (Config.ExposeErrors sends a returned error's text
+// instead; a panic's value is never sent).
 //
 // # Patterns and routing
 //
