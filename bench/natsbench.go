@@ -485,14 +485,14 @@ func (r *report) natsGoals() []goal {
 	bound := goal{what: "NATS " + sh.String() + ": the most any server could show here (one costing no CPU) ÷ NestJS",
 		measured: "–", want: "≥ 3× for the goal to be reachable", verdict: "NOT MEASURED"}
 	if b, ok := r.nats.zeroCostRatio(); ok {
-		bound.measured = fmtRatio(b)
+		bound.measured = fmtRatioVs(b, natsGoal)
 		bound.verdict = "3× reachable"
 		if b < natsGoal {
 			bound.verdict = "3× out of reach"
 		}
 	}
 	return []goal{
-		{"NATS " + sh.String() + ": msgpattern ÷ NestJS, throughput, same NATS server", fmtRatio(x), "≥ 3×", v},
+		{"NATS " + sh.String() + ": msgpattern ÷ NestJS, throughput, same NATS server", fmtRatioVs(x, natsGoal), "≥ 3×", v},
 		share,
 		bound,
 	}
