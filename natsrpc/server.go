@@ -462,9 +462,7 @@ func (s *Server) worker(j job) {
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
-		s.serveMsg(*j.sj, j.m)
-		s.rpc.ReleaseMemory(j.charged)
-		s.busy.Add(-1)
+		s.serveJob(j)
 		idle.Reset(workerIdle)
 		select {
 		case j = <-s.work:
@@ -480,6 +478,17 @@ func (s *Server) worker(j job) {
 			return
 		}
 	}
+}
+
+// serveJob serves j and gives back what it held. Deferred: a handler that
+// calls runtime.Goexit ends the worker here (Dispatch answers it), and its
+// message must still leave the memory budget and the busy count.
+func (s *Server) serveJob(j job) {
+	defer func() {
+		s.rpc.ReleaseMemory(j.charged)
+		s.busy.Add(-1)
+	}()
+	s.serveMsg(*j.sj, j.m)
 }
 
 // take counts an idle worker busy with a message handed to it, unless

@@ -158,6 +158,10 @@ func (s *Server) ReleaseMemory(n int) {
 // Everything else — no handler, a rate limit, a handler's error — is
 // answered to the caller and counted, as on TCP.
 //
+// A handler that calls runtime.Goexit is answered as a panic, and then
+// ends the goroutine that called Dispatch too: a transport releases what
+// it holds for the message (a worker slot, a memory charge) in a defer.
+//
 // The deadline is armed at once: a request still running at it is
 // answered with the timeout error at the deadline. ctx, when it ends,
 // cancels the handler's context (a transport's connection closing); a ctx
