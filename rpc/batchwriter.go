@@ -605,8 +605,10 @@ func (w *batchWriter) armDeadline(until int64, isTLS bool) error {
 		return nil
 	}
 	at := until
-	if w.timeout > 0 && (at == 0 || now+span < at) {
-		at = now + span
+	// Saturating: a timeout of time.Duration(math.MaxInt64) ("forever")
+	// must not wrap to a deadline already passed.
+	if w.timeout > 0 && (at == 0 || monoAdd(now, time.Duration(span)) < at) {
+		at = monoAdd(now, time.Duration(span))
 	}
 	w.deadlineAt = at
 	w.armKnown = false

@@ -382,7 +382,8 @@ func (cc *clientConn) flushEvent(ctx context.Context, start, end int, gen uint64
 func (cc *clientConn) flushAlone(ctx context.Context) error {
 	var until int64
 	if d, ok := ctx.Deadline(); ok {
-		until = max(int64(time.Until(d))+monotime(), 1)
+		// Saturating: a deadline "forever" away must not wrap to the past.
+		until = max(monoAdd(monotime(), time.Until(d)), 1)
 	}
 	err := cc.out.flushFor(ctx, until, func() { signal(cc.kick) })
 	if err == nil {
