@@ -116,7 +116,7 @@ type ErrorCounts struct {
 	RPC                uint64 `json:"rpc"`                  // *Error replies chosen by handlers
 	Panic              uint64 `json:"panic"`                // handler panics
 	Encode             uint64 `json:"encode"`               // results that did not encode
-	Canceled           uint64 `json:"canceled"`             // handlers ended by disconnect or shutdown
+	Canceled           uint64 `json:"canceled"`             // handlers that returned their context's cancellation (disconnect, shutdown); not an rpc.Stream whose sequence stopped at it, which completes its reply
 	ShuttingDown       uint64 `json:"shutting_down"`        // requests refused while shutting down
 	LateResultsDropped uint64 `json:"late_results_dropped"` // results (a value, or an error other than the context's own) that came after the timeout reply
 	DataTooLarge       uint64 `json:"data_too_large"`       // messages refused by WithMaxDataBytes, their handler not run
