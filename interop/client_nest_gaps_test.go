@@ -74,8 +74,7 @@ func startGapsServer(t *testing.T, node, major string) *nestProc {
 	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, port := startNestProc(t, node, major, script, "--port", "0")
-	p.port = port
+	p := startNestTCP(t, node, major, script)
 	return p
 }
 

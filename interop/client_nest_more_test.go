@@ -88,8 +88,7 @@ func TestGoClientMoreNestServerEdges(t *testing.T) {
 	for _, v := range nestMajors {
 		t.Run("nest"+v, func(t *testing.T) {
 			t.Parallel()
-			p, port := startNestProc(t, node, v, script, "--port", "0")
-			p.port = port
+			p := startNestTCP(t, node, v, script)
 			c := newNestClient(t, p.addr())
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -209,8 +208,7 @@ func TestGoClientNestServerClosesConnection(t *testing.T) {
 		for _, how := range []string{"destroy", "end"} {
 			t.Run("nest"+v+"/"+how, func(t *testing.T) {
 				t.Parallel()
-				p, port := startNestProc(t, node, v, script, "--port", "0")
-				p.port = port
+				p := startNestTCP(t, node, v, script)
 				c := newNestClient(t, p.addr(), rpc.WithReconnectBackoff(10*time.Millisecond, 100*time.Millisecond))
 				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 				defer cancel()
@@ -261,8 +259,7 @@ func TestGoClientConcurrentLargeEchoes(t *testing.T) {
 	script := writeNestScript(t, "more-server.mjs", moreServerScript)
 	for _, v := range nestMajors {
 		t.Run("nest"+v, func(t *testing.T) {
-			p, port := startNestProc(t, node, v, script, "--port", "0")
-			p.port = port
+			p := startNestTCP(t, node, v, script)
 			c := newNestClient(t, p.addr())
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()

@@ -46,8 +46,7 @@ func TestGoClientNoValueReplies(t *testing.T) {
 	node := requireNode(t)
 	for _, major := range []string{"10", "12"} {
 		t.Run("nest"+major, func(t *testing.T) {
-			p, port := startNestProc(t, node, major, writeNestScript(t, "novalue-server.mjs", noValueServerScript), "--port", "0")
-			p.port = port
+			p := startNestTCP(t, node, major, writeNestScript(t, "novalue-server.mjs", noValueServerScript))
 			c := newNestClient(t, p.addr())
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

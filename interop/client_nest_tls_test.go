@@ -50,9 +50,8 @@ func TestGoClientToNestServerTLS(t *testing.T) {
 	for _, v := range nestMajors {
 		t.Run("nest"+v, func(t *testing.T) {
 			t.Parallel()
-			p, port := startNestProc(t, node, v, script, "--port", "0",
+			p := startNestTCP(t, node, v, script,
 				"--cert", certs.ServerCert, "--key", certs.ServerKey, "--ca", certs.CA)
-			p.port = port
 			c := newNestClient(t, p.addr(), rpc.WithTLS(certs.ClientConfig(true)))
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()

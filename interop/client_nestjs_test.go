@@ -94,6 +94,16 @@ func startNestServer(t *testing.T, node, major, port string) *nestProc {
 	return p
 }
 
+// startNestTCP runs a NestJS TCP server script of major on a free port
+// (startNestProc with --port 0, args after it) and returns it, its port
+// set.
+func startNestTCP(t *testing.T, node, major, script string, args ...string) *nestProc {
+	t.Helper()
+	p, port := startNestProc(t, node, major, script, append([]string{"--port", "0"}, args...)...)
+	p.port = port
+	return p
+}
+
 // startNestProc runs `node script --nest major args…` in nestjs/ and waits
 // (up to 60 s) for its first stdout line, `LISTENING <rest>`; it returns
 // the process and rest. The process is stopped (SIGTERM, wait; SIGKILL

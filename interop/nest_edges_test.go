@@ -252,8 +252,7 @@ func TestGoClientEdgesToNestServer(t *testing.T) {
 	node, script := edgeScript(t, "edge-server.mjs", edgeServerScript)
 	for _, v := range nestMajors {
 		t.Run("nest"+v, func(t *testing.T) {
-			p, port := startNestProc(t, node, v, script, "--port", "0")
-			p.port = port
+			p := startNestTCP(t, node, v, script)
 			c := newNestClient(t, p.addr())
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()

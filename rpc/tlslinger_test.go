@@ -26,31 +26,7 @@ import (
 // read fails with errTLSNoData and the socket is closed with input unread:
 // the peer gets a reset instead of the end of the stream.
 func TestTLSLingerDiscardsPeerInput(t *testing.T) {
-	p := newTestPKI(t)
-	s, stop := startServer(t, rpc.Config{TLSConfig: p.serverConfig(false)}, func(s *rpc.Server) {
-		s.Handle("echo", rpc.ContextFunc(func(_ context.Context, d json.RawMessage) (any, error) { return d, nil }))
-	})
-	raw, err := net.DialTimeout("tcp", s.Addr().String(), ioTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	cfg := p.clientConfig(nil)
-	cfg.ServerName = "127.0.0.1"
-	tc := tls.Client(raw, cfg)
-	tc.SetDeadline(time.Now().Add(ioTimeout))
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(tc)
-	if _, err := tc.Write([]byte(reqFrame(`"echo"`, `1`, `1`))); err != nil {
-		t.Fatal(err)
-	}
-	want := valueReply(`1`, `1`)
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
-		t.Fatalf("reply %q, %v", got, err)
-	}
+	stop, tc, br := tlsEchoed(t, rpc.Config{})
 
 	stopped := make(chan struct{})
 	go func() { stop(); close(stopped) }()
@@ -74,9 +50,10 @@ func TestTLSLingerDiscardsPeerInput(t *testing.T) {
 	}
 	// Then the peer closes too: the server's linger ends at once, with
 	// everything read — a FIN, not a reset.
+	raw := tc.NetConn()
 	raw.(*net.TCPConn).CloseWrite()
 	raw.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, err = io.Copy(io.Discard, raw)
+	_, err := io.Copy(io.Discard, raw)
 	<-stopped
 	if err != nil {
 		var ne net.Error
@@ -85,4 +62,39 @@ func TestTLSLingerDiscardsPeerInput(t *testing.T) {
 		}
 		t.Fatalf("after sending %d KiB while the server lingered, the peer got %v, want a clean end of stream (FIN): lingeringClose stopped reading at the 64 KiB TLS no-data cap", sent>>10, err)
 	}
+}
+
+// tlsEchoed starts a server with cfg over TLS (a test PKI's certificate)
+// serving "echo", and dials it with a TLS client that checks one echo
+// round trip: it returns the server's stop, and the client's connection
+// with the reader the reply was read through.
+func tlsEchoed(t *testing.T, cfg rpc.Config) (stop func() error, tc *tls.Conn, br *bufio.Reader) {
+	t.Helper()
+	p := newTestPKI(t)
+	cfg.TLSConfig = p.serverConfig(false)
+	s, stop := startServer(t, cfg, func(s *rpc.Server) {
+		s.Handle("echo", rpc.ContextFunc(func(_ context.Context, d json.RawMessage) (any, error) { return d, nil }))
+	})
+	raw, err := net.DialTimeout("tcp", s.Addr().String(), ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	ccfg := p.clientConfig(nil)
+	ccfg.ServerName = "127.0.0.1"
+	tc = tls.Client(raw, ccfg)
+	tc.SetDeadline(time.Now().Add(ioTimeout))
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	br = bufio.NewReader(tc)
+	if _, err := tc.Write([]byte(reqFrame(`"echo"`, `1`, `1`))); err != nil {
+		t.Fatal(err)
+	}
+	want := valueReply(`1`, `1`)
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
+		t.Fatalf("reply %q, %v", got, err)
+	}
+	return stop, tc, br
 }

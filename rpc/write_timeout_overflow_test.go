@@ -1,13 +1,9 @@
 package rpc_test
 
 import (
-	"bufio"
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"io"
 	"math"
-	"net"
 	"testing"
 	"time"
 
@@ -21,30 +17,7 @@ import (
 // (i/o timeout, counted slow_consumer) and the peer got nothing.
 func TestHugeWriteTimeoutOverTLS(t *testing.T) {
 	time.Sleep(time.Millisecond) // the server's clock has run (it has in any real process)
-	p := newTestPKI(t)
-	s, _ := startServer(t, rpc.Config{TLSConfig: p.serverConfig(false), WriteTimeout: time.Duration(math.MaxInt64)}, func(s *rpc.Server) {
-		s.Handle("echo", rpc.ContextFunc(func(_ context.Context, d json.RawMessage) (any, error) { return d, nil }))
-	})
-	raw, err := net.DialTimeout("tcp", s.Addr().String(), ioTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	cfg := p.clientConfig(nil)
-	cfg.ServerName = "127.0.0.1"
-	tc := tls.Client(raw, cfg)
-	tc.SetDeadline(time.Now().Add(ioTimeout))
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tc.Write([]byte(reqFrame(`"echo"`, `1`, `1`))); err != nil {
-		t.Fatal(err)
-	}
-	want := valueReply(`1`, `1`)
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(bufio.NewReader(tc), got); err != nil || string(got) != want {
-		t.Fatalf("reply %q, %v", got, err)
-	}
+	tlsEchoed(t, rpc.Config{WriteTimeout: time.Duration(math.MaxInt64)})
 }
 
 // TestClientCallWithHugeTimeout: a call whose context has a deadline
