@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -242,14 +243,14 @@ func TestFrameScannerMatchesNestJSONSocket(t *testing.T) {
 			for i, c := range cases {
 				got, err := goFrames(c)
 				want := nest[i]
-				ok := slicesEqual(got, want.Frames) && (err != nil) == (want.Error != nil)
-				if errors.Is(err, wire.ErrSplitSurrogate) && len(want.Frames) == len(got)+1 && slicesEqual(got, want.Frames[:len(got)]) {
+				ok := slices.Equal(got, want.Frames) && (err != nil) == (want.Error != nil)
+				if errors.Is(err, wire.ErrSplitSurrogate) && len(want.Frames) == len(got)+1 && slices.Equal(got, want.Frames[:len(got)]) {
 					// NestJS hands on a text ending in half a pair, which
 					// JSON.parse refuses: the connection closes either way.
 					last := want.Frames[len(got)]
 					ok = len(last) >= 4 && last[len(last)-4] == 'd' && strings.ContainsRune("89ab", rune(last[len(last)-3]))
 				}
-				if !ok && want.Error == nil && slicesEqual(got, want.Frames) &&
+				if !ok && want.Error == nil && slices.Equal(got, want.Frames) &&
 					(errors.Is(err, wire.ErrCorruptLength) || errors.Is(err, wire.ErrFrameTooLarge)) {
 					ok = true // NestJS waits for '#' or for the frame
 				}
@@ -269,18 +270,6 @@ func TestFrameScannerMatchesNestJSONSocket(t *testing.T) {
 			}
 		})
 	}
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func strOrNil(s *string) any {

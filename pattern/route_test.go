@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -138,22 +139,10 @@ func TestPatternKeysFile(t *testing.T) {
 	})
 	t.Run("copy is current", func(t *testing.T) {
 		t.Parallel()
-		if !equalVectors(vectors, nestV12Vectors) || strings.Join(order, "\x00") != strings.Join(nestV12Order, "\x00") {
+		if !slices.Equal(vectors, nestV12Vectors) || strings.Join(order, "\x00") != strings.Join(nestV12Order, "\x00") {
 			t.Errorf("pattern-keys.txt changed; update nestV12Vectors and nestV12Order to:\n%q\n%q", vectors, order)
 		}
 	})
-}
-
-func equalVectors(a, b []keyVector) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // receiveTests are patterns as a Nest 12 server receives them
