@@ -32,7 +32,7 @@ func TestGoexitHandlerReleasesMessageMemory(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err := rpc.Call[string, any](ctx, c, "goexit", pad)
 		cancel()
-		var re *rpc.RemoteError
+		var re *rpc.Error
 		if !errors.As(err, &re) {
 			t.Fatalf("call: %v, want the remote Internal server error", err)
 		}

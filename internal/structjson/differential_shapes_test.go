@@ -41,14 +41,17 @@ type embedded struct {
 }
 
 type stringOpts struct {
-	PI  *int        `json:",string"`
+	PI *int `json:",string"`
+	//lint:ignore SA5008 ,string on a type it is not meant for: decoded as encoding/json does
 	PPS **string    `json:"pps,string"`
 	B   bool        `json:",string"`
 	F   *float32    `json:",string"`
 	U8  uint8       `json:",string"`
 	N   json.Number `json:",string"`
-	S   []int       `json:",string"`
-	A   any         `json:",string"`
+	//lint:ignore SA5008 ,string on a type it is not meant for: decoded as encoding/json does
+	S []int `json:",string"`
+	//lint:ignore SA5008 ,string on a type it is not meant for: decoded as encoding/json does
+	A any `json:",string"`
 }
 
 type textKey string
