@@ -58,56 +58,13 @@ func (l *gateListener) Accept() (net.Conn, error) {
 // the stream append one value during each of them.
 func TestReaderFlushLeavesStreamToOthers(t *testing.T) {
 	const hbTimeout = 200 * time.Millisecond
-	s := NewServer(&Config{HeartbeatTimeout: hbTimeout, RateLimitPerSec: -1}, discardLog())
-	step := make(chan struct{})
-	sent := make(chan struct{})
-	s.Handle("stream", HandlerFunc(func(_ context.Context, w ResponseWriter, _ *Request) error {
-		for range step {
-			if err := w.Send(1); err != nil {
-				return err
-			}
-			sent <- struct{}{}
-		}
-		return nil
-	}))
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := &gateListener{Listener: inner, conns: make(chan *gateConn, 1)}
-	go s.Serve(ln)
-	defer s.Close()
-
-	a, err := net.Dial("tcp", inner.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	gc := <-ln.conns
-	send := func(pattern, id string) {
-		body := `{"pattern":"` + pattern + `","data":null,"id":"` + id + `"}`
-		if _, err := io.WriteString(a, strconv.Itoa(len(body))+"#"+body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The client's reader: the id of every pong, and the end of the input.
+	g := startGatedStream(t, &Config{HeartbeatTimeout: hbTimeout, RateLimitPerSec: -1})
+	s, gc, step, sent, send, readErr := g.s, g.gc, g.step, g.sent, g.send, g.readErr
+	// The id of every pong, as it comes.
 	pongs := make(chan string, 100)
-	readErr := make(chan error, 1)
 	go func() {
-		br := bufio.NewReader(a)
-		for {
-			n, err := br.ReadString('#')
-			if err != nil {
-				readErr <- err
-				return
-			}
-			size, _ := strconv.Atoi(strings.TrimSuffix(n, "#"))
-			body := make([]byte, size)
-			if _, err := io.ReadFull(br, body); err != nil {
-				readErr <- err
-				return
-			}
-			if b := string(body); strings.Contains(b, `"pong"`) {
+		for b := range g.frames {
+			if strings.Contains(b, `"pong"`) {
 				i := strings.Index(b, `"id":"`) + len(`"id":"`)
 				pongs <- b[i : i+strings.IndexByte(b[i:], '"')]
 			}
@@ -130,11 +87,7 @@ func TestReaderFlushLeavesStreamToOthers(t *testing.T) {
 	send(HeartbeatPattern, "p0") // the peer speaks heartbeats from now on
 	wantPong("p0")
 	send("stream", "s")
-	for deadline := time.Now().Add(5 * time.Second); s.stats.handedOff.Load() == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the stream was never handed off")
-		}
-	}
+	g.waitHandedOff()
 
 	// A new reader holds the role. Its flush of a pong is held at the
 	// gate while the stream appends a value; then each write is held so.
@@ -192,5 +145,85 @@ func TestReaderFlushLeavesStreamToOthers(t *testing.T) {
 	wantPong("last")
 	if n := s.stats.heartbeatFailed.Load(); n != 0 {
 		t.Errorf("heartbeats.failed = %d, want 0", n)
+	}
+}
+
+// gatedStream is a server serving through a gateListener, whose "stream"
+// handler sends one value (its count, from 0) each time step is sent,
+// then on sent; and a peer connected to it, whose every reply frame's body
+// goes to frames until the connection ends (readErr, then frames closes).
+type gatedStream struct {
+	t       *testing.T
+	s       *Server
+	gc      *gateConn
+	a       net.Conn
+	step    chan struct{}
+	sent    chan struct{}
+	frames  chan string
+	readErr chan error
+}
+
+func startGatedStream(t *testing.T, cfg *Config) *gatedStream {
+	t.Helper()
+	g := &gatedStream{t: t, s: NewServer(cfg, discardLog()), step: make(chan struct{}), sent: make(chan struct{}),
+		frames: make(chan string, 1000), readErr: make(chan error, 1)}
+	g.s.Handle("stream", HandlerFunc(func(_ context.Context, w ResponseWriter, _ *Request) error {
+		i := 0
+		for range g.step {
+			if err := w.Send(i); err != nil {
+				return err
+			}
+			i++
+			g.sent <- struct{}{}
+		}
+		return nil
+	}))
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &gateListener{Listener: inner, conns: make(chan *gateConn, 1)}
+	go g.s.Serve(ln)
+	t.Cleanup(func() { g.s.Close() })
+	if g.a, err = net.Dial("tcp", inner.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.a.Close() })
+	g.gc = <-ln.conns
+	go func() {
+		defer close(g.frames)
+		br := bufio.NewReader(g.a)
+		for {
+			n, err := br.ReadString('#')
+			if err != nil {
+				g.readErr <- err
+				return
+			}
+			size, _ := strconv.Atoi(strings.TrimSuffix(n, "#"))
+			body := make([]byte, size)
+			if _, err := io.ReadFull(br, body); err != nil {
+				g.readErr <- err
+				return
+			}
+			g.frames <- string(body)
+		}
+	}()
+	return g
+}
+
+// send writes a request for pattern with id.
+func (g *gatedStream) send(pattern, id string) {
+	body := `{"pattern":"` + pattern + `","data":null,"id":"` + id + `"}`
+	if _, err := io.WriteString(g.a, strconv.Itoa(len(body))+"#"+body); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// waitHandedOff waits for the monitor to hand a handler off.
+func (g *gatedStream) waitHandedOff() {
+	for deadline := time.Now().Add(5 * time.Second); g.s.stats.handedOff.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			g.t.Fatal("the stream was never handed off")
+		}
 	}
 }

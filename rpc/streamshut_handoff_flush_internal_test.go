@@ -1,11 +1,9 @@
 package rpc
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
-	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -20,66 +18,10 @@ import (
 // stream sends, then its end, in order, before the connection closes.
 func TestReaderFlushHandOffAtGracefulShutdown(t *testing.T) {
 	const more = 50
-	s := NewServer(&Config{RateLimitPerSec: -1}, discardLog())
-	step := make(chan struct{})
-	sent := make(chan struct{})
-	s.Handle("stream", HandlerFunc(func(_ context.Context, w ResponseWriter, _ *Request) error {
-		i := 0
-		for range step {
-			if err := w.Send(i); err != nil {
-				return err
-			}
-			i++
-			sent <- struct{}{}
-		}
-		return nil
-	}))
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := &gateListener{Listener: inner, conns: make(chan *gateConn, 1)}
-	go s.Serve(ln)
-	defer s.Close()
-
-	a, err := net.Dial("tcp", inner.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	gc := <-ln.conns
-	send := func(pattern, id string) {
-		body := `{"pattern":"` + pattern + `","data":null,"id":"` + id + `"}`
-		if _, err := io.WriteString(a, strconv.Itoa(len(body))+"#"+body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	frames := make(chan string, 1000)
-	readErr := make(chan error, 1)
-	go func() {
-		br := bufio.NewReader(a)
-		for {
-			n, err := br.ReadString('#')
-			if err != nil {
-				readErr <- err
-				return
-			}
-			size, _ := strconv.Atoi(strings.TrimSuffix(n, "#"))
-			body := make([]byte, size)
-			if _, err := io.ReadFull(br, body); err != nil {
-				readErr <- err
-				return
-			}
-			frames <- string(body)
-		}
-	}()
-
+	g := startGatedStream(t, &Config{RateLimitPerSec: -1})
+	s, gc, step, sent, send, frames, readErr := g.s, g.gc, g.step, g.sent, g.send, g.frames, g.readErr
 	send("stream", "s")
-	for deadline := time.Now().Add(5 * time.Second); s.stats.handedOff.Load() == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the stream was never handed off")
-		}
-	}
+	g.waitHandedOff()
 	gc.gated.Store(true)
 	send(HeartbeatPattern, "p1")
 	<-gc.entered // the reader writes p1's pong
@@ -110,8 +52,10 @@ func TestReaderFlushHandOffAtGracefulShutdown(t *testing.T) {
 	var got []string
 	for done := false; !done; {
 		select {
-		case f := <-frames:
-			got = append(got, f)
+		case f, ok := <-frames:
+			if ok { // closed: readErr has the end
+				got = append(got, f)
+			}
 		case err := <-readErr:
 			if !errors.Is(err, io.EOF) {
 				t.Errorf("read: %v", err)
