@@ -481,7 +481,6 @@ func (w *batchWriter) waitWritten(gen uint64, end int, done, stop <-chan struct{
 // progress (a Write call reports it only as it returns): a peer is shed
 // only when it takes less than shortPiece per overBudgetStall (160 KB/s).
 const (
-	minWriteLook     = time.Millisecond
 	maxWritePiece    = 256 << 10
 	maxTLSWritePiece = 16 << 10
 	shortPiece       = 16 << 10
@@ -601,12 +600,6 @@ func (w *batchWriter) armDeadline(until int64, isTLS bool) error {
 	if !isTLS {
 		span, keep = span/4, span/8
 	}
-	// A deadline passed before the Write call fails it untried (the poller
-	// checks it first): a timeout of nanoseconds or microseconds would drop
-	// a peer that takes every byte. The deadline is a point at which to
-	// look at least this far ahead; the peer is still dropped once seen
-	// taking nothing for the timeout.
-	span = max(span, int64(minWriteLook))
 	now := monotime()
 	if until == 0 && w.deadlineAt > 0 && now-(w.deadlineAt-span) < keep {
 		return nil

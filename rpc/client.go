@@ -92,7 +92,8 @@ func WithDialTimeout(d time.Duration) ClientOption {
 // the server stopped reading, so the connection is treated as lost and the
 // next call redials. A call's own context bounds its write too. Zero or
 // less turns the timeout off; heartbeats (WithHeartbeat) still find a
-// server that stops reading and answering.
+// server that stops reading and answering. As on the server, a value under
+// a few milliseconds is not meaningful.
 func WithWriteTimeout(d time.Duration) ClientOption {
 	return func(o *clientOptions) { o.writeTimeout = d }
 }

@@ -101,7 +101,9 @@ type Config struct {
 	// the peer's system acknowledges are progress too (TCP, not TLS): a
 	// write into a full send buffer returns only once much of it is free,
 	// which for a peer reading steadily but slowly can take longer than
-	// this. Default 10s, as the NATS server.
+	// this. Default 10s, as the NATS server. A value under a few
+	// milliseconds is not meaningful: a write's deadline may pass before
+	// the write is tried, and the peer is dropped though it reads.
 	WriteTimeout time.Duration
 	// MaxQueuedReplyBytes caps the reply bytes queued for one connection
 	// and not yet taken by its peer. Past it the connection is dropped
