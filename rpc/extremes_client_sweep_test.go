@@ -14,8 +14,7 @@ import (
 // TestClientOptionExtremes: every client option at 0, -1, 1 and its
 // largest value still serves calls and a stream, without panic or hang.
 func TestClientOptionExtremes(t *testing.T) {
-	durs := []time.Duration{0, -1, 1, time.Duration(math.MaxInt64)}
-	ints := []int{0, -1, 1, math.MaxInt}
+	durs, ints := extremeDurations, extremeInts
 	type tc struct {
 		name string
 		opt  rpc.ClientOption
@@ -58,17 +57,7 @@ func TestClientOptionExtremes(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			for i := range 3 {
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				var out string
-				err := c.Send(ctx, "ping", nil, &out)
-				cancel()
-				if err != nil || out != "pong" {
-					t.Errorf("call %d: %q, %v", i, out, err)
-					return
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			pingsAnswered(t, c, nil, 20*time.Millisecond)
 			var n int
 			for v, err := range c.Stream(context.Background(), "ping", nil) {
 				_ = v

@@ -15,8 +15,7 @@ import (
 // its largest value still serves an honest client (or refuses it as
 // documented), without panicking or hanging.
 func TestConfigExtremesServeHonestClient(t *testing.T) {
-	durs := []time.Duration{0, -1, 1, time.Duration(math.MaxInt64)}
-	ints := []int{0, -1, 1, math.MaxInt}
+	durs, ints := extremeDurations, extremeInts
 	type tc struct {
 		name string
 		cfg  rpc.Config
@@ -82,16 +81,30 @@ func TestConfigExtremesServeHonestClient(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			for i := range 3 {
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				var out string
-				err := c.Send(ctx, "ping", map[string]int{"a": 1}, &out)
-				cancel()
-				if err != nil || out != "pong" {
-					t.Errorf("call %d: %q, %v", i, out, err)
-					return
-				}
-			}
+			pingsAnswered(t, c, map[string]int{"a": 1}, 0)
 		})
+	}
+}
+
+// The values every extreme-value sweep tries.
+var (
+	extremeDurations = []time.Duration{0, -1, 1, time.Duration(math.MaxInt64)}
+	extremeInts      = []int{0, -1, 1, math.MaxInt}
+)
+
+// pingsAnswered sends "ping" with data three times, pause apart, and
+// wants "pong" each time.
+func pingsAnswered(t *testing.T, c *rpc.Client, data any, pause time.Duration) {
+	t.Helper()
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		var out string
+		err := c.Send(ctx, "ping", data, &out)
+		cancel()
+		if err != nil || out != "pong" {
+			t.Errorf("call %d: %q, %v", i, out, err)
+			return
+		}
+		time.Sleep(pause)
 	}
 }
