@@ -2,6 +2,7 @@ package loadtest_test
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 
@@ -14,8 +15,8 @@ import (
 // runtime running out of memory.
 func TestRunRefusesMoreThanMaxInFlight(t *testing.T) {
 	for _, cfg := range []loadtest.Config{
-		{Connections: 1, InFlight: 1 << 62},
-		{Connections: 1 << 62, InFlight: 1},
+		{Connections: 1, InFlight: math.MaxInt / 2},
+		{Connections: math.MaxInt / 2, InFlight: 1},
 		{Connections: 1024, InFlight: 1025},
 	} {
 		cfg.Addr, cfg.Requests, cfg.Pattern = "127.0.0.1:1", 1, []byte(`"x"`)
