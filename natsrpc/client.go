@@ -79,7 +79,8 @@ type clientOptions struct {
 }
 
 // WithCallTimeout sets the deadline of calls whose context has none
-// (default 30s, as the server's default Timeout).
+// (default 30s, as the server's default Timeout). Zero or less: such calls
+// have no deadline.
 func WithCallTimeout(d time.Duration) ClientOption {
 	return func(o *clientOptions) { o.timeout = d }
 }

@@ -134,7 +134,8 @@ func WithReconnectBackoff(minDelay, maxDelay time.Duration) ClientOption {
 
 // WithMaxFrameSize sets the longest reply frame accepted, in UTF-16 units
 // (default 16 Mi, as the server's Config.MaxFrameSize). A longer reply
-// closes the connection, failing its pending calls.
+// closes the connection, failing its pending calls. Zero or less: the
+// default.
 func WithMaxFrameSize(units int) ClientOption { return func(o *clientOptions) { o.maxFrame = units } }
 
 // WithMaxQueuedBytes bounds the request bytes one connection may have

@@ -27,7 +27,8 @@ type Config struct {
 	// at once with {"status":"error","message":"Rate limit exceeded"} and
 	// not run; an event over the limit is dropped. Both are counted.
 	// Defaults 100 and, for the burst, twice the rate but at least 200. A
-	// negative RateLimitPerSec turns the limit off.
+	// negative RateLimitPerSec turns the limit off; a negative
+	// RateLimitBurst is a burst of 1.
 	RateLimitPerSec int
 	RateLimitBurst  int
 	// RetryAttempts is how many times a handler is run again after an
@@ -77,7 +78,8 @@ type Config struct {
 	// until it returns. Default 256.
 	MaxInFlight int
 	// MaxDepth is the deepest JSON nesting accepted in a message. Deeper
-	// messages are skipped as invalid. Default 1000.
+	// messages are skipped as invalid. Default 1000, also for zero or
+	// less.
 	MaxDepth int
 	// GlobalRateLimitPerSec and GlobalRateLimitBurst limit the messages
 	// of all connections together, like the per-connection limit. Zero

@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,5 +77,24 @@ func TestRateLimitBurstDefaults(t *testing.T) {
 		if got := s.Config().RateLimitBurst; got != tt.want {
 			t.Errorf("RateLimitPerSec %d, RateLimitBurst %d: burst %d, want %d", tt.rate, tt.burst, got, tt.want)
 		}
+	}
+}
+
+// TestNegativeRateLimitBurstIsOne: a negative RateLimitBurst is a burst of
+// one, as documented: of three back-to-back requests at 1/s, the first is
+// served and the other two refused (not all three, as a burst of zero
+// would, nor none).
+func TestNegativeRateLimitBurstIsOne(t *testing.T) {
+	s, _ := startServer(t, rpc.Config{RateLimitPerSec: 1, RateLimitBurst: -1}, func(s *rpc.Server) {
+		rpc.NewServerWrapper(s).MessagePattern("ping", func(json.RawMessage) (interface{}, error) { return "pong", nil })
+	})
+	c := dial(t, s)
+	c.write(reqFrame(`"ping"`, `null`, `1`) + reqFrame(`"ping"`, `null`, `2`) + reqFrame(`"ping"`, `null`, `3`))
+	var got []bool
+	for range 3 {
+		got = append(got, strings.Contains(c.readFrame(), "Rate limit exceeded"))
+	}
+	if want := []bool{false, true, true}; !slices.Equal(got, want) {
+		t.Errorf("RateLimitBurst -1 at 1/s, three back-to-back requests refused: %v, want %v", got, want)
 	}
 }
