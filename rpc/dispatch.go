@@ -500,6 +500,9 @@ func (d *dispatcher) backoff(attempt int) time.Duration {
 		base <<= 1
 	}
 	jitter := time.Duration(rand.Int64N(int64(base)/5*2+1)) - base/5
+	if jitter > math.MaxInt64-base {
+		return math.MaxInt64 // a RetryDelay near the largest Duration
+	}
 	return base + jitter
 }
 
