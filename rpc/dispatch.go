@@ -550,7 +550,7 @@ func (d *dispatcher) chooseErrorValue(dst []byte, rc *requestContext, err error)
 		return appendTimeoutError(dst, rc.timeout), kindTimeout
 	case (errors.Is(err, context.Canceled) || errors.Is(err, ErrReplyClosed)) && rc.Err() != nil,
 		errors.Is(err, ErrCallerGone): // also in the moment before the connection's context ends
-		if d.shuttingDown() {
+		if d.cutByShutdown(rc) {
 			return appendStatusError(dst, "Server shutting down"), kindShuttingDown
 		}
 		return appendStatusError(dst, "Request cancelled"), kindCanceled
@@ -564,6 +564,21 @@ func (d *dispatcher) chooseErrorValue(dst []byte, rc *requestContext, err error)
 		return appendStatusError(dst, err.Error()), kindHandler
 	}
 	return appendStatusError(dst, internalErrorMessage), kindHandler
+}
+
+// cutByShutdown reports whether a cancelled handler was cut off by the
+// server's shutdown rather than by its caller leaving: over TCP only a
+// forced one cancels handlers (a graceful Shutdown lets them finish, so a
+// cancellation then is the peer's disconnect); a transport publishing
+// through Dispatch has no half-close, and its ending is the shutdown's.
+func (d *dispatcher) cutByShutdown(rc *requestContext) bool {
+	if !d.shuttingDown() {
+		return false
+	}
+	if _, ok := rc.target.(*packetTarget); ok {
+		return true
+	}
+	return d.forced != nil && d.forced()
 }
 
 // errText is err's text, or a note when its Error method panics (the

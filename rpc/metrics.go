@@ -116,8 +116,8 @@ type ErrorCounts struct {
 	RPC                uint64 `json:"rpc"`                  // *Error replies chosen by handlers
 	Panic              uint64 `json:"panic"`                // handler panics
 	Encode             uint64 `json:"encode"`               // results that did not encode
-	Canceled           uint64 `json:"canceled"`             // handlers that returned their context's cancellation (disconnect, shutdown); not an rpc.Stream whose sequence stopped at it, which completes its reply
-	ShuttingDown       uint64 `json:"shutting_down"`        // requests refused while shutting down
+	Canceled           uint64 `json:"canceled"`             // handlers that returned their context's cancellation (their caller's disconnect); not an rpc.Stream whose sequence stopped at it, which completes its reply
+	ShuttingDown       uint64 `json:"shutting_down"`        // requests refused while shutting down, and handlers that returned the cancellation of a forced shutdown (Close, Shutdown's context ended) or, through Dispatch, any cancellation while shutting down
 	LateResultsDropped uint64 `json:"late_results_dropped"` // results (a value, or an error other than the context's own) that came after the timeout reply
 	DataTooLarge       uint64 `json:"data_too_large"`       // messages refused by WithMaxDataBytes, their handler not run
 	// ShutdownCut counts handlers still running when Shutdown's context
