@@ -244,6 +244,18 @@ func (c *requestContext) Done() <-chan struct{} {
 	if c.ended != running && (c.slow == nil || c.slow.lazy == nil) {
 		return closedDone // the handler returned: its request has ended
 	}
+	if c.slow == nil || c.slow.lazy == nil {
+		if err := c.liveErr(); err != nil {
+			// Ended already: context.WithDeadline would take the
+			// parent's Canceled even past a deadline that came first.
+			// Fixed here, as Err fixes it.
+			c.ended = endedCanceled
+			if errors.Is(err, context.DeadlineExceeded) {
+				c.ended = endedDeadline
+			}
+			return closedDone
+		}
+	}
 	sl := c.slowLocked()
 	if sl.lazy == nil {
 		if c.deadline == 0 {
@@ -300,9 +312,15 @@ func (c *requestContext) Value(key any) any {
 }
 
 // liveErr is the error of a context not ended by its handler's return:
-// its parent's, or its deadline's once passed.
+// its parent's, or its deadline's once passed. Whichever came first
+// decides, as with context.WithDeadline: a parent found cancelled when the
+// deadline has passed counts as cancelled after it (nothing tells when it
+// was; release decides the same way).
 func (c *requestContext) liveErr() error {
 	if err := c.parent.Err(); err != nil {
+		if c.deadline != 0 && monotime() >= c.deadline {
+			return context.DeadlineExceeded
+		}
 		return err
 	}
 	if c.deadline != 0 && monotime() >= c.deadline {
