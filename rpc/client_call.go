@@ -75,6 +75,15 @@ const maxConnRetries = 3
 // it waited for room (WithMaxQueuedBytes; it is tried on a new connection
 // first, idempotent or not).
 func (c *Client) Send(ctx context.Context, pattern any, data any, out any, opts ...CallOption) error {
+	start := monotime()
+	err := c.sendDecode(ctx, pattern, data, out, opts)
+	// Counted once decoded: a reply that does not decode fails the call
+	// here, a local error.
+	c.stats.observe(start, err, false)
+	return err
+}
+
+func (c *Client) sendDecode(ctx context.Context, pattern any, data any, out any, opts []CallOption) error {
 	raw, err := c.roundTrip(ctx, pattern, data, opts)
 	if err != nil || out == nil || raw == nil {
 		return err
@@ -169,7 +178,7 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...Call
 				yield(nil, err)
 				return
 			}
-			yielded, lost, ended := c.streamValues(ctx, start, cc, id, ca, yield)
+			yielded, lost, ended := c.streamValues(ctx, start, cc, id, ca, o.streamFailure, yield)
 			if ended {
 				return
 			}
@@ -196,7 +205,10 @@ func (c *Client) Stream(ctx context.Context, pattern any, data any, opts ...Call
 // call); otherwise the call completed (lost nil) or failed here with lost
 // (a local error: its connection died, say), which it has not yielded.
 // yielded says whether any value was yielded.
-func (c *Client) streamValues(ctx context.Context, start int64, cc *clientConn, id uint64, ca *call, yield func(json.RawMessage, error) bool) (yielded bool, lost error, ended bool) {
+//
+// failure, when not nil, is where StreamOf records a value that did not
+// decode: a consumer that stops on it failed here, a local error.
+func (c *Client) streamValues(ctx context.Context, start int64, cc *clientConn, id uint64, ca *call, failure *error, yield func(json.RawMessage, error) bool) (yielded bool, lost error, ended bool) {
 	defer cc.forget(id)
 	for {
 		// One value at a time: a value counts against the stream
@@ -225,7 +237,13 @@ func (c *Client) streamValues(ctx context.Context, start int64, cc *clientConn, 
 			}
 			yielded = true
 			if !yield(it.value, nil) {
-				c.stats.observe(start, nil, false) // abandoned by its consumer, not failed
+				// Abandoned by its consumer, not failed; unless the value
+				// did not decode (StreamOf).
+				var err error
+				if failure != nil {
+					err = *failure
+				}
+				c.stats.observe(start, err, false)
 				return yielded, nil, true
 			}
 			continue
@@ -301,9 +319,12 @@ func replyDecoderOf(c Caller) replyDecoder {
 	return nil
 }
 
+// isRemote reports whether err is an error a remote side answered with: a
+// received *Error, not one made here (returned by the data's MarshalJSON,
+// say).
 func isRemote(err error) bool {
 	var re *Error
-	return errors.As(err, &re)
+	return errors.As(err, &re) && re.remote
 }
 
 func callOptionsOf(opts []CallOption) callOptions {
@@ -318,16 +339,14 @@ func callOptionsOf(opts []CallOption) callOptions {
 }
 
 // roundTrip sends one request and waits for its final reply, resending an
-// idempotent call whose connection failed.
+// idempotent call whose connection failed. Its caller (Send) counts the call.
 func (c *Client) roundTrip(ctx context.Context, pattern any, data any, opts []CallOption) (json.RawMessage, error) {
 	o := callOptionsOf(opts)
-	start := monotime()
 	for attempt := 0; ; attempt++ {
 		raw, err := c.once(ctx, pattern, data, o)
 		retry := o.idempotent && attempt < maxConnRetries && ctx.Err() == nil &&
 			!isRemote(err) && (errors.Is(err, ErrConnectionLost) || isUnsent(err))
 		if !retry {
-			c.stats.observe(start, err, false)
 			return raw, err
 		}
 		c.stats.retries.Add(1)

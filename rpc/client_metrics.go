@@ -9,8 +9,8 @@ import (
 type ClientMetrics struct {
 	Calls             uint64          `json:"calls"`              // Send, Call and Stream calls completed
 	Events            uint64          `json:"events"`             // Emit calls
-	RemoteErrors      uint64          `json:"remote_errors"`      // calls answered with an error
-	LocalErrors       uint64          `json:"local_errors"`       // calls failed here: connection, dial, encoding, context
+	RemoteErrors      uint64          `json:"remote_errors"`      // calls answered with an error (a received *Error)
+	LocalErrors       uint64          `json:"local_errors"`       // calls failed here: connection, dial, encoding, decoding the reply, context
 	Retries           uint64          `json:"retries"`            // idempotent calls resent after a connection failure
 	Reconnects        uint64          `json:"reconnects"`         // connections made after the first
 	DialErrors        uint64          `json:"dial_errors"`        // failed dials
