@@ -472,12 +472,16 @@ func (cc *clientConn) readLoop() {
 			w = copy(buf, buf[r:w])
 			r = 0
 		}
-		if need := w + max(sc.MinRemaining(), 4<<10); need > len(buf) && len(buf)-w < 4<<10 {
+		// Counted beyond w, not from 0: w plus a frame announced as long
+		// as an int allows (WithMaxFrameSize(math.MaxInt); on 32-bit
+		// platforms "2147483647#") would wrap negative, the full buffer
+		// would not grow, and Read with no room returns at once: a spin.
+		if more := max(sc.MinRemaining(), 4<<10); more > len(buf)-w && len(buf)-w < 4<<10 {
 			// Grow with what has arrived, never from the announced length
 			// (as the server does): only when the buffer is nearly full,
 			// doubling at most, so a frame announced long but sent slowly,
 			// or never, costs no more than about twice its bytes received.
-			nb := make([]byte, min(need, max(2*len(buf), w+4<<10)))
+			nb := make([]byte, w+min(more, max(2*len(buf)-w, 4<<10)))
 			copy(nb, buf[:w])
 			buf = nb
 		}

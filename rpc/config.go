@@ -291,6 +291,9 @@ func (c *Config) globalRateLimitBurst() int {
 	if c.GlobalRateLimitBurst > 0 {
 		return c.GlobalRateLimitBurst
 	}
+	if c.GlobalRateLimitPerSec > math.MaxInt/2 {
+		return math.MaxInt // twice would wrap (from 1<<30 on 32-bit platforms)
+	}
 	return max(2*c.GlobalRateLimitPerSec, 1)
 }
 
