@@ -3,7 +3,6 @@ package rpc_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +19,7 @@ import (
 // blocks on the mutex past its context, and Close never returns.
 func TestClientNegativeBackoffMax(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens: every dial fails
+	addr := deadAddr(t)
 	c, err := rpc.NewClient(addr, rpc.WithClientLogger(discardLogger()), rpc.WithHeartbeat(0, 0),
 		rpc.WithReconnectBackoff(time.Millisecond, -time.Second))
 	if err != nil {

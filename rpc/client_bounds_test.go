@@ -168,12 +168,7 @@ func TestClientHeartbeatPingsIgnored(t *testing.T) {
 // reconnect backoff at once, instead of the call dialling after Close.
 func TestClientCloseEndsDialWaits(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // dials are refused at once
+	addr := deadAddr(t)
 	c := newTestClient(t, addr, rpc.WithReconnectBackoff(4*time.Second, 4*time.Second))
 	if err := c.Send(context.Background(), "x", nil, nil); err == nil {
 		t.Fatal("want a dial error")

@@ -3,7 +3,6 @@ package rpc_test
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -18,12 +17,7 @@ import (
 // provably never sent.
 func TestClientEmitDialFailureIsUnavailable(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens: every dial is refused
+	addr := deadAddr(t)
 
 	c := newTestClient(t, addr, rpc.WithReconnectBackoff(time.Millisecond, 5*time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -31,7 +25,7 @@ func TestClientEmitDialFailureIsUnavailable(t *testing.T) {
 	if err := c.Send(ctx, "x", nil, nil); !errors.Is(err, rpc.ErrUnavailable) {
 		t.Fatalf("Send: %v; want ErrUnavailable", err)
 	}
-	err = c.Emit(ctx, "x", nil)
+	err := c.Emit(ctx, "x", nil)
 	if err == nil || ctx.Err() != nil {
 		t.Fatalf("Emit: %v, ctx %v", err, ctx.Err())
 	}

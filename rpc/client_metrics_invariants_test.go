@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"iter"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -69,17 +68,6 @@ func cliMetricsServer(t *testing.T, started chan<- struct{}) string {
 		s.HandleEvent("evt", rpc.Event(func(context.Context, json.RawMessage) error { return nil }))
 	})
 	return s.Addr().String()
-}
-
-// deadAddr is an address nothing listens on.
-func deadAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // localRPCErrorData encodes to an error that is an *rpc.Error made here:

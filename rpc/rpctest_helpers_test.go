@@ -562,3 +562,16 @@ func goroutinesIn(fn string) int {
 	}
 	return n
 }
+
+// deadAddr is a local address nothing listens on: every dial to it is
+// refused at once.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
