@@ -49,8 +49,8 @@ func WithMetadataValues(md map[string]any) CallOption {
 }
 
 // Idempotent marks a call that may safely run twice: when its connection
-// fails before the reply, it is sent again on a new connection, while its
-// context allows. A remote error is never retried.
+// fails before the reply, it is sent again on a new connection, up to 3
+// times and while its context allows. A remote error is never retried.
 func Idempotent() CallOption { return func(o *callOptions) { o.idempotent = true } }
 
 // maxConnRetries bounds the resends of an idempotent call.

@@ -124,7 +124,7 @@ func serve(args []string) int {
 	fs.IntVar(&l.MaxHandlers, "max-handlers", l.MaxHandlers, "handlers running off their connection's reader over TCP, and workers of the NATS server (each its own cap)")
 	fs.DurationVar(&l.WriteTimeout, "write-timeout", l.WriteTimeout, "drop a peer that takes no reply bytes for this long")
 	fs.Var(byteSize{&l.MaxQueuedReplyBytes}, "max-queued-reply", "reply bytes queued for one peer before it is dropped")
-	fs.Var(byteSize64{&l.MemoryBudget}, "memory-budget", "bytes held for incoming frames and queued replies, server-wide (GOMEMLIMIT/2 when set)")
+	fs.Var(byteSize64{&l.MemoryBudget}, "memory-budget", "bytes held for incoming frames and queued replies, server-wide (half of GOMEMLIMIT, at least 64M, when it is set)")
 	fs.DurationVar(&l.EvictIdleAfter, "evict-idle-after", l.EvictIdleAfter, "at max-connections, evict a connection idle this long for a new one")
 	fs.DurationVar(&l.FrameTimeout, "frame-timeout", l.FrameTimeout, "drop a peer silent this long in the middle of a frame")
 	fs.IntVar(&l.MinFrameRate, "min-frame-rate", l.MinFrameRate, "bytes/s a frame must average once it took longer than frame-timeout")
