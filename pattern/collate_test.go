@@ -2,11 +2,14 @@ package pattern
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/text/collate"
 )
 
 func sign(n int) int {
@@ -100,6 +103,8 @@ func FuzzCollate(f *testing.F) {
 	f.Add([]byte("cmd"), []byte("Cmd"))
 	f.Add([]byte("a\x00"), []byte("a"))
 	f.Add([]byte("é"), []byte("e\u0301"))
+	f.Add([]byte("їжак"), []byte("ірис"))
+	f.Add([]byte("a\xed\xa0\x80"), []byte("a\ufffd"))
 	f.Fuzz(func(t *testing.T, a, b []byte) {
 		st := new(state)
 		ab, ba := sign(st.compareKeys(a, b)), sign(st.compareKeys(b, a))
@@ -110,6 +115,15 @@ func FuzzCollate(f *testing.F) {
 			if want := sign(newCollator().Compare(a, b)); ab != want {
 				t.Fatalf("compareASCII(%q, %q) = %d; the collator says %d", a, b, ab, want)
 			}
+			return
+		}
+		// What sortKeyed relies on: the collation keys of the keys' forms,
+		// compared as bytes, order them as compareKeys does.
+		var buf collate.Buffer
+		ka := st.coll.Key(&buf, collationForm(nil, a))
+		kb := st.coll.Key(&buf, collationForm(nil, b))
+		if got := sign(bytes.Compare(ka, kb)); got != ab {
+			t.Fatalf("collation keys of %+q and %+q compare %d; compareKeys gives %d", a, b, got, ab)
 		}
 	})
 }

@@ -3,7 +3,11 @@ package pattern_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"reflect"
+	"regexp"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/msgpattern/msgpattern/pattern"
 )
@@ -33,6 +37,10 @@ func FuzzRoute(f *testing.F) {
 			t.Fatalf("Route(%q) = %q, %v without scratch and %q, %v with", raw, route, ok, route2, ok2)
 		}
 
+		if ok {
+			checkRouteValue(t, raw, route)
+		}
+
 		reordered, quoted, forms := pattern.ReorderedForms(raw)
 		if !forms {
 			return
@@ -51,4 +59,66 @@ func FuzzRoute(f *testing.F) {
 			t.Fatalf("Route(%q) = %q\nbut Of(json.RawMessage(%q)) = %q, %v", raw, route, reordered, reg, err)
 		}
 	})
+}
+
+// loneSurrogate matches the \u escape of a surrogate, which encoding/json
+// reads as U+FFFD where JSON.parse keeps it.
+var loneSurrogate = regexp.MustCompile(`(?i)\\u[d][89a-f]`)
+
+// checkRouteValue checks the route of an object pattern against
+// encoding/json: the route, read back as JSON, holds the pattern's value,
+// arrays as objects keyed by index. The checks above only compare Route
+// with itself; they cannot see a route that drops, changes or misprints a
+// member (a number printed wrong, an escape decoded wrong) consistently.
+// Skipped: invalid UTF-8 and lone surrogates (replaced differently by
+// encoding/json than by Node), what encoding/json rejects (1e400), and
+// routes with Nest's unquoted depth and key markers.
+func checkRouteValue(t *testing.T, raw, route []byte) {
+	t.Helper()
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' || !utf8.Valid(raw) || loneSurrogate.Match(raw) {
+		return
+	}
+	var want any
+	if json.Unmarshal(raw, &want) != nil {
+		return
+	}
+	// A route's strings hold control characters raw; escape them so that
+	// encoding/json reads the route (they occur only inside strings).
+	var esc []byte
+	for _, c := range route {
+		if c < 0x20 {
+			esc = fmt.Appendf(esc, `\u%04x`, c)
+		} else {
+			esc = append(esc, c)
+		}
+	}
+	var got any
+	if err := json.Unmarshal(esc, &got); err != nil {
+		if !bytes.Contains(route, []byte("[MAX_DEPTH_REACHED]")) && !bytes.Contains(route, []byte("[TOO_MANY_KEYS]")) {
+			t.Fatalf("Route(%q) = %q: not JSON (%v) and no marker", raw, route, err)
+		}
+		return
+	}
+	if want = arraysAsObjects(want); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Route(%q) = %q:\n reads as %#v\n encoding/json %#v", raw, route, got, want)
+	}
+}
+
+// arraysAsObjects turns every array in v into an object keyed by index,
+// as a route writes it.
+func arraysAsObjects(v any) any {
+	switch v := v.(type) {
+	case []any:
+		m := make(map[string]any, len(v))
+		for i, e := range v {
+			m[fmt.Sprint(i)] = arraysAsObjects(e)
+		}
+		return m
+	case map[string]any:
+		for k, e := range v {
+			v[k] = arraysAsObjects(e)
+		}
+	}
+	return v
 }

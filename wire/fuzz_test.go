@@ -2,8 +2,10 @@ package wire_test
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,6 +76,9 @@ func FuzzFrameScanner(f *testing.F) {
 			if !ok {
 				t.Fatalf("frame %d: header %q accepted but has no length", i, header)
 			}
+			if limit := cmp.Or(max(maxUnits, 0), wire.DefaultMaxFrameUnits); declared > limit {
+				t.Fatalf("frame %d: header %q accepted over MaxUnits %d", i, header, limit)
+			}
 			units, _, invalid := refDecode(body)
 			if units != declared || invalid != fr.Invalid {
 				t.Fatalf("frame %d: body %q has %d units (invalid %t), header %q says %d; scanner said invalid %t",
@@ -89,6 +94,7 @@ func FuzzFrameScanner(f *testing.F) {
 		if whole.err == nil && off+whole.rest != len(data) {
 			t.Fatalf("frames cover %d bytes and %d are left, of %d", off, whole.rest, len(data))
 		}
+		checkScanEnd(t, data[off:], whole.err, maxUnits)
 
 		// MinRemaining never asks for more bytes than Scan needs before it
 		// reports the frame (which, for a body ending in a truncated
@@ -113,6 +119,87 @@ func FuzzFrameScanner(f *testing.F) {
 	})
 }
 
+// jsLength reads a length prefix (without its '#') as jsParseInt does, with
+// no limit on its value: ok is false when parseInt gives NaN, and big is
+// true when the value exceeds max.
+func jsLength(h []byte, max int) (n int, big, ok bool) {
+	h = bytes.TrimLeftFunc(h, func(r rune) bool {
+		return unicode.Is(unicode.Zs, r) || strings.ContainsRune("\t\n\v\f\r\uFEFF\u2028\u2029", r)
+	})
+	h = bytes.TrimPrefix(h, []byte("+"))
+	j := 0
+	for j < len(h) && h[j] >= '0' && h[j] <= '9' {
+		j++
+	}
+	if j == 0 {
+		return 0, false, false
+	}
+	digits, limit := strings.TrimLeft(string(h[:j]), "0"), strconv.Itoa(max)
+	if len(digits) > len(limit) || len(digits) == len(limit) && digits > limit {
+		return 0, true, true
+	}
+	n, _ = strconv.Atoi("0" + digits)
+	return n, false, true
+}
+
+// checkScanEnd checks what a FrameScanner made of rest, the input after
+// its last frame: the error it gave (or nil when it waits for more bytes)
+// must be the one the header and body call for. The frames' own checks
+// cannot see a scanner that wrongly rejects, or wrongly waits on, a frame.
+func checkScanEnd(t *testing.T, rest []byte, err error, maxUnits int) {
+	t.Helper()
+	max := maxUnits
+	if max <= 0 {
+		max = wire.DefaultMaxFrameUnits
+	}
+	hash := bytes.IndexByte(rest[:min(len(rest), 32)], '#')
+	if hash < 0 {
+		if want := len(rest) >= 32; want != (err == wire.ErrCorruptLength) || (!want && err != nil) {
+			t.Fatalf("%d bytes without '#' after the last frame (%q): error %v", len(rest), rest, err)
+		}
+		return
+	}
+	declared, big, ok := jsLength(rest[:hash], max)
+	switch {
+	case !ok:
+		if err != wire.ErrCorruptLength {
+			t.Fatalf("header %q is NaN to parseInt, but the scanner said %v", rest[:hash+1], err)
+		}
+		return
+	case big:
+		if err != wire.ErrFrameTooLarge {
+			t.Fatalf("header %q is over %d units, but the scanner said %v", rest[:hash+1], max, err)
+		}
+		return
+	}
+	body := rest[hash+1:]
+	// Where the body reaches declared-1 units right before a character of
+	// two units, the length splits a surrogate pair.
+	split := false
+	for k := 0; k < len(body); k++ {
+		if r, size := utf8.DecodeRune(body[k:]); size == 4 && r > 0xFFFF {
+			if u, _, _ := refDecode(body[:k]); u == declared-1 {
+				split = true
+				break
+			}
+		}
+	}
+	switch err {
+	case wire.ErrSplitSurrogate:
+		if !split {
+			t.Fatalf("header %q, body %q: ErrSplitSurrogate, but no surrogate pair sits at unit %d", rest[:hash+1], body, declared)
+		}
+	case nil:
+		// Waiting for more: the body so far (a truncated sequence at its
+		// end counted as the one U+FFFD it would at least become) is short.
+		if u, _, _ := refDecode(body); u > declared || split {
+			t.Fatalf("header %q, body %q of %d units (split pair %t): the scanner waits for more", rest[:hash+1], body, u, split)
+		}
+	default:
+		t.Fatalf("header %q (%d units, max %d), body %q: unexpected error %v", rest[:hash+1], declared, max, body, err)
+	}
+}
+
 func FuzzParseRequest(f *testing.F) {
 	for _, tt := range parseTests {
 		f.Add([]byte(tt.body))
@@ -128,7 +215,131 @@ func FuzzParseRequest(f *testing.F) {
 		if errShallow != errDefault && errShallow != wire.ErrTooDeep {
 			t.Fatalf("ParseRequest(%q): depth 3 gives %v, default depth %v", body, errShallow, errDefault)
 		}
+		// For valid JSON, it does so exactly when the nesting is deeper.
+		if errDefault == nil || errDefault == wire.ErrNotObject {
+			want := errDefault
+			if nesting(body) > 3 {
+				want = wire.ErrTooDeep
+			}
+			if errShallow != want {
+				t.Fatalf("ParseRequest(%q): depth 3 gives %v for %d levels, want %v", body, errShallow, nesting(body), want)
+			}
+		}
 	})
+}
+
+// jsTruthy is JavaScript's truthiness of JSON.parse(v), worked out from
+// encoding/json's reading of v and math/big's rounding of numbers to a
+// double (1e-400 is 0, falsy; 1e400 is Infinity, truthy); nil is undefined.
+func jsTruthy(t *testing.T, v []byte) bool {
+	if v == nil {
+		return false
+	}
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber()
+	var x any
+	if err := d.Decode(&x); err != nil {
+		t.Fatalf("member %q: %v", v, err)
+	}
+	switch x := x.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != ""
+	case json.Number:
+		f, _, err := big.ParseFloat(string(x), 10, 200, big.ToNearestEven)
+		if err != nil {
+			t.Fatalf("number %q: %v", x, err)
+		}
+		f64, _ := f.Float64()
+		return f64 != 0
+	}
+	return true // objects and arrays
+}
+
+// FuzzParseReply checks the client's reply decoding against encoding/json
+// and JavaScript's truthiness, which a NestJS client applies to err and
+// isDisposed.
+func FuzzParseReply(f *testing.F) {
+	for _, s := range jsonCorpus {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{
+		`{"err":null,"response":{"a":[1,2]},"isDisposed":true,"id":"x"}`, `{"err":"boom","id":1,"status":"error"}`,
+		`{"err":0,"isDisposed":-0.0e5,"id":null}`, `{"err":1e-400,"isDisposed":1e400}`, `{"err":"","isDisposed":[]}`,
+		`{"\u0065rr":"x","is\u0044isposed":{},"id":2,"id":3}`, `{"response":1,"pattern":"p"}`, `{"isDisposed":false}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, ok, err := wire.ParseReply(body, 0)
+		// The same reader as ParseRequest's, which FuzzParseRequest holds
+		// to encoding/json: the same errors.
+		if _, reqErr := wire.ParseRequest(body, 0); err != reqErr {
+			t.Fatalf("ParseReply(%q) error %v, ParseRequest's %v", body, err, reqErr)
+		}
+		if err != nil {
+			return
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatalf("ParseReply(%q) accepted what encoding/json rejects: %v", body, err)
+		}
+		member := func(k string) []byte {
+			if v, ok := m[k]; ok {
+				return v
+			}
+			return nil
+		}
+		same := func(x, y []byte) bool { return (x == nil) == (y == nil) && bytes.Equal(x, y) }
+		if !same(r.ID, member("id")) || !same(r.Response, member("response")) || !same(r.Err, member("err")) ||
+			!same(r.Status, member("status")) || !same(r.Disposed, member("isDisposed")) {
+			t.Fatalf("ParseReply(%q) = id %q response %q err %q status %q isDisposed %q; encoding/json: %q",
+				body, r.ID, r.Response, r.Err, r.Status, r.Disposed, m)
+		}
+		wantOK := true
+		for k := range m {
+			switch k {
+			case "id", "response", "err", "status", "isDisposed":
+			default:
+				wantOK = false
+			}
+		}
+		if ok != wantOK {
+			t.Fatalf("ParseReply(%q): ok %t, but its members are %q", body, ok, m)
+		}
+		if want := jsTruthy(t, r.Disposed); r.IsDisposed != want {
+			t.Fatalf("ParseReply(%q): IsDisposed %t, JavaScript says %t", body, r.IsDisposed, want)
+		}
+		if want := jsTruthy(t, r.Err); r.HasError() != want {
+			t.Fatalf("ParseReply(%q): HasError %t, JavaScript says %t", body, r.HasError(), want)
+		}
+		if r.HasReplyMember() != (r.Err != nil || r.Response != nil || r.Disposed != nil) {
+			t.Fatalf("ParseReply(%q): HasReplyMember %t", body, r.HasReplyMember())
+		}
+	})
+}
+
+// nesting is the deepest nesting of arrays and objects in the valid JSON b.
+func nesting(b []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
 }
 
 func FuzzSanitizeUTF8(f *testing.F) {
@@ -182,12 +393,15 @@ func FuzzAppendString(f *testing.F) {
 		if !utf8.Valid(out) || !json.Valid(out) {
 			t.Fatalf("AppendString(%q) = %q: not valid UTF-8 JSON", s, out)
 		}
+		// Invalid UTF-8 is written as Node.js decodes it: one U+FFFD for
+		// each maximal invalid subpart.
+		_, want, _ := refDecode([]byte(s))
+		var back string
+		if err := json.Unmarshal(out, &back); err != nil || back != string(want) {
+			t.Fatalf("AppendString(%q) = %q decodes to %q, %v; want %q", s, out, back, err, want)
+		}
 		if !utf8.ValidString(s) {
 			return
-		}
-		var back string
-		if err := json.Unmarshal(out, &back); err != nil || back != s {
-			t.Fatalf("AppendString(%q) = %q decodes to %q, %v", s, out, back, err)
 		}
 		// encoding/json's output, as AppendJSON fixes it up, must match.
 		via, err := wire.AppendJSON(nil, map[string]string{"k": s})
@@ -217,7 +431,15 @@ func FuzzAppendRawMessage(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		out, err := wire.AppendJSON(nil, json.RawMessage(raw))
-		if len(raw) == 0 || err != nil {
+		if len(raw) == 0 {
+			return
+		}
+		// It fails exactly where encoding/json fails on the same RawMessage
+		// (invalid JSON, nesting past 10000 levels).
+		if _, wantErr := json.Marshal(json.RawMessage(raw)); (err != nil) != (wantErr != nil) {
+			t.Fatalf("AppendJSON(RawMessage(%q)) error %v; encoding/json's %v", raw, err, wantErr)
+		}
+		if err != nil {
 			return
 		}
 		var want bytes.Buffer

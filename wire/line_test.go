@@ -1,9 +1,11 @@
 package wire_test
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/msgpattern/msgpattern/wire"
 )
@@ -131,4 +133,54 @@ func TestFramingString(t *testing.T) {
 			t.Errorf("Framing(%d).String() = %q, want %q", f, got, want)
 		}
 	}
+}
+
+// FuzzLineScanner checks LineScanner on any input, in any chunking, against
+// bytes.Split: every line up to its "\n", less one '\r' before it, is a
+// frame of at most MaxBytes; a longer line, complete or not (a final '\r'
+// may still be its line end's), is ErrFrameTooLarge; what follows the last
+// "\n" waits.
+func FuzzLineScanner(f *testing.F) {
+	for _, tt := range lineTests {
+		f.Add([]byte(tt.in), 0, tt.max)
+		f.Add([]byte(tt.in), len(tt.in)/2, tt.max)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, split, maxBytes int) {
+		max := maxBytes
+		if max <= 0 {
+			max = wire.DefaultMaxLineBytes
+		}
+		var want scanned
+		lines := bytes.Split(data, []byte("\n"))
+		for i, line := range lines {
+			last := i == len(lines)-1
+			body := line
+			if n := len(body); n > 0 && body[n-1] == '\r' {
+				body = body[:n-1]
+			}
+			if len(body) > max {
+				want.err = wire.ErrFrameTooLarge
+				break
+			}
+			if last {
+				want.rest = len(line)
+				break
+			}
+			want.frames = append(want.frames, gotFrame{string(body), len(line) + 1, !utf8.Valid(body)})
+		}
+		newScanner := func() *wire.LineScanner { return &wire.LineScanner{MaxBytes: maxBytes} }
+		p := 0
+		if len(data) > 0 {
+			p = int(uint(split) % uint(len(data)+1))
+		}
+		for how, got := range map[string]scanned{
+			"whole":        scanChunks(newScanner(), data),
+			"split":        scanChunks(newScanner(), data, p),
+			"byte by byte": scanChunks(newScanner(), data, byteSteps(min(len(data), 512))...),
+		} {
+			if !got.equal(want) {
+				t.Fatalf("%q (MaxBytes %d), %s (at %d):\n got  %v\n want %v", data, maxBytes, how, p, got, want)
+			}
+		}
+	})
 }

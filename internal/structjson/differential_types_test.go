@@ -158,6 +158,9 @@ func diffOne(t *testing.T, name string, newV func() any, data []byte) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("%s %s:\n got %+v\nwant %+v", name, data, reflect.ValueOf(got).Elem(), reflect.ValueOf(want).Elem())
 	}
+	if wantErr == nil {
+		checkEncode(t, want) // and back: the same text as encoding/json's, as check does
+	}
 	// A method's own error is the one case documented to call the methods
 	// again (structjson's doc.go).
 	if methodErr := wantErr != nil && strings.HasPrefix(wantErr.Error(), "bad "); gotCalls != methodCalls && !methodErr {
