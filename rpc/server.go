@@ -201,8 +201,9 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 				return ErrServerClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
-				// Out of file descriptors and the like: wait, as net/http does.
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) || acceptExhausted(err) {
+				// Out of file descriptors and the like: wait, as net/http does
+				// (and for Windows's and Linux's other names for it).
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.limit.log(s.log, slog.LevelWarn, "accept failed; retrying", "err", err, "delay", backoff)
 				// Not past a Shutdown or Close, which wait for this loop.

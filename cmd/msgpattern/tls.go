@@ -63,6 +63,16 @@ func (t *clientTLS) config() (*tls.Config, error) {
 	return cfg, nil
 }
 
+// wsaECONNRESET is Winsock's "connection reset by peer", what a reset
+// reads as on Windows: syscall.ECONNRESET is a value of Go's own there,
+// which no read returns. No other system has an errno this large.
+const wsaECONNRESET syscall.Errno = 10054
+
+// connReset reports whether err is the peer's reset of the connection.
+func connReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, wsaECONNRESET)
+}
+
 // hint suggests the flags that may fix a call's failure err, "" when
 // it is not about TLS.
 func (t *clientTLS) hint(err error, cfg *tls.Config) string {
@@ -74,7 +84,7 @@ func (t *clientTLS) hint(err error, cfg *tls.Config) string {
 		(strings.HasSuffix(op.Err.Error(), "certificate required") || strings.HasSuffix(op.Err.Error(), "bad certificate")) {
 		return "the server wants a client certificate: give it with --cert FILE --key FILE"
 	}
-	if cfg != nil && errors.Is(err, rpc.ErrUnavailable) && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+	if cfg != nil && errors.Is(err, rpc.ErrUnavailable) && (errors.Is(err, io.EOF) || connReset(err)) {
 		// Closed during the handshake: the server did not take a ClientHello.
 		return "the server closed the connection during the TLS handshake; if it does not serve TLS, connect without --tls and --cacert"
 	}
