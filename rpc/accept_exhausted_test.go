@@ -74,11 +74,7 @@ func TestAcceptRetriesWhenOutOfResources(t *testing.T) {
 				s.Close()
 				<-served
 			}()
-			c, err := rpc.NewClient(inner.Addr().String(), rpc.WithClientLogger(discardLogger()), rpc.WithHeartbeat(0, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := newTestClient(t, inner.Addr().String(), rpc.WithHeartbeat(0, 0))
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			var out string
