@@ -104,7 +104,7 @@ type LimitMetrics struct {
 
 // ErrorCounts counts failures by kind.
 type ErrorCounts struct {
-	Timeout            uint64 `json:"timeout"`              // requests past their deadline
+	Timeout            uint64 `json:"timeout"`              // requests and events past their deadline
 	RateLimited        uint64 `json:"rate_limited"`         // requests refused by a rate limit
 	RateLimitedEvents  uint64 `json:"rate_limited_events"`  // events dropped by a rate limit
 	NoHandler          uint64 `json:"no_handler"`           // requests for an unknown pattern
@@ -117,7 +117,7 @@ type ErrorCounts struct {
 	Panic              uint64 `json:"panic"`                // handler panics
 	Encode             uint64 `json:"encode"`               // results that did not encode
 	Canceled           uint64 `json:"canceled"`             // handlers that returned their context's cancellation (their caller's disconnect); not an rpc.Stream whose sequence stopped at it, which completes its reply
-	ShuttingDown       uint64 `json:"shutting_down"`        // requests refused while shutting down, and handlers that returned the cancellation of a forced shutdown (Close, Shutdown's context ended) or, through Dispatch, any cancellation while shutting down
+	ShuttingDown       uint64 `json:"shutting_down"`        // requests and events refused while shutting down, and handlers that returned the cancellation of a forced shutdown (Close, Shutdown's context ended) or, through Dispatch, any cancellation while shutting down
 	LateResultsDropped uint64 `json:"late_results_dropped"` // results (a value, or an error other than the context's own) that came after the timeout reply
 	DataTooLarge       uint64 `json:"data_too_large"`       // messages refused by WithMaxDataBytes, their handler not run
 	// ShutdownCut counts handlers still running when Shutdown's context
