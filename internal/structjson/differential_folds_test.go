@@ -50,15 +50,7 @@ var diff2Docs = []string{
 }
 
 func FuzzDifferentialFolds(f *testing.F) {
-	for _, doc := range append(append([]string{}, documents...), diff2Docs...) {
-		f.Add([]byte(doc))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		for name, newV := range diff2Types {
-			diffOne(t, name, newV, data)
-		}
-		checkNumbers[int64](t, data)
-	})
+	fuzzDifferential(f, diff2Types, checkNumbers[int64], documents, diff2Docs)
 }
 
 func TestDifferentialFolds(t *testing.T) {

@@ -184,13 +184,4 @@ func TestDifferentialShapes(t *testing.T) {
 	}
 }
 
-func FuzzDifferentialShapes(f *testing.F) {
-	for _, doc := range append(append([]string{}, diffDocs...), diff3Docs...) {
-		f.Add([]byte(doc))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		for name, newV := range diff3Types {
-			diffOne(t, name, newV, data)
-		}
-	})
-}
+func FuzzDifferentialShapes(f *testing.F) { fuzzDifferential(f, diff3Types, nil, diffDocs, diff3Docs) }

@@ -186,13 +186,23 @@ func TestDifferentialTypes(t *testing.T) {
 	}
 }
 
-func FuzzDifferentialTypes(f *testing.F) {
-	for _, doc := range append(append([]string{}, documents...), diffDocs...) {
-		f.Add([]byte(doc))
+func FuzzDifferentialTypes(f *testing.F) { fuzzDifferential(f, diffTypes, nil, documents, diffDocs) }
+
+// fuzzDifferential seeds f with the documents of every corpus and checks
+// each input against encoding/json for every type (diffOne), then with
+// extra when it is not nil.
+func fuzzDifferential(f *testing.F, types map[string]func() any, extra func(*testing.T, []byte), corpora ...[]string) {
+	for _, docs := range corpora {
+		for _, doc := range docs {
+			f.Add([]byte(doc))
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for name, newV := range diffTypes {
+		for name, newV := range types {
 			diffOne(t, name, newV, data)
+		}
+		if extra != nil {
+			extra(t, data)
 		}
 	})
 }
