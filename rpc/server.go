@@ -200,10 +200,8 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 			if s.isClosing() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) || acceptExhausted(err) {
-				// Out of file descriptors and the like: wait, as net/http does
-				// (and for Windows's and Linux's other names for it).
+			if acceptPasses(err) {
+				// Out of file descriptors and the like: wait, as net/http does.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.limit.log(s.log, slog.LevelWarn, "accept failed; retrying", "err", err, "delay", backoff)
 				// Not past a Shutdown or Close, which wait for this loop.
@@ -227,9 +225,16 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 	}
 }
 
-func isTemporary(err error) bool {
+// acceptPasses reports whether an Accept error will likely pass: a
+// timeout, an error that says it is temporary (EMFILE, ENFILE), or the
+// system out of sockets or buffers by another name (acceptExhausted).
+func acceptPasses(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
 	t, ok := err.(interface{ Temporary() bool })
-	return ok && t.Temporary()
+	return ok && t.Temporary() || acceptExhausted(err)
 }
 
 // admit starts serving nc, or refuses it when the server is closing or
