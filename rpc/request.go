@@ -249,10 +249,7 @@ func (c *requestContext) Done() <-chan struct{} {
 			// Ended already: context.WithDeadline would take the
 			// parent's Canceled even past a deadline that came first.
 			// Fixed here, as Err fixes it.
-			c.ended = endedCanceled
-			if errors.Is(err, context.DeadlineExceeded) {
-				c.ended = endedDeadline
-			}
+			c.ended = endStateOf(err)
 			return closedDone
 		}
 	}
@@ -294,10 +291,7 @@ func (c *requestContext) Err() error {
 		return lazy.Err()
 	}
 	if c.ended == running {
-		c.ended = endedCanceled
-		if errors.Is(err, context.DeadlineExceeded) {
-			c.ended = endedDeadline
-		}
+		c.ended = endStateOf(err)
 	}
 	ended = c.ended
 	c.mu.Unlock()
@@ -338,6 +332,14 @@ const (
 	endedCanceled
 	endedDeadline
 )
+
+// endStateOf is the endState that records err, a context's error.
+func endStateOf(err error) endState {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return endedDeadline
+	}
+	return endedCanceled
+}
 
 func (e endState) err() error {
 	if e == endedDeadline {
